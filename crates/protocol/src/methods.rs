@@ -1,0 +1,170 @@
+//! Params and results of the methods this gateway implements.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::hello::PresenceEntry;
+
+pub mod names {
+    pub const CONNECT: &str = "connect";
+    pub const HEALTH: &str = "health";
+    pub const STATUS: &str = "status";
+    pub const SYSTEM_PRESENCE: &str = "system-presence";
+    pub const SYSTEM_EVENT: &str = "system-event";
+    pub const LAST_HEARTBEAT: &str = "last-heartbeat";
+}
+
+/// `health` params. The reference ignores whatever it is sent, so this is documentation only.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HealthParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<bool>,
+}
+
+/// Params of methods that take none (`{}`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyParams {}
+
+/// `system-event` params.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SystemEventParams {
+    #[schemars(length(min = 1))]
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_family: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_identifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_input_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+}
+
+/// `{ok:true}`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OkResult {
+    pub ok: bool,
+}
+
+/// `health.agents[].heartbeat`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HeartbeatSummary {
+    pub enabled: bool,
+    pub every: String,
+    pub every_ms: u64,
+    pub prompt: String,
+    pub target: String,
+    pub ack_max_chars: u64,
+}
+
+/// `health.sessions` / `health.agents[].sessions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SessionsSummary {
+    pub path: String,
+    pub count: u64,
+    pub recent: Vec<Value>,
+}
+
+/// `health.agents[]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentHealth {
+    pub agent_id: String,
+    pub is_default: bool,
+    pub heartbeat: HeartbeatSummary,
+    pub sessions: SessionsSummary,
+}
+
+/// `health` result and `health` event payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthSummary {
+    pub ok: bool,
+    pub ts: u64,
+    pub duration_ms: u64,
+    pub channels: BTreeMap<String, Value>,
+    pub channel_order: Vec<String>,
+    pub channel_labels: BTreeMap<String, String>,
+    pub heartbeat_seconds: u64,
+    pub default_agent_id: String,
+    pub agents: Vec<AgentHealth>,
+    pub sessions: SessionsSummary,
+}
+
+/// `status.processMemory`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProcessMemory {
+    pub rss_bytes: u64,
+}
+
+/// `status.heartbeat.agents[]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusHeartbeatAgent {
+    pub agent_id: String,
+    pub enabled: bool,
+    pub every: String,
+    pub every_ms: u64,
+}
+
+/// `status.heartbeat`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusHeartbeat {
+    pub default_agent_id: String,
+    pub agents: Vec<StatusHeartbeatAgent>,
+}
+
+/// `status.sessions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusSessions {
+    pub paths: Vec<String>,
+    pub count: u64,
+    pub recent: Vec<Value>,
+}
+
+/// `status` result: a subset of the reference's summary with the same field names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusSummary {
+    pub runtime_version: String,
+    pub heartbeat: StatusHeartbeat,
+    pub channel_summary: Vec<Value>,
+    pub queued_system_events: Vec<String>,
+    pub sessions: StatusSessions,
+    pub process_memory: ProcessMemory,
+    pub pid: u32,
+    pub uptime_ms: u64,
+    pub connections: u64,
+}
+
+/// `system-presence` result.
+pub type SystemPresenceResult = Vec<PresenceEntry>;

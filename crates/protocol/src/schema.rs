@@ -1,0 +1,232 @@
+//! JSON Schema of the protocol, generated from the types of this crate, and the validation of
+//! inbound frames against it with messages in the reference's (ajv) style:
+//! `at /client/id: must be equal to one of the allowed values`.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use jsonschema::{ValidationError, Validator};
+use schemars::{JsonSchema, SchemaGenerator, generate::SchemaSettings};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::*;
+
+/// Adds every protocol type to `generator`; the order fixes the `$defs` key list.
+fn register_all(g: &mut SchemaGenerator) {
+    g.subschema_for::<RequestFrame>();
+    g.subschema_for::<ResponseFrame>();
+    g.subschema_for::<EventFrame>();
+    g.subschema_for::<ErrorShape>();
+    g.subschema_for::<ConnectParams>();
+    g.subschema_for::<HelloOk>();
+    g.subschema_for::<ConnectChallenge>();
+    g.subschema_for::<Tick>();
+    g.subschema_for::<PresenceEvent>();
+    g.subschema_for::<Shutdown>();
+    g.subschema_for::<HeartbeatEvent>();
+    g.subschema_for::<DevicePairEvent>();
+    g.subschema_for::<HealthParams>();
+    g.subschema_for::<EmptyParams>();
+    g.subschema_for::<SystemEventParams>();
+    g.subschema_for::<OkResult>();
+    g.subschema_for::<HealthSummary>();
+    g.subschema_for::<StatusSummary>();
+    g.subschema_for::<PresenceEntry>();
+}
+
+/// The whole protocol schema: `{"$schema", "title", "$defs": {TypeName: schema…}}`.
+/// This is what `schema/protocol.schema.json` holds.
+pub fn protocol_schema() -> Value {
+    let mut g = SchemaSettings::draft2020_12().into_generator();
+    register_all(&mut g);
+    let defs: BTreeMap<String, Value> = g
+        .definitions()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "OpenClaw gateway protocol (v3/v4)",
+        "$defs": defs,
+    })
+}
+
+/// The committed schema file's text (pretty JSON with a trailing newline).
+pub fn protocol_schema_text() -> String {
+    let mut s = serde_json::to_string_pretty(&protocol_schema()).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+type ValidatorMap = BTreeMap<String, OnceLock<Option<Validator>>>;
+
+fn validators() -> &'static (Value, ValidatorMap) {
+    static CELL: OnceLock<(Value, ValidatorMap)> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let schema = protocol_schema();
+        let map = schema["$defs"]
+            .as_object()
+            .map(|o| o.keys().map(|k| (k.clone(), OnceLock::new())).collect())
+            .unwrap_or_default();
+        (schema, map)
+    })
+}
+
+/// The compiled validator of one `$defs` entry (compiled once, on first use).
+fn validator(def: &str) -> Option<&'static Validator> {
+    let (schema, map) = validators();
+    map.get(def)?
+        .get_or_init(|| {
+            let root = json!({
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "$ref": format!("#/$defs/{def}"),
+                "$defs": schema["$defs"].clone(),
+            });
+            jsonschema::validator_for(&root).ok()
+        })
+        .as_ref()
+}
+
+/// Compiles every validator now, so the first client does not pay for it.
+pub fn warm_up() {
+    let (_, map) = validators();
+    for k in map.keys() {
+        let _ = validator(k);
+    }
+}
+
+/// The `$defs` name schemars gives `T`.
+pub fn def_name<T: JsonSchema>() -> String {
+    T::schema_name().into_owned()
+}
+
+/// Validates `value` against `T`'s schema, returning the ajv-style message on failure.
+pub fn validate<T: JsonSchema>(value: &Value) -> Result<(), String> {
+    let name = def_name::<T>();
+    let Some(v) = validator(&name) else {
+        return Err(format!("no schema for {name}"));
+    };
+    let errors: Vec<String> = v.iter_errors(value).map(|e| ajv_message(&e, value)).collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
+    }
+}
+
+/// Validates then deserializes; the error is the ajv-style message.
+pub fn validate_into<T: JsonSchema + DeserializeOwned>(value: Value) -> Result<T, String> {
+    validate::<T>(&value)?;
+    serde_json::from_value(value).map_err(|e| e.to_string())
+}
+
+/// Formats one validation error like ajv does in the reference's messages.
+/// `root` is the validated document, used to name properties that a `false` schema refused.
+pub fn ajv_message(e: &ValidationError<'_>, root: &Value) -> String {
+    let path = e.instance_path().as_str().to_string();
+    let at = |p: &str| {
+        if p.is_empty() {
+            "at root".to_string()
+        } else {
+            format!("at {p}")
+        }
+    };
+    match e.kind() {
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().map(str::to_string).unwrap_or_else(|| property.to_string());
+            if path.is_empty() {
+                format!("must have required property '{name}'")
+            } else {
+                format!("at {path}: must have required property '{name}'")
+            }
+        }
+        ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
+            .iter()
+            .map(|p| format!("{}: unexpected property '{p}'", at(&path)))
+            .collect::<Vec<_>>()
+            .join("; "),
+        ValidationErrorKind::Type { kind } => {
+            let t = match kind {
+                TypeKind::Single(t) => t.to_string(),
+                TypeKind::Multiple(set) => set
+                    .iter()
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            };
+            format!("{}: must be {t}", at(&path))
+        }
+        ValidationErrorKind::Enum { .. } => {
+            format!("{}: must be equal to one of the allowed values", at(&path))
+        }
+        ValidationErrorKind::Constant { .. } => {
+            format!("{}: must be equal to constant", at(&path))
+        }
+        ValidationErrorKind::MinLength { limit } => {
+            format!("{}: must NOT have fewer than {limit} characters", at(&path))
+        }
+        ValidationErrorKind::Minimum { limit } => format!("{}: must be >= {limit}", at(&path)),
+        ValidationErrorKind::Maximum { limit } => format!("{}: must be <= {limit}", at(&path)),
+        // `additionalProperties: false` on an object without `properties` reports the object,
+        // not the key: every key present is unexpected.
+        ValidationErrorKind::FalseSchema => match root.pointer(&path).and_then(Value::as_object) {
+            Some(obj) if !obj.is_empty() => obj
+                .keys()
+                .map(|k| format!("{}: unexpected property '{k}'", at(&path)))
+                .collect::<Vec<_>>()
+                .join("; "),
+            _ => format!("{}: must not be present", at(&path)),
+        },
+        _ => format!("{}: {e}", at(&path)),
+    }
+}
+
+/// Why an inbound text frame could not become a [`RequestFrame`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FrameError {
+    /// Not JSON at all.
+    #[error("parse error: {0}")]
+    Json(String),
+    /// JSON, but not a valid `req` frame; `id` is the frame's id when it had a string one.
+    #[error("invalid request frame: {message}")]
+    Invalid { id: Option<String>, message: String },
+}
+
+impl FrameError {
+    /// The id to answer with (`"invalid"` when the frame had none).
+    pub fn reply_id(&self) -> &str {
+        match self {
+            FrameError::Invalid { id: Some(id), .. } if !id.is_empty() => id,
+            _ => "invalid",
+        }
+    }
+}
+
+/// Parses and validates one inbound frame. This is the single entry point for untrusted bytes.
+pub fn parse_request(text: &[u8]) -> Result<RequestFrame, FrameError> {
+    let value: Value = serde_json::from_slice(text).map_err(|e| FrameError::Json(e.to_string()))?;
+    let id = value
+        .get("id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if let Err(message) = validate::<RequestFrame>(&value) {
+        return Err(FrameError::Invalid { id, message });
+    }
+    serde_json::from_value(value).map_err(|e| FrameError::Invalid {
+        id,
+        message: e.to_string(),
+    })
+}
+
+/// Validates a method's params (missing params count as `{}`) and converts them to `T`.
+/// The error message is the reference's: `invalid <method> params: <details>`.
+pub fn parse_params<T: JsonSchema + DeserializeOwned>(
+    method: &str,
+    params: Option<&Value>,
+) -> Result<T, ErrorShape> {
+    let value = params.cloned().unwrap_or_else(|| json!({}));
+    validate_into::<T>(value)
+        .map_err(|m| ErrorShape::invalid_request(format!("invalid {method} params: {m}")))
+}
