@@ -1,1 +1,186 @@
-fn main() {}
+//! The `openclaw` binary: parses arguments, then hands each command to one function.
+//! Exit codes are decided here and nowhere else.
+
+mod rpc;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use openclaw_config::{PathOptions, Paths, RunOverrides};
+
+#[derive(Parser, Debug)]
+#[command(name = "openclaw", version, about = "OpenClaw gateway (Rust drop-in)")]
+struct Cli {
+    /// Use an isolated profile: state in ~/.openclaw-<NAME>.
+    #[arg(long, global = true, value_name = "NAME")]
+    profile: Option<String>,
+    /// Dev profile: state in ~/.openclaw-dev, port 19001; `gateway` creates config, token and
+    /// workspace when missing.
+    #[arg(long, global = true)]
+    dev: bool,
+    /// Disable colours (accepted for compatibility; output is plain).
+    #[arg(long, global = true)]
+    no_color: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the gateway (default) or talk to a running one.
+    Gateway(GatewayCmd),
+    /// Ask the running gateway for its health.
+    Health(HealthArgs),
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+struct GatewayCmd {
+    #[command(subcommand)]
+    sub: Option<GatewaySub>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum GatewaySub {
+    /// Run the gateway in the foreground.
+    Run(RunArgs),
+    /// Call one gateway method and print its result as JSON.
+    Call(CallArgs),
+    /// Ask the running gateway for its health.
+    Health(ConnArgs),
+}
+
+#[derive(Args, Debug, Default)]
+struct RunArgs {
+    /// Port to listen on (beats OPENCLAW_GATEWAY_PORT and gateway.port).
+    #[arg(long)]
+    port: Option<u16>,
+    /// loopback | lan | auto | custom | tailnet
+    #[arg(long)]
+    bind: Option<String>,
+    /// Shared token clients must present.
+    #[arg(long)]
+    token: Option<String>,
+    /// Shared password clients must present.
+    #[arg(long)]
+    password: Option<String>,
+    /// token | password | none
+    #[arg(long)]
+    auth: Option<String>,
+    /// Start even without a config file or with gateway.mode other than local.
+    #[arg(long)]
+    allow_unconfigured: bool,
+    /// Debug logging on stdout and in the log file.
+    #[arg(long)]
+    verbose: bool,
+    /// Accepted for compatibility: WebSocket log style (auto|full|compact).
+    #[arg(long, value_name = "STYLE")]
+    ws_log: Option<String>,
+    /// Accepted for compatibility (same as --ws-log compact).
+    #[arg(long)]
+    compact: bool,
+}
+
+/// How to reach a running gateway.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConnArgs {
+    /// Gateway WebSocket URL (default ws://127.0.0.1:<port>). With --url, credentials come only
+    /// from --token/--password.
+    #[arg(long)]
+    pub url: Option<String>,
+    #[arg(long)]
+    pub token: Option<String>,
+    #[arg(long)]
+    pub password: Option<String>,
+    /// Timeout in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    pub timeout: u64,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CallArgs {
+    /// Method name, e.g. `health` or `status`.
+    pub method: String,
+    /// Params as a JSON object.
+    #[arg(long)]
+    pub params: Option<String>,
+    /// Wait for the final response of two-phase methods (`agent`).
+    #[arg(long)]
+    pub expect_final: bool,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct HealthArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// Accepted for compatibility.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let path_opts = PathOptions {
+        profile: cli.profile.clone(),
+        dev: cli.dev,
+    };
+    let paths = match Paths::resolve(&path_opts) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let code = match cli.command {
+        Command::Gateway(g) => match g.sub {
+            None => run_gateway(&rt, paths, g.run, cli.dev),
+            Some(GatewaySub::Run(args)) => run_gateway(&rt, paths, args, cli.dev),
+            Some(GatewaySub::Call(args)) => rt.block_on(rpc::call(&paths, cli.dev, args)),
+            Some(GatewaySub::Health(conn)) => rt.block_on(rpc::health(&paths, cli.dev, conn)),
+        },
+        Command::Health(h) => rt.block_on(rpc::health(&paths, cli.dev, h.conn)),
+    };
+    // Do not wait for lingering tasks (open sockets, timers) on the way out.
+    rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    ExitCode::from(code)
+}
+
+fn run_gateway(rt: &tokio::runtime::Runtime, paths: Paths, a: RunArgs, dev: bool) -> u8 {
+    let opts = openclaw_gateway::RunOptions {
+        paths: Some(paths),
+        overrides: RunOverrides {
+            port: a.port,
+            bind: a.bind,
+            token: a.token,
+            password: a.password,
+            auth: a.auth,
+            allow_unconfigured: a.allow_unconfigured,
+            dev,
+        },
+        verbose: a.verbose,
+    };
+    match rt.block_on(openclaw_gateway::run(opts)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("{e}");
+            e.exit_code() as u8
+        }
+    }
+}

@@ -3,10 +3,10 @@
 /// Reads `OPENCLAW_<name>`, falling back to `CLAWDBOT_<name>`; empty values count as unset.
 pub fn var(name: &str) -> Option<String> {
     for prefix in ["OPENCLAW_", "CLAWDBOT_"] {
-        if let Ok(v) = std::env::var(format!("{prefix}{name}")) {
-            if !v.trim().is_empty() {
-                return Some(v);
-            }
+        if let Ok(v) = std::env::var(format!("{prefix}{name}"))
+            && !v.trim().is_empty()
+        {
+            return Some(v);
         }
     }
     None

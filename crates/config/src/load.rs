@@ -34,7 +34,9 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
-    #[error("invalid config {path}: {key}: missing environment variable {var} (referenced as ${{{var}}})")]
+    #[error(
+        "invalid config {path}: {key}: missing environment variable {var} (referenced as ${{{var}}})"
+    )]
     MissingEnv {
         path: PathBuf,
         key: String,
@@ -191,8 +193,11 @@ mod tests {
 
     #[test]
     fn unknown_key_names_its_path() {
-        let e = parse_config(Path::new("/c.json"), r#"{"gateway": {"auth": {"tokn": "x"}}}"#)
-            .unwrap_err();
+        let e = parse_config(
+            Path::new("/c.json"),
+            r#"{"gateway": {"auth": {"tokn": "x"}}}"#,
+        )
+        .unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("gateway.auth"), "{msg}");
         assert!(msg.contains("tokn"), "{msg}");
@@ -217,9 +222,18 @@ mod tests {
     fn env_substitution() {
         // SAFETY: tests in this module do not read this variable concurrently.
         unsafe { std::env::set_var("OPENCLAW_TEST_SUBST_TOKEN", "s3cret") };
-        assert_eq!(substitute_str("a-${OPENCLAW_TEST_SUBST_TOKEN}-b").unwrap(), "a-s3cret-b");
-        assert_eq!(substitute_str("$${OPENCLAW_TEST_SUBST_TOKEN}").unwrap(), "${OPENCLAW_TEST_SUBST_TOKEN}");
+        assert_eq!(
+            substitute_str("a-${OPENCLAW_TEST_SUBST_TOKEN}-b").unwrap(),
+            "a-s3cret-b"
+        );
+        assert_eq!(
+            substitute_str("$${OPENCLAW_TEST_SUBST_TOKEN}").unwrap(),
+            "${OPENCLAW_TEST_SUBST_TOKEN}"
+        );
         assert_eq!(substitute_str("${lower}").unwrap(), "${lower}");
-        assert_eq!(substitute_str("${OPENCLAW_TEST_NOPE_X}").unwrap_err(), "OPENCLAW_TEST_NOPE_X");
+        assert_eq!(
+            substitute_str("${OPENCLAW_TEST_NOPE_X}").unwrap_err(),
+            "OPENCLAW_TEST_NOPE_X"
+        );
     }
 }

@@ -30,7 +30,8 @@ pub enum PathError {
 fn valid_profile(p: &str) -> bool {
     !p.is_empty()
         && p.len() <= 64
-        && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && p.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 impl Paths {
@@ -41,10 +42,10 @@ impl Paths {
         } else {
             opts.profile.clone().or_else(|| env::var("PROFILE"))
         };
-        if let Some(p) = &profile {
-            if !valid_profile(p) {
-                return Err(PathError::BadProfile(p.clone()));
-            }
+        if let Some(p) = &profile
+            && !valid_profile(p)
+        {
+            return Err(PathError::BadProfile(p.clone()));
         }
         let state_dir = match env::var("STATE_DIR") {
             Some(dir) => expand_home(&dir),

@@ -45,7 +45,10 @@ impl BindMode {
     pub fn addrs(&self) -> Vec<IpAddr> {
         match self {
             BindMode::Loopback | BindMode::Auto => {
-                vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)]
+                vec![
+                    IpAddr::V4(Ipv4Addr::LOCALHOST),
+                    IpAddr::V6(Ipv6Addr::LOCALHOST),
+                ]
             }
             BindMode::Lan => vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED)],
             BindMode::Custom(ip) => vec![*ip],
@@ -113,25 +116,39 @@ pub struct GatewaySettings {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ResolveError {
-    #[error("Missing config. Run `openclaw setup` or set gateway.mode=local (or pass --allow-unconfigured).")]
+    #[error(
+        "Missing config. Run `openclaw setup` or set gateway.mode=local (or pass --allow-unconfigured)."
+    )]
     MissingConfig,
-    #[error("Gateway start blocked: set gateway.mode=local (current: {0}) or pass --allow-unconfigured.")]
+    #[error(
+        "Gateway start blocked: set gateway.mode=local (current: {0}) or pass --allow-unconfigured."
+    )]
     NotLocal(String),
-    #[error("Refusing to bind gateway to {0} without auth.\nSet OPENCLAW_GATEWAY_TOKEN or OPENCLAW_GATEWAY_PASSWORD, or pass --token/--password (or set gateway.auth.token in the config).")]
+    #[error(
+        "Refusing to bind gateway to {0} without auth.\nSet OPENCLAW_GATEWAY_TOKEN or OPENCLAW_GATEWAY_PASSWORD, or pass --token/--password (or set gateway.auth.token in the config)."
+    )]
     NoAuthBeyondLoopback(String),
-    #[error("gateway.auth has both a token and a password: set gateway.auth.mode to \"token\" or \"password\" (or pass --auth).")]
+    #[error(
+        "gateway.auth has both a token and a password: set gateway.auth.mode to \"token\" or \"password\" (or pass --auth)."
+    )]
     BothSecrets,
-    #[error("gateway.auth.mode is \"{0}\" but no {0} is set: set gateway.auth.{0}, OPENCLAW_GATEWAY_{1}, or pass --{0}.")]
+    #[error(
+        "gateway.auth.mode is \"{0}\" but no {0} is set: set gateway.auth.{0}, OPENCLAW_GATEWAY_{1}, or pass --{0}."
+    )]
     MissingSecret(&'static str, &'static str),
     #[error("gateway.auth.mode \"trusted-proxy\" is not supported yet by this gateway")]
     TrustedProxyUnsupported,
-    #[error("bind mode \"tailnet\" is not supported yet by this gateway; use loopback, lan, auto or custom")]
+    #[error(
+        "bind mode \"tailnet\" is not supported yet by this gateway; use loopback, lan, auto or custom"
+    )]
     TailnetUnsupported,
     #[error("invalid bind mode {0:?}: expected loopback, lan, auto, tailnet or custom")]
     BadBind(String),
     #[error("invalid auth mode {0:?}: expected token, password or none")]
     BadAuth(String),
-    #[error("gateway.bind is \"custom\" but gateway.customBindHost is missing or not an IP address ({0:?})")]
+    #[error(
+        "gateway.bind is \"custom\" but gateway.customBindHost is missing or not an IP address ({0:?})"
+    )]
     BadCustomHost(String),
     #[error("invalid port {0:?}: expected 1-65535")]
     BadPort(String),
@@ -260,9 +277,9 @@ pub fn resolve_gateway(
         Some(AuthModeSetting::Token) => {
             AuthMode::Token(token.ok_or(ResolveError::MissingSecret("token", "TOKEN"))?)
         }
-        Some(AuthModeSetting::Password) => AuthMode::Password(
-            password.ok_or(ResolveError::MissingSecret("password", "PASSWORD"))?,
-        ),
+        Some(AuthModeSetting::Password) => {
+            AuthMode::Password(password.ok_or(ResolveError::MissingSecret("password", "PASSWORD"))?)
+        }
         Some(AuthModeSetting::None) => AuthMode::None,
         Some(AuthModeSetting::TrustedProxy) => return Err(ResolveError::TrustedProxyUnsupported),
         None => match (token, password) {

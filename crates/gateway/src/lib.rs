@@ -1,1 +1,139 @@
+//! The gateway daemon: one port serving the WebSocket protocol and HTTP.
+//!
+//! Path of a frame: `http::fallback` upgrades → `conn::serve` sends `connect.challenge`,
+//! validates the first frame (`openclaw_protocol::schema`), runs `handshake::process`, then
+//! loops: inbound text → `parse_request` → `registry.authorize` → `methods::*` handler → reply
+//! queued on the connection's byte-accounted queue (`hub::ConnHandle`) → socket.
 
+pub mod auth;
+pub mod conn;
+pub mod device;
+pub mod handshake;
+pub mod http;
+pub mod hub;
+pub mod logging;
+pub mod methods;
+pub mod portinfo;
+pub mod presence;
+pub mod registry;
+pub mod server;
+pub mod state;
+pub mod sys;
+
+use std::net::SocketAddr;
+
+use openclaw_config::{ConfigError, Paths, ResolveError, RunOverrides};
+
+pub use state::AppState;
+
+/// How `openclaw gateway run` was invoked.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub paths: Option<Paths>,
+    pub overrides: RunOverrides,
+    pub verbose: bool,
+}
+
+/// Why the gateway could not start (each maps to a message and an exit code).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Paths(#[from] openclaw_config::paths::PathError),
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Resolve(#[from] ResolveError),
+    #[error("cannot prepare the --dev profile: {0}")]
+    Dev(std::io::Error),
+    #[error("{}", port_in_use_message(.addr, .listeners))]
+    PortInUse {
+        addr: SocketAddr,
+        listeners: Vec<portinfo::Listener>,
+    },
+    #[error("Gateway failed to start: cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+fn port_in_use_message(addr: &SocketAddr, listeners: &[portinfo::Listener]) -> String {
+    let mut s = format!(
+        "Gateway failed to start: another gateway instance is already listening on ws://{addr} (EADDRINUSE)\n\
+         If the gateway is supervised, stop it with: openclaw gateway stop\n\
+         Port {} is already in use.",
+        addr.port()
+    );
+    for l in listeners {
+        match (l.pid, &l.command) {
+            (Some(pid), Some(cmd)) => s.push_str(&format!("\n- pid {pid}: {cmd} ({})", l.addr)),
+            _ => s.push_str(&format!("\n- unknown process ({})", l.addr)),
+        }
+    }
+    s
+}
+
+impl StartError {
+    /// Config problems and start guards exit 78 (EX_CONFIG) as the reference; the rest 1.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StartError::Paths(_) | StartError::Config(_) | StartError::Resolve(_) => 78,
+            _ => 1,
+        }
+    }
+}
+
+/// Loads config, applies guards, binds, and serves until SIGTERM/SIGINT.
+pub async fn run(opts: RunOptions) -> Result<(), StartError> {
+    let paths = match opts.paths {
+        Some(p) => p,
+        None => Paths::resolve(&Default::default())?,
+    };
+    if opts.overrides.dev {
+        let created = openclaw_config::dev::ensure_dev_setup(&paths).map_err(StartError::Dev)?;
+        if created {
+            eprintln!("created dev config at {}", paths.config_path.display());
+        }
+    }
+    let loaded = openclaw_config::load_config(&paths.config_path)?;
+    let settings = openclaw_config::resolve::resolve_gateway(&loaded, &opts.overrides)?;
+
+    let target = Some(match &settings.log_file {
+        Some(f) => logging::LogTarget::File(f.clone()),
+        None => logging::LogTarget::Daily(logging::DEFAULT_LOG_DIR.into()),
+    });
+    let mut secrets = Vec::new();
+    match &settings.auth {
+        openclaw_config::AuthMode::Token(t) | openclaw_config::AuthMode::Password(t) => {
+            secrets.push(t.clone())
+        }
+        openclaw_config::AuthMode::None => {}
+    }
+    logging::init(opts.verbose, target.clone(), sys::hostname(), secrets);
+    tracing::info!(target: "gateway", "loading configuration… {}", paths.config_path.display());
+    if !loaded.exists {
+        tracing::info!(target: "gateway", "no config file; running on defaults (--allow-unconfigured)");
+    }
+
+    let state = AppState::new(settings, paths);
+    let listeners = server::bind(&state).await?;
+    let addrs: Vec<String> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .map(|a| format!("ws://{a}"))
+        .collect();
+    tracing::info!(
+        target: "gateway",
+        "listening on {} (PID {}, auth {}, bind {}; {}ms)",
+        addrs.join(", "),
+        std::process::id(),
+        state.settings.auth.name(),
+        state.settings.bind.name(),
+        state.uptime_ms()
+    );
+    if let Some(t) = &target {
+        tracing::info!(target: "gateway", "log file: {}", t.path_for_today().display());
+    }
+    tracing::info!(target: "gateway", "ready");
+    server::serve(state, listeners).await
+}

@@ -22,9 +22,9 @@ pub use events::{
 pub use frames::*;
 pub use hello::*;
 pub use methods::{
-    AgentHealth, EmptyParams, HealthParams, HealthSummary, HeartbeatSummary, OkResult, ProcessMemory,
-    SessionsSummary, StatusHeartbeat, StatusHeartbeatAgent, StatusSessions, StatusSummary,
-    SystemEventParams, SystemPresenceResult,
+    AgentHealth, EmptyParams, HealthParams, HealthSummary, HeartbeatSummary, OkResult,
+    ProcessMemory, SessionsSummary, StatusHeartbeat, StatusHeartbeatAgent, StatusSessions,
+    StatusSummary, SystemEventParams, SystemPresenceResult,
 };
 
 /// Highest protocol version this implementation speaks.

@@ -108,7 +108,10 @@ pub fn validate<T: JsonSchema>(value: &Value) -> Result<(), String> {
     let Some(v) = validator(&name) else {
         return Err(format!("no schema for {name}"));
     };
-    let errors: Vec<String> = v.iter_errors(value).map(|e| ajv_message(&e, value)).collect();
+    let errors: Vec<String> = v
+        .iter_errors(value)
+        .map(|e| ajv_message(&e, value))
+        .collect();
     if errors.is_empty() {
         Ok(())
     } else {
@@ -135,7 +138,10 @@ pub fn ajv_message(e: &ValidationError<'_>, root: &Value) -> String {
     };
     match e.kind() {
         ValidationErrorKind::Required { property } => {
-            let name = property.as_str().map(str::to_string).unwrap_or_else(|| property.to_string());
+            let name = property
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| property.to_string());
             if path.is_empty() {
                 format!("must have required property '{name}'")
             } else {
@@ -207,10 +213,7 @@ impl FrameError {
 /// Parses and validates one inbound frame. This is the single entry point for untrusted bytes.
 pub fn parse_request(text: &[u8]) -> Result<RequestFrame, FrameError> {
     let value: Value = serde_json::from_slice(text).map_err(|e| FrameError::Json(e.to_string()))?;
-    let id = value
-        .get("id")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    let id = value.get("id").and_then(Value::as_str).map(str::to_string);
     if let Err(message) = validate::<RequestFrame>(&value) {
         return Err(FrameError::Invalid { id, message });
     }

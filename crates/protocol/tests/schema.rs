@@ -5,7 +5,10 @@ use openclaw_protocol::schema::{FrameError, parse_params, parse_request, protoco
 use openclaw_protocol::{ConnectParams, EmptyParams, SystemEventParams, codes};
 use serde_json::json;
 
-const SCHEMA_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schema/protocol.schema.json");
+const SCHEMA_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../schema/protocol.schema.json"
+);
 
 #[test]
 fn committed_schema_is_current() {
@@ -35,19 +38,28 @@ fn connect(extra: serde_json::Value) -> serde_json::Value {
 
 #[test]
 fn real_connect_frames_parse() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/protocol/transcripts");
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/protocol/transcripts"
+    );
     let Ok(text) = std::fs::read_to_string(format!("{dir}/handshake_verbatim.json")) else {
         eprintln!("shared transcripts not present; skipping");
         return;
     };
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    for key in ["connect req (c2s, openclaw CLI gateway call)", "v3 clawdbot connect req (c2s)"] {
+    for key in [
+        "connect req (c2s, openclaw CLI gateway call)",
+        "v3 clawdbot connect req (c2s)",
+    ] {
         let raw = serde_json::to_vec(&v[key]).unwrap();
         let frame = parse_request(&raw).expect(key);
         parse_params::<ConnectParams>("connect", frame.params.as_ref()).expect(key);
     }
     // openclaw-node sends commands/permissions/locale/userAgent and a v2-signed device.
-    for line in std::fs::read_to_string(format!("{dir}/f_openclaw_node_client.jsonl")).unwrap().lines() {
+    for line in std::fs::read_to_string(format!("{dir}/f_openclaw_node_client.jsonl"))
+        .unwrap()
+        .lines()
+    {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         if v["frame"]["method"] == "connect" {
             let frame = parse_request(&serde_json::to_vec(&v["frame"]).unwrap()).unwrap();
@@ -64,18 +76,32 @@ fn connect_param_errors_name_the_path() {
     )
     .unwrap_err();
     assert_eq!(e.code, codes::INVALID_REQUEST);
-    assert_eq!(e.message, "invalid connect params: at /client/id: must be equal to one of the allowed values");
+    assert_eq!(
+        e.message,
+        "invalid connect params: at /client/id: must be equal to one of the allowed values"
+    );
 
     let mut p = connect(json!({}));
     p.as_object_mut().unwrap().remove("client");
     let e = parse_params::<ConnectParams>("connect", Some(&p)).unwrap_err();
-    assert_eq!(e.message, "invalid connect params: must have required property 'client'");
+    assert_eq!(
+        e.message,
+        "invalid connect params: must have required property 'client'"
+    );
 
-    let e = parse_params::<ConnectParams>("connect", Some(&connect(json!({"bogus": 1})))).unwrap_err();
-    assert_eq!(e.message, "invalid connect params: at root: unexpected property 'bogus'");
+    let e =
+        parse_params::<ConnectParams>("connect", Some(&connect(json!({"bogus": 1})))).unwrap_err();
+    assert_eq!(
+        e.message,
+        "invalid connect params: at root: unexpected property 'bogus'"
+    );
 
-    let e = parse_params::<ConnectParams>("connect", Some(&connect(json!({"minProtocol": "x"})))).unwrap_err();
-    assert_eq!(e.message, "invalid connect params: at /minProtocol: must be integer");
+    let e = parse_params::<ConnectParams>("connect", Some(&connect(json!({"minProtocol": "x"}))))
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        "invalid connect params: at /minProtocol: must be integer"
+    );
 }
 
 #[test]
@@ -102,9 +128,20 @@ fn frame_errors() {
 fn method_params() {
     parse_params::<EmptyParams>("status", None).unwrap();
     let e = parse_params::<EmptyParams>("status", Some(&json!({"bogus": 1}))).unwrap_err();
-    assert_eq!(e.message, "invalid status params: at root: unexpected property 'bogus'");
-    let e = parse_params::<SystemEventParams>("system-event", Some(&json!({"text": 5}))).unwrap_err();
-    assert_eq!(e.message, "invalid system-event params: at /text: must be string");
-    let ok = parse_params::<SystemEventParams>("system-event", Some(&json!({"text": "hi", "host": "box"}))).unwrap();
+    assert_eq!(
+        e.message,
+        "invalid status params: at root: unexpected property 'bogus'"
+    );
+    let e =
+        parse_params::<SystemEventParams>("system-event", Some(&json!({"text": 5}))).unwrap_err();
+    assert_eq!(
+        e.message,
+        "invalid system-event params: at /text: must be string"
+    );
+    let ok = parse_params::<SystemEventParams>(
+        "system-event",
+        Some(&json!({"text": "hi", "host": "box"})),
+    )
+    .unwrap();
     assert_eq!(ok.host.as_deref(), Some("box"));
 }

@@ -1,0 +1,180 @@
+//! CLI commands that talk to a running gateway over the WebSocket protocol. They never start a
+//! gateway themselves: when none answers, they say so and exit 1.
+
+use std::time::Duration;
+
+use openclaw_client::{ClientError, ConnectOptions, DeviceIdentity, GatewayClient};
+use openclaw_config::{Paths, load_config};
+use openclaw_protocol::connect::scopes;
+use serde_json::Value;
+
+use crate::{CallArgs, ConnArgs};
+
+/// Target URL and credentials, resolved as the reference CLI does.
+fn connect_options(paths: &Paths, dev: bool, conn: &ConnArgs) -> Result<ConnectOptions, String> {
+    let mut opts = ConnectOptions::default();
+    let loaded = load_config(&paths.config_path).map_err(|e| e.to_string())?;
+    let cfg_auth = loaded
+        .config
+        .gateway
+        .as_ref()
+        .and_then(|g| g.auth.clone())
+        .unwrap_or_default();
+    let cfg_secret = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).map(str::to_string);
+    match &conn.url {
+        Some(url) => {
+            opts.url = url.clone();
+            opts.token = conn.token.clone();
+            opts.password = conn.password.clone();
+        }
+        None => {
+            let port = openclaw_config::resolve::resolve_port(None, &loaded, dev)
+                .map_err(|e| e.to_string())?;
+            opts.url = format!("ws://127.0.0.1:{port}");
+            opts.token = conn
+                .token
+                .clone()
+                .or_else(|| openclaw_config::env::var("GATEWAY_TOKEN"))
+                .or_else(|| cfg_secret(&cfg_auth.token));
+            opts.password = conn
+                .password
+                .clone()
+                .or_else(|| openclaw_config::env::var("GATEWAY_PASSWORD"))
+                .or_else(|| cfg_secret(&cfg_auth.password));
+        }
+    }
+    opts.scopes = [
+        scopes::ADMIN,
+        scopes::READ,
+        scopes::WRITE,
+        scopes::APPROVALS,
+        scopes::PAIRING,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    opts.handshake_timeout = Duration::from_millis(conn.timeout);
+    // Without a shared secret, prove a device identity (paired automatically on loopback).
+    if opts.token.is_none() && opts.password.is_none() {
+        match DeviceIdentity::load_or_create(&paths.identity_path()) {
+            Ok(id) => opts.device = Some(id),
+            Err(e) => return Err(format!("cannot load device identity: {e}")),
+        }
+    }
+    Ok(opts)
+}
+
+fn report(e: &ClientError, url: &str) -> String {
+    match e {
+        ClientError::Unreachable { reason, .. } => format!(
+            "Gateway not reachable at {url} ({reason}). Is it running? Start it with `openclaw gateway`."
+        ),
+        other => format!("{other}"),
+    }
+}
+
+async fn connected(
+    paths: &Paths,
+    dev: bool,
+    conn: &ConnArgs,
+) -> Result<(GatewayClient, String), u8> {
+    let opts = match connect_options(paths, dev, conn) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return Err(1);
+        }
+    };
+    let url = opts.url.clone();
+    match GatewayClient::connect(opts).await {
+        Ok((c, _hello)) => Ok((c, url)),
+        Err(e) => {
+            eprintln!("{}", report(&e, &url));
+            Err(1)
+        }
+    }
+}
+
+/// `openclaw gateway call <method>`.
+pub async fn call(paths: &Paths, dev: bool, args: CallArgs) -> u8 {
+    let params = match args.params.as_deref() {
+        None => None,
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                eprintln!("invalid --params JSON: {e}");
+                return 2;
+            }
+        },
+    };
+    let (client, url) = match connected(paths, dev, &args.conn).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let timeout = Duration::from_millis(args.conn.timeout);
+    let result = if args.expect_final {
+        client
+            .request_expect_final(&args.method, params, timeout)
+            .await
+    } else {
+        client.request(&args.method, params, timeout).await
+    };
+    client.close().await;
+    match result {
+        Ok(payload) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&payload).unwrap_or_default()
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("Gateway call failed: {}", report(&e, &url));
+            1
+        }
+    }
+}
+
+/// `openclaw health` / `openclaw gateway health`.
+pub async fn health(paths: &Paths, dev: bool, conn: ConnArgs) -> u8 {
+    let started = std::time::Instant::now();
+    let (client, url) = match connected(paths, dev, &conn).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let result = client
+        .request("health", None, Duration::from_millis(conn.timeout))
+        .await;
+    client.close().await;
+    match result {
+        Ok(h) => {
+            if conn.json {
+                println!("{}", serde_json::to_string_pretty(&h).unwrap_or_default());
+            } else {
+                let ok = h.get("ok").and_then(Value::as_bool).unwrap_or(false);
+                println!(
+                    "Gateway {} at {url} ({} ms)",
+                    if ok { "healthy" } else { "unhealthy" },
+                    started.elapsed().as_millis()
+                );
+                if let Some(agent) = h.get("defaultAgentId").and_then(Value::as_str) {
+                    println!("Default agent: {agent}");
+                }
+                let channels = h
+                    .get("channelOrder")
+                    .and_then(Value::as_array)
+                    .map(|a| a.len())
+                    .unwrap_or(0);
+                println!("Channels: {channels}");
+                if !ok {
+                    return 1;
+                }
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("Health check failed: {}", report(&e, &url));
+            1
+        }
+    }
+}

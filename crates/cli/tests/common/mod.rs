@@ -1,0 +1,377 @@
+//! Test harness: starts the real `openclaw` binary on an ephemeral loopback port with a
+//! temporary HOME and state dir, and speaks the wire protocol to it with a raw WebSocket.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const TOKEN: &str = "test-token-0123456789";
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_openclaw")
+}
+
+/// The shared transcripts directory, if present beside the repo.
+pub fn transcripts_dir() -> Option<PathBuf> {
+    let p = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/protocol/transcripts"
+    ));
+    p.is_dir().then_some(p)
+}
+
+/// A temp HOME with a state dir inside; removed on drop.
+pub struct Home {
+    pub dir: tempfile::TempDir,
+}
+
+impl Home {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn state_dir(&self) -> PathBuf {
+        self.path().join("state")
+    }
+    pub fn config_path(&self) -> PathBuf {
+        self.state_dir().join("openclaw.json")
+    }
+    pub fn log_path(&self) -> PathBuf {
+        self.path().join("gw.log")
+    }
+    /// Writes the config file (pretty JSON).
+    pub fn write_config(&self, cfg: &Value) {
+        std::fs::create_dir_all(self.state_dir()).unwrap();
+        std::fs::write(
+            self.config_path(),
+            serde_json::to_string_pretty(cfg).unwrap(),
+        )
+        .unwrap();
+    }
+    /// A command for the binary with this HOME and state dir and a clean OPENCLAW_* env.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin());
+        c.args(args)
+            .env("HOME", self.path())
+            .env("OPENCLAW_STATE_DIR", self.state_dir());
+        for (k, _) in std::env::vars() {
+            if (k.starts_with("OPENCLAW_") || k.starts_with("CLAWDBOT_"))
+                && k != "OPENCLAW_STATE_DIR"
+            {
+                c.env_remove(k);
+            }
+        }
+        c
+    }
+}
+
+/// The default config: local mode, token auth, log file inside HOME.
+pub fn token_config(home: &Home) -> Value {
+    json!({
+        "gateway": {"mode": "local", "auth": {"mode": "token", "token": TOKEN}},
+        "logging": {"file": home.log_path()}
+    })
+}
+
+/// A running gateway process.
+pub struct Gateway {
+    pub child: Child,
+    pub port: u16,
+    pub home: Home,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Gateway {
+    /// Starts with the token config and `--port 0`.
+    pub fn start() -> Self {
+        let home = Home::new();
+        home.write_config(&token_config(&home));
+        Self::start_in(home, &["gateway", "--port", "0"], &[])
+    }
+
+    /// Starts the binary with `args` and extra env; waits for the listening line.
+    pub fn start_in(home: Home, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut cmd = home.command(args);
+        for (k, v) in env {
+            // An empty value removes the variable.
+            if v.is_empty() {
+                cmd.env_remove(k);
+            } else {
+                cmd.env(k, v);
+            }
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn openclaw");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    lines.lock().unwrap().push(line);
+                }
+            });
+        }
+        let mut gw = Gateway {
+            child,
+            port: 0,
+            home,
+            lines,
+        };
+        let line = gw
+            .wait_for_line("listening on ws://", Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("gateway did not start; output:\n{}", gw.output()));
+        let rest = &line[line.find("ws://").unwrap() + 5..];
+        let addr = rest.split([',', ' ']).next().unwrap();
+        gw.port = addr.rsplit(':').next().unwrap().parse().unwrap();
+        gw
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.port)
+    }
+
+    pub fn output(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    /// Waits (bounded) for an output line containing `pat`.
+    pub fn wait_for_line(&mut self, pat: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(l) = self.lines.lock().unwrap().iter().find(|l| l.contains(pat)) {
+                return Some(l.clone());
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            if let Ok(Some(_)) = self.child.try_wait() {
+                // Exited: give the reader threads a moment to drain, then look once more.
+                std::thread::sleep(Duration::from_millis(50));
+                return self
+                    .lines
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .find(|l| l.contains(pat))
+                    .cloned();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: plain kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+
+    /// Waits (bounded) for the process to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the binary to completion (bounded) and returns (exit code, stdout, stderr).
+pub fn run_cli(home: &Home, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = home.command(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("openclaw {args:?} did not finish within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// What the server sent: a JSON frame, or a close.
+#[derive(Debug)]
+pub enum Got {
+    Frame(Value),
+    Close(u16, String),
+    Ended,
+}
+
+/// A raw protocol session.
+pub struct Raw {
+    pub ws: Ws,
+}
+
+pub const WAIT: Duration = Duration::from_secs(10);
+
+impl Raw {
+    /// Opens a socket and reads the challenge.
+    pub async fn open(url: &str) -> (Self, Value) {
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("ws connect");
+        let mut raw = Raw { ws };
+        let challenge = raw.frame().await;
+        assert_eq!(challenge["event"], "connect.challenge", "{challenge}");
+        (raw, challenge)
+    }
+
+    pub async fn send(&mut self, v: &Value) {
+        self.ws
+            .send(Message::Text(v.to_string().into()))
+            .await
+            .unwrap();
+    }
+
+    pub async fn send_text(&mut self, t: &str) {
+        self.ws
+            .send(Message::Text(t.to_string().into()))
+            .await
+            .unwrap();
+    }
+
+    /// Next message (bounded wait).
+    pub async fn next(&mut self) -> Got {
+        match tokio::time::timeout(WAIT, self.ws.next()).await {
+            Err(_) => panic!("no frame within {WAIT:?}"),
+            Ok(None) => Got::Ended,
+            Ok(Some(Err(_))) => Got::Ended,
+            Ok(Some(Ok(Message::Text(t)))) => {
+                if std::env::var_os("WS_DEBUG").is_some() {
+                    eprintln!("<< {t}");
+                }
+                Got::Frame(serde_json::from_str(&t).unwrap())
+            }
+            Ok(Some(Ok(Message::Close(c)))) => match c {
+                Some(c) => Got::Close(c.code.into(), c.reason.to_string()),
+                None => Got::Close(1005, String::new()),
+            },
+            Ok(Some(Ok(_))) => Box::pin(self.next()).await,
+        }
+    }
+
+    pub async fn frame(&mut self) -> Value {
+        match self.next().await {
+            Got::Frame(v) => v,
+            other => panic!("expected a frame, got {other:?}"),
+        }
+    }
+
+    /// The `res` with this id, skipping events.
+    pub async fn res(&mut self, id: &str) -> Value {
+        loop {
+            let f = self.frame().await;
+            if f["type"] == "res" && f["id"] == id {
+                return f;
+            }
+        }
+    }
+
+    /// The next event named `name`, skipping others.
+    pub async fn event(&mut self, name: &str) -> Value {
+        loop {
+            let f = self.frame().await;
+            if f["type"] == "event" && f["event"] == name {
+                return f;
+            }
+        }
+    }
+
+    /// Skips frames until the server closes; returns (code, reason).
+    pub async fn closed(&mut self) -> (u16, String) {
+        loop {
+            match self.next().await {
+                Got::Close(c, r) => return (c, r),
+                Got::Ended => return (1006, String::new()),
+                Got::Frame(_) => {}
+            }
+        }
+    }
+
+    pub async fn req(&mut self, id: &str, method: &str, params: Option<Value>) -> Value {
+        let mut f = json!({"type": "req", "id": id, "method": method});
+        if let Some(p) = params {
+            f["params"] = p;
+        }
+        self.send(&f).await;
+        self.res(id).await
+    }
+}
+
+/// A v4 cli connect like the official CLI sends (transcript a_cli_gateway_call_health).
+pub fn connect_params(token: Option<&str>, scopes: &[&str]) -> Value {
+    let mut p = json!({
+        "minProtocol": 4, "maxProtocol": 4,
+        "client": {"id": "cli", "version": "2026.9.6", "platform": "linux", "deviceFamily": "Linux",
+                   "mode": "cli", "instanceId": "fbf2416c-a2f1-48b4-9860-131ae4823201"},
+        "caps": [], "role": "operator", "scopes": scopes,
+    });
+    if let Some(t) = token {
+        p["auth"] = json!({"token": t});
+    }
+    p
+}
+
+pub fn connect_frame(id: &str, params: Value) -> Value {
+    json!({"type": "req", "id": id, "method": "connect", "params": params})
+}
+
+/// Opens, connects with the token and the given scopes, returns the session and hello-ok.
+pub async fn connected(url: &str, scopes: &[&str]) -> (Raw, Value) {
+    let (mut raw, _) = Raw::open(url).await;
+    raw.send(&connect_frame("c1", connect_params(Some(TOKEN), scopes)))
+        .await;
+    let res = raw.res("c1").await;
+    assert_eq!(res["ok"], true, "{res}");
+    (raw, res["payload"].clone())
+}

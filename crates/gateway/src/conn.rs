@@ -1,0 +1,368 @@
+//! One WebSocket connection: challenge → handshake (bounded in time and size) → request loop.
+//! Requests are answered in order; events and replies share one byte-accounted queue so a
+//! client that stops reading is dropped instead of growing memory.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use openclaw_protocol::events::names as ev;
+use openclaw_protocol::schema::{FrameError, parse_params, parse_request};
+use openclaw_protocol::{
+    ClientMode, ConnectChallenge, ConnectParams, ErrorShape, MAX_BUFFERED_BYTES,
+    MAX_PREAUTH_PAYLOAD_BYTES, PresenceEntry, RequestFrame, ResponseFrame,
+};
+use tokio::sync::mpsc;
+
+use crate::handshake::{self, Peer};
+use crate::hub::{ConnHandle, Outbound};
+use crate::registry::{MethodCtx, Reply};
+use crate::state::{AppState, PreauthSlot, now_ms};
+
+/// Close reasons are limited to 123 bytes by the WebSocket spec.
+fn truncate_reason(s: &str) -> String {
+    if s.len() <= 123 {
+        return s.to_string();
+    }
+    let mut end = 123;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from(truncate_reason(reason)),
+        })))
+        .await;
+}
+
+fn res_text(frame: &ResponseFrame) -> String {
+    serde_json::to_string(frame).unwrap_or_default()
+}
+
+/// `{"type":"res","id":…,"ok":true,"payload":<raw>}` without re-parsing a cached payload.
+fn res_ok_raw(id: &str, payload: &str) -> String {
+    let id = serde_json::to_string(id).unwrap_or_else(|_| "\"\"".into());
+    let mut s = String::with_capacity(payload.len() + id.len() + 40);
+    s.push_str(r#"{"type":"res","id":"#);
+    s.push_str(&id);
+    s.push_str(r#","ok":true,"payload":"#);
+    s.push_str(payload);
+    s.push('}');
+    s
+}
+
+/// Socket facts captured at upgrade time.
+pub struct Upgrade {
+    pub peer: SocketAddr,
+    pub origin: Option<String>,
+    pub host: Option<String>,
+}
+
+/// Drives one socket to completion.
+pub async fn serve(
+    state: Arc<AppState>,
+    mut socket: WebSocket,
+    up: Upgrade,
+    mut slot: PreauthSlot,
+) {
+    let conn_id = uuid::Uuid::new_v4().to_string();
+    let nonce = uuid::Uuid::new_v4().to_string();
+    let challenge = ConnectChallenge {
+        nonce: nonce.clone(),
+        ts: now_ms(),
+        capabilities: None,
+    };
+    let text = crate::hub::event_text(
+        ev::CONNECT_CHALLENGE,
+        &serde_json::to_string(&challenge).unwrap_or_default(),
+        None,
+        None,
+    );
+    if socket.send(Message::Text(text.into())).await.is_err() {
+        return;
+    }
+    let peer = Peer {
+        ip: up.peer.ip(),
+        origin: up.origin,
+        host: up.host,
+        nonce,
+        conn_id: conn_id.clone(),
+    };
+    let mut shutdown = state.shutdown.subscribe();
+    let deadline = tokio::time::sleep(Duration::from_millis(state.settings.handshake_timeout_ms));
+    tokio::pin!(deadline);
+
+    // Handshake phase.
+    let (connect_req, params) = loop {
+        let msg = tokio::select! {
+            m = socket.recv() => m,
+            _ = &mut deadline => {
+                tracing::debug!(target: "ws", "handshake timeout conn={conn_id}");
+                close(&mut socket, 1000, "").await;
+                return;
+            }
+            _ = shutdown.changed() => {
+                close(&mut socket, 1001, "gateway shutting down").await;
+                return;
+            }
+        };
+        let data: Vec<u8> = match msg {
+            Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
+            Some(Ok(Message::Binary(b))) => b.to_vec(),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Close(_))) | None => return,
+            Some(Err(e)) => {
+                tracing::debug!(target: "ws", "read error before connect conn={conn_id}: {e}");
+                return;
+            }
+        };
+        if data.len() > MAX_PREAUTH_PAYLOAD_BYTES {
+            close(&mut socket, 1009, "").await;
+            return;
+        }
+        let frame = match parse_request(&data) {
+            Ok(f) => f,
+            Err(FrameError::Json(e)) => {
+                tracing::debug!(target: "ws", "parse-error before connect conn={conn_id}: {e}");
+                close(&mut socket, 1000, "").await;
+                return;
+            }
+            Err(e @ FrameError::Invalid { .. }) => {
+                tracing::debug!(target: "ws", "{e} conn={conn_id}");
+                close(&mut socket, 1008, "invalid request frame").await;
+                return;
+            }
+        };
+        if frame.method != "connect" {
+            let err =
+                ErrorShape::invalid_request("invalid handshake: first request must be connect");
+            let _ = socket
+                .send(Message::Text(
+                    res_text(&ResponseFrame::err(&frame.id, err.clone())).into(),
+                ))
+                .await;
+            close(&mut socket, 1008, &err.message).await;
+            return;
+        }
+        match parse_params::<ConnectParams>("connect", frame.params.as_ref()) {
+            Ok(p) => break (frame, p),
+            Err(err) => {
+                let _ = socket
+                    .send(Message::Text(
+                        res_text(&ResponseFrame::err(&frame.id, err.clone())).into(),
+                    ))
+                    .await;
+                close(&mut socket, 1008, &err.message).await;
+                return;
+            }
+        }
+    };
+
+    let accepted = match handshake::process(&state, &peer, &params) {
+        Ok(a) => a,
+        Err(refusal) => {
+            tracing::info!(
+                target: "ws",
+                "closed before connect conn={conn_id} code={} reason={} client={}",
+                refusal.close_code,
+                refusal.error.message,
+                params.client.id.as_str()
+            );
+            if !refusal.delay.is_zero() {
+                tokio::time::sleep(refusal.delay).await;
+            }
+            let _ = socket
+                .send(Message::Text(
+                    res_text(&ResponseFrame::err(&connect_req.id, refusal.error)).into(),
+                ))
+                .await;
+            close(&mut socket, refusal.close_code, &refusal.close_reason).await;
+            return;
+        }
+    };
+    slot.release();
+
+    let params = Arc::new(params);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let queued = Arc::new(AtomicUsize::new(0));
+    let handle = Arc::new(ConnHandle::new(
+        conn_id.clone(),
+        accepted.role.clone(),
+        accepted.scopes.clone(),
+        tx,
+        queued.clone(),
+        MAX_BUFFERED_BYTES,
+    ));
+    let hello_json = serde_json::to_value(&accepted.hello).unwrap_or_default();
+    let hello_text = res_text(&ResponseFrame::ok(&connect_req.id, hello_json));
+    if socket.send(Message::Text(hello_text.into())).await.is_err() {
+        return;
+    }
+    state.hub.register(handle.clone());
+    tracing::info!(
+        target: "ws",
+        "connected conn={conn_id} client={} mode={} protocol={} role={} scopes={}",
+        params.client.id.as_str(),
+        params.client.mode.as_str(),
+        accepted.protocol,
+        accepted.role,
+        accepted.scopes.join(",")
+    );
+    // A health event follows hello-ok, as the reference does.
+    handle.send_event(
+        ev::HEALTH,
+        &state.health_json(),
+        Some(state.state_version()),
+        true,
+    );
+    let tracked = !matches!(params.client.mode, ClientMode::Cli | ClientMode::Probe);
+    let presence_key = params
+        .device
+        .as_ref()
+        .map(|d| d.id.clone())
+        .or_else(|| params.client.instance_id.clone())
+        .unwrap_or_else(|| conn_id.clone());
+    if tracked {
+        upsert_presence(
+            &state,
+            &presence_key,
+            &params,
+            &accepted.role,
+            &accepted.scopes,
+            &peer,
+            "connect",
+        );
+    }
+
+    let ctx = MethodCtx {
+        state: state.clone(),
+        conn_id: conn_id.clone(),
+        role: accepted.role.clone(),
+        scopes: accepted.scopes.clone(),
+        remote_ip: peer.ip.to_string(),
+        connect: params.clone(),
+    };
+
+    loop {
+        tokio::select! {
+            biased;
+            out = rx.recv() => match out {
+                Some(Outbound::Text(t)) => {
+                    let len = t.len();
+                    let sent = socket.send(Message::Text(t.into())).await;
+                    queued.fetch_sub(len, Ordering::Relaxed);
+                    if sent.is_err() { break; }
+                }
+                Some(Outbound::Close(code, reason)) => {
+                    close(&mut socket, code, &reason).await;
+                    break;
+                }
+                None => break,
+            },
+            msg = socket.recv() => {
+                let data: Vec<u8> = match msg {
+                    Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
+                    Some(Ok(Message::Binary(b))) => b.to_vec(),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Err(e)) => {
+                        tracing::debug!(target: "ws", "read error conn={conn_id}: {e}");
+                        break;
+                    }
+                };
+                match parse_request(&data) {
+                    Ok(frame) => dispatch(&ctx, &handle, frame).await,
+                    Err(FrameError::Json(e)) => {
+                        tracing::debug!(target: "ws", "parse-error conn={conn_id}: {e}");
+                    }
+                    Err(e) => {
+                        let err = ErrorShape::invalid_request(e.to_string());
+                        handle.send_text(res_text(&ResponseFrame::err(e.reply_id(), err)));
+                    }
+                }
+            }
+        }
+    }
+    state.hub.unregister(&conn_id);
+    if tracked {
+        upsert_presence(
+            &state,
+            &presence_key,
+            &params,
+            &accepted.role,
+            &accepted.scopes,
+            &peer,
+            "disconnect",
+        );
+    }
+    tracing::debug!(target: "ws", "closed conn={conn_id}");
+}
+
+fn upsert_presence(
+    state: &AppState,
+    key: &str,
+    p: &ConnectParams,
+    role: &str,
+    scopes: &[String],
+    peer: &Peer,
+    reason: &str,
+) {
+    let c = &p.client;
+    let entry = PresenceEntry {
+        host: c
+            .display_name
+            .clone()
+            .or_else(|| Some(c.id.as_str().to_string())),
+        ip: Some(peer.ip.to_string()),
+        version: Some(c.version.clone()),
+        platform: Some(c.platform.clone()),
+        device_family: c.device_family.clone(),
+        model_identifier: c.model_identifier.clone(),
+        mode: Some(c.mode.as_str().to_string()),
+        reason: Some(reason.to_string()),
+        ts: now_ms(),
+        device_id: p.device.as_ref().map(|d| d.id.clone()),
+        roles: Some(vec![role.to_string()]),
+        scopes: Some(scopes.to_vec()),
+        instance_id: c.instance_id.clone(),
+        ..Default::default()
+    };
+    if let Ok(mut pres) = state.presence.lock() {
+        pres.upsert(key, entry);
+    }
+    state.broadcast_presence();
+}
+
+async fn dispatch(ctx: &MethodCtx, handle: &ConnHandle, frame: RequestFrame) {
+    let started = std::time::Instant::now();
+    let result = match ctx
+        .state
+        .registry
+        .authorize(&frame.method, &ctx.role, &ctx.scopes)
+    {
+        Ok(spec) => (spec.handler)(ctx, frame.params.as_ref()).await,
+        Err(e) => Err(e),
+    };
+    let text = match &result {
+        Ok(Reply::Raw(raw)) => res_ok_raw(&frame.id, raw),
+        Ok(Reply::Json(v)) => res_text(&ResponseFrame::ok(&frame.id, v.clone())),
+        Err(e) => res_text(&ResponseFrame::err(&frame.id, e.clone())),
+    };
+    tracing::debug!(
+        target: "ws",
+        "⇄ res {} {} {}ms conn={} id={}",
+        if result.is_ok() { "✓" } else { "✗" },
+        frame.method,
+        started.elapsed().as_millis(),
+        ctx.conn_id,
+        frame.id
+    );
+    handle.send_text(text);
+}

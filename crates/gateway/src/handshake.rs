@@ -1,0 +1,484 @@
+//! The `connect` handshake (§3.5): protocol negotiation, role, origin, shared-secret auth,
+//! device proof, pairing, device tokens — in the spec's order — and the `hello-ok` reply in the
+//! negotiated version's shape.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openclaw_config::AuthMode;
+use openclaw_protocol::connect::{roles, scopes};
+use openclaw_protocol::events::names as ev;
+use openclaw_protocol::{
+    ClientMode, ConnectParams, DevicePairEvent, ErrorShape, Features, HelloAuth, HelloOk,
+    HelloOkTag, MAX_BUFFERED_BYTES, MAX_PAYLOAD_BYTES, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION,
+    Policy, ServerInfo, SessionDefaults, Snapshot, codes, detail_codes,
+};
+use serde_json::json;
+
+use crate::auth::{Gate, secret_eq};
+use crate::device::{PairState, PendingRequest, verify_proof};
+use crate::hub::Audience;
+use crate::state::{AppState, now_ms};
+
+/// Facts about the socket the handshake needs.
+pub struct Peer {
+    pub ip: IpAddr,
+    pub origin: Option<String>,
+    pub host: Option<String>,
+    pub nonce: String,
+    pub conn_id: String,
+}
+
+/// A refused handshake: the error to answer with, the close to send, and how long to hold the
+/// answer (the auth tarpit).
+#[derive(Debug)]
+pub struct Refusal {
+    pub error: ErrorShape,
+    pub close_code: u16,
+    pub close_reason: String,
+    pub delay: Duration,
+}
+
+fn refuse(error: ErrorShape, close_code: u16) -> Refusal {
+    let reason = error.message.clone();
+    Refusal {
+        error,
+        close_code,
+        close_reason: reason,
+        delay: Duration::ZERO,
+    }
+}
+
+/// An accepted handshake.
+pub struct Accepted {
+    pub protocol: u32,
+    pub role: String,
+    pub scopes: Vec<String>,
+    pub hello: HelloOk,
+}
+
+/// The events this gateway emits (only what is implemented).
+pub fn advertised_events() -> Vec<String> {
+    [
+        ev::CONNECT_CHALLENGE,
+        ev::TICK,
+        ev::PRESENCE,
+        ev::HEALTH,
+        ev::SHUTDOWN,
+        ev::DEVICE_PAIR_REQUESTED,
+        ev::DEVICE_PAIR_RESOLVED,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// The highest version both sides speak, if any.
+pub fn negotiate(min: u32, max: u32) -> Option<u32> {
+    (MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION)
+        .rev()
+        .find(|v| min <= *v && *v <= max)
+}
+
+fn origin_allowed(state: &AppState, origin: &str, host: Option<&str>) -> bool {
+    if state.settings.allowed_origins.iter().any(|o| o == origin) {
+        return true;
+    }
+    let origin_host = origin
+        .split("://")
+        .nth(1)
+        .unwrap_or(origin)
+        .trim_end_matches('/');
+    if host.is_some_and(|h| h.eq_ignore_ascii_case(origin_host)) {
+        return true;
+    }
+    let name = origin_host
+        .rsplit_once(':')
+        .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
+        .map(|(h, _)| h)
+        .unwrap_or(origin_host);
+    matches!(name, "localhost" | "127.0.0.1" | "[::1]")
+}
+
+enum Shared {
+    Ok(&'static str),
+    Missing,
+    Mismatch,
+}
+
+fn shared_secret(state: &AppState, p: &ConnectParams) -> Shared {
+    let auth = p.auth.clone().unwrap_or_default();
+    let given = |v: Option<String>| v.filter(|s| !s.is_empty());
+    match &state.settings.auth {
+        AuthMode::None => Shared::Missing,
+        AuthMode::Token(t) => match given(auth.token) {
+            Some(g) if secret_eq(&g, t) => Shared::Ok("token"),
+            Some(_) => Shared::Mismatch,
+            None => Shared::Missing,
+        },
+        AuthMode::Password(pw) => match given(auth.password) {
+            Some(g) if secret_eq(&g, pw) => Shared::Ok("password"),
+            Some(_) => Shared::Mismatch,
+            None => Shared::Missing,
+        },
+    }
+}
+
+fn mismatch_error(state: &AppState) -> ErrorShape {
+    let (what, code, reason) = match state.settings.auth {
+        AuthMode::Password(_) => (
+            "password",
+            detail_codes::AUTH_PASSWORD_MISMATCH,
+            "password_mismatch",
+        ),
+        _ => ("token", detail_codes::AUTH_TOKEN_MISMATCH, "token_mismatch"),
+    };
+    ErrorShape::invalid_request(format!(
+        "unauthorized: gateway {what} mismatch (use this gateway's gateway.auth.{what} or pair the device)"
+    ))
+    .with_details(json!({
+        "code": code,
+        "authReason": reason,
+        "canRetryWithDeviceToken": false,
+        "recommendedNextStep": "update_auth_credentials",
+    }))
+}
+
+fn missing_error(state: &AppState) -> ErrorShape {
+    let (what, code, reason) = match state.settings.auth {
+        AuthMode::Password(_) => (
+            "password",
+            detail_codes::AUTH_PASSWORD_MISSING,
+            "password_missing",
+        ),
+        _ => ("token", detail_codes::AUTH_TOKEN_MISSING, "token_missing"),
+    };
+    ErrorShape::invalid_request(format!(
+        "unauthorized: gateway {what} missing (provide gateway.auth.{what} or a device token)"
+    ))
+    .with_details(json!({
+        "code": code,
+        "authReason": reason,
+        "canRetryWithDeviceToken": false,
+        "recommendedNextStep": "update_auth_configuration",
+    }))
+}
+
+/// Runs the server-side checks for one `connect`.
+pub fn process(state: &Arc<AppState>, peer: &Peer, p: &ConnectParams) -> Result<Accepted, Refusal> {
+    // 2. Protocol.
+    let Some(protocol) = negotiate(p.min_protocol, p.max_protocol) else {
+        let e = ErrorShape::invalid_request("protocol mismatch").with_details(json!({
+            "code": detail_codes::PROTOCOL_MISMATCH,
+            "clientMinProtocol": p.min_protocol,
+            "clientMaxProtocol": p.max_protocol,
+            "expectedProtocol": PROTOCOL_VERSION,
+            "minimumProbeProtocol": MIN_PROTOCOL_VERSION,
+        }));
+        return Err(refuse(e, 1002));
+    };
+    // 3. Role. 4. Scopes default-deny.
+    let role = p
+        .role
+        .clone()
+        .unwrap_or_else(|| roles::OPERATOR.to_string());
+    if role != roles::OPERATOR && role != roles::NODE {
+        return Err(refuse(ErrorShape::invalid_request("invalid role"), 1008));
+    }
+    let mut granted: Vec<String> = p.scopes.clone().unwrap_or_default();
+    granted.dedup();
+    // 5. Browser origin.
+    if let Some(origin) = &peer.origin
+        && !origin_allowed(state, origin, peer.host.as_deref())
+    {
+        let e = ErrorShape::invalid_request(format!("origin not allowed ({origin})"))
+            .with_details(json!({"code": detail_codes::CONTROL_UI_ORIGIN_NOT_ALLOWED}));
+        return Err(refuse(e, 1008));
+    }
+    // 6. Shared secret, behind the per-address lockout.
+    if let Gate::Locked { retry_after_ms } = state.limiter.check(peer.ip) {
+        let e = ErrorShape::invalid_request("unauthorized: too many failed attempts; retry later")
+            .with_details(json!({
+                "code": detail_codes::AUTH_RATE_LIMITED,
+                "authReason": "rate_limited",
+                "recommendedNextStep": "wait_then_retry",
+            }))
+            .with_retry_after(retry_after_ms);
+        return Err(refuse(e, 1008));
+    }
+    let shared = shared_secret(state, p);
+    let loopback = peer.ip.is_loopback();
+    let fail = |e: ErrorShape| {
+        let delay = state.limiter.fail(peer.ip);
+        let mut r = refuse(e, 1008);
+        r.delay = delay;
+        r
+    };
+
+    let now = now_ms();
+    let mut auth_method = "none";
+    let mut device_token = None;
+    match &p.device {
+        // 7. No device identity.
+        None => match shared {
+            Shared::Ok(m) => {
+                auth_method = m;
+                if !loopback {
+                    granted.clear();
+                }
+            }
+            Shared::Mismatch => return Err(fail(mismatch_error(state))),
+            Shared::Missing => {
+                let e = ErrorShape::new(codes::NOT_PAIRED, "device identity required")
+                    .with_details(json!({"code": detail_codes::DEVICE_IDENTITY_REQUIRED}));
+                return Err(refuse(e, 1008));
+            }
+        },
+        Some(proof) => {
+            // 8. Device proof.
+            let public_key = verify_proof(proof, p, &role, &peer.nonce, now).map_err(|pe| {
+                refuse(
+                    ErrorShape::invalid_request(pe.message)
+                        .with_details(json!({"code": pe.code, "reason": pe.reason})),
+                    1008,
+                )
+            })?;
+            let device_id = proof.id.to_ascii_lowercase();
+            // 6/9. Shared secret, else a device token.
+            match shared {
+                Shared::Ok(m) => auth_method = m,
+                _ => {
+                    let auth = p.auth.clone().unwrap_or_default();
+                    let presented = auth.device_token.or(auth.token).filter(|t| !t.is_empty());
+                    let token_ok = presented.as_deref().is_some_and(|t| {
+                        state.devices.verify_token(&device_id, &role, &granted, t)
+                    });
+                    if token_ok {
+                        auth_method = "device-token";
+                    } else if presented.is_some() || matches!(shared, Shared::Mismatch) {
+                        return Err(fail(mismatch_error(state)));
+                    } else if !matches!(state.settings.auth, AuthMode::None) {
+                        return Err(fail(missing_error(state)));
+                    }
+                }
+            }
+            // 11. Pairing.
+            if let PairState::NeedsPairing { reason } =
+                state.devices.state(&device_id, &role, &granted)
+            {
+                let req = PendingRequest {
+                    request_id: state.devices.new_request(),
+                    device_id: device_id.clone(),
+                    public_key: public_key.clone(),
+                    display_name: p.client.display_name.clone(),
+                    platform: Some(p.client.platform.clone()),
+                    client_id: Some(p.client.id.as_str().to_string()),
+                    client_mode: Some(p.client.mode.as_str().to_string()),
+                    role: role.clone(),
+                    scopes: granted.clone(),
+                    remote_ip: Some(peer.ip.to_string()),
+                    ts: now,
+                };
+                let browser = p.client.id.is_browser();
+                let auto = loopback
+                    && (peer.origin.is_none() || browser)
+                    && matches!(reason, "not-paired" | "scope-upgrade" | "role-upgrade");
+                let event = |decision: Option<&str>| {
+                    serde_json::to_string(&DevicePairEvent {
+                        request_id: req.request_id.clone(),
+                        device_id: device_id.clone(),
+                        public_key: Some(public_key.clone()),
+                        display_name: req.display_name.clone(),
+                        platform: req.platform.clone(),
+                        client_id: req.client_id.clone(),
+                        client_mode: req.client_mode.clone(),
+                        role: Some(role.clone()),
+                        scopes: Some(granted.clone()),
+                        remote_ip: req.remote_ip.clone(),
+                        decision: decision.map(str::to_string),
+                        silent: Some(auto),
+                        ts: now,
+                    })
+                    .unwrap_or_default()
+                };
+                if auto {
+                    state
+                        .devices
+                        .approve(&req, now)
+                        .map_err(|e| refuse(ErrorShape::unavailable(e.to_string()), 1011))?;
+                    tracing::info!(target: "gateway", "device {} auto-approved on loopback ({reason})", short(&device_id));
+                    state.hub.broadcast(
+                        ev::DEVICE_PAIR_REQUESTED,
+                        &event(None),
+                        None,
+                        true,
+                        Audience::Pairing,
+                    );
+                    state.hub.broadcast(
+                        ev::DEVICE_PAIR_RESOLVED,
+                        &event(Some("approved")),
+                        None,
+                        true,
+                        Audience::Pairing,
+                    );
+                } else {
+                    let stored = state
+                        .devices
+                        .add_pending(req.clone())
+                        .map_err(|e| refuse(ErrorShape::unavailable(e.to_string()), 1011))?;
+                    state.hub.broadcast(
+                        ev::DEVICE_PAIR_REQUESTED,
+                        &event(None),
+                        None,
+                        true,
+                        Audience::Pairing,
+                    );
+                    let e = ErrorShape::new(codes::NOT_PAIRED, "pairing required").with_details(
+                        json!({
+                            "code": detail_codes::PAIRING_REQUIRED,
+                            "reason": reason,
+                            "requestId": stored.request_id,
+                            "deviceId": device_id,
+                            "requestedRole": role,
+                            "requestedScopes": granted,
+                        }),
+                    );
+                    let mut r = refuse(e, 1008);
+                    r.close_reason = "pairing required".into();
+                    return Err(r);
+                }
+            }
+            // 12. Device token.
+            device_token = state
+                .devices
+                .issue_token(&device_id, &role, &granted, now)
+                .map_err(|e| refuse(ErrorShape::unavailable(e.to_string()), 1011))?;
+        }
+    }
+    state.limiter.succeed(peer.ip);
+    // Probe clients only check reachability: the reference grants them no scopes.
+    if p.client.mode == ClientMode::Probe {
+        granted.clear();
+    }
+    let hello = build_hello(
+        state,
+        peer,
+        protocol,
+        &role,
+        &granted,
+        auth_method,
+        device_token,
+    );
+    Ok(Accepted {
+        protocol,
+        role,
+        scopes: granted,
+        hello,
+    })
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+fn build_hello(
+    state: &AppState,
+    peer: &Peer,
+    protocol: u32,
+    role: &str,
+    granted: &[String],
+    auth_method: &str,
+    device_token: Option<crate::device::DeviceToken>,
+) -> HelloOk {
+    let admin = granted.iter().any(|s| s == scopes::ADMIN);
+    let presence = state
+        .presence
+        .lock()
+        .map(|mut p| p.list(now_ms()))
+        .unwrap_or_default();
+    let health = serde_json::from_str(&state.health_json()).unwrap_or(serde_json::Value::Null);
+    let main_key = state.settings.main_key.clone();
+    let snapshot = Snapshot {
+        presence,
+        health,
+        state_version: state.state_version(),
+        uptime_ms: state.uptime_ms(),
+        config_path: admin.then(|| state.paths.config_path.to_string_lossy().into_owned()),
+        state_dir: admin.then(|| state.paths.state_dir.to_string_lossy().into_owned()),
+        session_defaults: Some(SessionDefaults {
+            default_agent_id: "main".into(),
+            main_session_key: format!("agent:main:{main_key}"),
+            main_key,
+            scope: state.settings.session_scope.clone(),
+        }),
+        auth_mode: admin.then(|| state.settings.auth.name().to_string()),
+    };
+    let (issued_token, issued_at) = match device_token {
+        Some(t) => (Some(t.token), Some(t.created_at_ms)),
+        None => (None, None),
+    };
+    let v4 = protocol >= 4;
+    let server = if v4 {
+        ServerInfo {
+            version: state.version.clone(),
+            commit: None,
+            host: None,
+            build_id: Some(format!("{}-rust", state.version)),
+            boot_id: Some(state.boot_id.clone()),
+            conn_id: peer.conn_id.clone(),
+        }
+    } else {
+        ServerInfo {
+            version: state.version.clone(),
+            commit: None,
+            host: Some(state.hostname.clone()),
+            build_id: None,
+            boot_id: None,
+            conn_id: peer.conn_id.clone(),
+        }
+    };
+    let auth = if v4 || issued_token.is_some() {
+        Some(HelloAuth {
+            method: v4.then(|| auth_method.to_string()),
+            role: role.to_string(),
+            scopes: granted.to_vec(),
+            device_token: issued_token,
+            issued_at_ms: issued_at,
+        })
+    } else {
+        None
+    };
+    HelloOk {
+        kind: HelloOkTag::HelloOk,
+        protocol,
+        server,
+        features: Features {
+            methods: state.registry.advertised(),
+            events: advertised_events(),
+            capabilities: v4.then(Vec::new),
+        },
+        snapshot,
+        canvas_host_url: None,
+        auth,
+        policy: Policy {
+            max_payload: MAX_PAYLOAD_BYTES as u64,
+            max_buffered_bytes: MAX_BUFFERED_BYTES as u64,
+            tick_interval_ms: state.settings.tick_interval_ms,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiation() {
+        assert_eq!(negotiate(3, 3), Some(3));
+        assert_eq!(negotiate(4, 4), Some(4));
+        assert_eq!(negotiate(3, 5), Some(4));
+        assert_eq!(negotiate(1, 2), None);
+        assert_eq!(negotiate(5, 6), None);
+    }
+}

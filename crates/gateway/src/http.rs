@@ -1,0 +1,138 @@
+//! Same-port HTTP: liveness/readiness/startup probes, the WebSocket upgrade on any path, the
+//! reference's security headers, and a plain 404 for everything else.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use openclaw_protocol::MAX_PAYLOAD_BYTES;
+use serde_json::json;
+
+use crate::conn::{self, Upgrade};
+use crate::state::AppState;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(live))
+        .route("/health", get(live))
+        .route("/readyz", get(ready))
+        .route("/startupz", get(startup))
+        .fallback(fallback)
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+async fn security_headers(mut res: Response<Body>) -> Response<Body> {
+    if res.status() == StatusCode::SWITCHING_PROTOCOLS {
+        return res;
+    }
+    let h = res.headers_mut();
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(self), geolocation=()"),
+    );
+    res
+}
+
+fn json_no_store(status: StatusCode, body: serde_json::Value) -> Response<Body> {
+    let mut res = (status, axum::Json(body)).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+async fn live() -> Response<Body> {
+    json_no_store(StatusCode::OK, json!({"ok": true, "status": "live"}))
+}
+
+async fn ready(State(state): State<Arc<AppState>>) -> Response<Body> {
+    json_no_store(
+        StatusCode::OK,
+        json!({
+            "ready": true,
+            "failing": [],
+            "uptimeMs": state.uptime_ms(),
+            "eventLoop": {"degraded": false},
+        }),
+    )
+}
+
+async fn startup(State(state): State<Arc<AppState>>) -> Response<Body> {
+    json_no_store(
+        StatusCode::OK,
+        json!({
+            "ok": true,
+            "status": "started",
+            "version": state.version,
+            "uptimeMs": state.uptime_ms(),
+        }),
+    )
+}
+
+fn not_found() -> Response<Body> {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "Not Found",
+    )
+        .into_response()
+}
+
+/// Any path: a WebSocket upgrade goes to the protocol, anything else is 404.
+async fn fallback(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response<Body> {
+    let (mut parts, _body) = req.into_parts();
+    let is_upgrade = parts
+        .headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if !is_upgrade {
+        return not_found();
+    }
+    let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let headers: &HeaderMap = &parts.headers;
+    let Some(slot) = state.try_preauth(peer.ip()) else {
+        tracing::warn!(target: "ws", "refusing upgrade from {}: too many unauthenticated sockets", peer.ip());
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "Too many unauthenticated sockets",
+        )
+            .into_response();
+    };
+    let text = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let up = Upgrade {
+        peer,
+        origin: text(header::ORIGIN),
+        host: text(header::HOST),
+    };
+    ws.max_message_size(MAX_PAYLOAD_BYTES)
+        .max_frame_size(MAX_PAYLOAD_BYTES)
+        // Small buffers: the default ~130 KiB per connection dominates idle memory.
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
+        .max_write_buffer_size(MAX_PAYLOAD_BYTES * 2)
+        .on_upgrade(move |socket| conn::serve(state, socket, up, slot))
+}

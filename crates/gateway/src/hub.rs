@@ -1,0 +1,266 @@
+//! The set of live connections and event fan-out. Each connection has an outbound queue whose
+//! bytes are accounted: above `maxBufferedBytes` a `dropIfSlow` event is skipped for that
+//! client and any other event closes it with 1008 "slow consumer" (§9), so a slow client can
+//! never grow our memory without bound. `seq` is per connection and gap-free.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use openclaw_protocol::StateVersion;
+use openclaw_protocol::connect::scopes;
+use tokio::sync::mpsc;
+
+/// What the connection task writes to its socket.
+#[derive(Debug)]
+pub enum Outbound {
+    Text(String),
+    Close(u16, String),
+}
+
+/// Which clients may see an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    Everyone,
+    /// Pairing events: operators with `operator.pairing` or admin; never nodes.
+    Pairing,
+}
+
+/// The hub's view of one authenticated connection.
+pub struct ConnHandle {
+    pub conn_id: String,
+    pub role: String,
+    pub scopes: Vec<String>,
+    tx: mpsc::UnboundedSender<Outbound>,
+    queued: Arc<AtomicUsize>,
+    seq: Mutex<u64>,
+    closing: AtomicBool,
+    max_buffered: usize,
+}
+
+impl ConnHandle {
+    pub fn new(
+        conn_id: String,
+        role: String,
+        scopes: Vec<String>,
+        tx: mpsc::UnboundedSender<Outbound>,
+        queued: Arc<AtomicUsize>,
+        max_buffered: usize,
+    ) -> Self {
+        Self {
+            conn_id,
+            role,
+            scopes,
+            tx,
+            queued,
+            seq: Mutex::new(0),
+            closing: AtomicBool::new(false),
+            max_buffered,
+        }
+    }
+
+    fn sees(&self, audience: Audience) -> bool {
+        match audience {
+            Audience::Everyone => true,
+            Audience::Pairing => {
+                self.role == "operator"
+                    && self
+                        .scopes
+                        .iter()
+                        .any(|s| s == scopes::ADMIN || s == scopes::PAIRING)
+            }
+        }
+    }
+
+    /// Queues a response or other frame that must not be dropped (replies are bounded by the
+    /// requests a client sends; a client that stops reading is closed here).
+    pub fn send_text(&self, text: String) -> bool {
+        if self.closing.load(Ordering::Relaxed) {
+            return false;
+        }
+        if self.queued.load(Ordering::Relaxed) + text.len() > self.max_buffered {
+            self.close_slow();
+            return false;
+        }
+        self.queued.fetch_add(text.len(), Ordering::Relaxed);
+        self.tx.send(Outbound::Text(text)).is_ok()
+    }
+
+    fn close_slow(&self) {
+        if !self.closing.swap(true, Ordering::Relaxed) {
+            tracing::warn!(target: "ws", "closing slow consumer conn={}", self.conn_id);
+            let _ = self
+                .tx
+                .send(Outbound::Close(1008, "slow consumer".to_string()));
+        }
+    }
+
+    /// Sends an event with the next `seq` of this connection.
+    pub fn send_event(
+        &self,
+        event: &str,
+        payload_json: &str,
+        state_version: Option<StateVersion>,
+        drop_if_slow: bool,
+    ) {
+        if self.closing.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok(mut seq) = self.seq.lock() else { return };
+        let over =
+            self.queued.load(Ordering::Relaxed) + payload_json.len() + 96 > self.max_buffered;
+        if over {
+            if !drop_if_slow {
+                self.close_slow();
+            }
+            return;
+        }
+        *seq += 1;
+        let text = event_text(event, payload_json, Some(*seq), state_version);
+        self.queued.fetch_add(text.len(), Ordering::Relaxed);
+        let _ = self.tx.send(Outbound::Text(text));
+    }
+
+    pub fn close(&self, code: u16, reason: &str) {
+        if !self.closing.swap(true, Ordering::Relaxed) {
+            let _ = self.tx.send(Outbound::Close(code, reason.to_string()));
+        }
+    }
+}
+
+/// Formats an event frame around an already-serialized payload.
+pub fn event_text(
+    event: &str,
+    payload_json: &str,
+    seq: Option<u64>,
+    state_version: Option<StateVersion>,
+) -> String {
+    let mut s = String::with_capacity(payload_json.len() + 96);
+    s.push_str(r#"{"type":"event","event":"#);
+    s.push_str(&serde_json::to_string(event).unwrap_or_else(|_| "\"\"".into()));
+    s.push_str(r#","payload":"#);
+    s.push_str(payload_json);
+    if let Some(seq) = seq {
+        s.push_str(",\"seq\":");
+        s.push_str(&seq.to_string());
+    }
+    if let Some(sv) = state_version {
+        s.push_str(&format!(
+            ",\"stateVersion\":{{\"presence\":{},\"health\":{}}}",
+            sv.presence, sv.health
+        ));
+    }
+    s.push('}');
+    s
+}
+
+#[derive(Default)]
+pub struct Hub {
+    conns: RwLock<HashMap<String, Arc<ConnHandle>>>,
+}
+
+impl Hub {
+    pub fn register(&self, h: Arc<ConnHandle>) {
+        if let Ok(mut m) = self.conns.write() {
+            m.insert(h.conn_id.clone(), h);
+        }
+    }
+
+    pub fn unregister(&self, conn_id: &str) {
+        if let Ok(mut m) = self.conns.write() {
+            m.remove(conn_id);
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.conns.read().map(|m| m.len()).unwrap_or(0)
+    }
+
+    fn snapshot(&self) -> Vec<Arc<ConnHandle>> {
+        self.conns
+            .read()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Sends `event` to every connection in `audience`; the payload is serialized once.
+    pub fn broadcast(
+        &self,
+        event: &str,
+        payload_json: &str,
+        state_version: Option<StateVersion>,
+        drop_if_slow: bool,
+        audience: Audience,
+    ) {
+        for c in self.snapshot() {
+            if c.sees(audience) {
+                c.send_event(event, payload_json, state_version, drop_if_slow);
+            }
+        }
+    }
+
+    /// Closes every connection with `code`/`reason`.
+    pub fn close_all(&self, code: u16, reason: &str) {
+        for c in self.snapshot() {
+            c.close(code, reason);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handle(max: usize) -> (Arc<ConnHandle>, mpsc::UnboundedReceiver<Outbound>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let h = ConnHandle::new(
+            "c1".into(),
+            "operator".into(),
+            vec![],
+            tx,
+            Arc::new(AtomicUsize::new(0)),
+            max,
+        );
+        (Arc::new(h), rx)
+    }
+
+    #[test]
+    fn seq_is_per_connection_and_gap_free() {
+        let (h, mut rx) = handle(1 << 20);
+        h.send_event("tick", r#"{"ts":1}"#, None, true);
+        h.send_event(
+            "presence",
+            r#"{"presence":[]}"#,
+            Some(StateVersion {
+                presence: 2,
+                health: 1,
+            }),
+            true,
+        );
+        let Outbound::Text(a) = rx.try_recv().unwrap() else {
+            panic!()
+        };
+        let Outbound::Text(b) = rx.try_recv().unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            a,
+            r#"{"type":"event","event":"tick","payload":{"ts":1},"seq":1}"#
+        );
+        let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+        assert_eq!(v["seq"], 2);
+        assert_eq!(v["stateVersion"]["presence"], 2);
+    }
+
+    #[test]
+    fn slow_consumer_drops_then_closes() {
+        let (h, mut rx) = handle(300);
+        let big = format!("\"{}\"", "x".repeat(250));
+        h.send_event("tick", &big, None, true); // fits
+        h.send_event("tick", &big, None, true); // over: dropped, connection kept
+        assert!(matches!(rx.try_recv(), Ok(Outbound::Text(_))));
+        assert!(rx.try_recv().is_err());
+        h.send_event("shutdown", &big, None, false); // over and not droppable: closed
+        assert!(matches!(rx.try_recv(), Ok(Outbound::Close(1008, r)) if r == "slow consumer"));
+    }
+}

@@ -1,0 +1,219 @@
+//! Log output in the reference's two formats: readable lines on stdout
+//! (`2026-11-23T17:53:03.279+00:00 [gateway] message`) and tslog-style JSON lines in the log
+//! file (`/tmp/openclaw/openclaw-YYYY-MM-DD.log` by default, dir 0700, file 0600).
+//! Configured secrets are masked on both outputs as a last line of defence.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde_json::json;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::Layer;
+use tracing_subscriber::layer::Context;
+
+/// The reference's default log directory.
+pub const DEFAULT_LOG_DIR: &str = "/tmp/openclaw";
+
+/// Where file logs go: a fixed file (`logging.file`) or a daily file in a directory.
+#[derive(Debug, Clone)]
+pub enum LogTarget {
+    File(PathBuf),
+    Daily(PathBuf),
+}
+
+impl LogTarget {
+    pub fn path_for_today(&self) -> PathBuf {
+        match self {
+            LogTarget::File(p) => p.clone(),
+            LogTarget::Daily(dir) => dir.join(format!(
+                "openclaw-{}.log",
+                chrono::Local::now().format("%Y-%m-%d")
+            )),
+        }
+    }
+}
+
+struct FileState {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+/// The tracing layer writing both outputs.
+pub struct GatewayLogLayer {
+    console_max: Level,
+    file_max: Level,
+    target: Option<LogTarget>,
+    file: Mutex<FileState>,
+    hostname: String,
+    secrets: Vec<String>,
+}
+
+impl GatewayLogLayer {
+    pub fn new(
+        verbose: bool,
+        target: Option<LogTarget>,
+        hostname: String,
+        secrets: Vec<String>,
+    ) -> Self {
+        let level = if verbose { Level::DEBUG } else { Level::INFO };
+        Self {
+            console_max: level,
+            file_max: level,
+            target,
+            file: Mutex::new(FileState {
+                path: PathBuf::new(),
+                file: None,
+            }),
+            hostname,
+            secrets: secrets.into_iter().filter(|s| s.len() >= 4).collect(),
+        }
+    }
+
+    fn redact(&self, mut s: String) -> String {
+        for secret in &self.secrets {
+            if s.contains(secret.as_str()) {
+                s = s.replace(secret.as_str(), "***");
+            }
+        }
+        s
+    }
+
+    fn write_file(&self, line: &str) {
+        let Some(target) = &self.target else { return };
+        let Ok(mut st) = self.file.lock() else { return };
+        let path = target.path_for_today();
+        if st.file.is_none() || st.path != path {
+            st.file = open_log_file(&path).ok();
+            st.path = path;
+        }
+        if let Some(f) = st.file.as_mut() {
+            let _ = f.write_all(line.as_bytes());
+        }
+    }
+}
+
+/// Opens (appends to) a log file, creating its directory 0700 and the file 0600.
+pub fn open_log_file(path: &Path) -> std::io::Result<std::fs::File> {
+    if let Some(dir) = path.parent() {
+        openclaw_config::fsutil::ensure_private_dir(dir)?;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+}
+
+#[derive(Default)]
+struct Fields {
+    message: String,
+    rest: String,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message.push_str(value);
+        } else {
+            let _ = write!(self.rest, " {}={}", field.name(), value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.message, "{value:?}");
+        } else {
+            let _ = write!(self.rest, " {}={:?}", field.name(), value);
+        }
+    }
+}
+
+fn level_id(level: &Level) -> (u8, &'static str) {
+    match *level {
+        Level::TRACE => (1, "TRACE"),
+        Level::DEBUG => (2, "DEBUG"),
+        Level::INFO => (3, "INFO"),
+        Level::WARN => (4, "WARN"),
+        Level::ERROR => (5, "ERROR"),
+    }
+}
+
+/// The subsystem shown in brackets: our own targets are short names (`gateway`, `ws`…);
+/// dependency targets are reduced to their crate name.
+fn subsystem(target: &str) -> &str {
+    target.split("::").next().unwrap_or(target)
+}
+
+impl<S: Subscriber> Layer<S> for GatewayLogLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        let level = meta.level();
+        let to_console = level <= &self.console_max;
+        let to_file = self.target.is_some() && level <= &self.file_max;
+        if !to_console && !to_file {
+            return;
+        }
+        let target = meta.target();
+        // Dependencies only speak at warn and above unless verbose.
+        if target.contains("::") && level > &Level::WARN && self.console_max < Level::DEBUG {
+            return;
+        }
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let text = self.redact(format!("{}{}", fields.message, fields.rest));
+        let sub = subsystem(target);
+        let now = chrono::Local::now();
+        let time = now.format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string();
+        if to_console {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{time} [{sub}] {text}");
+        }
+        if to_file {
+            let (id, name) = level_id(level);
+            let sub_json = json!({ "subsystem": sub }).to_string();
+            let line = json!({
+                "0": sub_json,
+                "1": text,
+                "_meta": {
+                    "runtime": "rust",
+                    "runtimeVersion": env!("CARGO_PKG_VERSION"),
+                    "hostname": self.hostname,
+                    "date": now.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+                    "logLevelId": id,
+                    "logLevelName": name,
+                    "name": sub_json,
+                    "parentNames": ["openclaw"],
+                },
+                "time": time,
+                "hostname": self.hostname,
+                "message": text,
+            });
+            let mut s = line.to_string();
+            s.push('\n');
+            self.write_file(&s);
+        }
+    }
+}
+
+/// Installs the global subscriber. Safe to call once per process.
+pub fn init(
+    verbose: bool,
+    target: Option<LogTarget>,
+    hostname: String,
+    secrets: Vec<String>,
+) -> bool {
+    use tracing_subscriber::prelude::*;
+    let max = if verbose { Level::DEBUG } else { Level::INFO };
+    let layer = GatewayLogLayer::new(verbose, target, hostname, secrets)
+        .with_filter(tracing_subscriber::filter::LevelFilter::from_level(max));
+    tracing_subscriber::registry()
+        .with(layer)
+        .try_init()
+        .is_ok()
+}

@@ -1,0 +1,3 @@
+//! Method handlers, one file per family (as the reference's `server-methods/`).
+
+pub mod system;

@@ -1,0 +1,218 @@
+//! System family: `health`, `status`, `system-presence`, `system-event`, `last-heartbeat`.
+
+use std::collections::BTreeMap;
+
+use openclaw_protocol::connect::scopes;
+use openclaw_protocol::methods::names;
+use openclaw_protocol::schema::parse_params;
+use openclaw_protocol::{
+    AgentHealth, EmptyParams, HealthSummary, HeartbeatSummary, OkResult, PresenceEntry,
+    ProcessMemory, SessionsSummary, StatusHeartbeat, StatusHeartbeatAgent, StatusSessions,
+    StatusSummary, SystemEventParams,
+};
+use serde_json::Value;
+
+use crate::registry::{Access, HandlerFuture, MethodCtx, MethodSpec, Reply};
+use crate::state::{AppState, MAX_SYSTEM_EVENTS, now_ms};
+
+pub fn register(out: &mut Vec<MethodSpec>) {
+    out.push(MethodSpec {
+        name: names::HEALTH,
+        access: Access::Any,
+        handler: health,
+    });
+    out.push(MethodSpec {
+        name: names::STATUS,
+        access: Access::Scope(scopes::READ),
+        handler: status,
+    });
+    out.push(MethodSpec {
+        name: names::SYSTEM_PRESENCE,
+        access: Access::Scope(scopes::READ),
+        handler: system_presence,
+    });
+    out.push(MethodSpec {
+        name: names::SYSTEM_EVENT,
+        access: Access::Scope(scopes::ADMIN),
+        handler: system_event,
+    });
+    out.push(MethodSpec {
+        name: names::LAST_HEARTBEAT,
+        access: Access::Scope(scopes::READ),
+        handler: last_heartbeat,
+    });
+}
+
+const HEARTBEAT_EVERY: &str = "30m";
+const HEARTBEAT_EVERY_MS: u64 = 30 * 60 * 1000;
+const HEARTBEAT_PROMPT: &str = "If HEARTBEAT.md exists in the workspace, follow its instructions. When nothing needs attention, answer HEARTBEAT_OK.";
+
+fn sessions_summary(state: &AppState, agent: &str) -> SessionsSummary {
+    let path = state
+        .paths
+        .state_dir
+        .join("agents")
+        .join(agent)
+        .join("sessions")
+        .join("sessions.json");
+    let count = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Map<String, Value>>(&t).ok())
+        .map(|m| m.len() as u64)
+        .unwrap_or(0);
+    SessionsSummary {
+        path: path.to_string_lossy().into_owned(),
+        count,
+        recent: Vec::new(),
+    }
+}
+
+/// The health summary (cached by [`AppState::refresh_health`]).
+pub fn build_health(state: &AppState) -> HealthSummary {
+    let started = std::time::Instant::now();
+    let agent = "main";
+    let sessions = sessions_summary(state, agent);
+    HealthSummary {
+        ok: true,
+        ts: now_ms(),
+        duration_ms: started.elapsed().as_millis() as u64,
+        channels: BTreeMap::new(),
+        channel_order: Vec::new(),
+        channel_labels: BTreeMap::new(),
+        heartbeat_seconds: HEARTBEAT_EVERY_MS / 1000,
+        default_agent_id: agent.into(),
+        agents: vec![AgentHealth {
+            agent_id: agent.into(),
+            is_default: true,
+            heartbeat: HeartbeatSummary {
+                enabled: true,
+                every: HEARTBEAT_EVERY.into(),
+                every_ms: HEARTBEAT_EVERY_MS,
+                prompt: HEARTBEAT_PROMPT.into(),
+                target: "last".into(),
+                ack_max_chars: 300,
+            },
+            sessions: sessions.clone(),
+        }],
+        sessions,
+    }
+}
+
+/// `health` ignores its params (as the reference) and answers from the cache.
+fn health<'a>(ctx: &'a MethodCtx, _params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move { Ok(Reply::Raw(ctx.state.health_json())) })
+}
+
+fn status<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        parse_params::<EmptyParams>(names::STATUS, params)?;
+        let state = &ctx.state;
+        let sessions = sessions_summary(state, "main");
+        let queued: Vec<String> = state
+            .system_events
+            .lock()
+            .map(|q| q.iter().cloned().collect())
+            .unwrap_or_default();
+        let summary = StatusSummary {
+            runtime_version: state.version.clone(),
+            heartbeat: StatusHeartbeat {
+                default_agent_id: "main".into(),
+                agents: vec![StatusHeartbeatAgent {
+                    agent_id: "main".into(),
+                    enabled: true,
+                    every: HEARTBEAT_EVERY.into(),
+                    every_ms: HEARTBEAT_EVERY_MS,
+                }],
+            },
+            channel_summary: Vec::new(),
+            queued_system_events: queued,
+            sessions: StatusSessions {
+                paths: vec![sessions.path],
+                count: sessions.count,
+                recent: Vec::new(),
+            },
+            process_memory: ProcessMemory {
+                rss_bytes: crate::sys::rss_bytes(),
+            },
+            pid: std::process::id(),
+            uptime_ms: state.uptime_ms(),
+            connections: state.hub.count() as u64,
+        };
+        Ok(Reply::Json(
+            serde_json::to_value(summary).unwrap_or(Value::Null),
+        ))
+    })
+}
+
+fn system_presence<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        parse_params::<EmptyParams>(names::SYSTEM_PRESENCE, params)?;
+        let list = ctx
+            .state
+            .presence
+            .lock()
+            .map(|mut p| p.list(now_ms()))
+            .unwrap_or_default();
+        Ok(Reply::Json(
+            serde_json::to_value(list).unwrap_or(Value::Null),
+        ))
+    })
+}
+
+/// The presence key of a system event: deviceId → instanceId → host → ip → text prefix.
+fn system_event_key(p: &SystemEventParams) -> String {
+    p.device_id
+        .clone()
+        .or_else(|| p.instance_id.clone())
+        .or_else(|| p.host.clone())
+        .or_else(|| p.ip.clone())
+        .unwrap_or_else(|| p.text.chars().take(64).collect())
+}
+
+fn system_event<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let p = parse_params::<SystemEventParams>(names::SYSTEM_EVENT, params)?;
+        let key = system_event_key(&p);
+        let entry = PresenceEntry {
+            host: p.host.clone(),
+            ip: p.ip.clone(),
+            version: p.version.clone(),
+            platform: p.platform.clone(),
+            device_family: p.device_family.clone(),
+            model_identifier: p.model_identifier.clone(),
+            mode: p.mode.clone(),
+            last_input_seconds: p.last_input_seconds,
+            reason: p.reason.clone(),
+            tags: p.tags.clone(),
+            text: Some(p.text.clone()),
+            ts: now_ms(),
+            device_id: p.device_id.clone(),
+            roles: p.roles.clone(),
+            scopes: p.scopes.clone(),
+            instance_id: p.instance_id.clone(),
+        };
+        if let Ok(mut pres) = ctx.state.presence.lock() {
+            pres.upsert(&key, entry);
+        }
+        if let Ok(mut q) = ctx.state.system_events.lock() {
+            if q.len() >= MAX_SYSTEM_EVENTS {
+                q.pop_front();
+            }
+            q.push_back(p.text.clone());
+        }
+        ctx.state.broadcast_presence();
+        Ok(Reply::Json(
+            serde_json::to_value(OkResult { ok: true }).unwrap_or(Value::Null),
+        ))
+    })
+}
+
+fn last_heartbeat<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        parse_params::<EmptyParams>(names::LAST_HEARTBEAT, params)?;
+        let last = ctx.state.last_heartbeat.lock().ok().and_then(|h| h.clone());
+        Ok(Reply::Json(
+            serde_json::to_value(last).unwrap_or(Value::Null),
+        ))
+    })
+}

@@ -1,0 +1,166 @@
+//! The one method registry: name → handler, required access, and whether it is advertised in
+//! `hello-ok.features.methods` (the feature list is derived from here, never written twice).
+//! Authorization follows §4: role gate, then scope (admin passes all; read is satisfied by
+//! write; unknown methods are admin-only so scope is checked before the method lookup).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use openclaw_protocol::connect::{roles, scopes};
+use openclaw_protocol::{ConnectParams, ErrorShape};
+use serde_json::Value;
+
+use crate::methods;
+use crate::state::AppState;
+
+/// Who may call a method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Any authenticated connection, any role (only `health`).
+    Any,
+    /// An operator with this scope (`operator.read` is also satisfied by `operator.write`).
+    Scope(&'static str),
+    /// Only `role: node` connections.
+    NodeOnly,
+}
+
+/// A method's answer: a JSON value, or an already-serialized payload (cached health).
+pub enum Reply {
+    Json(Value),
+    Raw(Arc<str>),
+}
+
+/// The caller of a method.
+pub struct MethodCtx {
+    pub state: Arc<AppState>,
+    pub conn_id: String,
+    pub role: String,
+    pub scopes: Vec<String>,
+    pub remote_ip: String,
+    pub connect: Arc<ConnectParams>,
+}
+
+pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<Reply, ErrorShape>> + Send + 'a>>;
+pub type Handler = for<'a> fn(&'a MethodCtx, Option<&'a Value>) -> HandlerFuture<'a>;
+
+pub struct MethodSpec {
+    pub name: &'static str,
+    pub access: Access,
+    pub handler: Handler,
+}
+
+pub struct Registry {
+    methods: Vec<MethodSpec>,
+}
+
+impl Registry {
+    pub fn build() -> Self {
+        let mut methods = Vec::new();
+        methods::system::register(&mut methods);
+        Self { methods }
+    }
+
+    /// Names for `hello-ok.features.methods`.
+    pub fn advertised(&self) -> Vec<String> {
+        self.methods.iter().map(|m| m.name.to_string()).collect()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&MethodSpec> {
+        self.methods.iter().find(|m| m.name == name)
+    }
+
+    /// Resolves `method` for a caller, or the protocol error to answer with.
+    pub fn authorize(
+        &self,
+        method: &str,
+        role: &str,
+        granted: &[String],
+    ) -> Result<&MethodSpec, ErrorShape> {
+        let spec = self.get(method);
+        let access = spec
+            .map(|s| s.access)
+            .unwrap_or(Access::Scope(scopes::ADMIN));
+        if access == Access::Any {
+            return spec.ok_or_else(|| unknown(method));
+        }
+        if role == roles::NODE && access != Access::NodeOnly {
+            return Err(ErrorShape::invalid_request(format!(
+                "unauthorized role: {role}"
+            )));
+        }
+        if access == Access::NodeOnly {
+            if role != roles::NODE {
+                return Err(ErrorShape::invalid_request(format!(
+                    "unauthorized role: {role}"
+                )));
+            }
+            return spec.ok_or_else(|| unknown(method));
+        }
+        let has = |s: &str| granted.iter().any(|g| g == s);
+        if !has(scopes::ADMIN)
+            && let Access::Scope(need) = access
+        {
+            let ok = has(need) || (need == scopes::READ && has(scopes::WRITE));
+            if !ok {
+                return Err(ErrorShape::missing_scope(need));
+            }
+        }
+        if method == "connect" {
+            return Err(ErrorShape::invalid_request(
+                "connect is only valid as the first request",
+            ));
+        }
+        spec.ok_or_else(|| unknown(method))
+    }
+}
+
+fn unknown(method: &str) -> ErrorShape {
+    ErrorShape::invalid_request(format!("unknown method: {method}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn scope_before_lookup_as_reference() {
+        let r = Registry::build();
+        let e = r
+            .authorize("no.such.method", "operator", &s(&[scopes::READ]))
+            .err()
+            .unwrap();
+        assert_eq!(e.code, "FORBIDDEN");
+        assert_eq!(e.message, "missing scope: operator.admin");
+        let e = r
+            .authorize("no.such.method", "operator", &s(&[scopes::ADMIN]))
+            .err()
+            .unwrap();
+        assert_eq!(e.message, "unknown method: no.such.method");
+        let e = r
+            .authorize("connect", "operator", &s(&[scopes::ADMIN]))
+            .err()
+            .unwrap();
+        assert_eq!(e.message, "connect is only valid as the first request");
+        assert!(r.authorize("health", "operator", &[]).is_ok());
+        assert!(
+            r.authorize("status", "operator", &s(&[scopes::WRITE]))
+                .is_ok()
+        );
+        let e = r
+            .authorize("system-event", "operator", &s(&[scopes::WRITE]))
+            .err()
+            .unwrap();
+        assert_eq!(e.message, "missing scope: operator.admin");
+        let e = r
+            .authorize("status", "node", &s(&[scopes::ADMIN]))
+            .err()
+            .unwrap();
+        assert_eq!(e.message, "unauthorized role: node");
+        assert!(r.authorize("health", "node", &[]).is_ok());
+    }
+}

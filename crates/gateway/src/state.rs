@@ -1,0 +1,197 @@
+//! Shared state of a running gateway, handed to every connection and method handler.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use openclaw_config::{GatewaySettings, Paths};
+use openclaw_protocol::{HeartbeatEvent, PresenceEntry, StateVersion};
+
+use crate::auth::AuthLimiter;
+use crate::device::DeviceStore;
+use crate::hub::Hub;
+use crate::presence::Presence;
+use crate::registry::Registry;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// How the process is stopping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShutdownKind {
+    Stop { reason: String },
+}
+
+pub struct AppState {
+    pub settings: GatewaySettings,
+    pub paths: Paths,
+    pub version: String,
+    pub started: Instant,
+    pub boot_id: String,
+    pub hostname: String,
+    pub hub: Hub,
+    pub presence: Mutex<Presence>,
+    health_version: AtomicU64,
+    health_json: RwLock<Arc<str>>,
+    pub devices: DeviceStore,
+    pub limiter: AuthLimiter,
+    preauth: Mutex<HashMap<IpAddr, usize>>,
+    pub registry: Registry,
+    pub last_heartbeat: Mutex<Option<HeartbeatEvent>>,
+    pub system_events: Mutex<VecDeque<String>>,
+    pub shutdown: tokio::sync::watch::Sender<Option<ShutdownKind>>,
+}
+
+/// Max queued system-event texts kept for the main session.
+pub const MAX_SYSTEM_EVENTS: usize = 20;
+
+impl AppState {
+    pub fn new(settings: GatewaySettings, paths: Paths) -> Arc<Self> {
+        let hostname = crate::sys::hostname();
+        let version = env!("CARGO_PKG_VERSION").to_string();
+        let ip = settings
+            .bind
+            .addrs()
+            .first()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let platform = crate::sys::platform();
+        let self_entry = PresenceEntry {
+            host: Some(hostname.clone()),
+            ip: Some(ip.clone()),
+            version: Some(version.clone()),
+            platform: Some(platform),
+            device_family: Some(crate::sys::device_family().to_string()),
+            model_identifier: Some(std::env::consts::ARCH.to_string()),
+            mode: Some("gateway".into()),
+            reason: Some("self".into()),
+            text: Some(format!(
+                "Gateway: {hostname} ({ip}) · app {version} · mode gateway · reason self"
+            )),
+            ts: now_ms(),
+            ..Default::default()
+        };
+        let (shutdown, _) = tokio::sync::watch::channel(None);
+        let limiter = AuthLimiter::new(settings.rate_limit);
+        let devices = DeviceStore::open(paths.devices_dir());
+        let state = Arc::new(Self {
+            settings,
+            paths,
+            version,
+            started: Instant::now(),
+            boot_id: uuid::Uuid::new_v4().to_string(),
+            hostname,
+            hub: Hub::default(),
+            presence: Mutex::new(Presence::new(self_entry)),
+            health_version: AtomicU64::new(0),
+            health_json: RwLock::new(Arc::from("{}")),
+            devices,
+            limiter,
+            preauth: Mutex::new(HashMap::new()),
+            registry: Registry::build(),
+            last_heartbeat: Mutex::new(None),
+            system_events: Mutex::new(VecDeque::new()),
+            shutdown,
+        });
+        state.refresh_health();
+        state
+    }
+
+    pub fn uptime_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    pub fn state_version(&self) -> StateVersion {
+        StateVersion {
+            presence: self.presence.lock().map(|p| p.version()).unwrap_or(0),
+            health: self.health_version.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The cached health summary, serialized.
+    pub fn health_json(&self) -> Arc<str> {
+        self.health_json
+            .read()
+            .map(|h| h.clone())
+            .unwrap_or_else(|_| Arc::from("{}"))
+    }
+
+    /// Rebuilds the cached health summary and bumps `stateVersion.health`.
+    pub fn refresh_health(&self) -> Arc<str> {
+        let summary = crate::methods::system::build_health(self);
+        let json: Arc<str> = Arc::from(serde_json::to_string(&summary).unwrap_or_default());
+        if let Ok(mut h) = self.health_json.write() {
+            *h = json.clone();
+        }
+        self.health_version.fetch_add(1, Ordering::Relaxed);
+        json
+    }
+
+    /// Reserves a pre-auth socket slot for `ip`; `None` when the address is over its budget.
+    pub fn try_preauth(self: &Arc<Self>, ip: IpAddr) -> Option<PreauthSlot> {
+        let mut m = self.preauth.lock().ok()?;
+        let n = m.entry(ip).or_insert(0);
+        if *n >= self.settings.max_preauth_per_ip {
+            return None;
+        }
+        *n += 1;
+        Some(PreauthSlot {
+            state: self.clone(),
+            ip,
+            released: false,
+        })
+    }
+
+    /// Broadcasts the current presence list.
+    pub fn broadcast_presence(&self) {
+        let list = match self.presence.lock() {
+            Ok(mut p) => p.list(now_ms()),
+            Err(_) => return,
+        };
+        let payload = serde_json::json!({ "presence": list }).to_string();
+        self.hub.broadcast(
+            openclaw_protocol::events::names::PRESENCE,
+            &payload,
+            Some(self.state_version()),
+            true,
+            crate::hub::Audience::Everyone,
+        );
+    }
+}
+
+/// A counted unauthenticated socket; released on handshake success or drop.
+pub struct PreauthSlot {
+    state: Arc<AppState>,
+    ip: IpAddr,
+    released: bool,
+}
+
+impl PreauthSlot {
+    pub fn release(&mut self) {
+        if self.released {
+            return;
+        }
+        self.released = true;
+        if let Ok(mut m) = self.state.preauth.lock()
+            && let Some(n) = m.get_mut(&self.ip)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
+    }
+}
+
+impl Drop for PreauthSlot {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
