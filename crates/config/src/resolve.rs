@@ -103,6 +103,9 @@ pub struct GatewaySettings {
     pub auth: AuthMode,
     pub rate_limit: RateLimit,
     pub allowed_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` (or `X-Real-IP`, when allowed) names the client.
+    pub trusted_proxies: Vec<IpAddr>,
+    pub allow_real_ip_fallback: bool,
     pub handshake_timeout_ms: u64,
     pub tick_interval_ms: u64,
     pub health_refresh_ms: u64,
@@ -152,6 +155,8 @@ pub enum ResolveError {
     BadCustomHost(String),
     #[error("invalid port {0:?}: expected 1-65535")]
     BadPort(String),
+    #[error("gateway.trustedProxies: {0:?} is not an IP address")]
+    BadTrustedProxy(String),
     #[error("{key} must be a string or an env SecretRef ({{source:\"env\", id:\"VAR\"}})")]
     BadSecret { key: String },
 }
@@ -311,6 +316,17 @@ pub fn resolve_gateway(
             .as_ref()
             .and_then(|c| c.allowed_origins.clone())
             .unwrap_or_default(),
+        trusted_proxies: g
+            .trusted_proxies
+            .clone()
+            .unwrap_or_default()
+            .iter()
+            .map(|p| {
+                p.parse()
+                    .map_err(|_| ResolveError::BadTrustedProxy(p.clone()))
+            })
+            .collect::<Result<_, _>>()?,
+        allow_real_ip_fallback: g.allow_real_ip_fallback.unwrap_or(false),
         handshake_timeout_ms: env_u64("HANDSHAKE_TIMEOUT_MS").unwrap_or(15_000),
         tick_interval_ms: env_u64("TICK_INTERVAL_MS").unwrap_or(30_000).max(10),
         health_refresh_ms: env_u64("HEALTH_REFRESH_INTERVAL_MS")

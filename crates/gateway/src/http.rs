@@ -1,7 +1,7 @@
 //! Same-port HTTP: liveness/readiness/startup probes, the WebSocket upgrade on any path, the
 //! reference's security headers, and a plain 404 for everything else.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
@@ -79,6 +79,38 @@ async fn startup(State(state): State<Arc<AppState>>) -> Response<Body> {
     )
 }
 
+/// The client's address: the socket peer, or — when the peer is a trusted proxy — the
+/// rightmost `X-Forwarded-For` entry that is not itself a trusted proxy (then `X-Real-IP` if
+/// `gateway.allowRealIpFallback`).
+pub fn client_ip(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    let trusted = &state.settings.trusted_proxies;
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let header_ip = |name: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+            .collect::<Vec<_>>()
+    };
+    if let Some(ip) = header_ip("x-forwarded-for")
+        .into_iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+    {
+        return ip;
+    }
+    if state.settings.allow_real_ip_fallback {
+        if let Some(ip) = header_ip("x-real-ip").into_iter().next() {
+            return ip;
+        }
+    }
+    peer
+}
+
 fn not_found() -> Response<Body> {
     (
         StatusCode::NOT_FOUND,
@@ -108,6 +140,8 @@ async fn fallback(
         Err(rejection) => return rejection.into_response(),
     };
     let headers: &HeaderMap = &parts.headers;
+    let client_ip = client_ip(&state, peer.ip(), &parts.headers);
+    let peer = SocketAddr::new(client_ip, peer.port());
     let Some(slot) = state.try_preauth(peer.ip()) else {
         tracing::warn!(target: "ws", "refusing upgrade from {}: too many unauthenticated sockets", peer.ip());
         return (

@@ -266,6 +266,25 @@ impl Raw {
         (raw, challenge)
     }
 
+    /// Opens with extra request headers (e.g. `X-Forwarded-For`, `Origin`).
+    pub async fn open_with(url: &str, headers: &[(&str, &str)]) -> (Self, Value) {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = url.into_client_request().unwrap();
+        for (k, v) in headers {
+            req.headers_mut().insert(
+                tokio_tungstenite::tungstenite::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("ws connect");
+        let mut raw = Raw { ws };
+        let challenge = raw.frame().await;
+        assert_eq!(challenge["event"], "connect.challenge", "{challenge}");
+        (raw, challenge)
+    }
+
     pub async fn send(&mut self, v: &Value) {
         self.ws
             .send(Message::Text(v.to_string().into()))
