@@ -103,10 +103,10 @@ pub fn client_ip(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> IpAddr 
     {
         return ip;
     }
-    if state.settings.allow_real_ip_fallback {
-        if let Some(ip) = header_ip("x-real-ip").into_iter().next() {
-            return ip;
-        }
+    if state.settings.allow_real_ip_fallback
+        && let Some(ip) = header_ip("x-real-ip").into_iter().next()
+    {
+        return ip;
     }
     peer
 }
