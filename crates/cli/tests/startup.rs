@@ -168,7 +168,7 @@ fn dev_profile_creates_config_token_and_workspace() {
 }
 
 #[test]
-fn dev_default_port_is_19001_without_overrides() {
+fn dev_never_rewrites_an_existing_config() {
     let home = Home::new();
     let dev_dir = home.path().join(".openclaw-dev");
     std::fs::create_dir_all(&dev_dir).unwrap();
@@ -236,4 +236,56 @@ async fn verbose_adds_debug_lines() {
         "{}",
         gw.output()
     );
+}
+
+#[test]
+fn profile_isolates_state_and_config() {
+    let home = Home::new();
+    let dir = home.path().join(".openclaw-work");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("openclaw.json"),
+        serde_json::to_string(&json!({"gateway": {"mode": "local", "auth": {"token": TOKEN}}, "logging": {"file": home.log_path()}})).unwrap(),
+    )
+    .unwrap();
+    let gw = Gateway::start_in(
+        home,
+        &["--profile", "work", "gateway", "--port", "0"],
+        &[("OPENCLAW_STATE_DIR", "")],
+    );
+    assert!(
+        gw.output().contains(".openclaw-work/openclaw.json"),
+        "{}",
+        gw.output()
+    );
+    // The default profile's state dir was not touched.
+    assert!(!gw.home.path().join(".openclaw").exists());
+}
+
+#[tokio::test]
+async fn custom_and_lan_binds() {
+    let home = Home::new();
+    let mut cfg = token_config(&home);
+    cfg["gateway"]["bind"] = json!("custom");
+    cfg["gateway"]["customBindHost"] = json!("127.0.0.1");
+    home.write_config(&cfg);
+    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    assert!(gw.output().contains("bind custom"), "{}", gw.output());
+    connected(&gw.url(), &[]).await;
+    drop(gw);
+
+    // lan with a token listens on every interface; we reach it over loopback.
+    let home = Home::new();
+    home.write_config(&token_config(&home));
+    let gw = Gateway::start_in(home, &["gateway", "--port", "0", "--bind", "lan"], &[]);
+    assert!(gw.output().contains("ws://0.0.0.0:"), "{}", gw.output());
+    connected(&gw.url(), &[]).await;
+
+    let home = Home::new();
+    let mut cfg = token_config(&home);
+    cfg["gateway"]["bind"] = json!("custom");
+    home.write_config(&cfg);
+    let (code, _, err) = run_cli(&home, &["gateway", "--port", "0"], &[]);
+    assert_eq!(code, 78);
+    assert!(err.contains("customBindHost"), "{err}");
 }
