@@ -72,6 +72,9 @@ struct RunArgs {
     /// Start even without a config file or with gateway.mode other than local.
     #[arg(long)]
     allow_unconfigured: bool,
+    /// Stop whatever listens on the port first (SIGTERM, then SIGKILL), then start.
+    #[arg(long)]
+    force: bool,
     /// Debug logging on stdout and in the log file.
     #[arg(long)]
     verbose: bool,
@@ -175,6 +178,7 @@ fn run_gateway(rt: &tokio::runtime::Runtime, paths: Paths, a: RunArgs, dev: bool
             dev,
         },
         verbose: a.verbose,
+        force: a.force,
     };
     match rt.block_on(openclaw_gateway::run(opts)) {
         Ok(()) => 0,

@@ -6,11 +6,13 @@
 //! produces the [`resolve::GatewaySettings`] the daemon runs with.
 
 pub mod dev;
+pub mod edit;
 pub mod env;
 pub mod fsutil;
 pub mod load;
 pub mod model;
 pub mod paths;
+pub mod reload;
 pub mod resolve;
 
 pub use load::{ConfigError, LoadedConfig, load_config};

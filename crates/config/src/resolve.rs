@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use crate::load::LoadedConfig;
-use crate::model::{AuthModeSetting, BindSetting, GatewayMode};
+use crate::model::{AuthModeSetting, BindSetting, GatewayMode, ReloadMode};
 use crate::{DEFAULT_PORT, DEV_PORT, env};
 
 /// Flags of `openclaw gateway run` that override the file.
@@ -110,6 +110,10 @@ pub struct GatewaySettings {
     pub tick_interval_ms: u64,
     pub health_refresh_ms: u64,
     pub max_preauth_per_ip: usize,
+    pub reload_mode: ReloadMode,
+    pub reload_debounce_ms: u64,
+    /// `commands.restart`: whether SIGUSR1 may restart the gateway (default on, as the reference).
+    pub restart_allowed: bool,
     pub log_file: Option<PathBuf>,
     pub log_level: Option<String>,
     pub workspace: Option<String>,
@@ -333,6 +337,18 @@ pub fn resolve_gateway(
             .unwrap_or(60_000)
             .max(10),
         max_preauth_per_ip: env_u64("MAX_PREAUTH_CONNECTIONS_PER_IP").unwrap_or(32) as usize,
+        reload_mode: g
+            .reload
+            .as_ref()
+            .and_then(|r| r.mode)
+            .unwrap_or(ReloadMode::Hybrid),
+        reload_debounce_ms: g.reload.as_ref().and_then(|r| r.debounce_ms).unwrap_or(300),
+        restart_allowed: cfg
+            .commands
+            .as_ref()
+            .and_then(|c| c.get("restart"))
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
         log_file: logging.file.as_deref().map(crate::paths::expand_home),
         log_level: logging.level,
         workspace: cfg

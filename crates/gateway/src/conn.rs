@@ -96,7 +96,7 @@ pub async fn serve(
         conn_id: conn_id.clone(),
     };
     let mut shutdown = state.shutdown.subscribe();
-    let deadline = tokio::time::sleep(Duration::from_millis(state.settings.handshake_timeout_ms));
+    let deadline = tokio::time::sleep(Duration::from_millis(state.settings().handshake_timeout_ms));
     tokio::pin!(deadline);
 
     // Handshake phase.

@@ -82,7 +82,7 @@ pub fn negotiate(min: u32, max: u32) -> Option<u32> {
 }
 
 fn origin_allowed(state: &AppState, origin: &str, host: Option<&str>) -> bool {
-    if state.settings.allowed_origins.iter().any(|o| o == origin) {
+    if state.settings().allowed_origins.iter().any(|o| o == origin) {
         return true;
     }
     let origin_host = origin
@@ -110,7 +110,7 @@ enum Shared {
 fn shared_secret(state: &AppState, p: &ConnectParams) -> Shared {
     let auth = p.auth.clone().unwrap_or_default();
     let given = |v: Option<String>| v.filter(|s| !s.is_empty());
-    match &state.settings.auth {
+    match &state.settings().auth {
         AuthMode::None => Shared::Missing,
         AuthMode::Token(t) => match given(auth.token) {
             Some(g) if secret_eq(&g, t) => Shared::Ok("token"),
@@ -126,7 +126,7 @@ fn shared_secret(state: &AppState, p: &ConnectParams) -> Shared {
 }
 
 fn mismatch_error(state: &AppState) -> ErrorShape {
-    let (what, code, reason) = match state.settings.auth {
+    let (what, code, reason) = match &state.settings().auth {
         AuthMode::Password(_) => (
             "password",
             detail_codes::AUTH_PASSWORD_MISMATCH,
@@ -146,7 +146,7 @@ fn mismatch_error(state: &AppState) -> ErrorShape {
 }
 
 fn missing_error(state: &AppState) -> ErrorShape {
-    let (what, code, reason) = match state.settings.auth {
+    let (what, code, reason) = match &state.settings().auth {
         AuthMode::Password(_) => (
             "password",
             detail_codes::AUTH_PASSWORD_MISSING,
@@ -258,7 +258,7 @@ pub fn process(state: &Arc<AppState>, peer: &Peer, p: &ConnectParams) -> Result<
                         auth_method = "device-token";
                     } else if presented.is_some() || matches!(shared, Shared::Mismatch) {
                         return Err(fail(mismatch_error(state)));
-                    } else if !matches!(state.settings.auth, AuthMode::None) {
+                    } else if !matches!(state.settings().auth, AuthMode::None) {
                         return Err(fail(missing_error(state)));
                     }
                 }
@@ -398,7 +398,7 @@ fn build_hello(
         .map(|mut p| p.list(now_ms()))
         .unwrap_or_default();
     let health = serde_json::from_str(&state.health_json()).unwrap_or(serde_json::Value::Null);
-    let main_key = state.settings.main_key.clone();
+    let main_key = state.settings().main_key.clone();
     let snapshot = Snapshot {
         presence,
         health,
@@ -410,9 +410,9 @@ fn build_hello(
             default_agent_id: "main".into(),
             main_session_key: format!("agent:main:{main_key}"),
             main_key,
-            scope: state.settings.session_scope.clone(),
+            scope: state.settings().session_scope.clone(),
         }),
-        auth_mode: admin.then(|| state.settings.auth.name().to_string()),
+        auth_mode: admin.then(|| state.settings().auth.name().to_string()),
     };
     let (issued_token, issued_at) = match device_token {
         Some(t) => (Some(t.token), Some(t.created_at_ms)),
@@ -464,7 +464,7 @@ fn build_hello(
         policy: Policy {
             max_payload: MAX_PAYLOAD_BYTES as u64,
             max_buffered_bytes: MAX_BUFFERED_BYTES as u64,
-            tick_interval_ms: state.settings.tick_interval_ms,
+            tick_interval_ms: state.settings().tick_interval_ms,
         },
     }
 }

@@ -83,7 +83,8 @@ async fn startup(State(state): State<Arc<AppState>>) -> Response<Body> {
 /// rightmost `X-Forwarded-For` entry that is not itself a trusted proxy (then `X-Real-IP` if
 /// `gateway.allowRealIpFallback`).
 pub fn client_ip(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-    let trusted = &state.settings.trusted_proxies;
+    let settings = state.settings();
+    let trusted = &settings.trusted_proxies;
     if !trusted.contains(&peer) {
         return peer;
     }
@@ -103,7 +104,7 @@ pub fn client_ip(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> IpAddr 
     {
         return ip;
     }
-    if state.settings.allow_real_ip_fallback
+    if settings.allow_real_ip_fallback
         && let Some(ip) = header_ip("x-real-ip").into_iter().next()
     {
         return ip;

@@ -254,7 +254,7 @@ mod tests {
 
     #[test]
     fn slow_consumer_drops_then_closes() {
-        let (h, mut rx) = handle(300);
+        let (h, mut rx) = handle(450);
         let big = format!("\"{}\"", "x".repeat(250));
         h.send_event("tick", &big, None, true); // fits
         h.send_event("tick", &big, None, true); // over: dropped, connection kept

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod conn;
 pub mod device;
+pub mod force;
 pub mod handshake;
 pub mod http;
 pub mod hub;
@@ -16,6 +17,7 @@ pub mod methods;
 pub mod portinfo;
 pub mod presence;
 pub mod registry;
+pub mod reload;
 pub mod server;
 pub mod state;
 pub mod sys;
@@ -32,6 +34,8 @@ pub struct RunOptions {
     pub paths: Option<Paths>,
     pub overrides: RunOverrides,
     pub verbose: bool,
+    /// `--force`: stop whatever listens on the port first.
+    pub force: bool,
 }
 
 /// Why the gateway could not start (each maps to a message and an exit code).
@@ -50,6 +54,8 @@ pub enum StartError {
         addr: SocketAddr,
         listeners: Vec<portinfo::Listener>,
     },
+    #[error("{0}")]
+    Force(#[from] force::ForceError),
     #[error("Gateway failed to start: cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -83,7 +89,8 @@ impl StartError {
     }
 }
 
-/// Loads config, applies guards, binds, and serves until SIGTERM/SIGINT.
+/// Loads config, applies guards, binds, and serves until SIGTERM/SIGINT (restarting in-process
+/// on SIGUSR1 and on config changes that need it).
 pub async fn run(opts: RunOptions) -> Result<(), StartError> {
     let paths = match opts.paths {
         Some(p) => p,
@@ -109,31 +116,36 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
         }
         openclaw_config::AuthMode::None => {}
     }
-    logging::init(opts.verbose, target.clone(), sys::hostname(), secrets);
+    logging::init(
+        opts.verbose,
+        settings.log_level.as_deref(),
+        target.clone(),
+        sys::hostname(),
+        secrets,
+    );
+    if let Some(t) = &target {
+        logging::prune_old_logs(t);
+    }
     tracing::info!(target: "gateway", "loading configuration… {}", paths.config_path.display());
     if !loaded.exists {
         tracing::info!(target: "gateway", "no config file; running on defaults (--allow-unconfigured)");
     }
+    reload::DEBOUNCE_MS.store(settings.reload_debounce_ms, std::sync::atomic::Ordering::Relaxed);
 
-    let state = AppState::new(settings, paths);
-    let listeners = server::bind(&state).await?;
-    let addrs: Vec<String> = listeners
-        .iter()
-        .filter_map(|l| l.local_addr().ok())
-        .map(|a| format!("ws://{a}"))
-        .collect();
-    tracing::info!(
-        target: "gateway",
-        "listening on {} (PID {}, auth {}, bind {}; {}ms)",
-        addrs.join(", "),
-        std::process::id(),
-        state.settings.auth.name(),
-        state.settings.bind.name(),
-        state.uptime_ms()
-    );
-    if let Some(t) = &target {
-        tracing::info!(target: "gateway", "log file: {}", t.path_for_today().display());
-    }
-    tracing::info!(target: "gateway", "ready");
-    server::serve(state, listeners).await
+    let listeners = match server::bind(&settings) {
+        Err(StartError::PortInUse { .. }) if opts.force => {
+            let pids = force::free_port(settings.port)?;
+            tracing::info!(target: "gateway", "--force: stopped {pids:?}; port {} is free", settings.port);
+            server::bind(&settings)?
+        }
+        other => other?,
+    };
+    let (control_tx, control_rx) = tokio::sync::mpsc::channel(32);
+    let sup = server::Supervisor {
+        paths,
+        overrides: opts.overrides,
+        log_target: target,
+        control_tx,
+    };
+    sup.run(settings, loaded, listeners, control_rx).await
 }

@@ -6,12 +6,13 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use serde_json::json;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::Layer;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::Context;
 
 /// The reference's default log directory.
@@ -39,6 +40,8 @@ impl LogTarget {
 struct FileState {
     path: PathBuf,
     file: Option<std::fs::File>,
+    written: u64,
+    capped: bool,
 }
 
 /// The tracing layer writing both outputs.
@@ -66,6 +69,8 @@ impl GatewayLogLayer {
             file: Mutex::new(FileState {
                 path: PathBuf::new(),
                 file: None,
+                written: 0,
+                capped: false,
             }),
             hostname,
             secrets: secrets.into_iter().filter(|s| s.len() >= 4).collect(),
@@ -87,10 +92,53 @@ impl GatewayLogLayer {
         let path = target.path_for_today();
         if st.file.is_none() || st.path != path {
             st.file = open_log_file(&path).ok();
+            st.written = st
+                .file
+                .as_ref()
+                .and_then(|f| f.metadata().ok())
+                .map(|m| m.len())
+                .unwrap_or(0);
+            st.capped = false;
             st.path = path;
         }
+        if st.written >= MAX_FILE_BYTES {
+            if !st.capped {
+                st.capped = true;
+                if let Some(f) = st.file.as_mut() {
+                    let _ = f.write_all(b"{\"message\":\"log file size limit reached; further lines today go to stdout only\"}\n");
+                }
+            }
+            return;
+        }
+        st.written += line.len() as u64;
         if let Some(f) = st.file.as_mut() {
             let _ = f.write_all(line.as_bytes());
+        }
+    }
+}
+
+/// Daily log files kept (older `openclaw-YYYY-MM-DD.log` files are removed).
+pub const RETAIN_DAYS: i64 = 7;
+/// A day's file stops growing past this size (a line says so once).
+pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Removes daily log files older than [`RETAIN_DAYS`].
+pub fn prune_old_logs(target: &LogTarget) {
+    let LogTarget::Daily(dir) = target else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let cutoff = chrono::Local::now().date_naive() - chrono::Duration::days(RETAIN_DAYS);
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(date) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("openclaw-"))
+            .and_then(|n| n.strip_suffix(".log"))
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        else {
+            continue;
+        };
+        if date < cutoff {
+            let _ = std::fs::remove_file(e.path());
         }
     }
 }
@@ -161,7 +209,7 @@ impl<S: Subscriber> Layer<S> for GatewayLogLayer {
         }
         let target = meta.target();
         // Dependencies only speak at warn and above unless verbose.
-        if target.contains("::") && level > &Level::WARN && self.console_max < Level::DEBUG {
+        if target.contains("::") && level > &Level::WARN && LevelFilter::current() < LevelFilter::DEBUG {
             return;
         }
         let mut fields = Fields::default();
@@ -201,19 +249,58 @@ impl<S: Subscriber> Layer<S> for GatewayLogLayer {
     }
 }
 
+type FilterHandle =
+    tracing_subscriber::reload::Handle<LevelFilter, tracing_subscriber::Registry>;
+
+static FILTER: OnceLock<(FilterHandle, bool)> = OnceLock::new();
+
+/// Parses `logging.level` (`trace|debug|info|warn|error|silent|fatal`).
+fn parse_level(level: Option<&str>) -> LevelFilter {
+    match level.map(|l| l.trim().to_ascii_lowercase()).as_deref() {
+        Some("trace") => LevelFilter::TRACE,
+        Some("debug") => LevelFilter::DEBUG,
+        Some("warn") => LevelFilter::WARN,
+        Some("error") | Some("fatal") => LevelFilter::ERROR,
+        Some("silent") | Some("off") => LevelFilter::OFF,
+        _ => LevelFilter::INFO,
+    }
+}
+
+/// Changes the log level at run time (hot reload of `logging.level`); `--verbose` wins.
+pub fn set_verbose_level(level: Option<&str>) {
+    if let Some((handle, verbose)) = FILTER.get() {
+        let lf = if *verbose {
+            LevelFilter::DEBUG
+        } else {
+            parse_level(level)
+        };
+        let _ = handle.modify(|f| *f = lf);
+    }
+}
+
 /// Installs the global subscriber. Safe to call once per process.
 pub fn init(
     verbose: bool,
+    level: Option<&str>,
     target: Option<LogTarget>,
     hostname: String,
     secrets: Vec<String>,
 ) -> bool {
     use tracing_subscriber::prelude::*;
-    let max = if verbose { Level::DEBUG } else { Level::INFO };
-    let layer = GatewayLogLayer::new(verbose, target, hostname, secrets)
-        .with_filter(tracing_subscriber::filter::LevelFilter::from_level(max));
-    tracing_subscriber::registry()
+    let lf = if verbose {
+        LevelFilter::DEBUG
+    } else {
+        parse_level(level)
+    };
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(lf);
+    let layer = GatewayLogLayer::new(true, target, hostname, secrets);
+    let ok = tracing_subscriber::registry()
+        .with(filter)
         .with(layer)
         .try_init()
-        .is_ok()
+        .is_ok();
+    if ok {
+        let _ = FILTER.set((handle, verbose));
+    }
+    ok
 }

@@ -6,12 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-use openclaw_config::{GatewaySettings, Paths};
+use openclaw_config::{GatewaySettings, LoadedConfig, Paths};
 use openclaw_protocol::{HeartbeatEvent, PresenceEntry, StateVersion};
 
 use crate::auth::AuthLimiter;
 use crate::device::DeviceStore;
 use crate::hub::Hub;
+use crate::logging::LogTarget;
 use crate::presence::Presence;
 use crate::registry::Registry;
 
@@ -23,14 +24,19 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// How the process is stopping.
+/// How this generation of the gateway is ending.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShutdownKind {
+    /// The process exits.
     Stop { reason: String },
+    /// An in-process restart replaces this generation.
+    Restart { reason: String },
 }
 
 pub struct AppState {
-    pub settings: GatewaySettings,
+    settings: RwLock<Arc<GatewaySettings>>,
+    config: RwLock<Arc<LoadedConfig>>,
+    pub log_target: Option<LogTarget>,
     pub paths: Paths,
     pub version: String,
     pub started: Instant,
@@ -47,13 +53,19 @@ pub struct AppState {
     pub last_heartbeat: Mutex<Option<HeartbeatEvent>>,
     pub system_events: Mutex<VecDeque<String>>,
     pub shutdown: tokio::sync::watch::Sender<Option<ShutdownKind>>,
+    control: std::sync::OnceLock<tokio::sync::mpsc::Sender<crate::server::Control>>,
 }
 
 /// Max queued system-event texts kept for the main session.
 pub const MAX_SYSTEM_EVENTS: usize = 20;
 
 impl AppState {
-    pub fn new(settings: GatewaySettings, paths: Paths) -> Arc<Self> {
+    pub fn new(
+        settings: GatewaySettings,
+        paths: Paths,
+        config: LoadedConfig,
+        log_target: Option<LogTarget>,
+    ) -> Arc<Self> {
         let hostname = crate::sys::hostname();
         let version = env!("CARGO_PKG_VERSION").to_string();
         let ip = settings
@@ -82,7 +94,9 @@ impl AppState {
         let limiter = AuthLimiter::new(settings.rate_limit);
         let devices = DeviceStore::open(paths.devices_dir());
         let state = Arc::new(Self {
-            settings,
+            settings: RwLock::new(Arc::new(settings)),
+            config: RwLock::new(Arc::new(config)),
+            log_target,
             paths,
             version,
             started: Instant::now(),
@@ -99,9 +113,48 @@ impl AppState {
             last_heartbeat: Mutex::new(None),
             system_events: Mutex::new(VecDeque::new()),
             shutdown,
+            control: std::sync::OnceLock::new(),
         });
         state.refresh_health();
         state
+    }
+
+    pub fn set_control(&self, tx: tokio::sync::mpsc::Sender<crate::server::Control>) {
+        let _ = self.control.set(tx);
+    }
+
+    /// Asks the supervisor to re-read the config file now (after an RPC wrote it).
+    pub fn request_reload(&self) {
+        if let Some(tx) = self.control.get() {
+            let _ = tx.try_send(crate::server::Control::ConfigChanged);
+        }
+    }
+
+    /// The settings in force (hot reloads swap them).
+    pub fn settings(&self) -> Arc<GatewaySettings> {
+        match self.settings.read() {
+            Ok(s) => s.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// The config file as last loaded successfully.
+    pub fn config(&self) -> Arc<LoadedConfig> {
+        match self.config.read() {
+            Ok(c) => c.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Swaps in a hot-reloaded config and its settings.
+    pub fn apply_hot(&self, settings: GatewaySettings, config: LoadedConfig) {
+        if let Ok(mut s) = self.settings.write() {
+            *s = Arc::new(settings);
+        }
+        if let Ok(mut c) = self.config.write() {
+            *c = Arc::new(config);
+        }
+        self.refresh_health();
     }
 
     pub fn uptime_ms(&self) -> u64 {
@@ -138,7 +191,7 @@ impl AppState {
     pub fn try_preauth(self: &Arc<Self>, ip: IpAddr) -> Option<PreauthSlot> {
         let mut m = self.preauth.lock().ok()?;
         let n = m.entry(ip).or_insert(0);
-        if *n >= self.settings.max_preauth_per_ip {
+        if *n >= self.settings().max_preauth_per_ip {
             return None;
         }
         *n += 1;
