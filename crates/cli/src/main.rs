@@ -1,6 +1,8 @@
 //! The `openclaw` binary: parses arguments, then hands each command to one function.
 //! Exit codes are decided here and nowhere else.
 
+mod config_cmd;
+mod logs;
 mod rpc;
 
 use std::process::ExitCode;
@@ -31,6 +33,46 @@ enum Command {
     Gateway(GatewayCmd),
     /// Ask the running gateway for its health.
     Health(HealthArgs),
+    /// Show (and follow) the gateway's log through the gateway.
+    Logs(LogsArgs),
+    /// Read or edit the config file.
+    Config(ConfigCmd),
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// Keep printing new lines (reconnects when the gateway restarts).
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Lines to show first.
+    #[arg(long, default_value_t = 200)]
+    pub limit: u32,
+    /// Poll interval in milliseconds when following.
+    #[arg(long, default_value_t = 500)]
+    pub interval: u64,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ConfigCmd {
+    #[command(subcommand)]
+    pub sub: ConfigSub,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigSub {
+    /// Print the value at a dotted path (e.g. gateway.port).
+    Get {
+        path: String,
+        /// Print JSON even for strings.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a dotted path; the value is parsed as JSON5, else taken as a string.
+    Set { path: String, value: String },
+    /// Remove a dotted path.
+    Unset { path: String },
 }
 
 #[derive(Args, Debug)]
@@ -159,6 +201,8 @@ fn main() -> ExitCode {
             Some(GatewaySub::Health(conn)) => rt.block_on(rpc::health(&paths, cli.dev, conn)),
         },
         Command::Health(h) => rt.block_on(rpc::health(&paths, cli.dev, h.conn)),
+        Command::Logs(l) => rt.block_on(logs::logs(&paths, cli.dev, l)),
+        Command::Config(c) => config_cmd::run(&paths, c.sub),
     };
     // Do not wait for lingering tasks (open sockets, timers) on the way out.
     rt.shutdown_timeout(std::time::Duration::from_millis(100));

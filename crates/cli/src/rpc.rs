@@ -11,7 +11,11 @@ use serde_json::Value;
 use crate::{CallArgs, ConnArgs};
 
 /// Target URL and credentials, resolved as the reference CLI does.
-fn connect_options(paths: &Paths, dev: bool, conn: &ConnArgs) -> Result<ConnectOptions, String> {
+pub fn connect_options(
+    paths: &Paths,
+    dev: bool,
+    conn: &ConnArgs,
+) -> Result<ConnectOptions, String> {
     let mut opts = ConnectOptions::default();
     let loaded = load_config(&paths.config_path).map_err(|e| e.to_string())?;
     let cfg_auth = loaded
@@ -64,7 +68,7 @@ fn connect_options(paths: &Paths, dev: bool, conn: &ConnArgs) -> Result<ConnectO
     Ok(opts)
 }
 
-fn report(e: &ClientError, url: &str) -> String {
+pub fn report(e: &ClientError, url: &str) -> String {
     match e {
         ClientError::Unreachable { reason, .. } => format!(
             "Gateway not reachable at {url} ({reason}). Is it running? Start it with `openclaw gateway`."

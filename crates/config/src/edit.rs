@@ -43,7 +43,10 @@ pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String
         }
         cur = cur
             .as_object_mut()
-            .map(|m| m.entry(seg.clone()).or_insert_with(|| Value::Object(Map::new())))
+            .map(|m| {
+                m.entry(seg.clone())
+                    .or_insert_with(|| Value::Object(Map::new()))
+            })
             .ok_or_else(|| format!("{path}: not an object"))?;
         if !cur.is_object() {
             return Err(format!("{path}: {seg} is not an object"));
@@ -71,7 +74,8 @@ pub fn unset_path(root: &mut Value, path: &str) -> bool {
             None => return false,
         }
     }
-    cur.as_object_mut().is_some_and(|m| m.remove(last).is_some())
+    cur.as_object_mut()
+        .is_some_and(|m| m.remove(last).is_some())
 }
 
 /// RFC 7396 JSON merge patch (`null` deletes).
@@ -149,10 +153,20 @@ mod tests {
         let p = dir.path().join("openclaw.json");
         write_config(&p, "{\"gateway\":{\"mode\":\"local\"}}").unwrap();
         write_config(&p, "{\"gateway\":{\"mode\":\"local\",\"port\":1234}}").unwrap();
-        assert!(std::fs::read_to_string(dir.path().join("openclaw.json.bak")).unwrap().contains("local"));
+        assert!(
+            std::fs::read_to_string(dir.path().join("openclaw.json.bak"))
+                .unwrap()
+                .contains("local")
+        );
         assert!(write_config(&p, "{\"gateway\":{\"prot\":1}}").is_err());
-        assert!(std::fs::read_to_string(&p).unwrap().contains("1234"), "invalid write left the file alone");
+        assert!(
+            std::fs::read_to_string(&p).unwrap().contains("1234"),
+            "invalid write left the file alone"
+        );
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 }

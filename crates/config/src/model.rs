@@ -296,3 +296,8 @@ impl OpenClawConfig {
         self.gateway.clone().unwrap_or_default()
     }
 }
+
+/// The JSON Schema of the config file (served by `config.schema`).
+pub fn config_schema() -> Value {
+    serde_json::to_value(schemars::schema_for!(OpenClawConfig)).unwrap_or(Value::Null)
+}

@@ -159,19 +159,30 @@ mod tests {
         assert_eq!(classify("gateway.bind"), ReloadClass::Restart);
         assert_eq!(classify("gateway.auth.mode"), ReloadClass::Restart);
         assert_eq!(classify("gateway.auth.token"), ReloadClass::Hot);
-        assert_eq!(classify("gateway.auth.rateLimit.maxAttempts"), ReloadClass::Hot);
+        assert_eq!(
+            classify("gateway.auth.rateLimit.maxAttempts"),
+            ReloadClass::Hot
+        );
         assert_eq!(classify("gateway.reload.debounceMs"), ReloadClass::Hot);
         assert_eq!(classify("logging.level"), ReloadClass::Hot);
-        assert_eq!(classify("agents.defaults.heartbeat.every"), ReloadClass::Hot);
+        assert_eq!(
+            classify("agents.defaults.heartbeat.every"),
+            ReloadClass::Hot
+        );
         assert_eq!(classify("canvasHost.port"), ReloadClass::Restart);
-        assert_eq!(classify("gatewayish"), ReloadClass::Restart, "unmatched ⇒ restart");
+        assert_eq!(
+            classify("gatewayish"),
+            ReloadClass::Restart,
+            "unmatched ⇒ restart"
+        );
         assert_eq!(classify("gateway.portal"), ReloadClass::Restart);
         assert_eq!(classify("somethingNew"), ReloadClass::Restart);
     }
 
     #[test]
     fn diff_finds_leaf_paths() {
-        let a = json!({"gateway": {"port": 1, "auth": {"token": "a"}}, "logging": {"level": "info"}});
+        let a =
+            json!({"gateway": {"port": 1, "auth": {"token": "a"}}, "logging": {"level": "info"}});
         let b = json!({"gateway": {"port": 2, "auth": {"token": "a"}}, "logging": {}});
         assert_eq!(changed_paths(&a, &b), vec!["gateway.port", "logging.level"]);
         assert!(changed_paths(&a, &a).is_empty());
@@ -182,18 +193,27 @@ mod tests {
         let hot = vec!["logging.level".to_string()];
         let mixed = vec!["logging.level".to_string(), "gateway.port".to_string()];
         assert_eq!(plan(ReloadMode::Off, &mixed), ReloadPlan::Nothing);
-        assert_eq!(plan(ReloadMode::Hybrid, &hot), ReloadPlan::Hot { ignored: vec![] });
+        assert_eq!(
+            plan(ReloadMode::Hybrid, &hot),
+            ReloadPlan::Hot { ignored: vec![] }
+        );
         assert_eq!(
             plan(ReloadMode::Hybrid, &mixed),
-            ReloadPlan::Restart { because: vec!["gateway.port".into()] }
+            ReloadPlan::Restart {
+                because: vec!["gateway.port".into()]
+            }
         );
         assert_eq!(
             plan(ReloadMode::Hot, &mixed),
-            ReloadPlan::Hot { ignored: vec!["gateway.port".into()] }
+            ReloadPlan::Hot {
+                ignored: vec!["gateway.port".into()]
+            }
         );
         assert_eq!(
             plan(ReloadMode::Restart, &hot),
-            ReloadPlan::Restart { because: hot.clone() }
+            ReloadPlan::Restart {
+                because: hot.clone()
+            }
         );
     }
 }

@@ -11,12 +11,18 @@ const KILL_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ForceError {
-    #[error("--force: port {port} is in use but its owner could not be found (another user's process, or a socket in another namespace); stop it by hand")]
+    #[error(
+        "--force: port {port} is in use but its owner could not be found (another user's process, or a socket in another namespace); stop it by hand"
+    )]
     OwnerUnknown { port: u16 },
     #[error("--force: port {port} is held by this very process")]
     OwnSelf { port: u16 },
     #[error("--force: pid {pid} ({command}) did not release port {port} after SIGTERM and SIGKILL")]
-    WontExit { pid: u32, command: String, port: u16 },
+    WontExit {
+        pid: u32,
+        command: String,
+        port: u16,
+    },
     #[error("--force: cannot signal pid {pid}: {reason}")]
     Signal { pid: u32, reason: String },
 }
@@ -107,6 +113,10 @@ pub fn free_port(port: u16) -> Result<Vec<u32>, ForceError> {
     if wait_free(port, KILL_WAIT) {
         return Ok(pids.into_iter().map(|p| p.0).collect());
     }
-    let (pid, command) = owners(port).1.into_iter().next().unwrap_or((0, String::new()));
+    let (pid, command) = owners(port)
+        .1
+        .into_iter()
+        .next()
+        .unwrap_or((0, String::new()));
     Err(ForceError::WontExit { pid, command, port })
 }

@@ -130,7 +130,10 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
     if !loaded.exists {
         tracing::info!(target: "gateway", "no config file; running on defaults (--allow-unconfigured)");
     }
-    reload::DEBOUNCE_MS.store(settings.reload_debounce_ms, std::sync::atomic::Ordering::Relaxed);
+    reload::DEBOUNCE_MS.store(
+        settings.reload_debounce_ms,
+        std::sync::atomic::Ordering::Relaxed,
+    );
 
     let listeners = match server::bind(&settings) {
         Err(StartError::PortInUse { .. }) if opts.force => {

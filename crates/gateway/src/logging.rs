@@ -124,8 +124,12 @@ pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Removes daily log files older than [`RETAIN_DAYS`].
 pub fn prune_old_logs(target: &LogTarget) {
-    let LogTarget::Daily(dir) = target else { return };
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let LogTarget::Daily(dir) = target else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let cutoff = chrono::Local::now().date_naive() - chrono::Duration::days(RETAIN_DAYS);
     for e in entries.flatten() {
         let name = e.file_name();
@@ -209,7 +213,10 @@ impl<S: Subscriber> Layer<S> for GatewayLogLayer {
         }
         let target = meta.target();
         // Dependencies only speak at warn and above unless verbose.
-        if target.contains("::") && level > &Level::WARN && LevelFilter::current() < LevelFilter::DEBUG {
+        if target.contains("::")
+            && level > &Level::WARN
+            && LevelFilter::current() < LevelFilter::DEBUG
+        {
             return;
         }
         let mut fields = Fields::default();
@@ -249,8 +256,7 @@ impl<S: Subscriber> Layer<S> for GatewayLogLayer {
     }
 }
 
-type FilterHandle =
-    tracing_subscriber::reload::Handle<LevelFilter, tracing_subscriber::Registry>;
+type FilterHandle = tracing_subscriber::reload::Handle<LevelFilter, tracing_subscriber::Registry>;
 
 static FILTER: OnceLock<(FilterHandle, bool)> = OnceLock::new();
 

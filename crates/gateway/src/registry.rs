@@ -58,6 +58,8 @@ impl Registry {
     pub fn build() -> Self {
         let mut methods = Vec::new();
         methods::system::register(&mut methods);
+        methods::logs::register(&mut methods);
+        methods::config::register(&mut methods);
         Self { methods }
     }
 

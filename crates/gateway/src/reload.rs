@@ -27,7 +27,11 @@ pub fn spawn_watcher(config_path: &Path, control: mpsc::Sender<Control>) {
             if ev.kind.is_access() {
                 return;
             }
-            if ev.paths.iter().any(|p| p.file_name() == Some(name.as_os_str())) {
+            if ev
+                .paths
+                .iter()
+                .any(|p| p.file_name() == Some(name.as_os_str()))
+            {
                 // A full channel already holds a pending trigger.
                 let _ = tx.try_send(());
             }

@@ -287,7 +287,9 @@ impl Supervisor {
                         continue;
                     }
                     tracing::info!(target: "gateway", "SIGUSR1 received; restarting in-process");
-                    let Some(loaded) = self.load_valid() else { continue };
+                    let Some(loaded) = self.load_valid() else {
+                        continue;
+                    };
                     if let Some((next, l)) = self
                         .restart(&current, loaded, &listeners, bound_port, "SIGUSR1")
                         .await
@@ -301,7 +303,9 @@ impl Supervisor {
                 }
                 Control::ConfigChanged => {
                     let started = Instant::now();
-                    let Some(loaded) = self.load_valid() else { continue };
+                    let Some(loaded) = self.load_valid() else {
+                        continue;
+                    };
                     let old = current.state.config();
                     let old_v = serde_json::to_value(&old.config).unwrap_or_default();
                     let new_v = serde_json::to_value(&loaded.config).unwrap_or_default();

@@ -22,7 +22,8 @@ pub use events::{
 pub use frames::*;
 pub use hello::*;
 pub use methods::{
-    AgentHealth, EmptyParams, HealthParams, HealthSummary, HeartbeatSummary, OkResult,
+    AgentHealth, ConfigGetResult, ConfigIssue, ConfigWriteParams, ConfigWriteResult, EmptyParams,
+    HealthParams, HealthSummary, HeartbeatSummary, LogsTailParams, LogsTailResult, OkResult,
     ProcessMemory, SessionsSummary, StatusHeartbeat, StatusHeartbeatAgent, StatusSessions,
     StatusSummary, SystemEventParams, SystemPresenceResult,
 };

@@ -168,3 +168,88 @@ pub struct StatusSummary {
 
 /// `system-presence` result.
 pub type SystemPresenceResult = Vec<PresenceEntry>;
+
+pub mod names_live {
+    pub const LOGS_TAIL: &str = "logs.tail";
+    pub const CONFIG_GET: &str = "config.get";
+    pub const CONFIG_SET: &str = "config.set";
+    pub const CONFIG_PATCH: &str = "config.patch";
+    pub const CONFIG_APPLY: &str = "config.apply";
+    pub const CONFIG_SCHEMA: &str = "config.schema";
+}
+
+/// `logs.tail` params.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LogsTailParams {
+    /// Byte offset returned by the previous call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 5000))]
+    pub limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000000))]
+    pub max_bytes: Option<u32>,
+}
+
+/// `logs.tail` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogsTailResult {
+    pub file: String,
+    pub cursor: u64,
+    pub size: u64,
+    pub lines: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset: Option<bool>,
+}
+
+/// `config.set` / `config.apply` / `config.patch` params.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigWriteParams {
+    /// JSON5 text: the whole config (set/apply) or a merge patch (patch).
+    pub raw: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continue_prompt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_delay_ms: Option<u64>,
+}
+
+/// One config problem.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ConfigIssue {
+    pub path: String,
+    pub message: String,
+}
+
+/// `config.get` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ConfigGetResult {
+    pub path: String,
+    pub exists: bool,
+    pub raw: String,
+    pub parsed: Value,
+    pub valid: bool,
+    pub config: Value,
+    pub hash: String,
+    pub issues: Vec<ConfigIssue>,
+}
+
+/// `config.set` / `config.patch` / `config.apply` result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ConfigWriteResult {
+    pub ok: bool,
+    pub path: String,
+    pub config: Value,
+    pub hash: String,
+}

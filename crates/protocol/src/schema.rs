@@ -34,6 +34,11 @@ fn register_all(g: &mut SchemaGenerator) {
     g.subschema_for::<HealthSummary>();
     g.subschema_for::<StatusSummary>();
     g.subschema_for::<PresenceEntry>();
+    g.subschema_for::<LogsTailParams>();
+    g.subschema_for::<LogsTailResult>();
+    g.subschema_for::<ConfigWriteParams>();
+    g.subschema_for::<ConfigGetResult>();
+    g.subschema_for::<ConfigWriteResult>();
 }
 
 /// The whole protocol schema: `{"$schema", "title", "$defs": {TypeName: schema…}}`.

@@ -1,3 +1,5 @@
 //! Method handlers, one file per family (as the reference's `server-methods/`).
 
+pub mod config;
+pub mod logs;
 pub mod system;

@@ -1,0 +1,143 @@
+//! `openclaw logs`: tails the gateway's log over `logs.tail`, following by cursor, surviving
+//! file rotation (`reset` or a new file name) and reconnecting with backoff when the gateway
+//! restarts.
+
+use std::time::Duration;
+
+use openclaw_client::{ClientError, GatewayClient};
+use openclaw_config::Paths;
+use serde_json::{Value, json};
+
+use crate::LogsArgs;
+use crate::rpc::{connect_options, report};
+
+/// `2026-11-23T17:53:03.279+00:00 [gateway] message` from a JSON log line; raw text otherwise.
+fn pretty(line: &str) -> String {
+    let Ok(v) = serde_json::from_str::<Value>(line) else {
+        return line.to_string();
+    };
+    let time = v.get("time").and_then(Value::as_str).unwrap_or("");
+    let sub = v
+        .get("0")
+        .and_then(Value::as_str)
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+        .and_then(|s| {
+            s.get("subsystem")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "gateway".into());
+    let msg = v.get("message").and_then(Value::as_str).unwrap_or(line);
+    let level = v["_meta"]["logLevelName"].as_str().unwrap_or("INFO");
+    if level == "INFO" {
+        format!("{time} [{sub}] {msg}")
+    } else {
+        format!("{time} [{sub}] {level} {msg}")
+    }
+}
+
+async fn connect(
+    paths: &Paths,
+    dev: bool,
+    args: &LogsArgs,
+) -> Result<GatewayClient, (String, ClientError)> {
+    let opts = match connect_options(paths, dev, &args.conn) {
+        Ok(o) => o,
+        Err(e) => return Err((String::new(), ClientError::Io(e))),
+    };
+    let url = opts.url.clone();
+    GatewayClient::connect(opts)
+        .await
+        .map(|(c, _)| c)
+        .map_err(|e| (url, e))
+}
+
+pub async fn logs(paths: &Paths, dev: bool, args: LogsArgs) -> u8 {
+    let timeout = Duration::from_millis(args.conn.timeout);
+    let mut client = match connect(paths, dev, &args).await {
+        Ok(c) => c,
+        Err((url, e)) => {
+            eprintln!("{}", report(&e, &url));
+            return 1;
+        }
+    };
+    let mut cursor: Option<u64> = None;
+    let mut file: Option<String> = None;
+    loop {
+        let mut params = json!({ "limit": args.limit.clamp(1, 5000) });
+        if let Some(c) = cursor {
+            params["cursor"] = json!(c);
+        }
+        match client.request("logs.tail", Some(params), timeout).await {
+            Ok(v) => {
+                let this_file = v["file"].as_str().map(str::to_string);
+                if cursor.is_some() && file.is_some() && this_file != file {
+                    // A new day's file: read it from its start.
+                    file = this_file;
+                    cursor = Some(0);
+                    continue;
+                }
+                file = this_file;
+                if v["reset"].as_bool() == Some(true) {
+                    eprintln!("(log file was rotated; reading from its start)");
+                }
+                for line in v["lines"].as_array().into_iter().flatten() {
+                    let line = line.as_str().unwrap_or_default();
+                    if args.conn.json {
+                        println!("{line}");
+                    } else {
+                        println!("{}", pretty(line));
+                    }
+                }
+                cursor = v["cursor"].as_u64().or(cursor);
+            }
+            Err(ClientError::Rpc(e)) => {
+                eprintln!("logs.tail failed: {e}");
+                return 1;
+            }
+            Err(e) => {
+                if !args.follow {
+                    eprintln!("logs.tail failed: {e}");
+                    return 1;
+                }
+                eprintln!("(gateway connection lost: {e}; reconnecting…)");
+                let mut delay = Duration::from_millis(250);
+                client = loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = tokio::signal::ctrl_c() => return 0,
+                    }
+                    match connect(paths, dev, &args).await {
+                        Ok(c) => break c,
+                        Err(_) => delay = (delay * 2).min(Duration::from_secs(5)),
+                    }
+                };
+                eprintln!("(reconnected)");
+                continue;
+            }
+        }
+        if !args.follow {
+            client.close().await;
+            return 0;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(args.interval.max(50))) => {}
+            _ = tokio::signal::ctrl_c() => {
+                client.close().await;
+                return 0;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pretty_prints_json_lines() {
+        let line = r#"{"0":"{\"subsystem\":\"ws\"}","1":"hi","_meta":{"logLevelName":"WARN"},"time":"T","message":"hi"}"#;
+        assert_eq!(pretty(line), "T [ws] WARN hi");
+        assert_eq!(pretty("plain"), "plain");
+    }
+}
