@@ -1,1 +1,216 @@
-fn main() {}
+//! `openclaw-bench`: starts the release gateway on loopback, measures startup, memory,
+//! connect latency and `health` throughput the way `../shared/spec/observed-reference.md`
+//! measured the reference, and prints exactly one JSON line on stdout (progress on stderr).
+
+mod gateway;
+mod host;
+mod phases;
+mod stats;
+mod ws;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+
+use crate::host::Host;
+use crate::stats::{Sorted, round};
+
+const USAGE: &str = "usage: openclaw-bench [--bin PATH] [--quick] [--reps N]
+
+  --bin PATH   gateway binary (default: <workspace>/target/release/openclaw)
+  --quick      smoke run: 3 startup reps, 2 s load phases
+  --reps N     startup reps (default 10, 3 with --quick)
+
+Prints one JSON line on stdout; progress goes to stderr.";
+
+/// Idle connections held in the memory phase.
+const HELD_CONNECTIONS: usize = 1000;
+/// Sequential handshakes in the latency phase.
+const CONNECT_SAMPLES: usize = 200;
+/// Load phase concurrency levels (connections, one request in flight each).
+const LOAD_WIDE: usize = 32;
+/// Upper bound on --reps, so a typo cannot run for hours.
+const MAX_REPS: usize = 1000;
+
+struct Args {
+    bin: PathBuf,
+    quick: bool,
+    reps: usize,
+}
+
+impl Args {
+    fn load_duration(&self) -> Duration {
+        Duration::from_secs(if self.quick { 2 } else { 5 })
+    }
+}
+
+/// `None` when only the usage was asked for.
+fn parse_args() -> Result<Option<Args>> {
+    let mut bin = None;
+    let mut quick = false;
+    let mut reps = None;
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--bin" => bin = Some(PathBuf::from(it.next().context("--bin needs a path")?)),
+            "--quick" => quick = true,
+            "--reps" => {
+                let n: usize = it
+                    .next()
+                    .context("--reps needs a number")?
+                    .parse()
+                    .context("--reps needs a number")?;
+                if !(1..=MAX_REPS).contains(&n) {
+                    bail!("--reps must be between 1 and {MAX_REPS}");
+                }
+                reps = Some(n);
+            }
+            "-h" | "--help" => {
+                eprintln!("{USAGE}");
+                return Ok(None);
+            }
+            other => bail!("unknown argument {other:?}\n\n{USAGE}"),
+        }
+    }
+    let bin = match bin {
+        Some(b) => b,
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/openclaw"),
+    };
+    if !bin.is_file() {
+        bail!(
+            "gateway binary not found at {}; build it with `cargo build --release -p openclaw-cli` or pass --bin PATH",
+            bin.display()
+        );
+    }
+    let bin = bin.canonicalize().unwrap_or(bin);
+    let reps = reps.unwrap_or(if quick { 3 } else { 10 });
+    Ok(Some(Args { bin, quick, reps }))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<()> {
+    let Some(args) = parse_args()? else {
+        return Ok(());
+    };
+    // Returning (rather than dying on the signal) drops every `Gateway`, which kills it.
+    tokio::select! {
+        r = run(&args) => r,
+        _ = tokio::signal::ctrl_c() => bail!("interrupted"),
+    }
+}
+
+async fn run(args: &Args) -> Result<()> {
+    let host = Host::probe(&args.bin)?;
+    eprintln!(
+        "openclaw-bench: {} ({}, {} bytes) on {} ({} cores)",
+        args.bin.display(),
+        host.version,
+        host.binary_bytes,
+        host.cpu,
+        host.cores
+    );
+
+    eprintln!(
+        "startup: {} reps (spawn -> first hello-ok, VmRSS 1 s later)",
+        args.reps
+    );
+    let mut startup = Vec::with_capacity(args.reps);
+    let mut idle_rss = Vec::with_capacity(args.reps);
+    for rep in 1..=args.reps {
+        let (t, rss) = phases::startup_rep(&args.bin).await?;
+        eprintln!(
+            "  rep {rep}: hello-ok after {:.2} ms, idle VmRSS {rss} KiB",
+            t.as_secs_f64() * 1e3
+        );
+        startup.push(t);
+        idle_rss.push(rss as f64);
+    }
+    let startup = Sorted::from_durations(&startup);
+    let idle_rss = Sorted::new(idle_rss);
+
+    eprintln!("memory: {HELD_CONNECTIONS} idle authenticated connections on a fresh gateway");
+    let held = {
+        let s = phases::start(&args.bin).await?;
+        let mut gateway = s.gateway;
+        tokio::time::sleep_until((s.hello_ok_at + Duration::from_secs(1)).into()).await;
+        phases::hold_idle(
+            &mut gateway,
+            s.port,
+            HELD_CONNECTIONS,
+            Duration::from_secs(1),
+        )
+        .await?
+    };
+    let delta_kb = held.rss_held_kb as i64 - held.rss_before_kb as i64;
+    eprintln!(
+        "  opened {} in {:.0} ms ({} retries), {} alive; VmRSS {} -> {} KiB",
+        held.opened,
+        held.open_time.as_secs_f64() * 1e3,
+        held.retries,
+        held.alive,
+        held.rss_before_kb,
+        held.rss_held_kb
+    );
+
+    eprintln!("latency and load on a fresh gateway");
+    let s = phases::start(&args.bin).await?;
+    let mut gateway = s.gateway;
+    tokio::time::sleep_until((s.hello_ok_at + Duration::from_secs(1)).into()).await;
+    let connect = Sorted::from_durations(&phases::connect_latency(s.port, CONNECT_SAMPLES).await?);
+    eprintln!(
+        "  connect x{CONNECT_SAMPLES}: p50 {:.3} ms, p99 {:.3} ms",
+        connect.median(),
+        connect.percentile(99.0)
+    );
+    let c1 = phases::health_load(s.port, 1, args.load_duration()).await?;
+    eprintln!(
+        "  health C=1: {:.0} req/s, p99 {:.3} ms",
+        c1.rps(),
+        c1.latencies.percentile(99.0)
+    );
+    let wide = phases::health_load(s.port, LOAD_WIDE, args.load_duration()).await?;
+    eprintln!(
+        "  health C={LOAD_WIDE}: {:.0} req/s, p50 {:.3} ms, p99 {:.3} ms",
+        wide.rps(),
+        wide.latencies.percentile(50.0),
+        wide.latencies.percentile(99.0)
+    );
+    gateway.ensure_running()?;
+    let rss_after_load_kb = gateway.rss_kb()?;
+    drop(gateway);
+
+    let line = json!({
+        "version": host.version,
+        "binary_bytes": host.binary_bytes,
+        "cpu": host.cpu,
+        "cores": host.cores,
+        "quick": args.quick,
+        "reps": args.reps,
+        "startup_hello_ok_ms": round(startup.median(), 3),
+        "startup_hello_ok_min_ms": round(startup.min(), 3),
+        "startup_hello_ok_max_ms": round(startup.max(), 3),
+        "idle_rss_kb": idle_rss.median().round() as u64,
+        "rss_1000_before_kb": held.rss_before_kb,
+        "rss_1000_idle_kb": held.rss_held_kb,
+        "rss_1000_delta_kb": delta_kb,
+        "rss_per_conn_bytes": delta_kb * 1024 / held.opened as i64,
+        "open_1000_ms": round(held.open_time.as_secs_f64() * 1e3, 1),
+        "open_1000_retries": held.retries,
+        "alive_1000": held.alive,
+        "connect_p50_ms": round(connect.percentile(50.0), 3),
+        "connect_p99_ms": round(connect.percentile(99.0), 3),
+        "health_c1_rps": round(c1.rps(), 1),
+        "health_c1_p50_ms": round(c1.latencies.percentile(50.0), 3),
+        "health_c1_p99_ms": round(c1.latencies.percentile(99.0), 3),
+        "health_c32_rps": round(wide.rps(), 1),
+        "health_c32_p50_ms": round(wide.latencies.percentile(50.0), 3),
+        "health_c32_p99_ms": round(wide.latencies.percentile(99.0), 3),
+        "health_secs": args.load_duration().as_secs(),
+        "health_errors": c1.errors + wide.errors,
+        "rss_after_load_kb": rss_after_load_kb,
+    });
+    println!("{line}");
+    Ok(())
+}

@@ -35,17 +35,17 @@ fn owners(port: u16) -> (bool, Vec<(u32, String)>) {
         .iter()
         .filter_map(|l| l.pid.map(|p| (p, l.command.clone().unwrap_or_default())))
         .collect();
-    if pids.is_empty() && !std::path::Path::new("/proc/net/tcp").exists() {
-        if let Ok(out) = std::process::Command::new("lsof")
+    if pids.is_empty()
+        && !std::path::Path::new("/proc/net/tcp").exists()
+        && let Ok(out) = std::process::Command::new("lsof")
             .args(["-nP", &format!("-iTCP:{port}"), "-sTCP:LISTEN", "-t"])
             .output()
-        {
-            pids = String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .filter_map(|l| l.trim().parse().ok())
-                .map(|p| (p, String::new()))
-                .collect();
-        }
+    {
+        pids = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .map(|p| (p, String::new()))
+            .collect();
     }
     pids.sort();
     pids.dedup();
@@ -84,18 +84,32 @@ fn wait_free(port: u16, within: Duration) -> bool {
     port_free(port)
 }
 
-/// Frees `port` if something listens on it. Returns the pids that were stopped.
-pub fn free_port(port: u16) -> Result<Vec<u32>, ForceError> {
-    let (in_use, pids) = owners(port);
+/// Which processes to signal for `port`, given what the lookup found; refuses when nobody can
+/// be named or when the holder is this process.
+pub fn targets(
+    port: u16,
+    in_use: bool,
+    pids: Vec<(u32, String)>,
+    me: u32,
+) -> Result<Vec<(u32, String)>, ForceError> {
     if !in_use {
         return Ok(Vec::new());
     }
     if pids.is_empty() {
         return Err(ForceError::OwnerUnknown { port });
     }
-    let me = std::process::id();
     if pids.iter().any(|(p, _)| *p == me) {
         return Err(ForceError::OwnSelf { port });
+    }
+    Ok(pids)
+}
+
+/// Frees `port` if something listens on it. Returns the pids that were stopped.
+pub fn free_port(port: u16) -> Result<Vec<u32>, ForceError> {
+    let (in_use, found) = owners(port);
+    let pids = targets(port, in_use, found, std::process::id())?;
+    if pids.is_empty() {
+        return Ok(Vec::new());
     }
     for (pid, cmd) in &pids {
         tracing::warn!(target: "gateway", "--force: sending SIGTERM to pid {pid} ({cmd}) listening on port {port}");
@@ -119,4 +133,37 @@ pub fn free_port(port: u16) -> Result<Vec<u32>, ForceError> {
         .next()
         .unwrap_or((0, String::new()));
     Err(ForceError::WontExit { pid, command, port })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_without_a_named_owner_or_when_it_is_us() {
+        assert!(matches!(
+            targets(1, true, vec![], 10),
+            Err(ForceError::OwnerUnknown { port: 1 })
+        ));
+        assert!(matches!(
+            targets(1, true, vec![(10, "me".into())], 10),
+            Err(ForceError::OwnSelf { .. })
+        ));
+        assert!(targets(1, false, vec![], 10).unwrap().is_empty());
+        assert_eq!(
+            targets(1, true, vec![(7, "x".into())], 10).unwrap().len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_free_port_needs_nothing() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // The listener above is dropped: nothing to stop, nothing signalled.
+        assert!(free_port(port).unwrap().is_empty());
+    }
 }

@@ -310,3 +310,25 @@ pub fn init(
     }
     ok
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prunes_only_old_daily_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("openclaw-2000-01-01.log");
+        let today = dir.path().join(format!(
+            "openclaw-{}.log",
+            chrono::Local::now().format("%Y-%m-%d")
+        ));
+        let other = dir.path().join("notes.txt");
+        for p in [&old, &today, &other] {
+            std::fs::write(p, "x").unwrap();
+        }
+        prune_old_logs(&LogTarget::Daily(dir.path().to_path_buf()));
+        assert!(!old.exists());
+        assert!(today.exists() && other.exists());
+    }
+}

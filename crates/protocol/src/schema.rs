@@ -161,11 +161,20 @@ pub fn ajv_message(e: &ValidationError<'_>, root: &Value) -> String {
         ValidationErrorKind::Type { kind } => {
             let t = match kind {
                 TypeKind::Single(t) => t.to_string(),
-                TypeKind::Multiple(set) => set
-                    .iter()
-                    .map(|t| t.to_string())
-                    .collect::<Vec<_>>()
-                    .join(","),
+                // Optional fields are `T | null` in the schema; ajv's wording names only `T`.
+                TypeKind::Multiple(set) => {
+                    let names: Vec<String> = set.iter().map(|t| t.to_string()).collect();
+                    let non_null: Vec<&String> = names.iter().filter(|n| *n != "null").collect();
+                    if non_null.is_empty() {
+                        names.join(",")
+                    } else {
+                        non_null
+                            .iter()
+                            .map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    }
+                }
             };
             format!("{}: must be {t}", at(&path))
         }

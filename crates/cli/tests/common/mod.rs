@@ -178,6 +178,17 @@ impl Gateway {
         }
     }
 
+    /// Waits (bounded, 10 s) for a line containing `pat`; panics with the output otherwise.
+    pub fn expect_line(&mut self, pat: &str) -> String {
+        match self.wait_for_line(pat, Duration::from_secs(10)) {
+            Some(l) => l,
+            None => panic!(
+                "no line containing {pat:?} within 10 s; output:\n{}",
+                self.output()
+            ),
+        }
+    }
+
     pub fn signal(&self, sig: i32) {
         // SAFETY: plain kill(2) on our own child's pid.
         unsafe {

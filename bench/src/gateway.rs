@@ -1,0 +1,205 @@
+//! A gateway under test: the release binary started with a fresh temp HOME and state dir,
+//! and always stopped — on drop (so also on error and panic unwinding), and through
+//! `PR_SET_PDEATHSIG` if the bench itself is killed.
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+/// Shared token every gateway is configured with.
+pub const TOKEN: &str = "bench-token-5f0c2a9e7d";
+
+/// How many lines of the gateway's output are kept for error messages.
+const TAIL_LINES: usize = 40;
+
+/// A running gateway process and its private HOME.
+pub struct Gateway {
+    child: Child,
+    /// Just before `spawn()`: the start of the startup measurement.
+    pub spawned_at: Instant,
+    port_rx: Receiver<u16>,
+    port: Option<u16>,
+    tail: Arc<Mutex<VecDeque<String>>>,
+    // Dropped after the process is killed (fields drop after `Drop::drop`).
+    _home: tempfile::TempDir,
+}
+
+impl Gateway {
+    /// Starts `bin gateway run --port 0` with a config file in a fresh temp dir.
+    pub fn spawn(bin: &Path) -> Result<Self> {
+        let home = tempfile::Builder::new()
+            .prefix("openclaw-bench-")
+            .tempdir()
+            .context("creating temp HOME")?;
+        let config_path = home.path().join("openclaw.json");
+        let config = serde_json::json!({
+            "gateway": {"mode": "local", "bind": "loopback", "auth": {"token": TOKEN}},
+            "logging": {"file": home.path().join("gw.log")},
+        });
+        std::fs::write(&config_path, serde_json::to_vec(&config)?)
+            .context("writing gateway config")?;
+
+        let mut cmd = Command::new(bin);
+        cmd.args(["gateway", "run", "--port", "0"]);
+        // The caller's OPENCLAW_* settings (port, token, profile…) must not leak in.
+        let inherited: Vec<OsString> = std::env::vars_os()
+            .map(|(k, _)| k)
+            .filter(|k| k.to_string_lossy().starts_with("OPENCLAW_"))
+            .collect();
+        for k in inherited {
+            cmd.env_remove(k);
+        }
+        cmd.env("HOME", home.path())
+            .env("OPENCLAW_STATE_DIR", home.path().join("state"))
+            .env("OPENCLAW_CONFIG_PATH", &config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Own process group, so `Drop` can kill the whole tree at once.
+            .process_group(0);
+        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                // The gateway dies with the thread that spawned it (the bench's main thread),
+                // even when the bench is SIGKILLed and no destructor runs.
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+
+        let spawned_at = Instant::now();
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+
+        let tail = Arc::new(Mutex::new(VecDeque::new()));
+        let (port_tx, port_rx) = mpsc::channel();
+        if let Some(out) = child.stdout.take() {
+            drain_lines(out, Arc::clone(&tail), Some(port_tx));
+        }
+        if let Some(err) = child.stderr.take() {
+            drain_lines(err, Arc::clone(&tail), None);
+        }
+        Ok(Gateway {
+            child,
+            spawned_at,
+            port_rx,
+            port: None,
+            tail,
+            _home: home,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The port from the `listening on ws://127.0.0.1:PORT` line, once it has been printed.
+    pub fn poll_port(&mut self) -> Option<u16> {
+        if self.port.is_none() {
+            self.port = self.port_rx.try_recv().ok();
+        }
+        self.port
+    }
+
+    /// Fails (with the last output lines) if the process has exited.
+    pub fn ensure_running(&mut self) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!(
+                "gateway exited ({status}); last output:\n{}",
+                self.output_tail()
+            );
+        }
+        Ok(())
+    }
+
+    /// Resident set size of the gateway process (VmRSS), in KiB.
+    pub fn rss_kb(&self) -> Result<u64> {
+        let path = format!("/proc/{}/status", self.pid());
+        let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .with_context(|| format!("no VmRSS in {path}"))
+    }
+
+    pub fn output_tail(&self) -> String {
+        let tail = self.tail.lock().map(|t| t.clone()).unwrap_or_default();
+        Vec::from(tail).join("\n")
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: plain syscall; the negative pid names the process group created at spawn,
+        // which holds only the gateway and anything it started.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads `stream` line by line until EOF on its own thread (a full pipe would stall the
+/// gateway), keeping the last lines and reporting the first listening port seen.
+fn drain_lines(
+    stream: impl Read + Send + 'static,
+    tail: Arc<Mutex<VecDeque<String>>>,
+    mut port_tx: Option<Sender<u16>>,
+) {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stream);
+        let mut buf = Vec::new();
+        // Ends at EOF, which comes at the latest when the process is killed.
+        while matches!(reader.read_until(b'\n', &mut buf), Ok(n) if n > 0) {
+            let line = String::from_utf8_lossy(&buf).trim_end().to_string();
+            buf.clear();
+            if port_tx.is_some()
+                && let Some(port) = listening_port(&line)
+                && let Some(tx) = port_tx.take()
+            {
+                let _ = tx.send(port);
+            }
+            if let Ok(mut t) = tail.lock() {
+                if t.len() == TAIL_LINES {
+                    t.pop_front();
+                }
+                t.push_back(line);
+            }
+        }
+    });
+}
+
+/// The port after the first `ws://127.0.0.1:` in `line`.
+fn listening_port(line: &str) -> Option<u16> {
+    const MARK: &str = "ws://127.0.0.1:";
+    let rest = &line[line.find(MARK)? + MARK.len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listening_port;
+
+    #[test]
+    fn parses_the_first_loopback_port() {
+        let line = "2026-11-23T17:53:03Z [gateway] listening on ws://127.0.0.1:41234, ws://[::1]:41235 (PID 7)";
+        assert_eq!(listening_port(line), Some(41234));
+        assert_eq!(listening_port("listening on ws://[::1]:5"), None);
+        assert_eq!(listening_port("ws://127.0.0.1:"), None);
+    }
+}
