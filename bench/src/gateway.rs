@@ -28,22 +28,35 @@ pub struct Gateway {
     port_rx: Receiver<u16>,
     port: Option<u16>,
     tail: Arc<Mutex<VecDeque<String>>>,
+    /// Every stdout line, for phases that wait on a log line (bounded by what the phase reads).
+    lines_rx: Receiver<String>,
+    pub config_path: std::path::PathBuf,
     // Dropped after the process is killed (fields drop after `Drop::drop`).
     _home: tempfile::TempDir,
 }
 
 impl Gateway {
-    /// Starts `bin gateway run --port 0` with a config file in a fresh temp dir.
-    pub fn spawn(bin: &Path) -> Result<Self> {
+    /// Starts `bin gateway run --port 0` with a config file in a fresh temp dir; `extra`
+    /// top-level sections are merged over the base config.
+    pub fn spawn_with(bin: &Path, extra: serde_json::Value) -> Result<Self> {
         let home = tempfile::Builder::new()
             .prefix("openclaw-bench-")
             .tempdir()
             .context("creating temp HOME")?;
         let config_path = home.path().join("openclaw.json");
-        let config = serde_json::json!({
-            "gateway": {"mode": "local", "bind": "loopback", "auth": {"token": TOKEN}},
-            "logging": {"file": home.path().join("gw.log")},
-        });
+        let mut config = base_config(home.path());
+        if let (Some(cfg), Some(more)) = (config.as_object_mut(), extra.as_object()) {
+            for (k, v) in more {
+                match (cfg.get_mut(k), v) {
+                    (Some(serde_json::Value::Object(a)), serde_json::Value::Object(b)) => {
+                        a.extend(b.clone());
+                    }
+                    _ => {
+                        cfg.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
         std::fs::write(&config_path, serde_json::to_vec(&config)?)
             .context("writing gateway config")?;
 
@@ -84,11 +97,12 @@ impl Gateway {
 
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let (port_tx, port_rx) = mpsc::channel();
+        let (lines_tx, lines_rx) = mpsc::channel();
         if let Some(out) = child.stdout.take() {
-            drain_lines(out, Arc::clone(&tail), Some(port_tx));
+            drain_lines(out, Arc::clone(&tail), Some(port_tx), Some(lines_tx));
         }
         if let Some(err) = child.stderr.take() {
-            drain_lines(err, Arc::clone(&tail), None);
+            drain_lines(err, Arc::clone(&tail), None, None);
         }
         Ok(Gateway {
             child,
@@ -96,8 +110,28 @@ impl Gateway {
             port_rx,
             port: None,
             tail,
+            lines_rx,
+            config_path,
             _home: home,
         })
+    }
+
+    /// Waits up to `within` for a stdout line containing `pat`.
+    pub fn wait_line(&self, pat: &str, within: std::time::Duration) -> Option<String> {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            match self.lines_rx.recv_timeout(left) {
+                Ok(l) if l.contains(pat) => return Some(l),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// Drops stdout lines read so far.
+    pub fn skip_lines(&self) {
+        while self.lines_rx.try_recv().is_ok() {}
     }
 
     pub fn pid(&self) -> u32 {
@@ -159,6 +193,7 @@ fn drain_lines(
     stream: impl Read + Send + 'static,
     tail: Arc<Mutex<VecDeque<String>>>,
     mut port_tx: Option<Sender<u16>>,
+    lines_tx: Option<Sender<String>>,
 ) {
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stream);
@@ -173,6 +208,9 @@ fn drain_lines(
             {
                 let _ = tx.send(port);
             }
+            if let Some(tx) = &lines_tx {
+                let _ = tx.send(line.clone());
+            }
             if let Ok(mut t) = tail.lock() {
                 if t.len() == TAIL_LINES {
                     t.pop_front();
@@ -181,6 +219,15 @@ fn drain_lines(
             }
         }
     });
+}
+
+/// The config every bench gateway runs with; `meta.bench` is what the reload phase changes.
+pub fn base_config(home: &Path) -> serde_json::Value {
+    serde_json::json!({
+        "gateway": {"mode": "local", "bind": "loopback", "auth": {"token": TOKEN},
+                    "reload": {"debounceMs": 0}},
+        "logging": {"file": home.join("gw.log")},
+    })
 }
 
 /// The port after the first `ws://127.0.0.1:` in `line`.

@@ -31,6 +31,10 @@ const HELD_CONNECTIONS: usize = 1000;
 const CONNECT_SAMPLES: usize = 200;
 /// Load phase concurrency levels (connections, one request in flight each).
 const LOAD_WIDE: usize = 32;
+/// Streamed completions timed per path in the TTFT phase.
+const TTFT_SAMPLES: usize = 100;
+/// Hot config changes timed in the reload phase.
+const RELOADS: usize = 20;
 /// Upper bound on --reps, so a typo cannot run for hours.
 const MAX_REPS: usize = 1000;
 
@@ -179,7 +183,30 @@ async fn run(args: &Args) -> Result<()> {
     );
     gateway.ensure_running()?;
     let rss_after_load_kb = gateway.rss_kb()?;
+    eprintln!("config reload: {RELOADS} hot changes (write → applied)");
+    // Blocking waits are fine here: nothing else runs on the bench's runtime in this phase.
+    let reload = phases::reload(&gateway, RELOADS)?;
+    let reload_gw = Sorted::new(reload.gateway_ms.clone());
+    let reload_e2e = Sorted::from_durations(&reload.end_to_end);
+    eprintln!(
+        "  gateway time p50 {:.3} ms, max {:.3} ms; write → applied p50 {:.2} ms",
+        reload_gw.median(),
+        reload_gw.max(),
+        reload_e2e.median()
+    );
     drop(gateway);
+
+    eprintln!("agent streaming: time-to-first-token, fake provider direct vs through the gateway");
+    let (direct, via) = phases::ttft(&args.bin, TTFT_SAMPLES).await?;
+    let overhead_p50 = via.median() - direct.median();
+    let overhead_p99 = via.percentile(99.0) - direct.percentile(99.0);
+    eprintln!(
+        "  direct p50 {:.3} ms, via gateway p50 {:.3} ms → overhead p50 {:.3} ms, p99 {:.3} ms",
+        direct.median(),
+        via.median(),
+        overhead_p50,
+        overhead_p99
+    );
 
     let line = json!({
         "version": host.version,
@@ -210,6 +237,14 @@ async fn run(args: &Args) -> Result<()> {
         "health_secs": args.load_duration().as_secs(),
         "health_errors": c1.errors + wide.errors,
         "rss_after_load_kb": rss_after_load_kb,
+        "reload_gateway_p50_ms": round(reload_gw.median(), 3),
+        "reload_gateway_max_ms": round(reload_gw.max(), 3),
+        "reload_e2e_p50_ms": round(reload_e2e.median(), 2),
+        "reload_e2e_max_ms": round(reload_e2e.max(), 2),
+        "ttft_direct_p50_ms": round(direct.median(), 3),
+        "ttft_gateway_p50_ms": round(via.median(), 3),
+        "ttft_overhead_p50_ms": round(overhead_p50, 3),
+        "ttft_overhead_p99_ms": round(overhead_p99, 3),
     });
     println!("{line}");
     Ok(())

@@ -33,7 +33,12 @@ pub struct Startup {
 /// Spawns a gateway and polls `connect` in a tight loop (1 ms between refused attempts)
 /// until the first hello-ok; the connection is closed again.
 pub async fn start(bin: &Path) -> Result<Startup> {
-    let mut gateway = Gateway::spawn(bin)?;
+    start_with(bin, serde_json::Value::Null).await
+}
+
+/// `start` with extra config sections.
+pub async fn start_with(bin: &Path, extra: serde_json::Value) -> Result<Startup> {
+    let mut gateway = Gateway::spawn_with(bin, extra)?;
     let t0 = gateway.spawned_at;
     let deadline = t0 + STARTUP_LIMIT;
     let mut attempts = 0u64;
@@ -241,4 +246,133 @@ pub async fn health_load(port: u16, conns: usize, duration: Duration) -> Result<
 
 async fn sleep_until(t: Instant) {
     tokio::time::sleep_until(t.into()).await;
+}
+
+/// Config reload timings: the gateway's own figure (from its "in X.Xms" log line) and the
+/// time from the file write to that line on stdout.
+pub struct Reload {
+    pub gateway_ms: Vec<f64>,
+    pub end_to_end: Vec<Duration>,
+}
+
+/// Rewrites the config `count` times with a hot-reloadable change (`meta.bench`) and waits for
+/// each `config reload applied` line.
+pub fn reload(gateway: &Gateway, count: usize) -> Result<Reload> {
+    let home = gateway
+        .config_path
+        .parent()
+        .context("config path has a parent")?
+        .to_path_buf();
+    let mut out = Reload {
+        gateway_ms: Vec::with_capacity(count),
+        end_to_end: Vec::with_capacity(count),
+    };
+    for i in 0..count {
+        let mut cfg = crate::gateway::base_config(&home);
+        cfg["meta"] = serde_json::json!({ "bench": i });
+        let text = serde_json::to_vec(&cfg)?;
+        // Write-then-rename, as editors and our own config writes do.
+        let tmp = home.join(".openclaw.json.bench");
+        std::fs::write(&tmp, &text)?;
+        gateway.skip_lines();
+        let t0 = Instant::now();
+        std::fs::rename(&tmp, &gateway.config_path)?;
+        let line = gateway
+            .wait_line("config reload applied", Duration::from_secs(5))
+            .with_context(|| {
+                format!(
+                    "no reload line for change {i}; output:\n{}",
+                    gateway.output_tail()
+                )
+            })?;
+        out.end_to_end.push(t0.elapsed());
+        let ms = line
+            .rsplit(" in ")
+            .next()
+            .and_then(|s| s.trim().trim_end_matches("ms").parse::<f64>().ok())
+            .with_context(|| format!("no timing in {line:?}"))?;
+        out.gateway_ms.push(ms);
+    }
+    Ok(out)
+}
+
+/// Time from sending a streaming Chat Completions request to the first content delta.
+async fn first_token(port: u16, path: &str, bearer: Option<&str>, body: &str) -> Result<Duration> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let t0 = Instant::now();
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    s.set_nodelay(true)?;
+    let auth = bearer
+        .map(|b| format!("Authorization: Bearer {b}\r\n"))
+        .unwrap_or_default();
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await?;
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    let deadline = t0 + Duration::from_secs(10);
+    loop {
+        let n = tokio::time::timeout_at(deadline.into(), s.read(&mut chunk))
+            .await
+            .context("no first token within 10 s")??;
+        if n == 0 {
+            bail!(
+                "stream ended before the first token: {}",
+                String::from_utf8_lossy(&buf)
+            );
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if String::from_utf8_lossy(&buf).contains("\"content\":\"") {
+            return Ok(t0.elapsed());
+        }
+    }
+}
+
+/// Time-to-first-token directly from the fake provider and through the gateway's
+/// `/v1/chat/completions` (an agent run streaming from the same fake), `count` each.
+pub async fn ttft(bin: &Path, count: usize) -> Result<(Sorted, Sorted)> {
+    let fake = openclaw_testkit::FakeOpenAi::start().await;
+    let extra = serde_json::json!({
+        "gateway": {"http": {"endpoints": {"chatCompletions": {"enabled": true}}}},
+        "models": {"providers": {"fake": {"baseUrl": fake.url(), "api": "openai-completions",
+                                          "apiKey": "bench", "models": [{"id": "m"}]}}},
+        "agents": {"defaults": {"model": {"primary": "fake/m"}}},
+    });
+    let s = start_with(bin, extra).await?;
+    let fake_port = fake.addr().port();
+    let direct_body = r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    let gw_body =
+        r#"{"model":"openclaw","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    // Warm both paths (connection setup, lazily built HTTP clients, validators).
+    for _ in 0..5 {
+        first_token(fake_port, "/v1/chat/completions", None, direct_body).await?;
+        first_token(
+            s.port,
+            "/v1/chat/completions",
+            Some(crate::gateway::TOKEN),
+            gw_body,
+        )
+        .await?;
+    }
+    let mut direct = Vec::with_capacity(count);
+    let mut via = Vec::with_capacity(count);
+    for _ in 0..count {
+        direct.push(first_token(fake_port, "/v1/chat/completions", None, direct_body).await?);
+        via.push(
+            first_token(
+                s.port,
+                "/v1/chat/completions",
+                Some(crate::gateway::TOKEN),
+                gw_body,
+            )
+            .await?,
+        );
+    }
+    drop(s);
+    Ok((
+        Sorted::from_durations(&direct),
+        Sorted::from_durations(&via),
+    ))
 }

@@ -1,14 +1,21 @@
 //! The `openclaw` binary: parses arguments, then hands each command to one function.
 //! Exit codes are decided here and nowhere else.
 
+mod agent_cmd;
 mod config_cmd;
+mod deep;
+mod doctor;
 mod logs;
+mod probe;
 mod rpc;
+mod service_cmd;
+mod status;
 
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use openclaw_config::{PathOptions, Paths, RunOverrides};
+use openclaw_service::control::Action;
 
 #[derive(Parser, Debug)]
 #[command(name = "openclaw", version, about = "OpenClaw gateway (Rust drop-in)")]
@@ -31,12 +38,18 @@ struct Cli {
 enum Command {
     /// Run the gateway (default) or talk to a running one.
     Gateway(GatewayCmd),
+    /// Run one agent turn through the gateway and print the reply.
+    Agent(agent_cmd::AgentArgs),
     /// Ask the running gateway for its health.
     Health(HealthArgs),
     /// Show (and follow) the gateway's log through the gateway.
     Logs(LogsArgs),
     /// Read or edit the config file.
     Config(ConfigCmd),
+    /// Audit config, state, port, service and auth; migrate clawdbot-era state.
+    Doctor(doctor::DoctorArgs),
+    /// Summary: config, service, gateway reachability (and other gateways with --deep).
+    Status(status::StatusArgs),
 }
 
 #[derive(Args, Debug)]
@@ -92,6 +105,20 @@ enum GatewaySub {
     Call(CallArgs),
     /// Ask the running gateway for its health.
     Health(ConnArgs),
+    /// Service manager state and an RPC probe, side by side.
+    Status(status::GatewayStatusArgs),
+    /// Probe the local (and configured remote) gateway; exit 1 when none answers.
+    Probe(probe::ProbeArgs),
+    /// Install the per-user service (systemd user unit, launchd agent, scheduled task).
+    Install(service_cmd::InstallArgs),
+    /// Stop, disable and remove the per-user service.
+    Uninstall(service_cmd::UninstallArgs),
+    /// Start the installed service.
+    Start(service_cmd::ControlArgs),
+    /// Stop the installed service.
+    Stop(service_cmd::ControlArgs),
+    /// Restart the installed service (after checking the config).
+    Restart(service_cmd::ControlArgs),
 }
 
 #[derive(Args, Debug, Default)]
@@ -161,6 +188,24 @@ pub struct CallArgs {
     pub conn: ConnArgs,
 }
 
+/// How a command ended; only `main` turns it into an exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Did what was asked (status commands: status could be determined).
+    Done,
+    /// Reported a problem (exit 1).
+    Failed,
+}
+
+impl Outcome {
+    fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Done => 0,
+            Outcome::Failed => 1,
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct HealthArgs {
     #[command(flatten)]
@@ -199,10 +244,36 @@ fn main() -> ExitCode {
             Some(GatewaySub::Run(args)) => run_gateway(&rt, paths, args, cli.dev),
             Some(GatewaySub::Call(args)) => rt.block_on(rpc::call(&paths, cli.dev, args)),
             Some(GatewaySub::Health(conn)) => rt.block_on(rpc::health(&paths, cli.dev, conn)),
+            Some(GatewaySub::Status(args)) => rt
+                .block_on(status::gateway_status(&paths, cli.dev, args))
+                .exit_code(),
+            Some(GatewaySub::Probe(args)) => rt
+                .block_on(probe::probe_cmd(&paths, cli.dev, args))
+                .exit_code(),
+            Some(GatewaySub::Install(args)) => {
+                service_cmd::install(&paths, cli.dev, args).exit_code()
+            }
+            Some(GatewaySub::Uninstall(args)) => {
+                service_cmd::uninstall(&paths, cli.dev, args).exit_code()
+            }
+            Some(GatewaySub::Start(args)) => {
+                service_cmd::control_cmd(&paths, cli.dev, Action::Start, args).exit_code()
+            }
+            Some(GatewaySub::Stop(args)) => {
+                service_cmd::control_cmd(&paths, cli.dev, Action::Stop, args).exit_code()
+            }
+            Some(GatewaySub::Restart(args)) => {
+                service_cmd::control_cmd(&paths, cli.dev, Action::Restart, args).exit_code()
+            }
         },
         Command::Health(h) => rt.block_on(rpc::health(&paths, cli.dev, h.conn)),
+        Command::Agent(a) => rt.block_on(agent_cmd::run(&paths, cli.dev, a)),
         Command::Logs(l) => rt.block_on(logs::logs(&paths, cli.dev, l)),
         Command::Config(c) => config_cmd::run(&paths, c.sub),
+        Command::Doctor(args) => doctor::run(&paths, cli.dev, args).exit_code(),
+        Command::Status(args) => rt
+            .block_on(status::status(&paths, cli.dev, args))
+            .exit_code(),
     };
     // Do not wait for lingering tasks (open sockets, timers) on the way out.
     rt.shutdown_timeout(std::time::Duration::from_millis(100));

@@ -72,7 +72,7 @@ async fn v4_cli_handshake_matches_reference_shape() {
         assert!(methods.contains(&m), "{m} not advertised");
     }
     assert!(
-        !methods.contains(&"chat.send"),
+        !methods.contains(&"wizard.start"),
         "only implemented methods are advertised"
     );
     let snap = &hello["snapshot"];
@@ -447,13 +447,6 @@ impl Device {
             "signedAt": signed_at, "nonce": nonce,
         });
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
 }
 
 #[tokio::test]

@@ -24,13 +24,6 @@ fn proxied_gateway(extra: Value) -> Gateway {
     Gateway::start_in(home, &["gateway", "--port", "0"], &[])
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
 fn signed(params: &mut Value, key: &SigningKey, nonce: &str, token: &str) {
     let pubkey = key.verifying_key().to_bytes();
     let id = hex::encode(Sha256::digest(pubkey));

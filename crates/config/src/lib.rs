@@ -9,6 +9,7 @@ pub mod dev;
 pub mod edit;
 pub mod env;
 pub mod fsutil;
+pub mod legacy;
 pub mod load;
 pub mod model;
 pub mod paths;

@@ -200,6 +200,13 @@ pub async fn serve(
         queued.clone(),
         MAX_BUFFERED_BYTES,
     ));
+    let wants_tools = params
+        .caps
+        .as_ref()
+        .is_some_and(|c| c.iter().any(|x| x == "tool-events"));
+    handle
+        .tool_events
+        .store(wants_tools, std::sync::atomic::Ordering::Relaxed);
     let hello_json = serde_json::to_value(&accepted.hello).unwrap_or_default();
     let hello_text = res_text(&ResponseFrame::ok(&connect_req.id, hello_json));
     if socket.send(Message::Text(hello_text.into())).await.is_err() {
@@ -340,7 +347,7 @@ fn upsert_presence(
     state.broadcast_presence();
 }
 
-async fn dispatch(ctx: &MethodCtx, handle: &ConnHandle, frame: RequestFrame) {
+async fn dispatch(ctx: &MethodCtx, handle: &Arc<ConnHandle>, frame: RequestFrame) {
     let started = std::time::Instant::now();
     let result = match ctx
         .state
@@ -350,15 +357,29 @@ async fn dispatch(ctx: &MethodCtx, handle: &ConnHandle, frame: RequestFrame) {
         Ok(spec) => (spec.handler)(ctx, frame.params.as_ref()).await,
         Err(e) => Err(e),
     };
-    let text = match &result {
-        Ok(Reply::Raw(raw)) => res_ok_raw(&frame.id, raw),
-        Ok(Reply::Json(v)) => res_text(&ResponseFrame::ok(&frame.id, v.clone())),
-        Err(e) => res_text(&ResponseFrame::err(&frame.id, e.clone())),
+    let ok = result.is_ok();
+    let text = match result {
+        Ok(Reply::Raw(raw)) => res_ok_raw(&frame.id, &raw),
+        Ok(Reply::Json(v)) => res_text(&ResponseFrame::ok(&frame.id, v)),
+        Ok(Reply::TwoPhase { ack, rest }) => {
+            // The final answer reuses the request id once the work is done.
+            let id = frame.id.clone();
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                let (ok, payload, error) = rest.await;
+                let mut f = ResponseFrame::ok(&id, payload);
+                f.ok = ok;
+                f.error = error;
+                handle.send_text(res_text(&f));
+            });
+            res_text(&ResponseFrame::ok(&frame.id, ack))
+        }
+        Err(e) => res_text(&ResponseFrame::err(&frame.id, e)),
     };
     tracing::debug!(
         target: "ws",
         "⇄ res {} {} {}ms conn={} id={}",
-        if result.is_ok() { "✓" } else { "✗" },
+        if ok { "✓" } else { "✗" },
         frame.method,
         started.elapsed().as_millis(),
         ctx.conn_id,

@@ -125,43 +125,38 @@ fn shared_secret(state: &AppState, p: &ConnectParams) -> Shared {
     }
 }
 
-fn mismatch_error(state: &AppState) -> ErrorShape {
-    let (what, code, reason) = match &state.settings().auth {
-        AuthMode::Password(_) => (
-            "password",
-            detail_codes::AUTH_PASSWORD_MISMATCH,
-            "password_mismatch",
-        ),
-        _ => ("token", detail_codes::AUTH_TOKEN_MISMATCH, "token_mismatch"),
+/// A shared-secret failure (`mismatch` or `missing`) in the reference's wording and details.
+fn auth_error(state: &AppState, failure: &str) -> ErrorShape {
+    let what = match &state.settings().auth {
+        AuthMode::Password(_) => "password",
+        _ => "token",
     };
-    ErrorShape::invalid_request(format!(
-        "unauthorized: gateway {what} mismatch (use this gateway's gateway.auth.{what} or pair the device)"
-    ))
-    .with_details(json!({
-        "code": code,
-        "authReason": reason,
-        "canRetryWithDeviceToken": false,
-        "recommendedNextStep": "update_auth_credentials",
-    }))
-}
-
-fn missing_error(state: &AppState) -> ErrorShape {
-    let (what, code, reason) = match &state.settings().auth {
-        AuthMode::Password(_) => (
-            "password",
-            detail_codes::AUTH_PASSWORD_MISSING,
-            "password_missing",
-        ),
-        _ => ("token", detail_codes::AUTH_TOKEN_MISSING, "token_missing"),
+    let code = match (what, failure) {
+        ("password", "mismatch") => detail_codes::AUTH_PASSWORD_MISMATCH,
+        ("password", _) => detail_codes::AUTH_PASSWORD_MISSING,
+        (_, "mismatch") => detail_codes::AUTH_TOKEN_MISMATCH,
+        _ => detail_codes::AUTH_TOKEN_MISSING,
     };
-    ErrorShape::invalid_request(format!(
-        "unauthorized: gateway {what} missing (provide gateway.auth.{what} or a device token)"
-    ))
-    .with_details(json!({
+    let (message, next) = if failure == "mismatch" {
+        (
+            format!(
+                "unauthorized: gateway {what} mismatch (use this gateway's gateway.auth.{what} or pair the device)"
+            ),
+            "update_auth_credentials",
+        )
+    } else {
+        (
+            format!(
+                "unauthorized: gateway {what} missing (provide gateway.auth.{what} or a device token)"
+            ),
+            "update_auth_configuration",
+        )
+    };
+    ErrorShape::invalid_request(message).with_details(json!({
         "code": code,
-        "authReason": reason,
+        "authReason": format!("{what}_{failure}"),
         "canRetryWithDeviceToken": false,
-        "recommendedNextStep": "update_auth_configuration",
+        "recommendedNextStep": next,
     }))
 }
 
@@ -228,7 +223,7 @@ pub fn process(state: &Arc<AppState>, peer: &Peer, p: &ConnectParams) -> Result<
                     granted.clear();
                 }
             }
-            Shared::Mismatch => return Err(fail(mismatch_error(state))),
+            Shared::Mismatch => return Err(fail(auth_error(state, "mismatch"))),
             Shared::Missing => {
                 let e = ErrorShape::new(codes::NOT_PAIRED, "device identity required")
                     .with_details(json!({"code": detail_codes::DEVICE_IDENTITY_REQUIRED}));
@@ -257,9 +252,9 @@ pub fn process(state: &Arc<AppState>, peer: &Peer, p: &ConnectParams) -> Result<
                     if token_ok {
                         auth_method = "device-token";
                     } else if presented.is_some() || matches!(shared, Shared::Mismatch) {
-                        return Err(fail(mismatch_error(state)));
+                        return Err(fail(auth_error(state, "mismatch")));
                     } else if !matches!(state.settings().auth, AuthMode::None) {
-                        return Err(fail(missing_error(state)));
+                        return Err(fail(auth_error(state, "missing")));
                     }
                 }
             }

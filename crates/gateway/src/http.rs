@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::routing::post;
 use openclaw_protocol::MAX_PAYLOAD_BYTES;
 use serde_json::json;
 
@@ -17,12 +19,30 @@ use crate::conn::{self, Upgrade};
 use crate::state::AppState;
 
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let r = Router::new()
         .route("/healthz", get(live))
         .route("/health", get(live))
         .route("/readyz", get(ready))
-        .route("/startupz", get(startup))
-        .fallback(fallback)
+        .route("/startupz", get(startup));
+    let r = r
+        .route(
+            "/v1/chat/completions",
+            post(crate::http_api::chat_completions)
+                .fallback(crate::http_api::openai_wrong_method)
+                .layer(DefaultBodyLimit::max(crate::http_api::CHAT_BODY_LIMIT)),
+        )
+        .route(
+            "/v1/responses",
+            post(crate::http_api::responses)
+                .fallback(crate::http_api::openai_wrong_method)
+                .layer(DefaultBodyLimit::max(crate::http_api::CHAT_BODY_LIMIT)),
+        )
+        .route(
+            "/tools/invoke",
+            post(crate::http_api::tools_invoke)
+                .layer(DefaultBodyLimit::max(crate::http_api::TOOLS_BODY_LIMIT)),
+        );
+    r.fallback(fallback)
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }
@@ -127,13 +147,32 @@ async fn fallback(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response<Body> {
-    let (mut parts, _body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let is_upgrade = parts
         .headers
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     if !is_upgrade {
+        if crate::http_api::is_hook_path(&state, parts.uri.path()) {
+            let ip = client_ip(&state, peer.ip(), &parts.headers);
+            // `None`: over the hooks body limit.
+            let bytes = axum::body::to_bytes(body, crate::http_api::HOOKS_BODY_LIMIT)
+                .await
+                .ok();
+            if let Some(r) = crate::http_api::hooks(
+                &state,
+                ip,
+                &parts.method,
+                parts.uri.path(),
+                &parts.headers,
+                bytes,
+            )
+            .await
+            {
+                return r;
+            }
+        }
         return not_found();
     }
     let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
@@ -166,8 +205,8 @@ async fn fallback(
     ws.max_message_size(MAX_PAYLOAD_BYTES)
         .max_frame_size(MAX_PAYLOAD_BYTES)
         // Small buffers: the default ~130 KiB per connection dominates idle memory.
-        .read_buffer_size(8 * 1024)
-        .write_buffer_size(8 * 1024)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
         .max_write_buffer_size(MAX_PAYLOAD_BYTES * 2)
         .on_upgrade(move |socket| conn::serve(state, socket, up, slot))
 }

@@ -24,6 +24,10 @@ pub enum Audience {
     Everyone,
     /// Pairing events: operators with `operator.pairing` or admin; never nodes.
     Pairing,
+    /// Agent and chat streams: operators with read, write or admin.
+    Operators,
+    /// Agent `tool` events: operators that declared the `tool-events` cap.
+    ToolEvents,
 }
 
 /// The hub's view of one authenticated connection.
@@ -36,6 +40,8 @@ pub struct ConnHandle {
     seq: Mutex<u64>,
     closing: AtomicBool,
     max_buffered: usize,
+    /// The client declared the `tool-events` cap.
+    pub tool_events: AtomicBool,
 }
 
 impl ConnHandle {
@@ -56,12 +62,23 @@ impl ConnHandle {
             seq: Mutex::new(0),
             closing: AtomicBool::new(false),
             max_buffered,
+            tool_events: AtomicBool::new(false),
         }
     }
 
     fn sees(&self, audience: Audience) -> bool {
         match audience {
             Audience::Everyone => true,
+            Audience::ToolEvents => {
+                self.tool_events.load(Ordering::Relaxed) && self.sees(Audience::Operators)
+            }
+            Audience::Operators => {
+                self.role == "operator"
+                    && self
+                        .scopes
+                        .iter()
+                        .any(|s| s == scopes::ADMIN || s == scopes::READ || s == scopes::WRITE)
+            }
             Audience::Pairing => {
                 self.role == "operator"
                     && self

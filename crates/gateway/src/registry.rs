@@ -25,10 +25,15 @@ pub enum Access {
     NodeOnly,
 }
 
-/// A method's answer: a JSON value, or an already-serialized payload (cached health).
+/// The final answer of a two-phase method: `(ok, payload, error)`.
+pub type FinalFuture = Pin<Box<dyn Future<Output = (bool, Value, Option<ErrorShape>)> + Send>>;
+
+/// A method's answer: a JSON value, an already-serialized payload (cached health), or an
+/// immediate ack followed later by a second response on the same request id (`agent`).
 pub enum Reply {
     Json(Value),
     Raw(Arc<str>),
+    TwoPhase { ack: Value, rest: FinalFuture },
 }
 
 /// The caller of a method.
@@ -60,6 +65,7 @@ impl Registry {
         methods::system::register(&mut methods);
         methods::logs::register(&mut methods);
         methods::config::register(&mut methods);
+        methods::agent::register(&mut methods);
         Self { methods }
     }
 

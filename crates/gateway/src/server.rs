@@ -164,6 +164,7 @@ impl Generation {
             }));
         }
         spawn_periodic(&state);
+        crate::heartbeat::spawn(&state);
         Self { state, servers }
     }
 

@@ -6,6 +6,8 @@
 //! ([`schema::protocol_schema`]) and every inbound frame is validated against it
 //! ([`schema::parse_request`]) before the gateway dispatches it.
 
+pub mod agent;
+pub mod channels;
 pub mod connect;
 pub mod error;
 pub mod events;
@@ -14,6 +16,11 @@ pub mod hello;
 pub mod methods;
 pub mod schema;
 
+pub use agent::{
+    AgentParams, AgentWaitParams, ChatAbortParams, ChatHistoryParams, ChatSendParams,
+    SessionsDeleteParams, SessionsListParams, SessionsResetParams, SetHeartbeatsParams, WakeParams,
+};
+pub use channels::{ChannelAccountParams, ChannelsStatusParams, SendParams};
 pub use connect::*;
 pub use error::*;
 pub use events::{

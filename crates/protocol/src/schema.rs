@@ -39,6 +39,19 @@ fn register_all(g: &mut SchemaGenerator) {
     g.subschema_for::<ConfigWriteParams>();
     g.subschema_for::<ConfigGetResult>();
     g.subschema_for::<ConfigWriteResult>();
+    g.subschema_for::<AgentParams>();
+    g.subschema_for::<AgentWaitParams>();
+    g.subschema_for::<ChatSendParams>();
+    g.subschema_for::<ChatHistoryParams>();
+    g.subschema_for::<ChatAbortParams>();
+    g.subschema_for::<SessionsListParams>();
+    g.subschema_for::<SessionsResetParams>();
+    g.subschema_for::<SessionsDeleteParams>();
+    g.subschema_for::<SetHeartbeatsParams>();
+    g.subschema_for::<WakeParams>();
+    g.subschema_for::<SendParams>();
+    g.subschema_for::<ChannelsStatusParams>();
+    g.subschema_for::<ChannelAccountParams>();
 }
 
 /// The whole protocol schema: `{"$schema", "title", "$defs": {TypeName: schema…}}`.

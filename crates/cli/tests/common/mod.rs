@@ -211,6 +211,18 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    /// Stops the process (if still running) and hands back its HOME, to restart on the same
+    /// state.
+    pub fn into_home(mut self) -> Home {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let home = std::mem::replace(&mut self.home, Home::new());
+        drop(self);
+        home
+    }
+}
+
 impl Drop for Gateway {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -236,7 +248,12 @@ pub fn run_cli(home: &Home, args: &[&str], env: &[(&str, &str)]) -> (i32, String
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("openclaw {args:?} did not finish within 30 s");
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "openclaw {args:?} did not finish within 30 s\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -268,13 +285,7 @@ pub const WAIT: Duration = Duration::from_secs(10);
 impl Raw {
     /// Opens a socket and reads the challenge.
     pub async fn open(url: &str) -> (Self, Value) {
-        let (ws, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("ws connect");
-        let mut raw = Raw { ws };
-        let challenge = raw.frame().await;
-        assert_eq!(challenge["event"], "connect.challenge", "{challenge}");
-        (raw, challenge)
+        Self::open_with(url, &[]).await
     }
 
     /// Opens with extra request headers (e.g. `X-Forwarded-For`, `Origin`).
@@ -390,6 +401,14 @@ pub fn connect_params(token: Option<&str>, scopes: &[&str]) -> Value {
         p["auth"] = json!({"token": t});
     }
     p
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
 }
 
 pub fn connect_frame(id: &str, params: Value) -> Value {

@@ -1,5 +1,6 @@
 //! Method handlers, one file per family (as the reference's `server-methods/`).
 
+pub mod agent;
 pub mod config;
 pub mod logs;
 pub mod system;

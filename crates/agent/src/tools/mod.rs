@@ -1,0 +1,141 @@
+//! Built-in tools the model may call (agent.md §7.1 names): `read`, `write`, `edit`, `ls` on
+//! the agent workspace, and `session_status` (time and workspace). Command execution is
+//! deliberately absent. [`ToolPolicy`] decides which tools a run offers and accepts.
+
+mod fs;
+mod policy;
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+pub use fs::{READ_MAX_BYTES, WRITE_MAX_BYTES, resolve_in_workspace};
+pub use policy::ToolPolicy;
+
+use crate::provider::ToolSpec;
+
+/// Where tools act.
+#[derive(Debug, Clone)]
+pub struct ToolContext {
+    pub workspace: PathBuf,
+}
+
+/// A tool's result: `content` goes back to the model; `details` is for UIs and transcripts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutput {
+    pub content: String,
+    pub is_error: bool,
+    pub details: Value,
+}
+
+impl ToolOutput {
+    pub fn error(message: impl Into<String>) -> ToolOutput {
+        ToolOutput {
+            content: message.into(),
+            is_error: true,
+            details: Value::Null,
+        }
+    }
+}
+
+/// The specs of the built-in tools, as offered to the model (filter them with
+/// [`ToolPolicy::allows`]).
+pub fn builtin_tools() -> Vec<ToolSpec> {
+    let spec = |name: &str, description: &str, parameters: Value| ToolSpec {
+        name: name.to_string(),
+        description: description.to_string(),
+        parameters,
+    };
+    vec![
+        spec(
+            "read",
+            "Read a text file from the workspace. Long files are truncated; use offset/limit (lines) to page.",
+            json!({"type": "object", "properties": {
+                "path": {"type": "string", "description": "Path relative to the workspace"},
+                "offset": {"type": "integer", "minimum": 1, "description": "First line to read (1-based)"},
+                "limit": {"type": "integer", "minimum": 1, "description": "Maximum number of lines"}},
+                "required": ["path"], "additionalProperties": false}),
+        ),
+        spec(
+            "write",
+            "Create or overwrite a file in the workspace (parent directories are created).",
+            json!({"type": "object", "properties": {
+                "path": {"type": "string", "description": "Path relative to the workspace"},
+                "content": {"type": "string", "description": "The full new content"}},
+                "required": ["path", "content"], "additionalProperties": false}),
+        ),
+        spec(
+            "edit",
+            "Replace one exact, unique occurrence of oldText with newText in a workspace file.",
+            json!({"type": "object", "properties": {
+                "path": {"type": "string", "description": "Path relative to the workspace"},
+                "oldText": {"type": "string", "description": "Exact text to find (must occur once)"},
+                "newText": {"type": "string", "description": "Replacement text"}},
+                "required": ["path", "oldText", "newText"], "additionalProperties": false}),
+        ),
+        spec(
+            "ls",
+            "List a directory of the workspace (directories end with /).",
+            json!({"type": "object", "properties": {
+                "path": {"type": "string", "description": "Directory relative to the workspace (default .)"}},
+                "additionalProperties": false}),
+        ),
+        spec(
+            "session_status",
+            "Show the current date and time (UTC) and the workspace path.",
+            json!({"type": "object", "properties": {}, "additionalProperties": false}),
+        ),
+    ]
+}
+
+/// Runs a built-in tool. Never panics on bad arguments: problems come back as
+/// `is_error: true` outputs the model can read.
+pub async fn call_tool(name: &str, args: &Value, ctx: &ToolContext) -> ToolOutput {
+    if !args.is_object() && !args.is_null() {
+        return ToolOutput::error(format!(
+            "Invalid arguments for {name}: expected a JSON object, got {}",
+            short(args)
+        ));
+    }
+    let name_owned = name.to_string();
+    let args = args.clone();
+    let workspace = ctx.workspace.clone();
+    let run = move || -> Result<ToolOutput, String> {
+        match name_owned.as_str() {
+            "read" => fs::read(&workspace, &args),
+            "write" => fs::write(&workspace, &args),
+            "edit" => fs::edit(&workspace, &args),
+            "ls" => fs::ls(&workspace, &args),
+            "session_status" => session_status(&workspace, &args),
+            other => Err(format!("Tool not available: {other}")),
+        }
+    };
+    match tokio::task::spawn_blocking(run).await {
+        Ok(Ok(out)) => out,
+        Ok(Err(message)) => ToolOutput::error(message),
+        Err(e) => ToolOutput::error(format!("tool {name} failed: {e}")),
+    }
+}
+
+fn session_status(workspace: &std::path::Path, args: &Value) -> Result<ToolOutput, String> {
+    if args.get("model").is_some_and(|m| !m.is_null()) {
+        return Err("changing the model from session_status is not supported".into());
+    }
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    Ok(ToolOutput {
+        content: format!("Time: {now}\nWorkspace: {}", workspace.display()),
+        is_error: false,
+        details: json!({"time": now, "workspace": workspace.display().to_string()}),
+    })
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 80 {
+        let mut t: String = s.chars().take(80).collect();
+        t.push('…');
+        t
+    } else {
+        s
+    }
+}

@@ -1,0 +1,256 @@
+//! Tool policy (agent.md §7.2): `tools.profile` → `tools.allow` / `tools.deny`, then the same
+//! again per agent; each step can only narrow. Deny wins; names are case-insensitive; `*`
+//! wildcards and `group:*` names are understood.
+
+use serde_json::Value;
+
+/// Core tool names known to the policy (for groups, wildcards and intersecting allow lists).
+const CATALOGUE: &[&str] = &[
+    "read",
+    "write",
+    "edit",
+    "apply_patch",
+    "ls",
+    "exec",
+    "bash",
+    "process",
+    "web_search",
+    "web_fetch",
+    "browser",
+    "canvas",
+    "nodes",
+    "image",
+    "message",
+    "cron",
+    "gateway",
+    "sessions_list",
+    "sessions_history",
+    "sessions_send",
+    "sessions_spawn",
+    "session_status",
+    "memory_search",
+    "memory_get",
+];
+
+fn group(name: &str) -> Option<&'static [&'static str]> {
+    Some(match name {
+        "group:runtime" => &["exec", "bash", "process"],
+        "group:fs" => &["read", "write", "edit", "apply_patch", "ls"],
+        "group:sessions" => &[
+            "sessions_list",
+            "sessions_history",
+            "sessions_send",
+            "sessions_spawn",
+            "session_status",
+        ],
+        "group:memory" => &["memory_search", "memory_get"],
+        "group:web" => &["web_search", "web_fetch"],
+        "group:ui" => &["browser", "canvas"],
+        "group:automation" => &["cron", "gateway"],
+        "group:messaging" => &["message"],
+        "group:nodes" => &["nodes"],
+        "group:openclaw" => CATALOGUE,
+        _ => return None,
+    })
+}
+
+fn profile(name: &str) -> Option<Vec<String>> {
+    let list: &[&str] = match name {
+        "minimal" => &["session_status"],
+        "coding" => &[
+            "group:fs",
+            "group:runtime",
+            "group:sessions",
+            "group:memory",
+            "image",
+        ],
+        "messaging" => &[
+            "group:messaging",
+            "sessions_list",
+            "sessions_history",
+            "sessions_send",
+            "session_status",
+        ],
+        _ => return None, // "full" or unknown: no restriction
+    };
+    Some(list.iter().map(|s| s.to_string()).collect())
+}
+
+/// Glob with `*` only, ASCII case-insensitive.
+fn glob(pattern: &str, name: &str) -> bool {
+    let p = pattern.as_bytes();
+    let n = name.as_bytes();
+    let (mut pi, mut ni) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ni < n.len() {
+        if pi < p.len() && p[pi] != b'*' && p[pi].eq_ignore_ascii_case(&n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some(pi);
+            pi += 1;
+            mark = ni;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == b'*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+fn matches(pattern: &str, name: &str) -> bool {
+    let pattern = pattern.trim();
+    match group(&pattern.to_ascii_lowercase()) {
+        Some(members) => members.iter().any(|m| m.eq_ignore_ascii_case(name)),
+        None => glob(pattern, name),
+    }
+}
+
+/// Which tools a run may use. `allow: None` = everything not denied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolPolicy {
+    pub allow: Option<Vec<String>>,
+    pub deny: Vec<String>,
+}
+
+fn string_list(v: Option<&Value>) -> Option<Vec<String>> {
+    v.and_then(Value::as_array).map(|a| {
+        a.iter()
+            .filter_map(Value::as_str)
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
+}
+
+impl ToolPolicy {
+    /// From a `tools` section (`{profile?, allow?, deny?}`; may be `Null`).
+    pub fn from_config(tools: &Value) -> ToolPolicy {
+        let deny = string_list(tools.get("deny")).unwrap_or_default();
+        let allow = string_list(tools.get("allow"));
+        let base = ToolPolicy {
+            allow: tools
+                .get("profile")
+                .and_then(Value::as_str)
+                .and_then(profile),
+            deny: Vec::new(),
+        };
+        base.narrowed(&ToolPolicy { allow, deny })
+    }
+
+    /// The global `tools` section narrowed by `agents.list[id=agent_id].tools`.
+    pub fn for_agent(tools: &Value, agents: &Value, agent_id: &str) -> ToolPolicy {
+        let global = ToolPolicy::from_config(tools);
+        let agent_tools = agents
+            .get("list")
+            .and_then(Value::as_array)
+            .and_then(|l| {
+                l.iter().find(|a| {
+                    a.get("id")
+                        .and_then(Value::as_str)
+                        .is_some_and(|id| id.trim().eq_ignore_ascii_case(agent_id.trim()))
+                })
+            })
+            .and_then(|a| a.get("tools"));
+        match agent_tools {
+            Some(t) => global.narrowed(&ToolPolicy::from_config(t)),
+            None => global,
+        }
+    }
+
+    /// A policy that allows only what both `self` and `inner` allow.
+    pub fn narrowed(&self, inner: &ToolPolicy) -> ToolPolicy {
+        let mut deny = self.deny.clone();
+        deny.extend(inner.deny.iter().cloned());
+        let allow = match (&self.allow, &inner.allow) {
+            (None, None) => None,
+            (Some(a), None) | (None, Some(a)) => Some(a.clone()),
+            (Some(outer), Some(inner)) => {
+                // Intersect over concrete names: catalogue tools both lists match, plus plugin
+                // names (outside the catalogue) named literally by one and matched by the other.
+                let mut names: Vec<String> = CATALOGUE
+                    .iter()
+                    .filter(|n| {
+                        outer.iter().any(|p| matches(p, n)) && inner.iter().any(|p| matches(p, n))
+                    })
+                    .map(|n| n.to_string())
+                    .collect();
+                for (a, b) in [(outer, inner), (inner, outer)] {
+                    for lit in a {
+                        let l = lit.to_ascii_lowercase();
+                        let literal = !l.contains('*') && group(&l).is_none();
+                        if literal
+                            && !CATALOGUE.contains(&l.as_str())
+                            && b.iter().any(|p| matches(p, &l))
+                            && !names.contains(&l)
+                        {
+                            names.push(l);
+                        }
+                    }
+                }
+                Some(names)
+            }
+        };
+        ToolPolicy { allow, deny }
+    }
+
+    /// Whether `name` may run: not matched by any deny entry, and matched by `allow` if set.
+    pub fn allows(&self, name: &str) -> bool {
+        if self.deny.iter().any(|p| matches(p, name)) {
+            return false;
+        }
+        match &self.allow {
+            None => true,
+            Some(list) => list.iter().any(|p| matches(p, name)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn deny_wins_and_groups_expand() {
+        let p = ToolPolicy::from_config(
+            &json!({"allow": ["group:fs", "session_*"], "deny": ["WRITE"]}),
+        );
+        assert!(p.allows("read"));
+        assert!(p.allows("Session_Status"));
+        assert!(!p.allows("write"));
+        assert!(!p.allows("exec"));
+        assert!(ToolPolicy::from_config(&Value::Null).allows("anything"));
+        assert!(!ToolPolicy::from_config(&json!({"deny": ["*"]})).allows("read"));
+    }
+
+    #[test]
+    fn profiles_and_agents_only_narrow() {
+        let tools = json!({"profile": "coding", "allow": ["read", "write", "web_search"]});
+        let p = ToolPolicy::from_config(&tools);
+        assert!(p.allows("read") && p.allows("write"));
+        assert!(!p.allows("web_search"), "outside the coding profile");
+        let agents =
+            json!({"list": [{"id": "ops", "tools": {"allow": ["read", "ls"], "deny": ["ls"]}}]});
+        let a = ToolPolicy::for_agent(&tools, &agents, "ops");
+        assert!(a.allows("read"));
+        assert!(!a.allows("write") && !a.allows("ls"));
+        assert!(ToolPolicy::for_agent(&tools, &agents, "main").allows("write"));
+        let minimal = ToolPolicy::from_config(&json!({"profile": "minimal"}));
+        assert!(minimal.allows("session_status") && !minimal.allows("read"));
+    }
+
+    #[test]
+    fn glob_edges() {
+        assert!(glob("*", ""));
+        assert!(glob("a*c", "abbbc"));
+        assert!(!glob("a*c", "abbbd"));
+        assert!(glob("*_list", "sessions_list"));
+    }
+}

@@ -1,0 +1,271 @@
+//! Built-in tools on a real temp workspace: containment (`..`, absolute paths, symlink
+//! escapes, dangling symlinks), size caps, paging, edit, and argument errors.
+
+use std::path::Path;
+
+use openclaw_agent::tools::{READ_MAX_BYTES, WRITE_MAX_BYTES};
+use openclaw_agent::{ToolContext, ToolOutput, builtin_tools, call_tool};
+use serde_json::{Value, json};
+
+fn ctx(dir: &Path) -> ToolContext {
+    ToolContext {
+        workspace: dir.to_path_buf(),
+    }
+}
+
+async fn call(dir: &Path, name: &str, args: Value) -> ToolOutput {
+    call_tool(name, &args, &ctx(dir)).await
+}
+
+fn setup() -> (tempfile::TempDir, std::path::PathBuf) {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let ws = root.path().join("workspace");
+    std::fs::create_dir_all(ws.join("sub")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(ws.join("sub/inside.txt"), "inside\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(root.path().join("outside.txt"), "TOP SECRET\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    (root, ws)
+}
+
+fn assert_refused(out: &ToolOutput, what: &str) {
+    assert!(out.is_error, "{what} was not refused: {out:?}");
+    assert!(
+        !out.content.contains("TOP SECRET"),
+        "{what} leaked: {out:?}"
+    );
+}
+
+#[tokio::test]
+async fn builtin_specs_are_well_formed() {
+    let tools = builtin_tools();
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
+    for n in ["read", "write", "edit", "ls", "session_status"] {
+        assert!(names.contains(&n), "{names:?}");
+    }
+    assert!(!names.iter().any(|n| *n == "exec" || *n == "bash"));
+    for t in &tools {
+        assert_eq!(t.parameters["type"], "object", "{}", t.name);
+        assert!(!t.description.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn parent_dir_escapes_are_refused() {
+    let (_root, ws) = setup();
+    for p in [
+        "../outside.txt",
+        "sub/../../outside.txt",
+        "./../outside.txt",
+        "sub/../..",
+    ] {
+        let out = call(&ws, "read", json!({"path": p})).await;
+        assert_refused(&out, p);
+        assert!(
+            out.content.contains("escapes the workspace"),
+            "{p}: {}",
+            out.content
+        );
+    }
+    let out = call(&ws, "write", json!({"path": "../evil.txt", "content": "x"})).await;
+    assert_refused(&out, "write ../evil.txt");
+    assert!(
+        !ws.parent()
+            .map(|p| p.join("evil.txt").exists())
+            .unwrap_or(true)
+    );
+    let out = call(&ws, "ls", json!({"path": ".."})).await;
+    assert_refused(&out, "ls ..");
+    // `..` that stays inside is fine.
+    let out = call(&ws, "read", json!({"path": "sub/../sub/inside.txt"})).await;
+    assert!(!out.is_error, "{out:?}");
+    assert_eq!(out.content, "inside\n");
+}
+
+#[tokio::test]
+async fn absolute_paths_outside_are_refused_inside_allowed() {
+    let (root, ws) = setup();
+    let outside = root.path().join("outside.txt");
+    let out = call(&ws, "read", json!({"path": outside.display().to_string()})).await;
+    assert_refused(&out, "absolute outside");
+    let out = call(&ws, "read", json!({"path": "/etc/passwd"})).await;
+    assert_refused(&out, "/etc/passwd");
+    let inside = ws.join("sub/inside.txt");
+    let out = call(&ws, "read", json!({"path": inside.display().to_string()})).await;
+    assert!(!out.is_error, "{out:?}");
+    assert_eq!(out.details["path"], "sub/inside.txt");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn symlink_escapes_are_refused() {
+    use std::os::unix::fs::symlink;
+    let (root, ws) = setup();
+    symlink(root.path().join("outside.txt"), ws.join("link.txt")).unwrap_or_else(|e| panic!("{e}"));
+    symlink(root.path(), ws.join("updir")).unwrap_or_else(|e| panic!("{e}"));
+    symlink(root.path().join("nope.txt"), ws.join("dangling.txt"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    symlink(ws.join("sub"), ws.join("sublink")).unwrap_or_else(|e| panic!("{e}"));
+
+    assert_refused(
+        &call(&ws, "read", json!({"path": "link.txt"})).await,
+        "file symlink",
+    );
+    assert_refused(
+        &call(&ws, "read", json!({"path": "updir/outside.txt"})).await,
+        "dir symlink",
+    );
+    let out = call(
+        &ws,
+        "write",
+        json!({"path": "link.txt", "content": "pwned"}),
+    )
+    .await;
+    assert_refused(&out, "write through symlink");
+    let out = call(
+        &ws,
+        "write",
+        json!({"path": "updir/new.txt", "content": "pwned"}),
+    )
+    .await;
+    assert_refused(&out, "write into symlinked dir");
+    assert!(!root.path().join("new.txt").exists());
+    let out = call(
+        &ws,
+        "write",
+        json!({"path": "dangling.txt", "content": "pwned"}),
+    )
+    .await;
+    assert_refused(&out, "write through dangling symlink");
+    assert!(!root.path().join("nope.txt").exists());
+    assert_refused(
+        &call(&ws, "ls", json!({"path": "updir"})).await,
+        "ls symlinked dir",
+    );
+    let outside = std::fs::read_to_string(root.path().join("outside.txt")).unwrap_or_default();
+    assert_eq!(outside, "TOP SECRET\n");
+
+    // A symlink that stays inside the workspace is followed.
+    let out = call(&ws, "read", json!({"path": "sublink/inside.txt"})).await;
+    assert!(!out.is_error, "{out:?}");
+}
+
+#[tokio::test]
+async fn write_read_edit_ls_round_trip() {
+    let (_root, ws) = setup();
+    let out = call(
+        &ws,
+        "write",
+        json!({"path": "deep/new/file.md", "content": "one\ntwo\nthree\n"}),
+    )
+    .await;
+    assert!(!out.is_error, "{out:?}");
+    assert_eq!(
+        std::fs::read_to_string(ws.join("deep/new/file.md")).unwrap_or_default(),
+        "one\ntwo\nthree\n"
+    );
+    let out = call(
+        &ws,
+        "read",
+        json!({"path": "deep/new/file.md", "offset": 2, "limit": 1}),
+    )
+    .await;
+    assert!(!out.is_error, "{out:?}");
+    assert!(out.content.starts_with("two\n"), "{}", out.content);
+    assert!(
+        out.content.contains("Use offset=3 to continue"),
+        "{}",
+        out.content
+    );
+
+    let out = call(
+        &ws,
+        "edit",
+        json!({"path": "deep/new/file.md", "oldText": "two", "newText": "TWO"}),
+    )
+    .await;
+    assert!(!out.is_error, "{out:?}");
+    let out = call(&ws, "read", json!({"path": "deep/new/file.md"})).await;
+    assert_eq!(out.content, "one\nTWO\nthree\n");
+    let out = call(
+        &ws,
+        "edit",
+        json!({"path": "deep/new/file.md", "oldText": "e", "newText": "E"}),
+    )
+    .await;
+    assert!(out.is_error && out.content.contains("occurs"), "{out:?}");
+    let out = call(
+        &ws,
+        "edit",
+        json!({"path": "deep/new/file.md", "oldText": "zzz", "newText": "E"}),
+    )
+    .await;
+    assert!(out.is_error && out.content.contains("not found"), "{out:?}");
+
+    let out = call(&ws, "ls", json!({})).await;
+    assert!(!out.is_error, "{out:?}");
+    assert_eq!(out.content, "deep/\nsub/");
+    let out = call(&ws, "read", json!({"path": "deep"})).await;
+    assert!(out.is_error && out.content.contains("directory"));
+}
+
+#[tokio::test]
+async fn size_caps() {
+    let (_root, ws) = setup();
+    let big = "x".repeat(WRITE_MAX_BYTES + 1);
+    let out = call(&ws, "write", json!({"path": "big.txt", "content": big})).await;
+    assert!(
+        out.is_error && out.content.contains("limit"),
+        "{}",
+        out.content
+    );
+    assert!(!ws.join("big.txt").exists());
+
+    // A file larger than the read cap is read only partly, and the reply says so.
+    let line = format!("{}\n", "y".repeat(99));
+    let huge = line.repeat((READ_MAX_BYTES as usize / 100) * 2);
+    std::fs::write(ws.join("huge.txt"), &huge).unwrap_or_else(|e| panic!("{e}"));
+    let out = call(&ws, "read", json!({"path": "huge.txt"})).await;
+    assert!(!out.is_error);
+    assert!(out.content.len() <= 52 * 1024, "{}", out.content.len());
+    assert!(out.content.contains("Use offset="), "paging hint missing");
+    assert_eq!(out.details["truncated"], true);
+
+    std::fs::write(ws.join("bin.dat"), [0u8, 1, 2, 3]).unwrap_or_else(|e| panic!("{e}"));
+    let out = call(&ws, "read", json!({"path": "bin.dat"})).await;
+    assert!(out.is_error && out.content.contains("binary"));
+}
+
+#[tokio::test]
+async fn bad_arguments_and_unknown_tools_are_tool_errors() {
+    let (_root, ws) = setup();
+    let out = call(&ws, "read", json!({})).await;
+    assert!(out.is_error && out.content.contains("path"), "{out:?}");
+    let out = call(&ws, "read", json!("{\"path\": broken")).await;
+    assert!(
+        out.is_error && out.content.contains("Invalid arguments"),
+        "{out:?}"
+    );
+    let out = call(&ws, "exec", json!({"command": "id"})).await;
+    assert!(
+        out.is_error && out.content == "Tool not available: exec",
+        "{out:?}"
+    );
+    let out = call(&ws, "session_status", json!({})).await;
+    assert!(!out.is_error && out.content.contains("Time: "), "{out:?}");
+}
+
+#[tokio::test]
+async fn missing_workspace_is_created_private() {
+    let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let ws = root.path().join("fresh/ws");
+    let out = call(&ws, "write", json!({"path": "a.txt", "content": "hi"})).await;
+    assert!(!out.is_error, "{out:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&ws)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0);
+        assert_eq!(mode, 0o700);
+    }
+}

@@ -1,0 +1,153 @@
+//! `WhatsAppDriver`: the `ChannelDriver` for one WhatsApp account over any `Link` — holds the
+//! per-account host lock while running, keeps the link up via `run_link`, chunks outbound text.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use openclaw_channels::{
+    AccountConfig, CancelToken, ChannelDriver, ChannelError, ChannelStatus, Inbound,
+    OutboundMessage, SentRef, chunk_text, now_ms,
+};
+use tokio::sync::mpsc;
+
+use crate::link::{Link, ReconnectPolicy, StatusCell, run_link, update};
+use crate::lock::AccountLock;
+use crate::mapping::{chat_id_to_jid, parse_target};
+
+/// One WhatsApp account.
+pub struct WhatsAppDriver {
+    account_id: String,
+    text_chunk_limit: usize,
+    link: Arc<dyn Link>,
+    policy: ReconnectPolicy,
+    /// Directory whose `.lock` must be held while connected (`None` in tests without a disk).
+    lock_dir: Option<PathBuf>,
+    status: StatusCell,
+}
+
+impl WhatsAppDriver {
+    pub fn new(
+        cfg: &AccountConfig,
+        link: Arc<dyn Link>,
+        policy: ReconnectPolicy,
+        lock_dir: Option<PathBuf>,
+        linked: bool,
+    ) -> WhatsAppDriver {
+        WhatsAppDriver {
+            account_id: cfg.account_id.clone(),
+            text_chunk_limit: cfg.text_chunk_limit.max(1),
+            link,
+            policy,
+            lock_dir,
+            status: Arc::new(Mutex::new(ChannelStatus {
+                configured: true,
+                linked,
+                mode: Some("web".into()),
+                ..Default::default()
+            })),
+        }
+    }
+
+    fn snapshot(&self) -> ChannelStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+#[async_trait]
+impl ChannelDriver for WhatsAppDriver {
+    fn channel(&self) -> &str {
+        "whatsapp"
+    }
+
+    fn account_id(&self) -> &str {
+        &self.account_id
+    }
+
+    async fn run(
+        &self,
+        sink: mpsc::Sender<Inbound>,
+        cancel: CancelToken,
+    ) -> Result<(), ChannelError> {
+        let _lock = match &self.lock_dir {
+            Some(dir) => Some(AccountLock::acquire(dir).inspect_err(|e| {
+                update(&self.status, |s| {
+                    s.last_error = Some(e.to_string());
+                    s.last_error_at = Some(now_ms());
+                })
+            })?),
+            None => None,
+        };
+        run_link(
+            self.link.as_ref(),
+            &sink,
+            &cancel,
+            &self.policy,
+            &self.status,
+        )
+        .await
+    }
+
+    async fn send(&self, msg: OutboundMessage) -> Result<SentRef, ChannelError> {
+        let st = self.snapshot();
+        if !st.linked {
+            return Err(ChannelError::NotLinked(
+                "WhatsApp is not linked; run `openclaw channels login --channel whatsapp`".into(),
+            ));
+        }
+        if !st.connected {
+            return Err(ChannelError::Unavailable(
+                "No active WhatsApp Web listener".into(),
+            ));
+        }
+        if !msg.media.is_empty() {
+            return Err(ChannelError::Unavailable(
+                "sending media over WhatsApp is not supported yet".into(),
+            ));
+        }
+        let (chat, _) = parse_target(&msg.chat_id)?;
+        let jid = chat_id_to_jid(&chat)?;
+        let mut ids = Vec::new();
+        for chunk in chunk_text(&msg.text, self.text_chunk_limit) {
+            ids.push(self.link.send_text(&jid, &chunk).await?);
+        }
+        if ids.is_empty() {
+            return Err(ChannelError::Other("text or media is required".into()));
+        }
+        update(&self.status, |s| s.last_outbound_at = Some(now_ms()));
+        Ok(SentRef {
+            chat_id: msg.chat_id,
+            message_ids: ids,
+        })
+    }
+
+    async fn typing(&self, chat_id: &str, _thread_id: Option<&str>) -> Result<(), ChannelError> {
+        if !self.snapshot().connected {
+            return Err(ChannelError::Unavailable(
+                "No active WhatsApp Web listener".into(),
+            ));
+        }
+        let (chat, _) = parse_target(chat_id)?;
+        self.link.composing(&chat_id_to_jid(&chat)?).await
+    }
+
+    fn status(&self) -> ChannelStatus {
+        self.snapshot()
+    }
+
+    async fn logout(&self) -> Result<bool, ChannelError> {
+        let cleared = self.link.logout().await?;
+        update(&self.status, |s| {
+            s.linked = false;
+            s.connected = false;
+        });
+        Ok(cleared)
+    }
+
+    fn parse_target(&self, target: &str) -> Result<(String, Option<String>), ChannelError> {
+        parse_target(target)
+    }
+}

@@ -1,0 +1,291 @@
+//! The connection seam: a `Link` (the real whatsapp-rust socket, or a fake in tests) and
+//! `run_link`, which owns reconnect-with-backoff (channels.md §3.5), the liveness watchdog
+//! (§3.6), logged-out handling and status, independent of the library.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use openclaw_channels::{
+    Backoff, CancelToken, ChannelError, ChannelStatus, Inbound, InboundMessage, now_ms,
+};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// What a connected link reports.
+#[derive(Debug)]
+pub enum LinkEvent {
+    Connected {
+        self_jid: Option<String>,
+    },
+    /// Any sign of life (receipts, presence, pings, history sync …).
+    Activity,
+    Message(Box<InboundMessage>),
+    Qr(String),
+    /// The phone unlinked this device: stop, do not retry.
+    LoggedOut(String),
+    /// Another client took over the session (440 / stream replaced).
+    Replaced,
+    Disconnected(String),
+}
+
+/// A WhatsApp Web connection that can be opened repeatedly.
+#[async_trait]
+pub trait Link: Send + Sync {
+    /// Opens a connection. Events arrive on the receiver; it closing means "disconnected".
+    async fn connect(&self) -> Result<mpsc::Receiver<LinkEvent>, ChannelError>;
+    /// Tears the current connection down (watchdog, shutdown).
+    async fn disconnect(&self);
+    /// Sends one text message to a JID on the current connection; returns the message id.
+    async fn send_text(&self, jid: &str, text: &str) -> Result<String, ChannelError>;
+    /// Chat state `composing` for a JID.
+    async fn composing(&self, jid: &str) -> Result<(), ChannelError>;
+    /// Unlinks the device (if connected) and deletes the local session store.
+    async fn logout(&self) -> Result<bool, ChannelError>;
+}
+
+/// `web.reconnect` (§3.5) and the watchdog window.
+#[derive(Debug, Clone)]
+pub struct ReconnectPolicy {
+    pub initial: Duration,
+    pub max: Duration,
+    pub factor: f64,
+    pub jitter: f64,
+    /// Consecutive failures before giving up (0 = unlimited).
+    pub max_attempts: u32,
+    /// No event at all for this long on an "open" socket ⇒ force a reconnect.
+    pub watchdog: Duration,
+}
+
+impl Default for ReconnectPolicy {
+    fn default() -> Self {
+        ReconnectPolicy {
+            initial: Duration::from_millis(2000),
+            max: Duration::from_millis(30_000),
+            factor: 1.8,
+            jitter: 0.25,
+            max_attempts: 12,
+            watchdog: Duration::from_secs(30 * 60),
+        }
+    }
+}
+
+impl ReconnectPolicy {
+    /// Reads `web.reconnect` / `web.watchdogMinutes`-style values with the spec's clamps.
+    pub fn from_json(v: Option<&serde_json::Value>) -> ReconnectPolicy {
+        let mut p = ReconnectPolicy::default();
+        let Some(v) = v else { return p };
+        let num = |k: &str| v.get(k).and_then(serde_json::Value::as_f64);
+        if let Some(x) = num("initialMs") {
+            p.initial = Duration::from_millis(x.max(250.0) as u64);
+        }
+        if let Some(x) = num("maxMs") {
+            p.max = Duration::from_millis(x as u64).max(p.initial);
+        }
+        if let Some(x) = num("factor") {
+            p.factor = x.clamp(1.1, 10.0);
+        }
+        if let Some(x) = num("jitter") {
+            p.jitter = x.clamp(0.0, 1.0);
+        }
+        if let Some(x) = num("maxAttempts") {
+            p.max_attempts = x.max(0.0) as u32;
+        }
+        p
+    }
+}
+
+/// Liveness: stale when nothing was seen for `timeout`.
+#[derive(Debug, Clone)]
+pub struct Watchdog {
+    timeout: Duration,
+    last: Instant,
+}
+
+impl Watchdog {
+    pub fn new(timeout: Duration, now: Instant) -> Watchdog {
+        Watchdog { timeout, last: now }
+    }
+    pub fn touch(&mut self, now: Instant) {
+        self.last = now;
+    }
+    pub fn is_stale(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.last) >= self.timeout
+    }
+    pub fn deadline(&self) -> Instant {
+        self.last + self.timeout
+    }
+}
+
+/// Shared status of one WhatsApp account.
+pub type StatusCell = Arc<Mutex<ChannelStatus>>;
+
+pub(crate) fn update(status: &StatusCell, f: impl FnOnce(&mut ChannelStatus)) {
+    f(&mut status.lock().unwrap_or_else(|p| p.into_inner()));
+}
+
+fn record_error(status: &StatusCell, msg: &str) {
+    tracing::warn!(channel = "whatsapp", error = %msg, "whatsapp connection problem");
+    update(status, |s| {
+        s.last_error = Some(msg.to_string());
+        s.last_error_at = Some(now_ms());
+    });
+}
+
+/// Keeps `link` connected until `cancel`: reconnects with backoff, forces a reconnect when the
+/// watchdog fires, stops with `NotLinked` on logout and with `Unavailable` after
+/// `max_attempts` consecutive failures. Inbound messages go to `sink` (WhatsApp has no cursor,
+/// so acks are not awaited).
+pub async fn run_link(
+    link: &dyn Link,
+    sink: &mpsc::Sender<Inbound>,
+    cancel: &CancelToken,
+    policy: &ReconnectPolicy,
+    status: &StatusCell,
+) -> Result<(), ChannelError> {
+    let mut backoff = Backoff::new(policy.initial, policy.max, policy.factor, policy.jitter);
+    update(status, |s| s.running = true);
+    let result = loop {
+        if cancel.is_cancelled() {
+            break Ok(());
+        }
+        let events = tokio::select! {
+            r = link.connect() => r,
+            _ = cancel.cancelled() => break Ok(()),
+        };
+        let outcome = match events {
+            Ok(rx) => session(link, rx, sink, cancel, policy, status, &mut backoff).await,
+            Err(e) => Session::Failed(e.to_string()),
+        };
+        update(status, |s| s.connected = false);
+        match outcome {
+            Session::Cancelled => {
+                link.disconnect().await;
+                break Ok(());
+            }
+            Session::LoggedOut(m) => {
+                update(status, |s| s.linked = false);
+                record_error(status, &m);
+                break Err(ChannelError::NotLinked(m));
+            }
+            Session::Failed(m) => record_error(status, &m),
+        }
+        if policy.max_attempts > 0 && backoff.attempts() >= policy.max_attempts {
+            break Err(ChannelError::Unavailable(format!(
+                "gave up after {} reconnect attempts",
+                policy.max_attempts
+            )));
+        }
+        let delay = backoff.next_delay();
+        update(status, |s| s.reconnects += 1);
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = cancel.cancelled() => break Ok(()),
+        }
+    };
+    update(status, |s| {
+        s.running = false;
+        s.connected = false;
+    });
+    result
+}
+
+enum Session {
+    Cancelled,
+    LoggedOut(String),
+    Failed(String),
+}
+
+async fn session(
+    link: &dyn Link,
+    mut rx: mpsc::Receiver<LinkEvent>,
+    sink: &mpsc::Sender<Inbound>,
+    cancel: &CancelToken,
+    policy: &ReconnectPolicy,
+    status: &StatusCell,
+    backoff: &mut Backoff,
+) -> Session {
+    let mut dog = Watchdog::new(policy.watchdog, Instant::now());
+    loop {
+        let ev = tokio::select! {
+            ev = rx.recv() => ev,
+            _ = tokio::time::sleep_until(dog.deadline()) => {
+                if dog.is_stale(Instant::now()) {
+                    link.disconnect().await;
+                    return Session::Failed(format!(
+                        "watchdog: no activity for {}s; reconnecting",
+                        policy.watchdog.as_secs()
+                    ));
+                }
+                continue;
+            }
+            _ = cancel.cancelled() => return Session::Cancelled,
+        };
+        dog.touch(Instant::now());
+        match ev {
+            None => return Session::Failed("connection closed".into()),
+            Some(LinkEvent::Connected { self_jid }) => {
+                backoff.reset();
+                update(status, |s| {
+                    s.connected = true;
+                    s.linked = true;
+                    if self_jid.is_some() {
+                        s.bot_username = self_jid;
+                    }
+                });
+            }
+            Some(LinkEvent::Activity) | Some(LinkEvent::Qr(_)) => {}
+            Some(LinkEvent::Message(m)) => {
+                let (item, _ack) = Inbound::new(*m);
+                tokio::select! {
+                    r = sink.send(item) => if r.is_err() {
+                        return Session::Failed("inbound sink closed".into());
+                    },
+                    _ = cancel.cancelled() => return Session::Cancelled,
+                }
+                update(status, |s| s.last_inbound_at = Some(now_ms()));
+            }
+            Some(LinkEvent::LoggedOut(m)) => {
+                return Session::LoggedOut(format!(
+                    "logged out by the phone ({m}); run `openclaw channels login --channel whatsapp` to re-link"
+                ));
+            }
+            Some(LinkEvent::Replaced) => {
+                return Session::Failed(
+                    "session replaced: another client is using this WhatsApp account".into(),
+                );
+            }
+            Some(LinkEvent::Disconnected(m)) => {
+                return Session::Failed(format!("disconnected: {m}"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watchdog_goes_stale_and_touch_resets() {
+        let t0 = Instant::now();
+        let mut w = Watchdog::new(Duration::from_secs(60), t0);
+        assert!(!w.is_stale(t0 + Duration::from_secs(59)));
+        assert!(w.is_stale(t0 + Duration::from_secs(60)));
+        w.touch(t0 + Duration::from_secs(50));
+        assert!(!w.is_stale(t0 + Duration::from_secs(100)));
+        assert_eq!(w.deadline(), t0 + Duration::from_secs(110));
+    }
+
+    #[test]
+    fn policy_clamps_like_the_reference() {
+        let p = ReconnectPolicy::from_json(Some(
+            &serde_json::json!({"initialMs": 10, "maxMs": 5, "factor": 50, "jitter": 2}),
+        ));
+        assert_eq!(p.initial, Duration::from_millis(250));
+        assert_eq!(p.max, Duration::from_millis(250));
+        assert_eq!(p.factor, 10.0);
+        assert_eq!(p.jitter, 1.0);
+        assert_eq!(p.max_attempts, 12);
+    }
+}

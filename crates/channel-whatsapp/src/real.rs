@@ -1,0 +1,302 @@
+//! The live `Link` over whatsapp-rust 0.7 (feature `real`): a `Bot` per connection with a sqlite
+//! session store under the account dir, library events mapped to `LinkEvent`, text sends, chat
+//! state, logout; plus the QR / pairing-code `login` flow. All library generics stay in here.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use openclaw_channels::ChannelError;
+use tokio::sync::mpsc;
+use whatsapp_rust::pair_code::PairCodeOptions;
+use whatsapp_rust::prelude::*;
+
+use crate::link::{Link, LinkEvent};
+use crate::mapping::{WaInbound, to_inbound};
+
+/// Bounded event queue between the library's event bus and `run_link`.
+const EVENT_QUEUE: usize = 256;
+
+/// `<authDir>/wa.db`, created 0600 in a 0700 directory before sqlite opens it (sqlite's
+/// -wal/-shm files inherit the database file's mode).
+pub fn prepare_store(auth_dir: &Path) -> Result<PathBuf, ChannelError> {
+    openclaw_config::fsutil::ensure_private_dir(auth_dir)?;
+    let db = auth_dir.join("wa.db");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(&db)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(db)
+}
+
+async fn open_store(db: &Path) -> Result<SqliteStore, ChannelError> {
+    let url = db
+        .to_str()
+        .ok_or_else(|| ChannelError::Io(format!("non-UTF-8 store path {}", db.display())))?;
+    SqliteStore::new(url)
+        .await
+        .map_err(|e| ChannelError::Io(format!("whatsapp store {url}: {e}")))
+}
+
+fn jid(s: &str) -> Result<Jid, ChannelError> {
+    s.parse::<Jid>()
+        .map_err(|e| ChannelError::BadTarget(format!("invalid WhatsApp JID {s:?}: {e}")))
+}
+
+/// Library message → plain fields.
+fn wa_inbound(account_id: &str, m: &wa::Message, info: &MessageInfo) -> WaInbound {
+    let base = m.get_base_message();
+    let caption = base
+        .image_message
+        .as_option()
+        .and_then(|x| x.caption.clone())
+        .or_else(|| {
+            base.video_message
+                .as_option()
+                .and_then(|x| x.caption.clone())
+        })
+        .or_else(|| {
+            base.document_message
+                .as_option()
+                .and_then(|x| x.caption.clone())
+        });
+    let media_kind = if base.image_message.as_option().is_some() {
+        Some("image")
+    } else if base.video_message.as_option().is_some() {
+        Some("video")
+    } else if base.audio_message.as_option().is_some() {
+        Some("audio")
+    } else if base.document_message.as_option().is_some() {
+        Some("document")
+    } else if base.sticker_message.as_option().is_some() {
+        Some("sticker")
+    } else {
+        None
+    };
+    let sender = info.source.sender.to_string();
+    WaInbound {
+        account_id: account_id.to_string(),
+        chat_jid: info.source.chat.to_string(),
+        sender_pn_jid: if sender.ends_with("@lid") {
+            info.source.sender_alt.as_ref().map(|j| j.to_string())
+        } else {
+            None
+        },
+        sender_jid: sender,
+        is_group: info.source.is_group,
+        from_me: info.source.is_from_me,
+        id: info.id.to_string(),
+        push_name: info.push_name.clone(),
+        text: m.text_content().map(String::from).or(caption),
+        media_kind: media_kind.map(String::from),
+        mentions: Vec::new(),
+        quoted_author: None,
+        timestamp_secs: info.timestamp.timestamp(),
+    }
+}
+
+/// The real connection for one account.
+pub struct RealLink {
+    account_id: String,
+    auth_dir: PathBuf,
+    handle: tokio::sync::Mutex<Option<BotHandle>>,
+    client: Mutex<Option<Arc<Client>>>,
+}
+
+impl RealLink {
+    pub fn new(account_id: &str, auth_dir: PathBuf) -> RealLink {
+        RealLink {
+            account_id: account_id.to_string(),
+            auth_dir,
+            handle: tokio::sync::Mutex::new(None),
+            client: Mutex::new(None),
+        }
+    }
+
+    fn client(&self) -> Result<Arc<Client>, ChannelError> {
+        self.client
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| ChannelError::Unavailable("No active WhatsApp Web listener".into()))
+    }
+}
+
+#[async_trait]
+impl Link for RealLink {
+    async fn connect(&self) -> Result<mpsc::Receiver<LinkEvent>, ChannelError> {
+        // Never two sockets for one account: stop the previous bot first.
+        self.disconnect().await;
+        let db = prepare_store(&self.auth_dir)?;
+        let store = open_store(&db).await?;
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE);
+        let account = self.account_id.clone();
+        let bot = Bot::builder()
+            .with_backend(store)
+            .skip_history_sync()
+            .on_event(move |event, client| {
+                let tx = tx.clone();
+                let account = account.clone();
+                let mut out = Vec::new();
+                match &*event {
+                    Event::Connected(_) => out.push(LinkEvent::Connected { self_jid: None }),
+                    Event::Messages(_) => {
+                        for m in event.messages() {
+                            let w = wa_inbound(&account, &m.message, &m.info);
+                            match to_inbound(&w, None) {
+                                Some(msg) => out.push(LinkEvent::Message(Box::new(msg))),
+                                None => out.push(LinkEvent::Activity),
+                            }
+                        }
+                    }
+                    Event::PairingQrCode(qr) => out.push(LinkEvent::Qr(qr.code.clone())),
+                    Event::LoggedOut(_) => out.push(LinkEvent::LoggedOut("device unlinked".into())),
+                    Event::StreamReplaced(_) => out.push(LinkEvent::Replaced),
+                    Event::Disconnected(_) => {
+                        out.push(LinkEvent::Disconnected("socket closed".into()))
+                    }
+                    _ => out.push(LinkEvent::Activity),
+                }
+                drop(client);
+                async move {
+                    for ev in out {
+                        // Bounded: a stalled consumer applies backpressure to the library.
+                        if tx.send(ev).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            })
+            .build()
+            .await
+            .map_err(|e| ChannelError::Network(format!("whatsapp: {e}")))?;
+        let handle = bot.spawn();
+        *self.client.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle.client());
+        *self.handle.lock().await = Some(handle);
+        Ok(rx)
+    }
+
+    async fn disconnect(&self) {
+        self.client.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = self.handle.lock().await.take() {
+            // Bounded: a wedged socket must not wedge the reconnect loop.
+            let abort = tokio::time::timeout(Duration::from_secs(10), h.shutdown()).await;
+            if abort.is_err() {
+                tracing::warn!("whatsapp shutdown timed out");
+            }
+        }
+    }
+
+    async fn send_text(&self, to: &str, text: &str) -> Result<String, ChannelError> {
+        let client = self.client()?;
+        let r = client
+            .send_message(jid(to)?, wa::Message::text(text))
+            .await
+            .map_err(|e| ChannelError::Network(format!("whatsapp send: {e}")))?;
+        Ok(r.message_id)
+    }
+
+    async fn composing(&self, to: &str) -> Result<(), ChannelError> {
+        let client = self.client()?;
+        client
+            .chatstate()
+            .send_composing(&jid(to)?)
+            .await
+            .map_err(|e| ChannelError::Network(format!("whatsapp chat state: {e}")))
+    }
+
+    async fn logout(&self) -> Result<bool, ChannelError> {
+        if let Ok(client) = self.client() {
+            client.logout().await;
+        }
+        self.disconnect().await;
+        let mut cleared = false;
+        for name in ["wa.db", "wa.db-wal", "wa.db-shm"] {
+            if std::fs::remove_file(self.auth_dir.join(name)).is_ok() {
+                cleared = true;
+            }
+        }
+        Ok(cleared)
+    }
+}
+
+/// What `login` shows the user.
+#[derive(Debug, Clone)]
+pub enum LoginPrompt {
+    /// Raw QR payload (render with [`crate::render_qr`]); rotates every ~20–60 s.
+    Qr(String),
+    /// 8-character code for "Link with phone number instead".
+    PairCode(String),
+}
+
+/// Links a new device: emits QR payloads (and a pairing code when `phone` is given, digits
+/// only) through `prompt` until the phone confirms and the socket reports connected, or
+/// `timeout` passes. Holds the account lock, so it refuses while the gateway owns the account.
+pub async fn login(
+    auth_dir: &Path,
+    phone: Option<String>,
+    timeout: Duration,
+    prompt: Arc<dyn Fn(LoginPrompt) + Send + Sync>,
+) -> Result<(), ChannelError> {
+    let _lock = crate::lock::AccountLock::acquire(auth_dir)?;
+    let db = prepare_store(auth_dir)?;
+    let store = open_store(&db).await?;
+    let (done_tx, mut done_rx) = mpsc::channel::<Result<(), String>>(4);
+    let (p1, p2) = (prompt.clone(), prompt);
+    let d1 = done_tx.clone();
+    let mut builder = Bot::builder()
+        .with_backend(store)
+        .on_qr_code(move |code, _ttl| {
+            p1(LoginPrompt::Qr(code));
+            async {}
+        })
+        .on_pair_code(move |code, _ttl| {
+            p2(LoginPrompt::PairCode(code));
+            async {}
+        })
+        .on_connected(move |_client| {
+            let d = done_tx.clone();
+            async move {
+                let _ = d.send(Ok(())).await;
+            }
+        })
+        .on_logged_out(move |_info| {
+            let d = d1.clone();
+            async move {
+                let _ = d.send(Err("logged out during pairing".into())).await;
+            }
+        });
+    if let Some(phone) = phone {
+        let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+        builder = builder.with_pair_code(PairCodeOptions {
+            phone_number: digits,
+            ..Default::default()
+        });
+    }
+    let bot = builder
+        .build()
+        .await
+        .map_err(|e| ChannelError::Network(format!("whatsapp: {e}")))?;
+    let handle = bot.spawn();
+    let result = tokio::time::timeout(timeout, done_rx.recv()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), handle.shutdown()).await;
+    match result {
+        Ok(Some(Ok(()))) => Ok(()),
+        Ok(Some(Err(e))) => Err(ChannelError::NotLinked(e)),
+        Ok(None) => Err(ChannelError::Other("login ended unexpectedly".into())),
+        Err(_) => Err(ChannelError::Unavailable(format!(
+            "no phone confirmed the link within {}s",
+            timeout.as_secs()
+        ))),
+    }
+}

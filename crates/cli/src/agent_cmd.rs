@@ -1,0 +1,111 @@
+//! `openclaw agent`: one agent turn through the running gateway (the `agent` method, waiting
+//! for its final response), printing the reply — or the whole result with `--json`.
+
+use std::time::Duration;
+
+use clap::Args;
+use openclaw_client::{ClientError, GatewayClient};
+use openclaw_config::Paths;
+use serde_json::json;
+
+use crate::ConnArgs;
+use crate::rpc::{connect_options, report};
+
+#[derive(Args, Debug)]
+pub struct AgentArgs {
+    /// The message for the agent.
+    #[arg(long, short = 'm')]
+    pub message: String,
+    /// Delivery target (also selects the session).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Resume a session by id.
+    #[arg(long)]
+    pub session_id: Option<String>,
+    /// Session key (e.g. `main`).
+    #[arg(long)]
+    pub session_key: Option<String>,
+    /// Agent id (default: the configured default agent).
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Thinking level (off|minimal|low|medium|high).
+    #[arg(long)]
+    pub thinking: Option<String>,
+    /// Send the reply to the channel target after the run.
+    #[arg(long)]
+    pub deliver: bool,
+    /// Channel for delivery.
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// Run timeout in seconds.
+    #[arg(long = "timeout-seconds", default_value_t = 600)]
+    pub timeout_seconds: u64,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+pub async fn run(paths: &Paths, dev: bool, a: AgentArgs) -> u8 {
+    let mut opts = match connect_options(paths, dev, &a.conn) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    opts.handshake_timeout = Duration::from_millis(a.conn.timeout);
+    let url = opts.url.clone();
+    let client = match GatewayClient::connect(opts).await {
+        Ok((c, _)) => c,
+        Err(e) => {
+            eprintln!("{}", report(&e, &url));
+            return 1;
+        }
+    };
+    let mut params = json!({
+        "message": a.message,
+        "idempotencyKey": uuid::Uuid::new_v4().to_string(),
+        "timeout": a.timeout_seconds,
+    });
+    for (k, v) in [
+        ("to", &a.to),
+        ("sessionId", &a.session_id),
+        ("sessionKey", &a.session_key),
+        ("agentId", &a.agent),
+        ("thinking", &a.thinking),
+        ("channel", &a.channel),
+    ] {
+        if let Some(v) = v {
+            params[k] = json!(v);
+        }
+    }
+    if a.deliver {
+        params["deliver"] = json!(true);
+    }
+    let wait = Duration::from_secs(a.timeout_seconds + 30);
+    let result = client
+        .request_expect_final("agent", Some(params), wait)
+        .await;
+    client.close().await;
+    match result {
+        Ok(v) => {
+            if a.conn.json {
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            } else {
+                for p in v["result"]["payloads"].as_array().into_iter().flatten() {
+                    if let Some(t) = p["text"].as_str() {
+                        println!("{t}");
+                    }
+                }
+            }
+            if v["status"] == "ok" { 0 } else { 1 }
+        }
+        Err(ClientError::Rpc(e)) => {
+            eprintln!("Agent run failed: {}", e.message);
+            1
+        }
+        Err(e) => {
+            eprintln!("Agent run failed: {}", report(&e, &url));
+            1
+        }
+    }
+}

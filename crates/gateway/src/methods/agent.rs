@@ -1,0 +1,501 @@
+//! Agent family: `agent` (two responses on one id: `accepted`, then the final result),
+//! `agent.wait`, `chat.send` / `chat.history` / `chat.abort`, and `sessions.list` / `reset` /
+//! `delete`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use openclaw_agent::{SessionStore, Transcript, canonical_session_key};
+use openclaw_protocol::agent::names;
+use openclaw_protocol::connect::scopes;
+use openclaw_protocol::schema::parse_params;
+use openclaw_protocol::{
+    AgentParams, AgentWaitParams, ChatAbortParams, ChatHistoryParams, ChatSendParams, ErrorShape,
+    SessionsDeleteParams, SessionsListParams, SessionsResetParams,
+};
+use serde_json::{Value, json};
+
+use crate::registry::{Access, HandlerFuture, MethodCtx, MethodSpec, Reply};
+use crate::runs::{RunResult, RunSpec, Runs, Submitted};
+use crate::state::{AppState, now_ms};
+
+pub fn register(out: &mut Vec<MethodSpec>) {
+    let write = Access::Scope(scopes::WRITE);
+    let read = Access::Scope(scopes::READ);
+    let admin = Access::Scope(scopes::ADMIN);
+    for (name, access, handler) in [
+        (names::AGENT, write, agent as crate::registry::Handler),
+        (names::AGENT_WAIT, write, agent_wait),
+        (names::CHAT_SEND, write, chat_send),
+        (names::CHAT_HISTORY, read, chat_history),
+        (names::CHAT_ABORT, write, chat_abort),
+        (names::SESSIONS_LIST, read, sessions_list),
+        (names::SESSIONS_RESET, admin, sessions_reset),
+        (names::SESSIONS_DELETE, admin, sessions_delete),
+        (names::SET_HEARTBEATS, admin, set_heartbeats),
+        ("wake", write, wake),
+    ] {
+        out.push(MethodSpec {
+            name,
+            access,
+            handler,
+        });
+    }
+}
+
+/// Default agent runtime timeout (`agents.defaults.timeoutSeconds`).
+const DEFAULT_TIMEOUT_SECS: u64 = 600;
+
+fn config_value(state: &AppState) -> Value {
+    serde_json::to_value(&state.config().config).unwrap_or_default()
+}
+
+/// Known agent ids and the default one (`default:true`, else first, else `main`).
+pub fn agents(state: &AppState) -> (Vec<String>, String) {
+    let cfg = config_value(state);
+    let list: Vec<(String, bool)> = cfg["agents"]["list"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| {
+                    let id = e["id"].as_str()?.to_ascii_lowercase();
+                    Some((id, e["default"].as_bool().unwrap_or(false)))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let default = list
+        .iter()
+        .find(|(_, d)| *d)
+        .or(list.first())
+        .map(|(id, _)| id.clone())
+        .unwrap_or_else(|| "main".into());
+    let mut ids: Vec<String> = list.into_iter().map(|(id, _)| id).collect();
+    if ids.is_empty() {
+        ids.push("main".into());
+    }
+    (ids, default)
+}
+
+/// The agent's workspace: `agents.list[].workspace` → `agents.defaults.workspace` →
+/// `<state>/workspace` (`<state>/workspace-<agent>` for non-default agents).
+pub fn workspace_dir(state: &AppState, agent_id: &str) -> PathBuf {
+    let cfg = config_value(state);
+    let own = cfg["agents"]["list"].as_array().and_then(|a| {
+        a.iter()
+            .find(|e| e["id"].as_str().map(str::to_ascii_lowercase).as_deref() == Some(agent_id))
+            .and_then(|e| e["workspace"].as_str().map(str::to_string))
+    });
+    if let Some(w) = own.or_else(|| state.settings().workspace.clone()) {
+        return openclaw_config::paths::expand_home(&w);
+    }
+    let (_, default) = agents(state);
+    if agent_id == default {
+        state.paths.workspace_dir()
+    } else {
+        state.paths.state_dir.join(format!("workspace-{agent_id}"))
+    }
+}
+
+fn resolve_agent(state: &AppState, requested: Option<&str>) -> Result<String, ErrorShape> {
+    let (ids, default) = agents(state);
+    match requested {
+        None => Ok(default),
+        Some(a) => {
+            let a = a.to_ascii_lowercase();
+            if ids.contains(&a) {
+                Ok(a)
+            } else {
+                Err(ErrorShape::invalid_request(format!(
+                    "unknown agent id: {a}"
+                )))
+            }
+        }
+    }
+}
+
+fn session_key(state: &AppState, agent: &str, requested: Option<&str>) -> String {
+    let main_key = state.settings().main_key.clone();
+    match requested {
+        Some(k) if !k.trim().is_empty() => canonical_session_key(k, agent, &main_key),
+        _ => format!("agent:{agent}:{main_key}"),
+    }
+}
+
+/// The agent id a session key belongs to (`agent:<id>:…`), else the default agent.
+fn agent_of_key(state: &AppState, key: &str) -> String {
+    key.strip_prefix("agent:")
+        .and_then(|r| r.split(':').next())
+        .map(str::to_string)
+        .unwrap_or_else(|| agents(state).1)
+}
+
+fn final_frame(result: &RunResult) -> (bool, Value, Option<ErrorShape>) {
+    (result.ok, result.payload.clone(), result.error.clone())
+}
+
+fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let p = parse_params::<AgentParams>(names::AGENT, params)?;
+        let state = &ctx.state;
+        let agent_id = resolve_agent(state, p.agent_id.as_deref())?;
+        let key = session_key(state, &agent_id, p.session_key.as_deref());
+        let mut message = p.message.clone();
+        // `/new` and `/reset` start a fresh session first; alone they reply without a run.
+        let trimmed = message.trim();
+        let reset_cmd = ["/new", "/reset"]
+            .into_iter()
+            .find(|c| trimmed == *c || trimmed.starts_with(&format!("{c} ")));
+        if let Some(cmd) = reset_cmd {
+            let store = SessionStore::open(&state.paths.state_dir, &agent_id);
+            store
+                .reset(&key)
+                .map_err(|e| ErrorShape::unavailable(format!("cannot reset the session: {e}")))?;
+            let rest = trimmed[cmd.len()..].trim().to_string();
+            if rest.is_empty() {
+                let text = if cmd == "/new" {
+                    "✅ New session started."
+                } else {
+                    "✅ Session reset."
+                };
+                let payload = json!({"runId": p.idempotency_key, "status": "ok", "summary": "completed",
+                    "result": {"payloads": [{"text": text, "mediaUrl": null}], "meta": {"durationMs": 0}}});
+                return Ok(Reply::TwoPhase {
+                    ack: json!({"runId": p.idempotency_key, "status": "accepted", "acceptedAt": now_ms()}),
+                    rest: Box::pin(async move { (true, payload, None) }),
+                });
+            }
+            message = rest;
+        }
+        let timeout = Duration::from_secs(p.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1));
+        let spec = RunSpec {
+            run_id: p.idempotency_key.clone(),
+            agent_id,
+            session_key: key,
+            message,
+            extra_system_prompt: p.extra_system_prompt.clone(),
+            timeout,
+            stream_tx: None,
+            ephemeral: false,
+            persisted: None,
+        };
+        let run = match Runs::submit(state, spec)? {
+            Submitted::New(r) | Submitted::Existing(r) => r,
+        };
+        let ack = json!({"runId": run.run_id, "status": "accepted", "acceptedAt": run.accepted_at});
+        let wait_for = timeout + Duration::from_secs(30);
+        Ok(Reply::TwoPhase {
+            ack,
+            rest: Box::pin(async move {
+                match run.wait(wait_for).await {
+                    Some(r) => final_frame(&r),
+                    None => (
+                        false,
+                        json!({"runId": run.run_id, "status": "error", "summary": "run did not finish"}),
+                        Some(ErrorShape::new(
+                            openclaw_protocol::codes::AGENT_TIMEOUT,
+                            "run did not finish in time",
+                        )),
+                    ),
+                }
+            }),
+        })
+    })
+}
+
+fn agent_wait<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let p = parse_params::<AgentWaitParams>(names::AGENT_WAIT, params)?;
+        let within = Duration::from_millis(p.timeout_ms.unwrap_or(30_000).min(3_600_000));
+        let Some(run) = ctx.state.runs.find(&p.run_id) else {
+            tokio::time::sleep(within.min(Duration::from_millis(50))).await;
+            return Ok(Reply::Json(json!({"runId": p.run_id, "status": "timeout"})));
+        };
+        Ok(Reply::Json(match run.wait(within).await {
+            Some(r) => {
+                let mut v = json!({
+                    "runId": run.run_id,
+                    "status": if r.ok { "ok" } else { "error" },
+                    "startedAt": r.started_at,
+                    "endedAt": r.ended_at,
+                });
+                if let Some(e) = &r.error {
+                    v["error"] = json!(e.message);
+                }
+                v
+            }
+            None => json!({"runId": run.run_id, "status": "timeout"}),
+        }))
+    })
+}
+
+fn chat_send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let p = parse_params::<ChatSendParams>(names::CHAT_SEND, params)?;
+        let state = &ctx.state;
+        let (_, default) = agents(state);
+        let key = canonical_session_key(&p.session_key, &default, &state.settings().main_key);
+        let agent_id = agent_of_key(state, &key);
+        let trimmed = p.message.trim();
+        if trimmed == "/stop" {
+            let ids = Runs::abort(state, &key, None);
+            return Ok(Reply::Json(
+                json!({"ok": true, "aborted": !ids.is_empty(), "runIds": ids}),
+            ));
+        }
+        if trimmed == "/new" || trimmed == "/reset" {
+            let store = SessionStore::open(&state.paths.state_dir, &agent_id);
+            store
+                .reset(&key)
+                .map_err(|e| ErrorShape::unavailable(format!("cannot reset the session: {e}")))?;
+            let text = if trimmed == "/new" {
+                "✅ New session started."
+            } else {
+                "✅ Session reset."
+            };
+            let payload = json!({"runId": p.idempotency_key, "sessionKey": key, "seq": 1, "state": "final",
+                "message": {"role": "assistant", "content": [{"type": "text", "text": text}], "timestamp": now_ms()}});
+            state.hub.broadcast(
+                "chat",
+                &payload.to_string(),
+                None,
+                false,
+                crate::hub::Audience::Operators,
+            );
+            return Ok(Reply::Json(
+                json!({"runId": p.idempotency_key, "status": "ok"}),
+            ));
+        }
+        if trimmed.is_empty() {
+            return Err(ErrorShape::invalid_request(
+                "invalid chat.send params: message is empty",
+            ));
+        }
+        let timeout = Duration::from_millis(
+            p.timeout_ms
+                .unwrap_or(DEFAULT_TIMEOUT_SECS * 1000)
+                .max(1000),
+        );
+        let spec = RunSpec {
+            run_id: p.idempotency_key.clone(),
+            agent_id,
+            session_key: key,
+            message: p.message.clone(),
+            extra_system_prompt: None,
+            timeout,
+            stream_tx: None,
+            ephemeral: false,
+            persisted: None,
+        };
+        Ok(Reply::Json(match Runs::submit(state, spec)? {
+            Submitted::New(r) => json!({"runId": r.run_id, "status": "started"}),
+            Submitted::Existing(r) => match r.result() {
+                None => json!({"runId": r.run_id, "status": "in_flight"}),
+                Some(res) => {
+                    json!({"runId": r.run_id, "status": if res.ok { "ok" } else { "error" }})
+                }
+            },
+        }))
+    })
+}
+
+fn chat_history<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let p = parse_params::<ChatHistoryParams>(names::CHAT_HISTORY, params)?;
+        let state = &ctx.state;
+        let (_, default) = agents(state);
+        let key = canonical_session_key(&p.session_key, &default, &state.settings().main_key);
+        let store = SessionStore::open(&state.paths.state_dir, &agent_of_key(state, &key));
+        let limit = p.limit.unwrap_or(200) as usize;
+        let max_chars = p.max_chars.map(|m| m as usize);
+        let Some(entry) = store.get(&key) else {
+            return Ok(Reply::Json(
+                json!({"sessionKey": key, "sessionId": null, "messages": []}),
+            ));
+        };
+        let path = store.transcript_path(&entry);
+        let messages = tokio::task::spawn_blocking(move || Transcript::load_messages(&path))
+            .await
+            .map_err(|e| ErrorShape::unavailable(e.to_string()))?
+            .map_err(|e| ErrorShape::unavailable(format!("cannot read the transcript: {e}")))?;
+        let start = messages.len().saturating_sub(limit);
+        let mut out: Vec<Value> = messages[start..]
+            .iter()
+            .map(|m| serde_json::to_value(m).unwrap_or(Value::Null))
+            .collect();
+        // Bound the reply: 6 MiB total, long texts cut to maxChars.
+        const MAX_BYTES: usize = 6 * 1024 * 1024;
+        let mut total = 0usize;
+        for m in out.iter_mut().rev() {
+            if let Some(max) = max_chars {
+                truncate_texts(m, max);
+            }
+            let len = m.to_string().len();
+            if total + len > MAX_BYTES {
+                *m = json!({"role": m["role"].clone(), "content": [{"type": "text", "text": "[chat.history omitted: message too large]"}]});
+            }
+            total += len.min(MAX_BYTES);
+        }
+        Ok(Reply::Json(
+            json!({"sessionKey": key, "sessionId": entry.session_id, "messages": out}),
+        ))
+    })
+}
+
+fn truncate_texts(v: &mut Value, max: usize) {
+    if let Some(parts) = v["content"].as_array_mut() {
+        for part in parts {
+            if let Some(t) = part["text"].as_str()
+                && t.chars().count() > max
+            {
+                part["text"] = json!(t.chars().take(max).collect::<String>());
+            }
+        }
+    }
+}
+
+fn chat_abort<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let p = parse_params::<ChatAbortParams>(names::CHAT_ABORT, params)?;
+        let state = &ctx.state;
+        let (_, default) = agents(state);
+        let key = canonical_session_key(&p.session_key, &default, &state.settings().main_key);
+        if let Some(run) = p.run_id.as_deref().and_then(|id| state.runs.find(id))
+            && run.session_key != key
+        {
+            return Err(ErrorShape::invalid_request(
+                "runId does not match sessionKey",
+            ));
+        }
+        let ids = Runs::abort(state, &key, p.run_id.as_deref());
+        Ok(Reply::Json(
+            json!({"ok": true, "aborted": !ids.is_empty(), "runIds": ids}),
+        ))
+    })
+}
+
+fn session_kind(key: &str) -> &'static str {
+    if key == "global" {
+        "global"
+    } else if key == "unknown" {
+        "unknown"
+    } else if key.contains(":group:") || key.contains(":channel:") {
+        "group"
+    } else {
+        "direct"
+    }
+}
+
+fn sessions_list<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let p = parse_params::<SessionsListParams>(names::SESSIONS_LIST, params)?;
+        let state = &ctx.state;
+        let agent_id = resolve_agent(state, p.agent_id.as_deref())?;
+        let store = SessionStore::open(&state.paths.state_dir, &agent_id);
+        let now = now_ms();
+        let mut rows: Vec<Value> = store
+            .list()
+            .into_iter()
+            .filter(|(k, _)| {
+                let kind = session_kind(k);
+                (kind != "global" || p.include_global == Some(true))
+                    && (kind != "unknown" || p.include_unknown == Some(true))
+            })
+            .filter(|(_, e)| {
+                p.active_minutes
+                    .is_none_or(|m| now.saturating_sub(e.updated_at) <= m * 60_000)
+            })
+            .filter(|(k, e)| {
+                p.search.as_deref().is_none_or(|s| {
+                    let s = s.to_ascii_lowercase();
+                    k.contains(&s)
+                        || e.label
+                            .as_deref()
+                            .is_some_and(|l| l.to_ascii_lowercase().contains(&s))
+                        || e.display_name
+                            .as_deref()
+                            .is_some_and(|l| l.to_ascii_lowercase().contains(&s))
+                })
+            })
+            .map(|(k, e)| {
+                let mut row = serde_json::to_value(&e).unwrap_or_else(|_| json!({}));
+                row["key"] = json!(k);
+                row["kind"] = json!(session_kind(&k));
+                row
+            })
+            .collect();
+        if let Some(limit) = p.limit {
+            rows.truncate(limit as usize);
+        }
+        let path = store.dir().join("sessions.json");
+        Ok(Reply::Json(json!({
+            "ts": now,
+            "path": path.to_string_lossy(),
+            "count": rows.len(),
+            "defaults": {"modelProvider": null, "model": null, "contextTokens": null},
+            "sessions": rows,
+        })))
+    })
+}
+
+fn sessions_reset<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let p = parse_params::<SessionsResetParams>(names::SESSIONS_RESET, params)?;
+        let state = &ctx.state;
+        let (_, default) = agents(state);
+        let key = canonical_session_key(&p.key, &default, &state.settings().main_key);
+        let store = SessionStore::open(&state.paths.state_dir, &agent_of_key(state, &key));
+        let entry = store
+            .reset(&key)
+            .map_err(|e| ErrorShape::unavailable(format!("cannot reset the session: {e}")))?;
+        Ok(Reply::Json(json!({"ok": true, "key": key, "entry": entry})))
+    })
+}
+
+fn sessions_delete<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let p = parse_params::<SessionsDeleteParams>(names::SESSIONS_DELETE, params)?;
+        let state = &ctx.state;
+        let (_, default) = agents(state);
+        let main_key = state.settings().main_key.clone();
+        let key = canonical_session_key(&p.key, &default, &main_key);
+        let agent = agent_of_key(state, &key);
+        if key == format!("agent:{agent}:{main_key}") {
+            return Err(ErrorShape::invalid_request(format!(
+                "Cannot delete the main session ({key})."
+            )));
+        }
+        let store = SessionStore::open(&state.paths.state_dir, &agent);
+        let (deleted, archived) = store
+            .delete(&key, p.delete_transcript.unwrap_or(true))
+            .map_err(|e| ErrorShape::unavailable(format!("cannot delete the session: {e}")))?;
+        Ok(Reply::Json(
+            json!({"ok": true, "key": key, "deleted": deleted, "archived": archived}),
+        ))
+    })
+}
+
+fn set_heartbeats<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let p =
+            parse_params::<openclaw_protocol::SetHeartbeatsParams>(names::SET_HEARTBEATS, params)?;
+        ctx.state.heartbeats.set_enabled(p.enabled);
+        Ok(Reply::Json(json!({"ok": true, "enabled": p.enabled})))
+    })
+}
+
+fn wake<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let p = parse_params::<openclaw_protocol::WakeParams>("wake", params)?;
+        if let Ok(mut q) = ctx.state.system_events.lock() {
+            if q.len() >= crate::state::MAX_SYSTEM_EVENTS {
+                q.pop_front();
+            }
+            q.push_back(p.text.clone());
+        }
+        if p.mode.as_deref().unwrap_or("now") == "now" {
+            ctx.state.heartbeats.wake_now();
+        }
+        Ok(Reply::Json(json!({"ok": true})))
+    })
+}

@@ -1,0 +1,171 @@
+//! Test fakes of external services that speak the real wire protocols on loopback, so tests
+//! exercise our real HTTP clients end to end without the internet.
+//!
+//! * [`FakeOpenAi`] — OpenAI Chat Completions (`POST /v1/chat/completions`): SSE
+//!   `chat.completion.chunk`s ending in `data: [DONE]`, or one JSON document when the request
+//!   did not ask for a stream.
+//! * [`FakeAnthropic`] — Anthropic Messages (`POST /v1/messages`): `event:`/`data:` SSE with
+//!   `message_start` … `message_stop`, `ping`, and `event: error` frames.
+//!
+//! Each fake answers requests from a queue of [`Script`]s (`push`); with an empty queue it
+//! echoes the last user message as `"echo: <text>"` in 3 chunks. Every request (path,
+//! headers, JSON body) is recorded for assertions.
+
+mod anthropic;
+mod openai;
+mod server;
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub use server::{FakeServer, Recorded};
+
+/// How a fake answers one request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Script {
+    /// A text reply streamed in `chunks` SSE chunks (one JSON reply when not streaming).
+    Text { text: String, chunks: usize },
+    /// A tool call whose JSON arguments are streamed in `pieces` fragments. With `then_text`,
+    /// that text reply is queued to answer the next request (the one carrying the result).
+    ToolCall {
+        id: String,
+        name: String,
+        arguments: Value,
+        pieces: usize,
+        then_text: Option<String>,
+    },
+    /// HTTP 429 with the API's error JSON and, when given, this `Retry-After` header value.
+    RateLimited { retry_after: Option<String> },
+    /// Any HTTP error status (500, 401, 400 …) with the API's error JSON.
+    HttpError { status: u16, message: String },
+    /// Streams `text` in `chunks` chunks, then drops the connection without a terminator.
+    Disconnect { text: String, chunks: usize },
+    /// Like `Text`, waiting `delay` before each chunk (for abort and timeout tests).
+    Slow {
+        text: String,
+        chunks: usize,
+        delay: Duration,
+    },
+    /// Starts a stream, then reports an in-stream error (`event: error` for Anthropic,
+    /// `data: {"error":…}` for OpenAI). `kind` is the API's error type, e.g.
+    /// `overloaded_error` or `server_error`.
+    StreamError { kind: String, message: String },
+}
+
+impl Script {
+    /// `text` in 3 chunks.
+    pub fn text(text: impl Into<String>) -> Script {
+        Script::Text {
+            text: text.into(),
+            chunks: 3,
+        }
+    }
+
+    /// A tool call (arguments in 3 pieces) followed, on the next request, by `then_text`.
+    pub fn tool_call(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        arguments: Value,
+        then_text: impl Into<String>,
+    ) -> Script {
+        Script::ToolCall {
+            id: id.into(),
+            name: name.into(),
+            arguments,
+            pieces: 3,
+            then_text: Some(then_text.into()),
+        }
+    }
+
+    /// 429 with `Retry-After: <secs>`.
+    pub fn rate_limited(retry_after_secs: u64) -> Script {
+        Script::RateLimited {
+            retry_after: Some(retry_after_secs.to_string()),
+        }
+    }
+
+    /// HTTP 500.
+    pub fn server_error() -> Script {
+        Script::HttpError {
+            status: 500,
+            message: "The server had an error while processing your request.".into(),
+        }
+    }
+
+    /// `text` in `chunks` chunks with `delay` before each.
+    pub fn slow(text: impl Into<String>, chunks: usize, delay: Duration) -> Script {
+        Script::Slow {
+            text: text.into(),
+            chunks,
+            delay,
+        }
+    }
+
+    /// Two chunks of `text`, then the connection drops.
+    pub fn disconnect(text: impl Into<String>) -> Script {
+        Script::Disconnect {
+            text: text.into(),
+            chunks: 2,
+        }
+    }
+}
+
+/// A fake OpenAI Chat Completions server.
+pub struct FakeOpenAi(FakeServer);
+
+impl FakeOpenAi {
+    pub async fn start() -> FakeOpenAi {
+        FakeOpenAi(FakeServer::start(server::Flavor::OpenAi).await)
+    }
+
+    /// Base URL as configured for an OpenAI provider: `http://127.0.0.1:PORT/v1`.
+    pub fn url(&self) -> String {
+        format!("http://{}/v1", self.0.addr())
+    }
+}
+
+impl std::ops::Deref for FakeOpenAi {
+    type Target = FakeServer;
+    fn deref(&self) -> &FakeServer {
+        &self.0
+    }
+}
+
+/// A fake Anthropic Messages server.
+pub struct FakeAnthropic(FakeServer);
+
+impl FakeAnthropic {
+    pub async fn start() -> FakeAnthropic {
+        FakeAnthropic(FakeServer::start(server::Flavor::Anthropic).await)
+    }
+
+    /// Base URL as configured for an Anthropic provider: `http://127.0.0.1:PORT` (the client
+    /// appends `/v1/messages`).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.0.addr())
+    }
+}
+
+impl std::ops::Deref for FakeAnthropic {
+    type Target = FakeServer;
+    fn deref(&self) -> &FakeServer {
+        &self.0
+    }
+}
+
+/// Splits `text` into at most `n` (≥ 1) pieces of roughly equal length, on char boundaries.
+pub(crate) fn split(text: &str, n: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.is_empty() {
+        return vec![String::new()];
+    }
+    let n = n.clamp(1, chars.len());
+    let size = chars.len().div_ceil(n);
+    chars.chunks(size).map(|c| c.iter().collect()).collect()
+}
+
+/// A rough token count for usage numbers (4 bytes per token).
+pub(crate) fn tokens(s: &str) -> u64 {
+    (s.len() as u64).div_ceil(4).max(1)
+}

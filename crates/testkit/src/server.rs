@@ -1,0 +1,271 @@
+//! The shared HTTP side of the fakes: an axum server on `127.0.0.1:0`, the script queue, the
+//! request log, and turning a rendered [`Reply`] into a (possibly slow or broken) response.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use axum::routing::post;
+use serde_json::Value;
+use tokio::sync::Notify;
+
+use crate::Script;
+
+/// Which API a fake speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    OpenAi,
+    Anthropic,
+}
+
+/// One request as received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub path: String,
+    /// Header names lower-case.
+    pub headers: Vec<(String, String)>,
+    /// The JSON body (`Value::Null` when it was not JSON).
+    pub body: Value,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What a flavor renders for one request.
+pub(crate) enum Reply {
+    /// An SSE body: `frames` sent one by one (each already `…\n\n`-terminated), waiting
+    /// `delay` before each; with `disconnect` the connection is dropped after the last one.
+    Sse {
+        frames: Vec<String>,
+        delay: Duration,
+        disconnect: bool,
+    },
+    /// A complete response.
+    Json {
+        status: u16,
+        headers: Vec<(&'static str, String)>,
+        body: Value,
+    },
+}
+
+struct Shared {
+    flavor: Flavor,
+    queue: Mutex<VecDeque<Script>>,
+    recorded: Mutex<Vec<Recorded>>,
+    arrived: Notify,
+    counter: Mutex<u64>,
+}
+
+/// A running fake; stops when dropped.
+pub struct FakeServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeServer {
+    pub(crate) async fn start(flavor: Flavor) -> FakeServer {
+        let shared = Arc::new(Shared {
+            flavor,
+            queue: Mutex::new(VecDeque::new()),
+            recorded: Mutex::new(Vec::new()),
+            arrived: Notify::new(),
+            counter: Mutex::new(0),
+        });
+        let app = Router::new()
+            .route("/v1/chat/completions", post(handle))
+            .route("/chat/completions", post(handle))
+            .route("/v1/messages", post(handle))
+            .with_state(shared.clone());
+        let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+            Ok(l) => l,
+            Err(e) => panic!("fake server: cannot bind 127.0.0.1:0: {e}"),
+        };
+        let addr = match listener.local_addr() {
+            Ok(a) => a,
+            Err(e) => panic!("fake server: no local address: {e}"),
+        };
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeServer { addr, shared, task }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Queues how the next unanswered request is answered.
+    pub fn push(&self, script: Script) {
+        lock(&self.shared.queue).push_back(script);
+    }
+
+    /// Scripts not used yet.
+    pub fn pending(&self) -> usize {
+        lock(&self.shared.queue).len()
+    }
+
+    /// JSON bodies of all requests so far, in arrival order.
+    pub fn requests(&self) -> Vec<Value> {
+        lock(&self.shared.recorded)
+            .iter()
+            .map(|r| r.body.clone())
+            .collect()
+    }
+
+    /// All requests so far with path and headers.
+    pub fn recorded(&self) -> Vec<Recorded> {
+        lock(&self.shared.recorded).clone()
+    }
+
+    pub fn request_count(&self) -> usize {
+        lock(&self.shared.recorded).len()
+    }
+
+    /// Waits until at least `n` requests arrived; false on timeout.
+    pub async fn wait_for_requests(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.shared.arrived.notified();
+            if self.request_count() >= n {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.request_count() >= n;
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    lock(&shared.recorded).push(Recorded {
+        path: uri.path().to_string(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: json.clone(),
+    });
+    shared.arrived.notify_waiters();
+    let seq = {
+        let mut c = lock(&shared.counter);
+        *c += 1;
+        *c
+    };
+    let script = {
+        let mut q = lock(&shared.queue);
+        let s = q.pop_front();
+        if let Some(Script::ToolCall {
+            then_text: Some(t), ..
+        }) = &s
+        {
+            q.push_front(Script::text(t.clone()));
+        }
+        s
+    };
+    let streaming = json.get("stream").and_then(Value::as_bool) == Some(true);
+    let reply = match shared.flavor {
+        Flavor::OpenAi => {
+            let script = script.unwrap_or_else(|| crate::openai::echo(&json));
+            crate::openai::render(&script, &json, streaming, seq)
+        }
+        Flavor::Anthropic => {
+            let script = script.unwrap_or_else(|| crate::anthropic::echo(&json));
+            crate::anthropic::render(&script, &json, streaming, seq)
+        }
+    };
+    respond(reply)
+}
+
+fn respond(reply: Reply) -> Response {
+    match reply {
+        Reply::Json {
+            status,
+            headers,
+            body,
+        } => {
+            let mut b = Response::builder()
+                .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+                .header("content-type", "application/json");
+            for (k, v) in headers {
+                b = b.header(k, v);
+            }
+            b.body(Body::from(body.to_string()))
+                .unwrap_or_else(|_| Response::new(Body::empty()))
+        }
+        Reply::Sse {
+            frames,
+            delay,
+            disconnect,
+        } => {
+            let state = (frames.into_iter(), delay, disconnect, false);
+            let stream = futures_util::stream::unfold(
+                state,
+                |(mut frames, delay, disconnect, done)| async move {
+                    if done {
+                        return None;
+                    }
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    match frames.next() {
+                        Some(f) => Some((
+                            Ok::<Bytes, std::io::Error>(Bytes::from(f)),
+                            (frames, delay, disconnect, false),
+                        )),
+                        None if disconnect => {
+                            // Let the last chunk reach the client, then break the chunked body:
+                            // hyper drops the connection without the terminating chunk.
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            Some((
+                                Err(std::io::Error::other("fake: connection dropped")),
+                                (frames, delay, disconnect, true),
+                            ))
+                        }
+                        None => None,
+                    }
+                },
+            );
+            Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "text/event-stream")
+                .header("cache-control", "no-cache")
+                .body(Body::from_stream(stream))
+                .unwrap_or_else(|_| Response::new(Body::empty()))
+        }
+    }
+}
