@@ -2,6 +2,7 @@
 //! Exit codes are decided here and nowhere else.
 
 mod agent_cmd;
+mod channels_cmd;
 mod config_cmd;
 mod deep;
 mod doctor;
@@ -40,6 +41,10 @@ enum Command {
     Gateway(GatewayCmd),
     /// Run one agent turn through the gateway and print the reply.
     Agent(agent_cmd::AgentArgs),
+    /// Send messages through a channel.
+    Message(channels_cmd::MessageCmd),
+    /// Channel status, logout, and WhatsApp login.
+    Channels(channels_cmd::ChannelsCmd),
     /// Ask the running gateway for its health.
     Health(HealthArgs),
     /// Show (and follow) the gateway's log through the gateway.
@@ -268,6 +273,8 @@ fn main() -> ExitCode {
         },
         Command::Health(h) => rt.block_on(rpc::health(&paths, cli.dev, h.conn)),
         Command::Agent(a) => rt.block_on(agent_cmd::run(&paths, cli.dev, a)),
+        Command::Message(m) => rt.block_on(channels_cmd::message(&paths, cli.dev, m)),
+        Command::Channels(c) => rt.block_on(channels_cmd::channels(&paths, cli.dev, c)),
         Command::Logs(l) => rt.block_on(logs::logs(&paths, cli.dev, l)),
         Command::Config(c) => config_cmd::run(&paths, c.sub),
         Command::Doctor(args) => doctor::run(&paths, cli.dev, args).exit_code(),

@@ -76,11 +76,24 @@ async fn live() -> Response<Body> {
 }
 
 async fn ready(State(state): State<Arc<AppState>>) -> Response<Body> {
+    // A configured channel account that is down with an error makes the gateway not ready.
+    let failing: Vec<String> = state
+        .channels
+        .lock()
+        .ok()
+        .and_then(|c| c.clone())
+        .map(|c| c.failing())
+        .unwrap_or_default();
+    let ready = failing.is_empty();
     json_no_store(
-        StatusCode::OK,
+        if ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
         json!({
-            "ready": true,
-            "failing": [],
+            "ready": ready,
+            "failing": failing,
             "uptimeMs": state.uptime_ms(),
             "eventLoop": {"degraded": false},
         }),

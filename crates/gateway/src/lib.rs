@@ -6,6 +6,7 @@
 //! queued on the connection's byte-accounted queue (`hub::ConnHandle`) → socket.
 
 pub mod auth;
+pub mod channels;
 pub mod conn;
 pub mod device;
 pub mod force;

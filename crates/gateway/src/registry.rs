@@ -66,6 +66,7 @@ impl Registry {
         methods::logs::register(&mut methods);
         methods::config::register(&mut methods);
         methods::agent::register(&mut methods);
+        methods::channels::register(&mut methods);
         Self { methods }
     }
 

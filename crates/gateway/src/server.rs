@@ -165,6 +165,11 @@ impl Generation {
         }
         spawn_periodic(&state);
         crate::heartbeat::spawn(&state);
+        let channels = crate::channels::ChannelRuntime::start(&state);
+        if let Ok(mut c) = state.channels.lock() {
+            *c = Some(channels);
+        }
+        state.refresh_health();
         Self { state, servers }
     }
 
@@ -190,6 +195,11 @@ impl Generation {
         })
         .unwrap_or_default();
         let st = &self.state;
+        // Channel accounts stop first, so a new generation can take them over.
+        let channels = st.channels.lock().ok().and_then(|mut c| c.take());
+        if let Some(c) = channels {
+            c.stop().await;
+        }
         st.hub
             .broadcast(ev::SHUTDOWN, &payload, None, false, Audience::Everyone);
         st.hub.close_all(code, close_reason);

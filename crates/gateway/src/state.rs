@@ -52,6 +52,8 @@ pub struct AppState {
     pub registry: Registry,
     pub runs: crate::runs::Runs,
     pub heartbeats: crate::heartbeat::Heartbeats,
+    /// The channel runtime of this generation (set when it starts serving).
+    pub channels: Mutex<Option<Arc<crate::channels::ChannelRuntime>>>,
     pub last_heartbeat: Mutex<Option<HeartbeatEvent>>,
     pub system_events: Mutex<VecDeque<String>>,
     pub shutdown: tokio::sync::watch::Sender<Option<ShutdownKind>>,
@@ -114,6 +116,7 @@ impl AppState {
             registry: Registry::build(),
             runs: crate::runs::Runs::default(),
             heartbeats: crate::heartbeat::Heartbeats::default(),
+            channels: Mutex::new(None),
             last_heartbeat: Mutex::new(None),
             system_events: Mutex::new(VecDeque::new()),
             shutdown,

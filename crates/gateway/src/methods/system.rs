@@ -72,13 +72,40 @@ pub fn build_health(state: &AppState) -> HealthSummary {
     let started = std::time::Instant::now();
     let agent = "main";
     let sessions = sessions_summary(state, agent);
+    let channels = state
+        .channels
+        .lock()
+        .ok()
+        .and_then(|c| c.clone())
+        .map(|c| c.status_json())
+        .unwrap_or(Value::Null);
+    let channel_map: BTreeMap<String, Value> = channels["channels"]
+        .as_object()
+        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    let channel_order: Vec<String> = channels["channelOrder"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let channel_labels: BTreeMap<String, String> = channels["channelLabels"]
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
     HealthSummary {
         ok: true,
         ts: now_ms(),
         duration_ms: started.elapsed().as_millis() as u64,
-        channels: BTreeMap::new(),
-        channel_order: Vec::new(),
-        channel_labels: BTreeMap::new(),
+        channels: channel_map,
+        channel_order,
+        channel_labels,
         heartbeat_seconds: HEARTBEAT_EVERY_MS / 1000,
         default_agent_id: agent.into(),
         agents: vec![AgentHealth {

@@ -1,0 +1,225 @@
+//! Channel methods: `send` (direct outbound delivery with a durable idempotency record, so a
+//! retried send is never delivered twice, even across restarts), `channels.status`,
+//! `channels.logout`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use openclaw_channels::{ChannelError, OutboundMedia, OutboundMessage};
+use openclaw_protocol::channels::names;
+use openclaw_protocol::connect::scopes;
+use openclaw_protocol::schema::parse_params;
+use openclaw_protocol::{
+    ChannelAccountParams, ChannelsStatusParams, ErrorShape, SendParams, codes,
+};
+use serde_json::{Value, json};
+
+use crate::registry::{Access, HandlerFuture, MethodCtx, MethodSpec, Reply};
+use crate::state::{AppState, now_ms};
+
+pub fn register(out: &mut Vec<MethodSpec>) {
+    out.push(MethodSpec {
+        name: names::SEND,
+        access: Access::Scope(scopes::WRITE),
+        handler: send,
+    });
+    out.push(MethodSpec {
+        name: names::CHANNELS_STATUS,
+        access: Access::Scope(scopes::READ),
+        handler: status,
+    });
+    out.push(MethodSpec {
+        name: names::CHANNELS_LOGOUT,
+        access: Access::Scope(scopes::ADMIN),
+        handler: logout,
+    });
+}
+
+/// Completed sends kept for dedupe: at most this many, for this long.
+const DEDUPE_MAX: usize = 1000;
+const DEDUPE_TTL_MS: u64 = 24 * 3600 * 1000;
+
+/// Serializes sends so a key's check, delivery and record are one step.
+static SEND_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn dedupe_path(state: &AppState) -> std::path::PathBuf {
+    state
+        .paths
+        .state_dir
+        .join("channels")
+        .join("send-dedupe.json")
+}
+
+fn load_dedupe(state: &AppState) -> BTreeMap<String, Value> {
+    std::fs::read_to_string(dedupe_path(state))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+fn save_dedupe(state: &AppState, mut map: BTreeMap<String, Value>) -> std::io::Result<()> {
+    let now = now_ms();
+    map.retain(|_, v| now.saturating_sub(v["ts"].as_u64().unwrap_or(0)) < DEDUPE_TTL_MS);
+    while map.len() > DEDUPE_MAX {
+        let oldest = map
+            .iter()
+            .min_by_key(|(_, v)| v["ts"].as_u64().unwrap_or(0))
+            .map(|(k, _)| k.clone());
+        match oldest {
+            Some(k) => map.remove(&k),
+            None => break,
+        };
+    }
+    let text = serde_json::to_vec_pretty(&map).unwrap_or_default();
+    openclaw_config::fsutil::write_atomic(&dedupe_path(state), &text)
+}
+
+fn channel_error(e: ChannelError) -> ErrorShape {
+    match e {
+        ChannelError::NotLinked(m) => ErrorShape::new(codes::NOT_LINKED, m),
+        ChannelError::BadTarget(m) | ChannelError::TooLarge(m) => ErrorShape::invalid_request(m),
+        other => ErrorShape::unavailable(other.to_string()),
+    }
+}
+
+fn runtime(state: &AppState) -> Result<Arc<crate::channels::ChannelRuntime>, ErrorShape> {
+    state
+        .channels
+        .lock()
+        .ok()
+        .and_then(|c| c.clone())
+        .ok_or_else(|| ErrorShape::unavailable("channels are not running"))
+}
+
+fn send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let p = parse_params::<SendParams>(names::SEND, params)?;
+        let state = &ctx.state;
+        let mut media: Vec<String> = p.media_urls.clone().unwrap_or_default();
+        media.extend(p.media_url.clone());
+        let text = p.message.clone().unwrap_or_default();
+        if text.trim().is_empty() && media.is_empty() {
+            return Err(ErrorShape::invalid_request(
+                "invalid send params: text or media is required",
+            ));
+        }
+        let rt = runtime(state)?;
+        let configured = rt.channels();
+        let channel = match p.channel.as_deref().map(str::to_ascii_lowercase) {
+            Some(c) if c == "webchat" => {
+                return Err(ErrorShape::invalid_request(
+                    "unsupported channel: webchat (internal-only). Use `chat.send` for WebChat sessions.",
+                ));
+            }
+            Some(c) if !crate::channels::LABELS.iter().any(|(id, _, _)| *id == c) => {
+                return Err(ErrorShape::invalid_request(format!(
+                    "unsupported channel: {c}"
+                )));
+            }
+            Some(c) => c,
+            None => match configured.as_slice() {
+                [only] => only.clone(),
+                [] => {
+                    return Err(ErrorShape::new(
+                        codes::NOT_LINKED,
+                        "no channel is configured",
+                    ));
+                }
+                _ => {
+                    return Err(ErrorShape::invalid_request(format!(
+                        "several channels are configured ({}); pass `channel`",
+                        configured.join(", ")
+                    )));
+                }
+            },
+        };
+        let account = match p
+            .account_id
+            .clone()
+            .or_else(|| rt.default_account(&channel))
+        {
+            Some(a) => a,
+            None => {
+                return Err(ErrorShape::new(
+                    codes::NOT_LINKED,
+                    format!("{channel} is not configured"),
+                ));
+            }
+        };
+        let Some(driver) = rt.driver(&channel, &account) else {
+            return Err(ErrorShape::new(
+                codes::NOT_LINKED,
+                format!("{channel} account {account} is not linked or not running"),
+            ));
+        };
+        let (chat_id, thread) = driver.parse_target(&p.to).map_err(channel_error)?;
+        let _guard = SEND_LOCK.lock().await;
+        let key = format!("send:{}", p.idempotency_key);
+        let mut dedupe = load_dedupe(state);
+        if let Some(done) = dedupe.get(&key) {
+            return Ok(Reply::Json(done["result"].clone()));
+        }
+        let out = OutboundMessage {
+            chat_id: chat_id.clone(),
+            thread_id: p.thread_id.clone().or(thread),
+            text,
+            media: media
+                .into_iter()
+                .map(|source| OutboundMedia { source, mime: None })
+                .collect(),
+            reply_to: None,
+        };
+        let sent = driver.send(out).await.map_err(channel_error)?;
+        let result = json!({
+            "runId": p.idempotency_key,
+            "messageId": sent.message_ids.last().cloned().unwrap_or_default(),
+            "channel": channel,
+            "chatId": sent.chat_id,
+        });
+        dedupe.insert(key, json!({"ts": now_ms(), "result": result}));
+        if let Err(e) = save_dedupe(state, dedupe) {
+            tracing::error!(target: "channels", "cannot record send idempotency: {e}");
+        }
+        Ok(Reply::Json(result))
+    })
+}
+
+fn status<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        parse_params::<ChannelsStatusParams>(names::CHANNELS_STATUS, params)?;
+        Ok(Reply::Json(match runtime(&ctx.state) {
+            Ok(rt) => rt.status_json(),
+            Err(_) => {
+                json!({"ts": now_ms(), "channelOrder": [], "channelLabels": {}, "channels": {}, "channelAccounts": {}, "channelDefaultAccountId": {}})
+            }
+        }))
+    })
+}
+
+fn logout<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let p = parse_params::<ChannelAccountParams>(names::CHANNELS_LOGOUT, params)?;
+        let channel = p.channel.to_ascii_lowercase();
+        if !crate::channels::LABELS
+            .iter()
+            .any(|(id, _, _)| *id == channel)
+        {
+            return Err(ErrorShape::invalid_request(
+                "invalid channels.logout channel",
+            ));
+        }
+        let rt = runtime(&ctx.state)?;
+        let account = p
+            .account_id
+            .clone()
+            .or_else(|| rt.default_account(&channel))
+            .unwrap_or_else(|| "default".into());
+        let cleared = rt
+            .logout(&channel, &account)
+            .await
+            .map_err(ErrorShape::invalid_request)?;
+        Ok(Reply::Json(
+            json!({"channel": channel, "accountId": account, "cleared": cleared}),
+        ))
+    })
+}
