@@ -893,3 +893,42 @@ async fn responses_endpoint() {
     );
     assert_eq!(status, 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_id_resumes_a_session() {
+    let fake = FakeOpenAi::start().await;
+    let gw = start_with(&fake, json!({})).await;
+    let (mut raw, _) = connected(&gw.url(), OP).await;
+    let a = json!({"type": "req", "id": "a1", "method": "agent", "params": {"message": "one", "idempotencyKey": "sid-1", "sessionKey": "notes"}});
+    raw.send(&a).await;
+    let (_, fin, _) = run_agent(&mut raw, "a1").await;
+    let sid = fin["payload"]["result"]["meta"]["agentMeta"]["sessionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let env = [("OPENCLAW_GATEWAY_PORT", gw.port.to_string())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (code, out, err) = run_cli(
+        &gw.home,
+        &["agent", "--message", "two", "--session-id", &sid],
+        &env,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "echo: two");
+    let h = raw
+        .req("h", "chat.history", Some(json!({"sessionKey": "notes"})))
+        .await;
+    assert_eq!(
+        h["payload"]["messages"].as_array().unwrap().len(),
+        4,
+        "same session"
+    );
+    let r = raw
+        .req(
+            "x",
+            "agent",
+            Some(json!({"message": "x", "idempotencyKey": "sid-x", "sessionId": "nope"})),
+        )
+        .await;
+    assert_eq!(r["error"]["message"], "unknown sessionId: nope");
+}

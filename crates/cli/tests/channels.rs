@@ -306,3 +306,52 @@ async fn message_send_cli() {
     assert_eq!(code, 1, "fails fast when the gateway is down");
     assert!(err.contains("not reachable"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_deliver_sends_the_reply_through_the_channel() {
+    let tg = FakeTelegram::start().await;
+    let llm = FakeOpenAi::start().await;
+    let home = Home::new();
+    home.write_config(&config(&home, &tg, &llm));
+    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let port = gw.port.to_string();
+    let env = [("OPENCLAW_GATEWAY_PORT", port.as_str())];
+    let (code, out, err) = run_cli(
+        &gw.home,
+        &[
+            "agent",
+            "--message",
+            "deliver me",
+            "--deliver",
+            "--to",
+            "111",
+            "--channel",
+            "telegram",
+            "--json",
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["result"]["meta"]["delivery"]["channel"], "telegram",
+        "{v}"
+    );
+    assert_eq!(replies_to(&tg, 111, "echo: deliver me"), 1);
+    // Delivery without a target is a clear error.
+    let (mut raw, _) = connected(&gw.url(), OP).await;
+    let r = raw
+        .req(
+            "a",
+            "agent",
+            Some(json!({"message": "x", "idempotencyKey": "d2", "deliver": true})),
+        )
+        .await;
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("deliver needs `to`"),
+        "{r}"
+    );
+}

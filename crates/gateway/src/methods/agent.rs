@@ -139,7 +139,36 @@ fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
         let p = parse_params::<AgentParams>(names::AGENT, params)?;
         let state = &ctx.state;
         let agent_id = resolve_agent(state, p.agent_id.as_deref())?;
-        let key = session_key(state, &agent_id, p.session_key.as_deref());
+        // Session: explicit key → an existing sessionId → the agent's main session.
+        let key = match (&p.session_key, &p.session_id) {
+            (None, Some(id)) => {
+                let store = SessionStore::open(&state.paths.state_dir, &agent_id);
+                store
+                    .list()
+                    .into_iter()
+                    .find(|(_, e)| e.session_id == *id)
+                    .map(|(k, _)| k)
+                    .ok_or_else(|| {
+                        ErrorShape::invalid_request(format!("unknown sessionId: {id}"))
+                    })?
+            }
+            _ => session_key(state, &agent_id, p.session_key.as_deref()),
+        };
+        // `deliver`: the final reply also goes out through a channel to `replyTo`/`to`.
+        let delivery = if p.deliver == Some(true) {
+            let target = p.reply_to.clone().or(p.to.clone()).ok_or_else(|| {
+                ErrorShape::invalid_request(
+                    "deliver needs `to` (or `replyTo`): the target to send the reply to",
+                )
+            })?;
+            Some((
+                p.reply_channel.clone().or(p.channel.clone()),
+                p.reply_account_id.clone().or(p.account_id.clone()),
+                target,
+            ))
+        } else {
+            None
+        };
         let mut message = p.message.clone();
         // `/new` and `/reset` start a fresh session first; alone they reply without a run.
         let trimmed = message.trim();
@@ -184,11 +213,45 @@ fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
         };
         let ack = json!({"runId": run.run_id, "status": "accepted", "acceptedAt": run.accepted_at});
         let wait_for = timeout + Duration::from_secs(30);
+        let state = state.clone();
         Ok(Reply::TwoPhase {
             ack,
             rest: Box::pin(async move {
                 match run.wait(wait_for).await {
-                    Some(r) => final_frame(&r),
+                    Some(r) => {
+                        let (ok, mut payload, error) = final_frame(&r);
+                        if let (true, Some((channel, account, to))) = (ok, delivery) {
+                            let text = r.final_text.trim().to_string();
+                            let delivered = if text.is_empty()
+                                || text == "NO_REPLY"
+                                || text == "HEARTBEAT_OK"
+                            {
+                                Ok(json!(null))
+                            } else {
+                                crate::methods::channels::deliver(
+                                    &state,
+                                    channel.as_deref(),
+                                    account.as_deref(),
+                                    &to,
+                                    text,
+                                )
+                                .await
+                            };
+                            match delivered {
+                                Ok(d) => payload["result"]["meta"]["delivery"] = d,
+                                Err(e) if p.best_effort_deliver == Some(true) => {
+                                    payload["result"]["meta"]["deliveryError"] = json!(e.message);
+                                }
+                                Err(e) => {
+                                    payload["status"] = json!("error");
+                                    payload["summary"] =
+                                        json!(format!("delivery failed: {}", e.message));
+                                    return (false, payload, Some(e));
+                                }
+                            }
+                        }
+                        (ok, payload, error)
+                    }
                     None => (
                         false,
                         json!({"runId": run.run_id, "status": "error", "summary": "run did not finish"}),

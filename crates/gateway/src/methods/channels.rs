@@ -91,6 +91,62 @@ fn runtime(state: &AppState) -> Result<Arc<crate::channels::ChannelRuntime>, Err
         .ok_or_else(|| ErrorShape::unavailable("channels are not running"))
 }
 
+/// Sends `text` to `to` through a channel (the only configured one when `channel` is `None`):
+/// the delivery of `agent --deliver`. Returns `{channel, to, messageId}`.
+pub async fn deliver(
+    state: &Arc<AppState>,
+    channel: Option<&str>,
+    account: Option<&str>,
+    to: &str,
+    text: String,
+) -> Result<Value, ErrorShape> {
+    let rt = runtime(state)?;
+    let configured = rt.channels();
+    let channel = match channel.map(str::to_ascii_lowercase) {
+        Some(c) if c != "last" => c,
+        _ => match configured.as_slice() {
+            [only] => only.clone(),
+            [] => {
+                return Err(ErrorShape::new(
+                    codes::NOT_LINKED,
+                    "no channel is configured for delivery",
+                ));
+            }
+            _ => {
+                return Err(ErrorShape::invalid_request(
+                    "several channels are configured; pass `channel` for delivery",
+                ));
+            }
+        },
+    };
+    let account = account
+        .map(str::to_string)
+        .or_else(|| rt.default_account(&channel))
+        .ok_or_else(|| {
+            ErrorShape::new(codes::NOT_LINKED, format!("{channel} is not configured"))
+        })?;
+    let driver = rt.driver(&channel, &account).ok_or_else(|| {
+        ErrorShape::new(
+            codes::NOT_LINKED,
+            format!("{channel} account {account} is not linked or not running"),
+        )
+    })?;
+    let (chat_id, thread_id) = driver.parse_target(to).map_err(channel_error)?;
+    let sent = driver
+        .send(OutboundMessage {
+            chat_id,
+            thread_id,
+            text,
+            media: vec![],
+            reply_to: None,
+        })
+        .await
+        .map_err(channel_error)?;
+    Ok(
+        json!({"channel": channel, "to": to, "messageId": sent.message_ids.last().cloned().unwrap_or_default()}),
+    )
+}
+
 fn send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
     Box::pin(async move {
         let p = parse_params::<SendParams>(names::SEND, params)?;
