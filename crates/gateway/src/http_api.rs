@@ -245,52 +245,14 @@ fn run_text(payload: &Value) -> String {
         .unwrap_or_default()
 }
 
-pub async fn chat_completions(
-    State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if !endpoint_enabled(&state, "chatCompletions") {
-        return not_found();
-    }
-    if let Err(r) = check_gateway_auth(&state, peer.ip(), &headers) {
-        return r;
-    }
-    let req: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => {
-            return openai_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                &format!("invalid JSON body: {e}"),
-            );
-        }
-    };
-    let Some(messages) = req["messages"].as_array().filter(|m| !m.is_empty()) else {
-        return openai_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "`messages` must be a non-empty array",
-        );
-    };
-    let Some(last_user) = messages
-        .iter()
-        .rev()
-        .position(|m| m["role"] == "user")
-        .map(|i| messages.len() - 1 - i)
-    else {
-        return openai_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            "no user message in `messages`",
-        );
-    };
-    let model = req["model"].as_str().unwrap_or("openclaw").to_string();
-    // System/developer messages become extra system prompt; earlier turns are given as context.
+/// Splits a conversation for a run: system/developer messages become extra system prompt,
+/// turns before the last user message become context lines, the last user message is the turn.
+/// `None` when there is no user message.
+fn split_turns(msgs: &[&Value]) -> Option<(Vec<String>, Vec<String>, String)> {
+    let last_user = msgs.iter().rposition(|m| m["role"] == "user")?;
     let mut extra = Vec::new();
     let mut context = Vec::new();
-    for (i, m) in messages.iter().enumerate() {
+    for (i, m) in msgs.iter().enumerate() {
         let role = m["role"].as_str().unwrap_or("");
         let text = content_text(&m["content"]);
         match role {
@@ -299,7 +261,57 @@ pub async fn chat_completions(
             _ => {}
         }
     }
-    let message = content_text(&messages[last_user]["content"]);
+    Some((extra, context, content_text(&msgs[last_user]["content"])))
+}
+
+/// The common front of the OpenAI-compatible endpoints: enabled (else 404), Bearer auth, JSON
+/// body (else 400).
+fn openai_request(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    headers: &HeaderMap,
+    body: &Bytes,
+    endpoint: &str,
+) -> Result<Value, Response> {
+    if !endpoint_enabled(state, endpoint) {
+        return Err(not_found());
+    }
+    check_gateway_auth(state, ip, headers)?;
+    serde_json::from_slice(body).map_err(|e| {
+        openai_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            &format!("invalid JSON body: {e}"),
+        )
+    })
+}
+
+pub async fn chat_completions(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let req = match openai_request(&state, peer.ip(), &headers, &body, "chatCompletions") {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(messages) = req["messages"].as_array().filter(|m| !m.is_empty()) else {
+        return openai_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "`messages` must be a non-empty array",
+        );
+    };
+    let refs: Vec<&Value> = messages.iter().collect();
+    let Some((extra, context, message)) = split_turns(&refs) else {
+        return openai_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "no user message in `messages`",
+        );
+    };
+    let model = req["model"].as_str().unwrap_or("openclaw").to_string();
     let stream = req["stream"].as_bool().unwrap_or(false);
     let id = format!("chatcmpl_{}", uuid::Uuid::new_v4());
     let created = now_ms() / 1000;
@@ -374,19 +386,6 @@ pub async fn chat_completions(
         })
 }
 
-/// Text of a Responses-API input item's content (string or `input_text` parts).
-fn input_text(c: &Value) -> String {
-    match c {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
-}
-
 /// `POST /v1/responses` (OpenResponses; off unless `gateway.http.endpoints.responses.enabled`).
 pub async fn responses(
     State(state): State<Arc<AppState>>,
@@ -394,21 +393,9 @@ pub async fn responses(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !endpoint_enabled(&state, "responses") {
-        return not_found();
-    }
-    if let Err(r) = check_gateway_auth(&state, peer.ip(), &headers) {
-        return r;
-    }
-    let req: Value = match serde_json::from_slice(&body) {
+    let req = match openai_request(&state, peer.ip(), &headers, &body, "responses") {
         Ok(v) => v,
-        Err(e) => {
-            return openai_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                &format!("invalid JSON body: {e}"),
-            );
-        }
+        Err(r) => return r,
     };
     let mut extra: Vec<String> = req["instructions"]
         .as_str()
@@ -422,23 +409,16 @@ pub async fn responses(
                 .iter()
                 .filter(|i| i["type"].as_str().unwrap_or("message") == "message")
                 .collect();
-            let Some(last_user) = msgs.iter().rposition(|m| m["role"] == "user") else {
+            let Some((more, ctx, message)) = split_turns(&msgs) else {
                 return openai_error(
                     StatusCode::BAD_REQUEST,
                     "invalid_request_error",
                     "no user message in `input`",
                 );
             };
-            for (i, m) in msgs.iter().enumerate() {
-                let role = m["role"].as_str().unwrap_or("");
-                let text = input_text(&m["content"]);
-                match role {
-                    "system" | "developer" => extra.push(text),
-                    _ if i < last_user => context.push(format!("{role}: {text}")),
-                    _ => {}
-                }
-            }
-            input_text(&msgs[last_user]["content"])
+            extra.extend(more);
+            context = ctx;
+            message
         }
         _ => {
             return openai_error(
