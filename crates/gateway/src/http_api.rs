@@ -372,18 +372,7 @@ pub async fn chat_completions(
         },
         &mut rx,
     );
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "text/event-stream")
-        .header(header::CACHE_CONTROL, "no-cache")
-        .body(body_stream)
-        .unwrap_or_else(|_| {
-            openai_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "api_error",
-                "stream setup failed",
-            )
-        })
+    sse_response(body_stream)
 }
 
 /// `POST /v1/responses` (OpenResponses; off unless `gateway.http.endpoints.responses.enabled`).
@@ -529,11 +518,16 @@ pub async fn responses(
         },
         &mut rx,
     );
+    sse_response(body_stream)
+}
+
+/// A `200 text/event-stream` response around an SSE body.
+fn sse_response(body: Body) -> Response {
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/event-stream")
         .header(header::CACHE_CONTROL, "no-cache")
-        .body(body_stream)
+        .body(body)
         .unwrap_or_else(|_| {
             openai_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
