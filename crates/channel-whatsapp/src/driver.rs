@@ -7,13 +7,32 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use openclaw_channels::{
     AccountConfig, CancelToken, ChannelDriver, ChannelError, ChannelStatus, Inbound,
-    OutboundMessage, SentRef, chunk_text, now_ms,
+    OutboundMessage, SentRef, chunk_text, load_media, now_ms,
 };
 use tokio::sync::mpsc;
 
-use crate::link::{Link, ReconnectPolicy, StatusCell, run_link, update};
+use crate::link::{
+    Link, MediaPolicy, OutgoingMedia, ReconnectPolicy, StatusCell, run_link, update,
+};
 use crate::lock::AccountLock;
 use crate::mapping::{chat_id_to_jid, parse_target};
+
+/// Longest caption sent with an attachment; longer text goes as separate messages.
+const MAX_CAPTION_CHARS: usize = 1024;
+
+/// Attachment kind from a MIME type (GIFs go as documents: WhatsApp wants them as MP4).
+fn media_kind(mime: &str) -> &'static str {
+    let m = mime.to_ascii_lowercase();
+    if m.starts_with("image/") && m != "image/gif" {
+        "image"
+    } else if m.starts_with("video/") {
+        "video"
+    } else if m.starts_with("audio/") {
+        "audio"
+    } else {
+        "document"
+    }
+}
 
 /// One WhatsApp account.
 pub struct WhatsAppDriver {
@@ -21,6 +40,7 @@ pub struct WhatsAppDriver {
     text_chunk_limit: usize,
     link: Arc<dyn Link>,
     policy: ReconnectPolicy,
+    media: MediaPolicy,
     /// Directory whose `.lock` must be held while connected (`None` in tests without a disk).
     lock_dir: Option<PathBuf>,
     status: StatusCell,
@@ -39,6 +59,10 @@ impl WhatsAppDriver {
             text_chunk_limit: cfg.text_chunk_limit.max(1),
             link,
             policy,
+            media: MediaPolicy {
+                max_bytes: cfg.media_max_bytes(),
+                ..MediaPolicy::default()
+            },
             lock_dir,
             status: Arc::new(Mutex::new(ChannelStatus {
                 configured: true,
@@ -47,6 +71,12 @@ impl WhatsAppDriver {
                 ..Default::default()
             })),
         }
+    }
+
+    /// Downloads inbound attachments into `dir` (else only the `<media:…>` placeholder is kept).
+    pub fn with_media_dir(mut self, dir: PathBuf) -> WhatsAppDriver {
+        self.media.dir = Some(dir);
+        self
     }
 
     fn snapshot(&self) -> ChannelStatus {
@@ -86,6 +116,7 @@ impl ChannelDriver for WhatsAppDriver {
             &sink,
             &cancel,
             &self.policy,
+            &self.media,
             &self.status,
         )
         .await
@@ -103,15 +134,40 @@ impl ChannelDriver for WhatsAppDriver {
                 "No active WhatsApp Web listener".into(),
             ));
         }
-        if !msg.media.is_empty() {
-            return Err(ChannelError::Unavailable(
-                "sending media over WhatsApp is not supported yet".into(),
-            ));
-        }
         let (chat, _) = parse_target(&msg.chat_id)?;
         let jid = chat_id_to_jid(&chat)?;
+        // Load (and size-check) every attachment before sending anything.
+        let mut uploads = Vec::new();
+        for m in &msg.media {
+            let loaded = load_media(&m.source, self.media.max_bytes).await?;
+            let mime = m
+                .mime
+                .clone()
+                .or(loaded.mime)
+                .unwrap_or_else(|| "application/octet-stream".into());
+            uploads.push(OutgoingMedia {
+                kind: media_kind(&mime),
+                bytes: loaded.bytes,
+                mime,
+                file_name: loaded.file_name,
+                caption: None,
+            });
+        }
+        // The text rides as the first attachment's caption when it fits (not on audio).
+        let mut text = msg.text.as_str();
+        if let Some(first) = uploads.first_mut()
+            && first.kind != "audio"
+            && !text.trim().is_empty()
+            && text.chars().count() <= MAX_CAPTION_CHARS
+        {
+            first.caption = Some(text.to_string());
+            text = "";
+        }
         let mut ids = Vec::new();
-        for chunk in chunk_text(&msg.text, self.text_chunk_limit) {
+        for u in uploads {
+            ids.push(self.link.send_media(&jid, u).await?);
+        }
+        for chunk in chunk_text(text, self.text_chunk_limit) {
             ids.push(self.link.send_text(&jid, &chunk).await?);
         }
         if ids.is_empty() {

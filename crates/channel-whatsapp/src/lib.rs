@@ -26,12 +26,15 @@ mod real;
 use std::path::{Path, PathBuf};
 
 pub use driver::WhatsAppDriver;
-pub use link::{Link, LinkEvent, ReconnectPolicy, StatusCell, Watchdog, run_link};
+pub use link::{
+    Link, LinkEvent, MediaPolicy, MediaRef, OutgoingMedia, ReconnectPolicy, StatusCell, Watchdog,
+    run_link,
+};
 pub use lock::AccountLock;
 pub use mapping::{WaInbound, chat_id_to_jid, jid_to_e164, parse_target, to_inbound};
 pub use qr::render_qr;
 #[cfg(feature = "real")]
-pub use real::{LoginPrompt, RealLink};
+pub use real::{LoginPrompt, LoginStep, RealLink, login_prompt};
 
 use openclaw_channels::AccountConfig;
 #[cfg(feature = "real")]
@@ -80,13 +83,10 @@ pub fn driver(
     let dir = auth_dir(cfg, state_dir);
     let link = std::sync::Arc::new(RealLink::new(&cfg.account_id, dir.clone()));
     let policy = ReconnectPolicy::from_json(cfg.raw.get("reconnect"));
-    Ok(std::sync::Arc::new(WhatsAppDriver::new(
-        cfg,
-        link,
-        policy,
-        Some(dir),
-        is_linked(cfg, state_dir),
-    )))
+    Ok(std::sync::Arc::new(
+        WhatsAppDriver::new(cfg, link, policy, Some(dir), is_linked(cfg, state_dir))
+            .with_media_dir(state_dir.join("media").join("inbound")),
+    ))
 }
 
 /// QR / pairing-code login for one account (see the crate docs).

@@ -2,12 +2,14 @@
 //! `run_link`, which owns reconnect-with-backoff (channels.md §3.5), the liveness watchdog
 //! (§3.6), logged-out handling and status, independent of the library.
 
+use std::any::Any;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use openclaw_channels::{
-    Backoff, CancelToken, ChannelError, ChannelStatus, Inbound, InboundMessage, now_ms,
+    Backoff, CancelToken, ChannelError, ChannelStatus, Inbound, InboundMessage, MediaFile, now_ms,
 };
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -20,13 +22,67 @@ pub enum LinkEvent {
     },
     /// Any sign of life (receipts, presence, pings, history sync …).
     Activity,
-    Message(Box<InboundMessage>),
+    /// An inbound message, plus its attachment when it carries one (fetched by `run_link`).
+    Message(Box<InboundMessage>, Option<MediaRef>),
     Qr(String),
     /// The phone unlinked this device: stop, do not retry.
     LoggedOut(String),
     /// Another client took over the session (440 / stream replaced).
     Replaced,
     Disconnected(String),
+}
+
+/// An inbound attachment the link can fetch on demand. `handle` is the link's own reference
+/// (the real link keeps the library's media message part); the rest is plain metadata.
+#[derive(Clone)]
+pub struct MediaRef {
+    /// `image` | `video` | `audio` | `document` | `sticker`.
+    pub kind: String,
+    pub mime: Option<String>,
+    pub file_name: Option<String>,
+    /// Size the sender declared (checked against `mediaMaxMb` before downloading).
+    pub declared_size: Option<u64>,
+    pub handle: Arc<dyn Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for MediaRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaRef")
+            .field("kind", &self.kind)
+            .field("mime", &self.mime)
+            .field("declared_size", &self.declared_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One outbound attachment, already loaded and size-checked by the driver.
+#[derive(Debug, Clone)]
+pub struct OutgoingMedia {
+    /// `image` | `video` | `audio` | `document`.
+    pub kind: &'static str,
+    pub bytes: Vec<u8>,
+    pub mime: String,
+    pub file_name: String,
+    pub caption: Option<String>,
+}
+
+/// Where inbound attachments go and how large they may be (`mediaMaxMb`).
+#[derive(Debug, Clone)]
+pub struct MediaPolicy {
+    /// `None`: attachments are not downloaded (only the `<media:…>` placeholder is kept).
+    pub dir: Option<PathBuf>,
+    pub max_bytes: u64,
+    pub download_timeout: Duration,
+}
+
+impl Default for MediaPolicy {
+    fn default() -> Self {
+        MediaPolicy {
+            dir: None,
+            max_bytes: 50 * 1024 * 1024,
+            download_timeout: Duration::from_secs(120),
+        }
+    }
 }
 
 /// A WhatsApp Web connection that can be opened repeatedly.
@@ -38,6 +94,10 @@ pub trait Link: Send + Sync {
     async fn disconnect(&self);
     /// Sends one text message to a JID on the current connection; returns the message id.
     async fn send_text(&self, jid: &str, text: &str) -> Result<String, ChannelError>;
+    /// Uploads one attachment and sends it (with its caption) to a JID; returns the message id.
+    async fn send_media(&self, jid: &str, media: OutgoingMedia) -> Result<String, ChannelError>;
+    /// Downloads and decrypts an inbound attachment announced in `LinkEvent::Message`.
+    async fn download(&self, media: &MediaRef) -> Result<Vec<u8>, ChannelError>;
     /// Chat state `composing` for a JID.
     async fn composing(&self, jid: &str) -> Result<(), ChannelError>;
     /// Unlinks the device (if connected) and deletes the local session store.
@@ -141,6 +201,7 @@ pub async fn run_link(
     sink: &mpsc::Sender<Inbound>,
     cancel: &CancelToken,
     policy: &ReconnectPolicy,
+    media: &MediaPolicy,
     status: &StatusCell,
 ) -> Result<(), ChannelError> {
     let mut backoff = Backoff::new(policy.initial, policy.max, policy.factor, policy.jitter);
@@ -154,7 +215,17 @@ pub async fn run_link(
             _ = cancel.cancelled() => break Ok(()),
         };
         let outcome = match events {
-            Ok(rx) => session(link, rx, sink, cancel, policy, status, &mut backoff).await,
+            Ok(rx) => {
+                let ctx = SessionCtx {
+                    link,
+                    sink,
+                    cancel,
+                    policy,
+                    media,
+                    status,
+                };
+                session(&ctx, rx, &mut backoff).await
+            }
             Err(e) => Session::Failed(e.to_string()),
         };
         update(status, |s| s.connected = false);
@@ -196,15 +267,28 @@ enum Session {
     Failed(String),
 }
 
+struct SessionCtx<'a> {
+    link: &'a dyn Link,
+    sink: &'a mpsc::Sender<Inbound>,
+    cancel: &'a CancelToken,
+    policy: &'a ReconnectPolicy,
+    media: &'a MediaPolicy,
+    status: &'a StatusCell,
+}
+
 async fn session(
-    link: &dyn Link,
+    ctx: &SessionCtx<'_>,
     mut rx: mpsc::Receiver<LinkEvent>,
-    sink: &mpsc::Sender<Inbound>,
-    cancel: &CancelToken,
-    policy: &ReconnectPolicy,
-    status: &StatusCell,
     backoff: &mut Backoff,
 ) -> Session {
+    let SessionCtx {
+        link,
+        sink,
+        cancel,
+        policy,
+        status,
+        ..
+    } = *ctx;
     let mut dog = Watchdog::new(policy.watchdog, Instant::now());
     loop {
         let ev = tokio::select! {
@@ -235,8 +319,13 @@ async fn session(
                 });
             }
             Some(LinkEvent::Activity) | Some(LinkEvent::Qr(_)) => {}
-            Some(LinkEvent::Message(m)) => {
-                let (item, _ack) = Inbound::new(*m);
+            Some(LinkEvent::Message(m, attachment)) => {
+                let mut m = *m;
+                if let Some(a) = attachment {
+                    fetch_media(ctx, &mut m, &a).await;
+                    dog.touch(Instant::now());
+                }
+                let (item, _ack) = Inbound::new(m);
                 tokio::select! {
                     r = sink.send(item) => if r.is_err() {
                         return Session::Failed("inbound sink closed".into());
@@ -260,6 +349,93 @@ async fn session(
             }
         }
     }
+}
+
+/// Downloads an inbound attachment into the media dir under the size cap. Failures become a
+/// short note in the message text (the message itself is still delivered).
+async fn fetch_media(ctx: &SessionCtx<'_>, m: &mut InboundMessage, a: &MediaRef) {
+    let Some(dir) = &ctx.media.dir else { return };
+    let max = ctx.media.max_bytes;
+    let result: Result<MediaFile, String> = async {
+        if let Some(size) = a.declared_size
+            && size > max
+        {
+            return Err(format!("{size} bytes exceeds mediaMaxMb ({max} bytes)"));
+        }
+        let bytes = tokio::time::timeout(ctx.media.download_timeout, ctx.link.download(a))
+            .await
+            .map_err(|_| "download timed out".to_string())?
+            .map_err(|e| e.to_string())?;
+        if bytes.len() as u64 > max {
+            return Err(format!(
+                "{} bytes exceeds mediaMaxMb ({max} bytes)",
+                bytes.len()
+            ));
+        }
+        openclaw_config::fsutil::ensure_private_dir(dir).map_err(|e| e.to_string())?;
+        let path = dir.join(media_file_name(&m.account_id, &m.message_id, a));
+        openclaw_config::fsutil::write_atomic(&path, &bytes).map_err(|e| e.to_string())?;
+        Ok(MediaFile {
+            path,
+            mime: a.mime.clone(),
+            size: bytes.len() as u64,
+        })
+    }
+    .await;
+    match result {
+        Ok(f) => m.media.push(f),
+        Err(note) => {
+            tracing::warn!(
+                channel = "whatsapp",
+                "inbound {} not downloaded: {note}",
+                a.kind
+            );
+            m.text
+                .push_str(&format!("\n[{} not downloaded: {note}]", a.kind));
+        }
+    }
+}
+
+/// `wa-<account>-<messageId>.<ext>`, restricted to a safe character set (no path traversal).
+fn media_file_name(account: &str, message_id: &str, a: &MediaRef) -> String {
+    let safe = |s: &str, n: usize| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(n)
+            .collect()
+    };
+    let ext = a
+        .file_name
+        .as_deref()
+        .and_then(|n| n.rsplit_once('.').map(|(_, e)| e.to_string()))
+        .or_else(|| {
+            a.mime.as_deref().map(|m| {
+                match m.split(';').next().unwrap_or("").trim() {
+                    "image/jpeg" => "jpg",
+                    "image/png" => "png",
+                    "image/webp" => "webp",
+                    "video/mp4" => "mp4",
+                    "audio/ogg" => "ogg",
+                    "audio/mpeg" => "mp3",
+                    "application/pdf" => "pdf",
+                    _ => "bin",
+                }
+                .to_string()
+            })
+        })
+        .unwrap_or_else(|| "bin".into());
+    format!(
+        "wa-{}-{}.{}",
+        safe(account, 40),
+        safe(message_id, 64),
+        safe(&ext, 8)
+    )
 }
 
 #[cfg(test)]

@@ -89,8 +89,9 @@ pub fn parse_target(target: &str) -> Result<(String, Option<String>), ChannelErr
 }
 
 /// Library message → envelope. `None` for own echoes, status/broadcast chats and empty messages.
-/// `self_jid` is the linked account's JID (mentions of it count as a mention).
-pub fn to_inbound(m: &WaInbound, self_jid: Option<&str>) -> Option<InboundMessage> {
+/// `self_jids` are the linked account's JIDs (phone-number and LID forms): a mention of either
+/// counts as a mention of the bot, a quote of either as a reply to the bot.
+pub fn to_inbound(m: &WaInbound, self_jids: &[String]) -> Option<InboundMessage> {
     if m.from_me || m.chat_jid.ends_with("@broadcast") || m.chat_jid.ends_with("@newsletter") {
         return None;
     }
@@ -112,13 +113,14 @@ pub fn to_inbound(m: &WaInbound, self_jid: Option<&str>) -> Option<InboundMessag
         return None;
     }
     let user_of = |j: &str| j.split(['@', ':']).next().unwrap_or("").to_string();
-    let me = self_jid.map(user_of).filter(|u| !u.is_empty());
-    let mentioned = me
-        .as_ref()
-        .is_some_and(|me| m.mentions.iter().any(|j| user_of(j) == *me));
-    let reply_to_bot = me
-        .as_ref()
-        .is_some_and(|me| m.quoted_author.as_deref().map(user_of).as_ref() == Some(me));
+    let me: Vec<String> = self_jids
+        .iter()
+        .map(|j| user_of(j))
+        .filter(|u| !u.is_empty())
+        .collect();
+    let is_me = |j: &str| me.contains(&user_of(j));
+    let mentioned = m.mentions.iter().any(|j| is_me(j));
+    let reply_to_bot = m.quoted_author.as_deref().is_some_and(is_me);
     Some(InboundMessage {
         channel: "whatsapp".into(),
         account_id: m.account_id.clone(),
@@ -194,7 +196,7 @@ mod tests {
 
     #[test]
     fn direct_message_maps_to_e164() {
-        let m = to_inbound(&base(), Some("19998887777@s.whatsapp.net")).unwrap();
+        let m = to_inbound(&base(), &["19998887777@s.whatsapp.net".into()]).unwrap();
         assert_eq!(
             (m.chat_id.as_str(), m.sender_id.as_str()),
             ("+15551234567", "+15551234567")
@@ -217,12 +219,26 @@ mod tests {
             mentions: vec!["19998887777@s.whatsapp.net".into()],
             ..base()
         };
-        let m = to_inbound(&w, Some("19998887777:12@s.whatsapp.net")).unwrap();
+        let m = to_inbound(&w, &["19998887777:12@s.whatsapp.net".into()]).unwrap();
         assert_eq!(m.chat_id, "1203@g.us");
         assert_eq!(m.chat_type, ChatType::Group);
         assert_eq!(m.sender_id, "+15550001111");
         assert_eq!(m.text, "look\n<media:image>");
         assert!(m.mentioned);
+        // LID-addressed groups mention the LID form of the account.
+        let lid = WaInbound {
+            mentions: vec!["4455@lid".into()],
+            quoted_author: Some("4455:7@lid".into()),
+            ..w.clone()
+        };
+        let me = [
+            "19998887777@s.whatsapp.net".to_string(),
+            "4455@lid".to_string(),
+        ];
+        let m = to_inbound(&lid, &me).unwrap();
+        assert!(m.mentioned && m.reply_to_bot);
+        let m = to_inbound(&lid, &me[..1]).unwrap();
+        assert!(!m.mentioned && !m.reply_to_bot);
     }
 
     #[test]
@@ -233,7 +249,7 @@ mod tests {
                     from_me: true,
                     ..base()
                 },
-                None
+                &[]
             )
             .is_none()
         );
@@ -243,7 +259,7 @@ mod tests {
                     chat_jid: "status@broadcast".into(),
                     ..base()
                 },
-                None
+                &[]
             )
             .is_none()
         );
@@ -253,7 +269,7 @@ mod tests {
                     text: None,
                     ..base()
                 },
-                None
+                &[]
             )
             .is_none()
         );

@@ -12,7 +12,11 @@ use tokio::sync::mpsc;
 use whatsapp_rust::pair_code::PairCodeOptions;
 use whatsapp_rust::prelude::*;
 
-use crate::link::{Link, LinkEvent};
+use whatsapp_rust::download::{Downloadable, MediaType};
+use whatsapp_rust::media as wa_media;
+use whatsapp_rust::upload::UploadOptions;
+
+use crate::link::{Link, LinkEvent, MediaRef, OutgoingMedia};
 use crate::mapping::{WaInbound, to_inbound};
 
 /// Bounded event queue between the library's event bus and `run_link`.
@@ -53,38 +57,112 @@ fn jid(s: &str) -> Result<Jid, ChannelError> {
         .map_err(|e| ChannelError::BadTarget(format!("invalid WhatsApp JID {s:?}: {e}")))
 }
 
-/// Library message → plain fields.
-fn wa_inbound(account_id: &str, m: &wa::Message, info: &MessageInfo) -> WaInbound {
-    let base = m.get_base_message();
-    let caption = base
-        .image_message
+/// The library's media message part of an inbound message, kept so `download` can fetch it.
+enum WaMedia {
+    Image(wa::message::ImageMessage),
+    Video(wa::message::VideoMessage),
+    Audio(wa::message::AudioMessage),
+    Document(wa::message::DocumentMessage),
+    Sticker(wa::message::StickerMessage),
+}
+
+/// The first `ContextInfo` of the message's body part (mentions, quoted author).
+fn context_info(base: &wa::Message) -> Option<&wa::ContextInfo> {
+    base.extended_text_message
         .as_option()
-        .and_then(|x| x.caption.clone())
+        .and_then(|x| x.context_info.as_option())
+        .or_else(|| {
+            base.image_message
+                .as_option()
+                .and_then(|x| x.context_info.as_option())
+        })
         .or_else(|| {
             base.video_message
                 .as_option()
-                .and_then(|x| x.caption.clone())
+                .and_then(|x| x.context_info.as_option())
         })
         .or_else(|| {
             base.document_message
                 .as_option()
-                .and_then(|x| x.caption.clone())
-        });
-    let media_kind = if base.image_message.as_option().is_some() {
-        Some("image")
-    } else if base.video_message.as_option().is_some() {
-        Some("video")
-    } else if base.audio_message.as_option().is_some() {
-        Some("audio")
-    } else if base.document_message.as_option().is_some() {
-        Some("document")
-    } else if base.sticker_message.as_option().is_some() {
-        Some("sticker")
+                .and_then(|x| x.context_info.as_option())
+        })
+        .or_else(|| {
+            base.audio_message
+                .as_option()
+                .and_then(|x| x.context_info.as_option())
+        })
+        .or_else(|| {
+            base.sticker_message
+                .as_option()
+                .and_then(|x| x.context_info.as_option())
+        })
+}
+
+/// The attachment of a message, if any, as a `MediaRef` holding the library's part.
+fn media_ref(base: &wa::Message) -> Option<MediaRef> {
+    let (kind, mime, file_name, size, part) = if let Some(x) = base.image_message.as_option() {
+        (
+            "image",
+            x.mimetype.clone(),
+            None,
+            x.file_length,
+            WaMedia::Image(x.clone()),
+        )
+    } else if let Some(x) = base.video_message.as_option() {
+        (
+            "video",
+            x.mimetype.clone(),
+            None,
+            x.file_length,
+            WaMedia::Video(x.clone()),
+        )
+    } else if let Some(x) = base.audio_message.as_option() {
+        (
+            "audio",
+            x.mimetype.clone(),
+            None,
+            x.file_length,
+            WaMedia::Audio(x.clone()),
+        )
+    } else if let Some(x) = base.document_message.as_option() {
+        (
+            "document",
+            x.mimetype.clone(),
+            x.file_name.clone(),
+            x.file_length,
+            WaMedia::Document(x.clone()),
+        )
+    } else if let Some(x) = base.sticker_message.as_option() {
+        (
+            "sticker",
+            x.mimetype.clone(),
+            None,
+            x.file_length,
+            WaMedia::Sticker(x.clone()),
+        )
     } else {
-        None
+        return None;
     };
+    Some(MediaRef {
+        kind: kind.into(),
+        mime,
+        file_name,
+        declared_size: size,
+        handle: Arc::new(part),
+    })
+}
+
+/// Library message → plain fields (+ the attachment reference).
+fn wa_inbound(
+    account_id: &str,
+    m: &wa::Message,
+    info: &MessageInfo,
+) -> (WaInbound, Option<MediaRef>) {
+    let base = m.get_base_message();
+    let media = media_ref(base);
+    let ctx = context_info(base);
     let sender = info.source.sender.to_string();
-    WaInbound {
+    let w = WaInbound {
         account_id: account_id.to_string(),
         chat_jid: info.source.chat.to_string(),
         sender_pn_jid: if sender.ends_with("@lid") {
@@ -97,12 +175,48 @@ fn wa_inbound(account_id: &str, m: &wa::Message, info: &MessageInfo) -> WaInboun
         from_me: info.source.is_from_me,
         id: info.id.to_string(),
         push_name: info.push_name.clone(),
-        text: m.text_content().map(String::from).or(caption),
-        media_kind: media_kind.map(String::from),
-        mentions: Vec::new(),
-        quoted_author: None,
+        text: m
+            .text_content()
+            .or_else(|| m.get_caption())
+            .map(String::from),
+        media_kind: media.as_ref().map(|r| r.kind.clone()),
+        mentions: ctx.map(|c| c.mentioned_jid.clone()).unwrap_or_default(),
+        quoted_author: ctx.and_then(|c| c.participant.clone()),
         timestamp_secs: info.timestamp.timestamp(),
+    };
+    (w, media)
+}
+
+/// This device's own JIDs (phone number and LID), for mention detection.
+fn own_jids(client: &Client) -> Vec<String> {
+    [client.pn(), client.lid()]
+        .into_iter()
+        .flatten()
+        .map(|j| j.to_string())
+        .collect()
+}
+
+/// Library event → what the login flow does with it: show a QR / pairing code, or finish.
+pub fn login_prompt(event: &Event) -> Option<LoginStep> {
+    match event {
+        Event::PairingQrCode(q) => Some(LoginStep::Show(LoginPrompt::Qr(q.code.clone()))),
+        Event::PairingCode(c) => Some(LoginStep::Show(LoginPrompt::PairCode(c.code.clone()))),
+        // Pairing succeeded once the socket reconnects as the new device.
+        Event::Connected(_) => Some(LoginStep::Done(Ok(()))),
+        Event::PairError(e) => Some(LoginStep::Done(Err(format!("pairing failed: {}", e.error)))),
+        Event::PairingQrCodesExhausted(_) => Some(LoginStep::Done(Err(
+            "every QR code expired without a scan; run the login again".into(),
+        ))),
+        Event::LoggedOut(_) => Some(LoginStep::Done(Err("logged out during pairing".into()))),
+        _ => None,
     }
+}
+
+/// One step of the login flow.
+#[derive(Debug, Clone)]
+pub enum LoginStep {
+    Show(LoginPrompt),
+    Done(Result<(), String>),
 }
 
 /// The real connection for one account.
@@ -149,12 +263,15 @@ impl Link for RealLink {
                 let account = account.clone();
                 let mut out = Vec::new();
                 match &*event {
-                    Event::Connected(_) => out.push(LinkEvent::Connected { self_jid: None }),
+                    Event::Connected(_) => out.push(LinkEvent::Connected {
+                        self_jid: client.pn().map(|j| j.to_string()),
+                    }),
                     Event::Messages(_) => {
+                        let me = own_jids(&client);
                         for m in event.messages() {
-                            let w = wa_inbound(&account, &m.message, &m.info);
-                            match to_inbound(&w, None) {
-                                Some(msg) => out.push(LinkEvent::Message(Box::new(msg))),
+                            let (w, media) = wa_inbound(&account, &m.message, &m.info);
+                            match to_inbound(&w, &me) {
+                                Some(msg) => out.push(LinkEvent::Message(Box::new(msg), media)),
                                 None => out.push(LinkEvent::Activity),
                             }
                         }
@@ -206,6 +323,80 @@ impl Link for RealLink {
         Ok(r.message_id)
     }
 
+    async fn send_media(&self, to: &str, media: OutgoingMedia) -> Result<String, ChannelError> {
+        let client = self.client()?;
+        let kind = match media.kind {
+            "image" => MediaType::Image,
+            "video" => MediaType::Video,
+            "audio" => MediaType::Audio,
+            _ => MediaType::Document,
+        };
+        let up = client
+            .upload(media.bytes, kind, UploadOptions::default())
+            .await
+            .map_err(|e| ChannelError::Network(format!("whatsapp upload: {e}")))?;
+        let mime = Some(media.mime);
+        let msg = match media.kind {
+            "image" => wa_media::image_message(
+                up,
+                wa_media::ImageOptions {
+                    caption: media.caption,
+                    mimetype: mime,
+                    ..Default::default()
+                },
+            ),
+            "video" => wa_media::video_message(
+                up,
+                wa_media::VideoOptions {
+                    caption: media.caption,
+                    mimetype: mime,
+                    ..Default::default()
+                },
+            ),
+            "audio" => wa_media::audio_message(
+                up,
+                wa_media::AudioOptions {
+                    mimetype: mime,
+                    ..Default::default()
+                },
+            ),
+            _ => wa_media::document_message(
+                up,
+                wa_media::DocumentOptions {
+                    caption: media.caption,
+                    mimetype: mime,
+                    file_name: Some(media.file_name.clone()),
+                    title: Some(media.file_name),
+                    ..Default::default()
+                },
+            ),
+        };
+        let r = client
+            .send_message(jid(to)?, msg)
+            .await
+            .map_err(|e| ChannelError::Network(format!("whatsapp send: {e}")))?;
+        Ok(r.message_id)
+    }
+
+    async fn download(&self, media: &MediaRef) -> Result<Vec<u8>, ChannelError> {
+        let client = self.client()?;
+        let part = media
+            .handle
+            .downcast_ref::<WaMedia>()
+            .ok_or_else(|| ChannelError::Other("not a WhatsApp media reference".into()))?;
+        let d: &dyn Downloadable = match part {
+            WaMedia::Image(x) => x,
+            WaMedia::Video(x) => x,
+            WaMedia::Audio(x) => x,
+            WaMedia::Document(x) => x,
+            WaMedia::Sticker(x) => x,
+        };
+        client
+            .download(d)
+            .await
+            .map_err(|e| ChannelError::Network(format!("whatsapp download: {e}")))
+    }
+
     async fn composing(&self, to: &str) -> Result<(), ChannelError> {
         let client = self.client()?;
         client
@@ -252,28 +443,19 @@ pub async fn login(
     let db = prepare_store(auth_dir)?;
     let store = open_store(&db).await?;
     let (done_tx, mut done_rx) = mpsc::channel::<Result<(), String>>(4);
-    let (p1, p2) = (prompt.clone(), prompt);
-    let d1 = done_tx.clone();
     let mut builder = Bot::builder()
         .with_backend(store)
-        .on_qr_code(move |code, _ttl| {
-            p1(LoginPrompt::Qr(code));
-            async {}
-        })
-        .on_pair_code(move |code, _ttl| {
-            p2(LoginPrompt::PairCode(code));
-            async {}
-        })
-        .on_connected(move |_client| {
-            let d = done_tx.clone();
+        .on_event(move |event, _client| {
+            let step = login_prompt(&event);
+            let (prompt, done) = (prompt.clone(), done_tx.clone());
             async move {
-                let _ = d.send(Ok(())).await;
-            }
-        })
-        .on_logged_out(move |_info| {
-            let d = d1.clone();
-            async move {
-                let _ = d.send(Err("logged out during pairing".into())).await;
+                match step {
+                    Some(LoginStep::Show(p)) => prompt(p),
+                    Some(LoginStep::Done(r)) => {
+                        let _ = done.send(r).await;
+                    }
+                    None => {}
+                }
             }
         });
     if let Some(phone) = phone {

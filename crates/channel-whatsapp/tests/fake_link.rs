@@ -6,9 +6,13 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use openclaw_channel_whatsapp::{
-    Link, LinkEvent, ReconnectPolicy, WaInbound, WhatsAppDriver, to_inbound,
+    Link, LinkEvent, MediaRef, OutgoingMedia, ReconnectPolicy, WaInbound, WhatsAppDriver,
+    to_inbound,
 };
-use openclaw_channels::{AccountConfig, CancelToken, ChannelDriver, ChannelError, OutboundMessage};
+use openclaw_channels::{
+    Access, AccountConfig, CancelToken, ChannelDriver, ChannelError, OutboundMedia,
+    OutboundMessage, PairingStore, check_access, session_key_for,
+};
 use tokio::sync::mpsc;
 
 /// Each `connect` pops a script: events to emit, then either keep the socket silent-open or close it.
@@ -18,6 +22,7 @@ struct FakeLink {
     connects: Mutex<Vec<Instant>>,
     disconnects: Mutex<u32>,
     sent: Mutex<Vec<(String, String)>>,
+    sent_media: Mutex<Vec<(String, OutgoingMedia)>>,
     live: Mutex<Vec<mpsc::Sender<LinkEvent>>>,
 }
 
@@ -54,6 +59,19 @@ impl Link for FakeLink {
         s.push((jid.to_string(), text.to_string()));
         Ok(format!("M{}", s.len()))
     }
+    async fn send_media(&self, jid: &str, media: OutgoingMedia) -> Result<String, ChannelError> {
+        let mut s = self.sent_media.lock().unwrap();
+        s.push((jid.to_string(), media));
+        Ok(format!("P{}", s.len()))
+    }
+    async fn download(&self, media: &MediaRef) -> Result<Vec<u8>, ChannelError> {
+        // The fake's handle is the attachment's bytes.
+        media
+            .handle
+            .downcast_ref::<Vec<u8>>()
+            .cloned()
+            .ok_or_else(|| ChannelError::Network("media expired".into()))
+    }
     async fn composing(&self, _jid: &str) -> Result<(), ChannelError> {
         Ok(())
     }
@@ -82,7 +100,7 @@ fn msg(text: &str) -> LinkEvent {
         text: Some(text.into()),
         ..Default::default()
     };
-    LinkEvent::Message(Box::new(to_inbound(&w, None).unwrap()))
+    LinkEvent::Message(Box::new(to_inbound(&w, &[]).unwrap()), None)
 }
 
 async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
@@ -239,6 +257,234 @@ async fn gives_up_after_max_attempts_and_the_host_lock_is_exclusive() {
         b.run(tx, CancelToken::new()).await,
         Err(ChannelError::Conflict(_))
     ));
+    cancel.cancel();
+    task.await.unwrap().unwrap();
+}
+
+fn image(id: &str, bytes: Option<Vec<u8>>, declared: u64) -> LinkEvent {
+    let w = WaInbound {
+        account_id: "default".into(),
+        chat_jid: "15551234567@s.whatsapp.net".into(),
+        sender_jid: "15551234567@s.whatsapp.net".into(),
+        id: id.into(),
+        text: Some("see this".into()),
+        media_kind: Some("image".into()),
+        ..Default::default()
+    };
+    let handle: Arc<dyn std::any::Any + Send + Sync> = match bytes {
+        Some(b) => Arc::new(b),
+        None => Arc::new(()),
+    };
+    LinkEvent::Message(
+        Box::new(to_inbound(&w, &[]).unwrap()),
+        Some(MediaRef {
+            kind: "image".into(),
+            mime: Some("image/jpeg".into()),
+            file_name: None,
+            declared_size: Some(declared),
+            handle,
+        }),
+    )
+}
+
+#[tokio::test]
+async fn inbound_media_is_downloaded_under_the_cap_and_outbound_media_is_uploaded() {
+    let state = tempfile::tempdir().unwrap();
+    let media_dir = state.path().join("media/inbound");
+    let link = Arc::new(FakeLink::default());
+    *link.scripts.lock().unwrap() = vec![(
+        vec![
+            LinkEvent::Connected { self_jid: None },
+            image("OK1", Some(vec![0xff, 0xd8, 0xff, 1, 2, 3]), 6),
+            image("../../BIG", Some(vec![0; 10]), 2 * 1024 * 1024), // declared over the cap
+            image("GONE", None, 6),                                 // download fails
+        ],
+        true,
+    )];
+    let mut cfg = AccountConfig::new("whatsapp", "default");
+    cfg.media_max_mb = 1.0;
+    cfg.text_chunk_limit = 10;
+    let d = Arc::new(
+        WhatsAppDriver::new(&cfg, link.clone(), policy(), None, true)
+            .with_media_dir(media_dir.clone()),
+    );
+    let (tx, mut rx) = mpsc::channel(4);
+    let cancel = CancelToken::new();
+    let (dd, c) = (d.clone(), cancel.clone());
+    let task = tokio::spawn(async move { dd.run(tx, c).await });
+
+    let ok = rx.recv().await.unwrap().message;
+    assert_eq!(ok.text, "see this\n<media:image>");
+    assert_eq!(ok.media.len(), 1);
+    let f = &ok.media[0];
+    assert_eq!(f.path, media_dir.join("wa-default-OK1.jpg"));
+    assert_eq!(
+        std::fs::read(&f.path).unwrap(),
+        vec![0xff, 0xd8, 0xff, 1, 2, 3]
+    );
+    assert_eq!((f.size, f.mime.as_deref()), (6, Some("image/jpeg")));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&f.path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    let big = rx.recv().await.unwrap().message;
+    assert!(big.media.is_empty());
+    assert!(
+        big.text
+            .contains("[image not downloaded: 2097152 bytes exceeds mediaMaxMb"),
+        "{}",
+        big.text
+    );
+    let gone = rx.recv().await.unwrap().message;
+    assert!(gone.media.is_empty());
+    assert!(
+        gone.text.contains("[image not downloaded: "),
+        "{}",
+        gone.text
+    );
+    // Nothing escaped the media dir (the id "../../BIG" was sanitised, and not written at all).
+    let files: Vec<_> = std::fs::read_dir(&media_dir).unwrap().collect();
+    assert_eq!(files.len(), 1);
+
+    // Outbound: the text rides as the caption of the first attachment; more text is chunked.
+    let pic = state.path().join("chart.png");
+    std::fs::write(&pic, b"\x89PNG....").unwrap();
+    let doc = state.path().join("report.pdf");
+    std::fs::write(&doc, b"%PDF-1.7").unwrap();
+    let sent = d
+        .send(OutboundMessage {
+            chat_id: "+15551234567".into(),
+            text: "the numbers".into(),
+            media: vec![
+                OutboundMedia {
+                    source: pic.display().to_string(),
+                    mime: None,
+                },
+                OutboundMedia {
+                    source: doc.display().to_string(),
+                    mime: None,
+                },
+            ],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(sent.message_ids, vec!["P1", "P2"]);
+    {
+        let media = link.sent_media.lock().unwrap();
+        assert_eq!(media[0].0, "15551234567@s.whatsapp.net");
+        let (a, b) = (&media[0].1, &media[1].1);
+        assert_eq!(
+            (a.kind, a.mime.as_str(), a.caption.as_deref()),
+            ("image", "image/png", Some("the numbers"))
+        );
+        assert_eq!(a.bytes, b"\x89PNG....");
+        assert_eq!(
+            (
+                b.kind,
+                b.mime.as_str(),
+                b.file_name.as_str(),
+                b.caption.as_deref()
+            ),
+            ("document", "application/pdf", "report.pdf", None)
+        );
+    }
+    assert!(link.sent.lock().unwrap().is_empty(), "text went as caption");
+
+    // Oversize media is refused before anything is sent.
+    let huge = state.path().join("huge.bin");
+    std::fs::write(&huge, vec![0u8; 1024 * 1024 + 1]).unwrap();
+    let err = d
+        .send(OutboundMessage {
+            chat_id: "+15551234567".into(),
+            text: "x".into(),
+            media: vec![
+                OutboundMedia {
+                    source: pic.display().to_string(),
+                    mime: None,
+                },
+                OutboundMedia {
+                    source: huge.display().to_string(),
+                    mime: None,
+                },
+            ],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChannelError::TooLarge(_)), "{err}");
+    assert_eq!(link.sent_media.lock().unwrap().len(), 2);
+
+    cancel.cancel();
+    task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn group_messages_route_by_own_mention_through_the_seam() {
+    // The linked account is +19998887777 (LID 4455@lid); the group mentions it by LID.
+    let me = [
+        "19998887777:5@s.whatsapp.net".to_string(),
+        "4455@lid".to_string(),
+    ];
+    let group = |id: &str, mentions: Vec<String>| {
+        let w = WaInbound {
+            account_id: "default".into(),
+            chat_jid: "120363403215116621@g.us".into(),
+            is_group: true,
+            sender_jid: "15550001111@s.whatsapp.net".into(),
+            id: id.into(),
+            text: Some("@bot what's up".into()),
+            mentions,
+            ..Default::default()
+        };
+        LinkEvent::Message(Box::new(to_inbound(&w, &me).unwrap()), None)
+    };
+    let link = Arc::new(FakeLink::default());
+    *link.scripts.lock().unwrap() = vec![(
+        vec![
+            LinkEvent::Connected {
+                self_jid: Some(me[0].clone()),
+            },
+            group("G1", vec!["4455@lid".into()]),
+            group("G2", vec!["15550002222@s.whatsapp.net".into()]),
+        ],
+        true,
+    )];
+    let cfg = openclaw_channels::accounts_from_config(
+        &serde_json::json!({"whatsapp": {
+            "allowFrom": ["+15550001111"],
+            "groupPolicy": "open",
+            "groups": {"*": {"requireMention": true}}
+        }}),
+        &|_| None,
+    )
+    .unwrap()
+    .remove(0);
+    let d = Arc::new(WhatsAppDriver::new(&cfg, link, policy(), None, true));
+    let (tx, mut rx) = mpsc::channel(4);
+    let cancel = CancelToken::new();
+    let (dd, c) = (d.clone(), cancel.clone());
+    let task = tokio::spawn(async move { dd.run(tx, c).await });
+    let state = tempfile::tempdir().unwrap();
+    let store = PairingStore::new(state.path(), "whatsapp", "default");
+
+    let mentioned = rx.recv().await.unwrap().message;
+    assert!(mentioned.mentioned);
+    assert_eq!(check_access(&cfg, &mentioned, &store), Access::Allow);
+    assert_eq!(
+        session_key_for(&mentioned, "main", "main", "main"),
+        "agent:main:whatsapp:group:120363403215116621@g.us"
+    );
+    let other = rx.recv().await.unwrap().message;
+    assert!(!other.mentioned);
+    assert_eq!(check_access(&cfg, &other, &store), Access::NotMentioned);
+    assert_eq!(
+        d.status().bot_username.as_deref(),
+        Some("19998887777:5@s.whatsapp.net")
+    );
     cancel.cancel();
     task.await.unwrap().unwrap();
 }
