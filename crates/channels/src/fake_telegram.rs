@@ -139,10 +139,12 @@ impl FakeTelegram {
         id
     }
 
-    /// Convenience: a private-chat text message from user `from`.
+    /// Convenience: a private-chat text message from user `from` (message ids are unique per
+    /// fake, as Telegram's are per chat).
     pub fn push_dm(&self, from: i64, text: &str) -> i64 {
+        let message_id = self.shared.lock().next_update_id;
         self.push_update(json!({"message": {
-            "message_id": from * 10 + 1, "date": 1_700_000_000,
+            "message_id": message_id, "date": 1_700_000_000,
             "chat": {"id": from, "type": "private", "first_name": "Alice"},
             "from": {"id": from, "is_bot": false, "first_name": "Alice", "username": "alice"},
             "text": text,

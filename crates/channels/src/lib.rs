@@ -59,6 +59,7 @@
 mod access;
 mod chunk;
 mod config;
+mod media;
 mod routing;
 mod supervisor;
 pub mod telegram;
@@ -73,7 +74,8 @@ pub use config::{
     AccountConfig, DmPolicy, GroupConfig, GroupPolicy, KNOWN_CHANNELS, accounts_from_config,
     normalize_id,
 };
-pub use routing::session_key_for;
+pub use media::{LoadedMedia, guess_mime, load_media};
+pub use routing::{MentionPatterns, resolve_binding, session_key_for};
 pub use supervisor::{Backoff, Supervised, SupervisorConfig};
 pub use types::{
     CancelToken, ChannelDriver, ChannelError, ChannelStatus, ChatType, Inbound, InboundMessage,

@@ -1,6 +1,122 @@
-//! Session keys for inbound messages (channels.md §5.2): which agent session a chat lands in.
+//! Routing of inbound messages: which agent answers (`bindings`, channels.md §5.1), which session
+//! a chat lands in (§5.2), and configured mention patterns for group gating (§5.3).
 
+use serde_json::Value;
+
+use crate::config::normalize_id;
 use crate::types::{ChatType, InboundMessage};
+
+/// The agent for `msg` from `bindings` (the config value; anything but an array means none).
+///
+/// Specificity, first match within a tier: an exact `peer` match (`kind` + `id`), then an
+/// explicit `accountId` match, then a channel-wide rule (`accountId: "*"`, or no `accountId`,
+/// which matches the channel's default account only, as in the reference). Peer rules are
+/// scoped to accounts the same way. `type: "acp"` entries are a different feature and skipped.
+/// `None` when nothing matches: the caller uses its default agent.
+pub fn resolve_binding(
+    bindings: &Value,
+    msg: &InboundMessage,
+    default_account: &str,
+) -> Option<String> {
+    let list = bindings.as_array()?;
+    let eq = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
+    let mut best: Option<(u8, String)> = None;
+    for b in list {
+        if b.get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t != "route")
+        {
+            continue;
+        }
+        let (Some(agent), Some(m)) = (b.get("agentId").and_then(Value::as_str), b.get("match"))
+        else {
+            continue;
+        };
+        if agent.trim().is_empty()
+            || !m
+                .get("channel")
+                .and_then(Value::as_str)
+                .is_some_and(|c| eq(c, &msg.channel))
+        {
+            continue;
+        }
+        let account = m.get("accountId").and_then(Value::as_str).map(str::trim);
+        let account_tier = match account {
+            Some("*") => 1,
+            Some(a) if eq(a, &msg.account_id) => 2,
+            Some(_) => continue,
+            None if eq(default_account, &msg.account_id) => 1,
+            None => continue,
+        };
+        let tier = match m.get("peer") {
+            Some(peer) if !peer.is_null() => {
+                let kind = peer.get("kind").and_then(Value::as_str).unwrap_or("");
+                let kind_ok = match msg.chat_type {
+                    ChatType::Direct => eq(kind, "direct") || eq(kind, "dm"),
+                    ChatType::Group => eq(kind, "group"),
+                    ChatType::Channel => eq(kind, "channel"),
+                };
+                let want = peer.get("id").map(|v| match v {
+                    Value::String(s) => normalize_id(s),
+                    other => other.to_string(),
+                });
+                let have = match msg.chat_type {
+                    ChatType::Direct => &msg.sender_id,
+                    _ => &msg.chat_id,
+                };
+                if !kind_ok || !want.is_some_and(|w| eq(&w, have)) {
+                    continue;
+                }
+                3
+            }
+            _ => account_tier,
+        };
+        if best.as_ref().is_none_or(|(t, _)| tier > *t) {
+            best = Some((tier, agent.trim().to_ascii_lowercase()));
+        }
+    }
+    best.map(|(_, a)| a)
+}
+
+/// Compiled `mentionPatterns` (case-insensitive regexes). Invalid patterns are skipped with a
+/// warning, never fatal.
+#[derive(Debug, Default, Clone)]
+pub struct MentionPatterns(Vec<regex::Regex>);
+
+impl MentionPatterns {
+    /// The agent's `groupChat.mentionPatterns` (`agents.list[]` entry for `agent_id`) when set,
+    /// else `messages.groupChat.mentionPatterns`, from the whole config value.
+    pub fn for_agent(cfg: &Value, agent_id: &str) -> MentionPatterns {
+        let own = cfg["agents"]["list"].as_array().and_then(|l| {
+            l.iter()
+                .find(|a| {
+                    a["id"]
+                        .as_str()
+                        .is_some_and(|id| id.eq_ignore_ascii_case(agent_id))
+                })
+                .and_then(|a| a["groupChat"]["mentionPatterns"].as_array())
+        });
+        let list = own.or_else(|| cfg["messages"]["groupChat"]["mentionPatterns"].as_array());
+        let mut out = Vec::new();
+        for p in list.into_iter().flatten().filter_map(Value::as_str) {
+            match regex::RegexBuilder::new(p)
+                .case_insensitive(true)
+                .size_limit(1 << 20)
+                .build()
+            {
+                Ok(r) => out.push(r),
+                Err(e) => {
+                    tracing::warn!(target: "channels", "ignoring invalid mentionPattern {p:?}: {e}")
+                }
+            }
+        }
+        MentionPatterns(out)
+    }
+
+    pub fn matches(&self, text: &str) -> bool {
+        self.0.iter().any(|r| r.is_match(text))
+    }
+}
 
 /// Builds the session key for `msg` (lower-cased), given the resolved agent id, `session.mainKey`
 /// (default `main`) and `session.dmScope` (`main` | `per-peer` | `per-channel-peer` |
@@ -76,6 +192,48 @@ mod tests {
             media: vec![],
             timestamp_ms: 0,
         }
+    }
+
+    #[test]
+    fn bindings_pick_the_most_specific_rule() {
+        let b = serde_json::json!([
+            {"agentId": "chan", "match": {"channel": "telegram"}},
+            {"agentId": "acct", "match": {"channel": "telegram", "accountId": "work"}},
+            {"agentId": "peer", "match": {"channel": "telegram", "accountId": "*", "peer": {"kind": "direct", "id": "telegram:42"}}},
+            {"agentId": "grp", "match": {"channel": "telegram", "accountId": "*", "peer": {"kind": "group", "id": -100}}},
+            {"agentId": "acp", "type": "acp", "match": {"channel": "telegram", "accountId": "*"}},
+            {"agentId": "wa", "match": {"channel": "whatsapp", "accountId": "*"}}
+        ]);
+        let mut dm = m("telegram", ChatType::Direct, "42", "42", None);
+        dm.account_id = "work".into();
+        assert_eq!(resolve_binding(&b, &dm, "default").as_deref(), Some("peer"));
+        dm.sender_id = "7".into();
+        assert_eq!(resolve_binding(&b, &dm, "default").as_deref(), Some("acct"));
+        // No accountId ⇒ only the channel's default account.
+        dm.account_id = "default".into();
+        assert_eq!(resolve_binding(&b, &dm, "default").as_deref(), Some("chan"));
+        dm.account_id = "other".into();
+        assert_eq!(resolve_binding(&b, &dm, "default"), None);
+        let mut g = m("telegram", ChatType::Group, "-100", "7", None);
+        g.account_id = "other".into();
+        assert_eq!(resolve_binding(&b, &g, "default").as_deref(), Some("grp"));
+        let w = m("whatsapp", ChatType::Direct, "+1", "+1", None);
+        assert_eq!(resolve_binding(&b, &w, "default").as_deref(), Some("wa"));
+        assert_eq!(resolve_binding(&serde_json::json!({}), &w, "default"), None);
+    }
+
+    #[test]
+    fn mention_patterns_agent_first_then_global() {
+        let cfg = serde_json::json!({
+            "messages": {"groupChat": {"mentionPatterns": ["\\bclaw(dia)?\\b", "(unclosed"]}},
+            "agents": {"list": [{"id": "Ops", "groupChat": {"mentionPatterns": ["^ops[,:]"]}}]}
+        });
+        let g = MentionPatterns::for_agent(&cfg, "main");
+        assert!(g.matches("hey CLAWDIA, status?") && g.matches("claw do this"));
+        assert!(!g.matches("clawing at the door"));
+        let o = MentionPatterns::for_agent(&cfg, "ops");
+        assert!(o.matches("Ops: deploy") && !o.matches("claw"));
+        assert!(!MentionPatterns::for_agent(&serde_json::json!({}), "main").matches("anything"));
     }
 
     #[test]

@@ -172,6 +172,58 @@ async fn conflict_409_is_reported_and_the_gateway_keeps_serving() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_the_telegram_task_is_contained_and_the_message_redelivered() {
+    let tg = FakeTelegram::start().await;
+    let llm = FakeOpenAi::start().await;
+    let home = Home::new();
+    home.write_config(&config(&home, &tg, &llm));
+    let mut gw = Gateway::start_in(
+        home,
+        &["gateway", "--port", "0"],
+        &[("OPENCLAW_TEST_TELEGRAM_PANIC_TEXT", "boom")],
+    );
+    // A client connected before the panic must survive it.
+    let (mut raw, _) = connected(&gw.url(), OP).await;
+    tg.push_dm(OWNER, "boom");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let acct = loop {
+        let st = raw.req("s", "channels.status", None).await["payload"].clone();
+        let acct = st["channelAccounts"]["telegram"][0].clone();
+        if acct["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("panic: injected fault"))
+        {
+            break acct;
+        }
+        assert!(Instant::now() < deadline, "panic not in status: {st}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(acct["lastErrorAt"].as_u64().is_some(), "{acct}");
+    // The supervised task restarts; the unacknowledged update is redelivered, answered once.
+    wait_until("the redelivered message's reply", || {
+        replies_to(&tg, OWNER, "echo: boom") == 1
+    })
+    .await;
+    tg.push_dm(OWNER, "after the panic");
+    wait_until("a later reply", || {
+        replies_to(&tg, OWNER, "echo: after the panic") == 1
+    })
+    .await;
+    assert_eq!(runs_for(&llm, "boom"), 1, "processed exactly once");
+    assert_eq!(replies_to(&tg, OWNER, "echo: boom"), 1);
+    let st = raw.req("s2", "channels.status", None).await["payload"].clone();
+    let acct = &st["channelAccounts"]["telegram"][0];
+    assert_eq!(acct["running"], true, "{acct}");
+    assert!(acct["reconnects"].as_u64().unwrap() >= 1, "{acct}");
+    assert_eq!(raw.req("h", "health", None).await["ok"], true);
+    assert!(
+        gw.wait_exit(Duration::from_millis(1)).is_none(),
+        "the gateway survived the panic"
+    );
+    gw.expect_line("channel task failed; restarting after backoff");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_is_delivered_once_per_key_across_a_restart() {
     let tg = FakeTelegram::start().await;
     let llm = FakeOpenAi::start().await;
@@ -354,4 +406,185 @@ async fn agent_deliver_sends_the_reply_through_the_channel() {
             .contains("deliver needs `to`"),
         "{r}"
     );
+}
+
+fn inbox_files(state_dir: &std::path::Path) -> usize {
+    std::fs::read_dir(state_dir.join("channels/inbox"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_queued_behind_a_busy_session_is_acked_and_survives_kill_9() {
+    let tg = FakeTelegram::start().await;
+    let llm = FakeOpenAi::start().await;
+    // The first run stays busy long enough to kill the gateway in the middle of it.
+    llm.push(openclaw_testkit::Script::slow(
+        "slow answer",
+        2,
+        Duration::from_secs(30),
+    ));
+    let home = Home::new();
+    home.write_config(&config(&home, &tg, &llm));
+    let home_dir = home.state_dir();
+    let mut gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    tg.push_dm(OWNER, "first");
+    wait_until("the first model call", || runs_for(&llm, "first") == 1).await;
+    tg.push_dm(OWNER, "queued");
+    // Acknowledged (the offset moved past it) while the main session is still busy: the inbox
+    // holds it durably instead.
+    wait_until("the queued update to be acknowledged", || {
+        tg.pending_updates() == 0
+    })
+    .await;
+    assert_eq!(runs_for(&llm, "queued"), 0, "still waiting for the lane");
+    assert_eq!(inbox_files(&home_dir), 1, "recorded in the inbox");
+    gw.signal(libc::SIGKILL);
+    gw.wait_exit(Duration::from_secs(5)).expect("killed");
+
+    let gw = Gateway::start_in(gw.into_home(), &["gateway", "--port", "0"], &[]);
+    wait_until("the replayed message's reply", || {
+        replies_to(&tg, OWNER, "echo: queued") == 1
+    })
+    .await;
+    assert_eq!(runs_for(&llm, "queued"), 1, "replayed exactly once");
+    assert_eq!(
+        runs_for(&llm, "first"),
+        1,
+        "the persisted turn is not re-run"
+    );
+    wait_until("the inbox to drain", || inbox_files(&home_dir) == 0).await;
+    let (mut raw, _) = connected(&gw.url(), OP).await;
+    let h = raw
+        .req("h", "chat.history", Some(json!({"sessionKey": "main"})))
+        .await;
+    let users: Vec<String> = h["payload"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .map(|m| m["content"].to_string())
+        .collect();
+    assert_eq!(
+        users.iter().filter(|u| u.contains("queued")).count(),
+        1,
+        "{users:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bindings_and_mention_patterns_route_group_messages() {
+    let tg = FakeTelegram::start().await;
+    let llm = FakeOpenAi::start().await;
+    let home = Home::new();
+    let mut cfg = config(&home, &tg, &llm);
+    cfg["agents"]["list"] = json!([{"id": "main", "default": true}, {"id": "ops"}]);
+    cfg["bindings"] = json!([{"agentId": "ops", "match": {"channel": "telegram",
+        "peer": {"kind": "group", "id": "-1001"}}}]);
+    cfg["messages"] = json!({"groupChat": {"mentionPatterns": ["\\bclaw\\b"]}});
+    cfg["channels"]["telegram"]["groupPolicy"] = json!("open");
+    cfg["channels"]["telegram"]["groups"] = json!({"*": {"requireMention": true}});
+    home.write_config(&cfg);
+    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let group = |id: i64, text: &str| {
+        json!({"message": {"message_id": id, "date": 1_700_000_000,
+            "chat": {"id": -1001, "type": "supergroup", "title": "Ops"},
+            "from": {"id": OWNER, "is_bot": false, "first_name": "Alice"},
+            "text": text}})
+    };
+    tg.push_update(group(1, "just chatting"));
+    tg.push_update(group(2, "Claw, how is the deploy?"));
+    wait_until("the reply in the group", || {
+        replies_to(&tg, -1001, "echo: Claw, how is the deploy?") == 1
+    })
+    .await;
+    assert_eq!(runs_for(&llm, "just chatting"), 0, "unmentioned: no run");
+    let (mut raw, _) = connected(&gw.url(), OP).await;
+    let h = raw
+        .req(
+            "h",
+            "chat.history",
+            Some(json!({"sessionKey": "agent:ops:telegram:group:-1001"})),
+        )
+        .await;
+    let msgs = h["payload"]["messages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        msgs.iter()
+            .any(|m| m["role"] == "user" && m["content"].to_string().contains("deploy")),
+        "the bound agent's group session holds the turn: {h}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_stop_and_start_an_account() {
+    let tg = FakeTelegram::start().await;
+    let llm = FakeOpenAi::start().await;
+    let home = Home::new();
+    home.write_config(&config(&home, &tg, &llm));
+    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let (mut raw, _) = connected(&gw.url(), OP).await;
+    let r = raw
+        .req("1", "channels.stop", Some(json!({"channel": "telegram"})))
+        .await;
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(
+        r["payload"],
+        json!({"channel": "telegram", "accountId": "default", "stopped": true, "wasRunning": true})
+    );
+    let st = raw.req("2", "channels.status", None).await["payload"].clone();
+    let acct = &st["channelAccounts"]["telegram"][0];
+    assert_eq!(
+        (acct["running"].clone(), acct["connected"].clone()),
+        (json!(false), json!(false))
+    );
+    assert_eq!(acct["lastError"], "stopped (channels.stop)");
+    // Stopped: nothing is polled.
+    tg.push_dm(OWNER, "while stopped");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(tg.pending_updates(), 1);
+    let r = raw
+        .req(
+            "3",
+            "channels.start",
+            Some(json!({"channel": "telegram", "accountId": "default"})),
+        )
+        .await;
+    assert_eq!(r["payload"]["started"], true, "{r}");
+    assert_eq!(r["payload"]["alreadyRunning"], false, "{r}");
+    wait_until("the reply after start", || {
+        replies_to(&tg, OWNER, "echo: while stopped") == 1
+    })
+    .await;
+    let again = raw
+        .req("4", "channels.start", Some(json!({"channel": "telegram"})))
+        .await;
+    assert_eq!(again["payload"]["alreadyRunning"], true, "{again}");
+    for (id, params, want) in [
+        (
+            "5",
+            json!({"channel": "signal"}),
+            "unsupported channel signal",
+        ),
+        (
+            "6",
+            json!({"channel": "telegram", "accountId": "nope"}),
+            "no telegram account nope",
+        ),
+        (
+            "7",
+            json!({"channel": "telegram", "extra": 1}),
+            "unexpected property 'extra'",
+        ),
+    ] {
+        let r = raw.req(id, "channels.stop", Some(params)).await;
+        assert_eq!(r["ok"], false, "{r}");
+        assert_eq!(r["error"]["code"], "INVALID_REQUEST", "{r}");
+        assert!(
+            r["error"]["message"].as_str().unwrap().contains(want),
+            "{r}"
+        );
+    }
 }

@@ -1,8 +1,9 @@
 //! The channel runtime of one gateway generation: every configured account runs as its own
 //! supervised driver (a failure or panic is recorded in status and retried, never fatal);
-//! inbound messages pass access control, become agent runs on the session the routing rules
-//! give, are acknowledged once durably queued (the Telegram offset then advances), and the reply
-//! goes back through the same channel, chunked.
+//! inbound messages pass access control, become agent runs on the agent (`bindings`) and session
+//! the routing rules give, are acknowledged once recorded in the durable inbox (the Telegram
+//! offset then advances, even while the session lane is busy), and the reply goes back through
+//! the same channel, chunked. Inbox entries left by a crash are replayed on start.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,19 +11,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use openclaw_channels::{
-    Access, AccountConfig, CancelToken, ChannelDriver, ChannelStatus, Inbound, OutboundMessage,
-    PairingStore, Supervised, accounts_from_config, check_access, session_key_for,
+    Access, AccountConfig, CancelToken, ChannelDriver, ChannelStatus, ChatType, Inbound,
+    MentionPatterns, OutboundMessage, PairingStore, Supervised, accounts_from_config, check_access,
+    resolve_binding, session_key_for,
 };
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::inbox::{Inbox, Pending};
 use crate::runs::{RunSpec, Runs, Submitted};
 use crate::state::AppState;
 
 /// Inbound messages waiting for the router (backpressure on the drivers beyond this).
 const INBOUND_QUEUE: usize = 256;
-/// How long the router waits for a run to persist the user turn before acknowledging anyway.
-const PERSIST_WAIT: Duration = Duration::from_secs(30);
 
 struct Account {
     cfg: AccountConfig,
@@ -35,6 +36,9 @@ struct Account {
 pub struct ChannelRuntime {
     accounts: Mutex<BTreeMap<(String, String), Account>>,
     cancel: CancelToken,
+    /// The router's queue, for accounts (re)started by `channels.start`.
+    inbound: mpsc::Sender<Inbound>,
+    state_dir: PathBuf,
     pub config_error: Option<String>,
 }
 
@@ -95,6 +99,8 @@ impl ChannelRuntime {
         let rt = Arc::new(ChannelRuntime {
             accounts: Mutex::new(map),
             cancel,
+            inbound: tx,
+            state_dir: state.paths.state_dir.clone(),
             config_error,
         });
         tokio::spawn(route(state.clone(), rt.clone(), rx));
@@ -237,6 +243,63 @@ impl ChannelRuntime {
         })
     }
 
+    /// `channels.start`: (re)starts a configured, enabled account. `Ok(false)` if it already runs.
+    pub fn start_account(&self, channel: &str, account: &str) -> Result<bool, String> {
+        let mut m = self
+            .accounts
+            .lock()
+            .map_err(|_| "channel registry unavailable".to_string())?;
+        let a = m
+            .get_mut(&(channel.to_string(), account.to_string()))
+            .ok_or_else(|| format!("no {channel} account {account} is configured"))?;
+        if a.supervised.is_some() {
+            return Ok(false);
+        }
+        if !a.cfg.enabled {
+            return Err(format!(
+                "{channel} account {account} is disabled in the config"
+            ));
+        }
+        if !a.cfg.configured() {
+            return Err(format!("{channel} account {account} is not configured"));
+        }
+        let d = make_driver(&a.cfg, &self.state_dir)?;
+        tracing::info!(target: "channels", "starting {channel} account {account} (channels.start)");
+        a.supervised = Some(Supervised::spawn(
+            d,
+            self.inbound.clone(),
+            self.cancel.child_token(),
+        ));
+        a.reason = None;
+        Ok(true)
+    }
+
+    /// `channels.stop`: stops an account's driver (bounded); `Ok(false)` if it was not running.
+    pub async fn stop_account(&self, channel: &str, account: &str) -> Result<bool, String> {
+        let sup = {
+            let mut m = self
+                .accounts
+                .lock()
+                .map_err(|_| "channel registry unavailable".to_string())?;
+            let a = m
+                .get_mut(&(channel.to_string(), account.to_string()))
+                .ok_or_else(|| format!("no {channel} account {account} is configured"))?;
+            let sup = a.supervised.take();
+            if sup.is_some() {
+                a.reason = Some("stopped (channels.stop)".into());
+            }
+            sup
+        };
+        match sup {
+            Some(s) => {
+                tracing::info!(target: "channels", "stopping {channel} account {account} (channels.stop)");
+                let _ = tokio::time::timeout(Duration::from_secs(5), s.stop()).await;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// Stops an account and logs it out.
     pub async fn logout(&self, channel: &str, account: &str) -> Result<bool, String> {
         let sup = {
@@ -276,14 +339,47 @@ fn is_silent(text: &str) -> bool {
     matches!(text.trim(), "" | "NO_REPLY" | "HEARTBEAT_OK")
 }
 
-/// Consumes inbound messages: access control, run, ack, reply.
+/// Consumes inbound messages: agent selection, access control, durable inbox entry, ack, run;
+/// each run's reply is delivered from its own task, so a busy session lane never holds up the
+/// router or a driver's cursor.
 async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Receiver<Inbound>) {
     let state_dir: PathBuf = state.paths.state_dir.clone();
-    while let Some(Inbound { message, ack }) = rx.recv().await {
+    let inbox = Arc::new(Inbox::new(&state_dir));
+    replay(&state, &rt, &inbox);
+    while let Some(Inbound { mut message, ack }) = rx.recv().await {
         let Some(cfg) = rt.account_cfg(&message.channel, &message.account_id) else {
             let _ = ack.send(());
             continue;
         };
+        if !crate::inbox::first_sighting(
+            &message.channel,
+            &message.account_id,
+            &message.chat_id,
+            &message.message_id,
+        ) {
+            tracing::debug!(target: "channels", "{} message {} delivered twice; ignored", message.channel, message.message_id);
+            let _ = ack.send(());
+            continue;
+        }
+        let cfg_v = serde_json::to_value(&state.config().config).unwrap_or_default();
+        let (agents, default_agent) = crate::methods::agent::agents(&state);
+        let default_account = rt
+            .default_account(&message.channel)
+            .unwrap_or_else(|| "default".into());
+        let agent = match resolve_binding(&cfg_v["bindings"], &message, &default_account) {
+            Some(a) if agents.contains(&a) => a,
+            Some(a) => {
+                tracing::warn!(target: "channels", "binding names unknown agent {a:?}; using {default_agent}");
+                default_agent
+            }
+            None => default_agent,
+        };
+        if message.chat_type != ChatType::Direct
+            && !message.mentioned
+            && MentionPatterns::for_agent(&cfg_v, &agent).matches(&message.text)
+        {
+            message.mentioned = true;
+        }
         let store = PairingStore::new(&state_dir, &message.channel, &message.account_id);
         let driver = rt.driver(&message.channel, &message.account_id);
         match check_access(&cfg, &message, &store) {
@@ -302,9 +398,11 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
                         media: vec![],
                         reply_to: None,
                     };
-                    if let Err(e) = d.send(out).await {
-                        tracing::warn!(target: "channels", "pairing reply failed: {e}");
-                    }
+                    tokio::spawn(async move {
+                        if let Err(e) = d.send(out).await {
+                            tracing::warn!(target: "channels", "pairing reply failed: {e}");
+                        }
+                    });
                 }
                 continue;
             }
@@ -314,8 +412,6 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
                 continue;
             }
         }
-        let (_, agent) = crate::methods::agent::agents(&state);
-        let cfg_v = serde_json::to_value(&state.config().config).unwrap_or_default();
         let dm_scope = cfg_v["session"]["dmScope"]
             .as_str()
             .unwrap_or("main")
@@ -326,77 +422,148 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
         for m in &message.media {
             text.push_str(&format!("\n[media: {}]", m.path.display()));
         }
-        let persisted = Arc::new(tokio::sync::Notify::new());
-        let spec = RunSpec {
+        let pending = Pending {
             run_id: format!("{}-{}", message.channel, uuid::Uuid::new_v4()),
             agent_id: agent,
             session_key: key,
             message: text,
-            extra_system_prompt: None,
-            timeout: Duration::from_secs(600),
-            stream_tx: None,
-            ephemeral: false,
-            persisted: Some(persisted.clone()),
+            channel: message.channel.clone(),
+            account_id: message.account_id.clone(),
+            chat_id: message.chat_id.clone(),
+            thread_id: message.thread_id.clone(),
+            message_id: message.message_id.clone(),
+            received_at: crate::state::now_ms(),
         };
-        let run = match Runs::submit(&state, spec) {
-            Ok(Submitted::New(r) | Submitted::Existing(r)) => r,
-            Err(e) => {
-                // Not acknowledged: the driver re-delivers after its backoff.
-                tracing::warn!(target: "channels", "inbound message not queued: {}", e.message);
-                drop(ack);
-                continue;
-            }
+        // Durable before the driver is acknowledged; not acknowledged ⇒ redelivered later.
+        let forget = || {
+            crate::inbox::forget(
+                &message.channel,
+                &message.account_id,
+                &message.chat_id,
+                &message.message_id,
+            )
         };
-        // Ack once the user turn is durable (or the run already ended).
-        tokio::select! {
-            _ = persisted.notified() => {}
-            _ = run.wait(PERSIST_WAIT) => {}
+        if let Err(e) = inbox.put(&pending) {
+            tracing::warn!(target: "channels", "cannot record inbound message: {e}");
+            forget();
+            drop(ack);
+            continue;
         }
-        let _ = ack.send(());
-        let Some(driver) = driver else { continue };
-        let chat_id = message.chat_id.clone();
-        let thread_id = message.thread_id.clone();
-        tokio::spawn(async move {
-            // Typing indicator while the agent works (Telegram expires it after ~5 s).
-            let typing = {
-                let d = driver.clone();
-                let (c, t) = (chat_id.clone(), thread_id.clone());
-                let run = run.clone();
-                tokio::spawn(async move {
-                    while !run.is_done() {
-                        let _ = d.typing(&c, t.as_deref()).await;
-                        tokio::time::sleep(Duration::from_secs(4)).await;
-                    }
-                })
-            };
-            let result = run.wait(Duration::from_secs(660)).await;
-            typing.abort();
-            let reply = match result {
-                Some(r) if r.ok => {
-                    if is_silent(&r.final_text) {
-                        return;
-                    }
-                    r.final_text
-                }
-                Some(r) if r.aborted => return,
-                Some(r) => format!(
-                    "⚠️ {}",
-                    r.error
-                        .map(|e| e.message)
-                        .unwrap_or_else(|| "the agent run failed".into())
-                ),
-                None => "⚠️ the agent did not answer in time".into(),
-            };
-            let out = OutboundMessage {
-                chat_id,
-                thread_id,
-                text: reply,
-                media: vec![],
-                reply_to: None,
-            };
-            if let Err(e) = driver.send(out).await {
-                tracing::warn!(target: "channels", "reply delivery failed: {e}");
+        match submit(&state, &inbox, pending, driver) {
+            Ok(()) => {
+                let _ = ack.send(());
             }
-        });
+            Err(e) => {
+                tracing::warn!(target: "channels", "inbound message not queued: {e}");
+                forget();
+                drop(ack);
+            }
+        }
+    }
+}
+
+/// Queues the run for an inbox entry and spawns its delivery. On failure the entry is cleared
+/// (the caller then leaves the driver unacknowledged, so it re-delivers).
+fn submit(
+    state: &Arc<AppState>,
+    inbox: &Arc<Inbox>,
+    p: Pending,
+    driver: Option<Arc<dyn ChannelDriver>>,
+) -> Result<(), String> {
+    let persisted = Arc::new(tokio::sync::Notify::new());
+    let spec = RunSpec {
+        run_id: p.run_id.clone(),
+        agent_id: p.agent_id.clone(),
+        session_key: p.session_key.clone(),
+        message: p.message.clone(),
+        extra_system_prompt: None,
+        timeout: Duration::from_secs(600),
+        stream_tx: None,
+        ephemeral: false,
+        persisted: Some(persisted.clone()),
+    };
+    match Runs::submit(state, spec) {
+        Ok(Submitted::New(run) | Submitted::Existing(run)) => {
+            tokio::spawn(deliver(run, persisted, inbox.clone(), p, driver));
+            Ok(())
+        }
+        Err(e) => {
+            inbox.done(&p.run_id);
+            Err(e.message)
+        }
+    }
+}
+
+/// Inbox entries an earlier process left (crash, kill -9 while the lane was busy): queued again,
+/// oldest first, with their original run id, agent and session; replies go to the original chat.
+fn replay(state: &Arc<AppState>, rt: &Arc<ChannelRuntime>, inbox: &Arc<Inbox>) {
+    for p in inbox.pending() {
+        if !inbox.claim(&p.run_id) {
+            continue;
+        }
+        crate::inbox::first_sighting(&p.channel, &p.account_id, &p.chat_id, &p.message_id);
+        tracing::info!(target: "channels", "replaying inbound {} message {} left from before a restart", p.channel, p.run_id);
+        let driver = rt.driver(&p.channel, &p.account_id);
+        if let Err(e) = submit(state, inbox, p, driver) {
+            tracing::warn!(target: "channels", "replayed message dropped: {e}");
+        }
+    }
+}
+
+/// Clears the inbox entry once the user turn is in the transcript (or the run ended), keeps the
+/// typing indicator up while the agent works, then sends the reply back to the same chat.
+async fn deliver(
+    run: Arc<crate::runs::Run>,
+    persisted: Arc<tokio::sync::Notify>,
+    inbox: Arc<Inbox>,
+    p: Pending,
+    driver: Option<Arc<dyn ChannelDriver>>,
+) {
+    tokio::select! {
+        _ = persisted.notified() => {}
+        _ = run.wait(Duration::from_secs(660)) => {}
+    }
+    inbox.done(&p.run_id);
+    let Some(driver) = driver else { return };
+    let (chat_id, thread_id) = (p.chat_id, p.thread_id);
+    // Typing indicator while the agent works (Telegram expires it after ~5 s).
+    let typing = {
+        let d = driver.clone();
+        let (c, t) = (chat_id.clone(), thread_id.clone());
+        let run = run.clone();
+        tokio::spawn(async move {
+            while !run.is_done() {
+                let _ = d.typing(&c, t.as_deref()).await;
+                tokio::time::sleep(Duration::from_secs(4)).await;
+            }
+        })
+    };
+    let result = run.wait(Duration::from_secs(660)).await;
+    typing.abort();
+    let reply = match result {
+        Some(r) if r.ok => {
+            if is_silent(&r.final_text) {
+                return;
+            }
+            r.final_text
+        }
+        Some(r) if r.aborted => return,
+        Some(r) => format!(
+            "⚠️ {}",
+            r.error
+                .map(|e| e.message)
+                .unwrap_or_else(|| "the agent run failed".into())
+        ),
+        None => "⚠️ the agent did not answer in time".into(),
+    };
+    let out = OutboundMessage {
+        chat_id,
+        thread_id,
+        text: reply,
+        media: vec![],
+        reply_to: None,
+    };
+    if let Err(e) = driver.send(out).await {
+        tracing::warn!(target: "channels", "reply delivery failed: {e}");
     }
 }

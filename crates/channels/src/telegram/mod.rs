@@ -255,6 +255,7 @@ impl TelegramDriver {
                             continue; // already acknowledged: never process twice
                         }
                         if let Some(msg) = inbound::to_inbound(self, &u, &me).await {
+                            fault_injection(&msg.text);
                             let (item, ack) = Inbound::new(msg);
                             tokio::select! {
                                 r = sink.send(item) => r.map_err(|_| ChannelError::Unavailable("inbound sink closed".into()))?,
@@ -437,6 +438,22 @@ impl TelegramDriver {
             r => r?,
         };
         Ok(message_id(&r))
+    }
+}
+
+/// Test-only fault injection, inert unless `OPENCLAW_TEST_TELEGRAM_PANIC_TEXT` is set: the first
+/// inbound message (per process) with exactly that text panics inside the polling task, before
+/// it is acknowledged. Integration tests use it to show a panic is contained, reported in
+/// status, and the message redelivered after the supervised restart.
+fn fault_injection(text: &str) {
+    static FIRED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    static TRIGGER: LazyLock<Option<String>> =
+        LazyLock::new(|| std::env::var("OPENCLAW_TEST_TELEGRAM_PANIC_TEXT").ok());
+    if let Some(t) = TRIGGER.as_deref()
+        && t == text
+        && !FIRED.swap(true, std::sync::atomic::Ordering::SeqCst)
+    {
+        panic!("injected fault while handling a Telegram update");
     }
 }
 

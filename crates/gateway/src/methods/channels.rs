@@ -1,6 +1,6 @@
 //! Channel methods: `send` (direct outbound delivery with a durable idempotency record, so a
 //! retried send is never delivered twice, even across restarts), `channels.status`,
-//! `channels.logout`.
+//! `channels.logout`, `channels.start` / `channels.stop`.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,6 +33,69 @@ pub fn register(out: &mut Vec<MethodSpec>) {
         access: Access::Scope(scopes::ADMIN),
         handler: logout,
     });
+    out.push(MethodSpec {
+        name: names::CHANNELS_START,
+        access: Access::Scope(scopes::ADMIN),
+        handler: start,
+    });
+    out.push(MethodSpec {
+        name: names::CHANNELS_STOP,
+        access: Access::Scope(scopes::ADMIN),
+        handler: stop,
+    });
+}
+
+/// Channel + account of a `channels.*` call (default account when omitted).
+fn account_of(
+    method: &str,
+    rt: &crate::channels::ChannelRuntime,
+    p: &ChannelAccountParams,
+) -> Result<(String, String), ErrorShape> {
+    let channel = p.channel.to_ascii_lowercase();
+    if !crate::channels::LABELS
+        .iter()
+        .any(|(id, _, _)| *id == channel)
+    {
+        return Err(ErrorShape::invalid_request(format!(
+            "invalid {method} channel: unsupported channel {}",
+            p.channel
+        )));
+    }
+    let account = p
+        .account_id
+        .clone()
+        .or_else(|| rt.default_account(&channel))
+        .unwrap_or_else(|| "default".into());
+    Ok((channel, account))
+}
+
+fn start<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let p = parse_params::<ChannelAccountParams>(names::CHANNELS_START, params)?;
+        let rt = runtime(&ctx.state)?;
+        let (channel, account) = account_of(names::CHANNELS_START, &rt, &p)?;
+        let started = rt
+            .start_account(&channel, &account)
+            .map_err(ErrorShape::invalid_request)?;
+        Ok(Reply::Json(
+            json!({"channel": channel, "accountId": account, "started": true, "alreadyRunning": !started}),
+        ))
+    })
+}
+
+fn stop<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let p = parse_params::<ChannelAccountParams>(names::CHANNELS_STOP, params)?;
+        let rt = runtime(&ctx.state)?;
+        let (channel, account) = account_of(names::CHANNELS_STOP, &rt, &p)?;
+        let was_running = rt
+            .stop_account(&channel, &account)
+            .await
+            .map_err(ErrorShape::invalid_request)?;
+        Ok(Reply::Json(
+            json!({"channel": channel, "accountId": account, "stopped": true, "wasRunning": was_running}),
+        ))
+    })
 }
 
 /// Completed sends kept for dedupe: at most this many, for this long.
@@ -255,21 +318,8 @@ fn status<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a
 fn logout<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
     Box::pin(async move {
         let p = parse_params::<ChannelAccountParams>(names::CHANNELS_LOGOUT, params)?;
-        let channel = p.channel.to_ascii_lowercase();
-        if !crate::channels::LABELS
-            .iter()
-            .any(|(id, _, _)| *id == channel)
-        {
-            return Err(ErrorShape::invalid_request(
-                "invalid channels.logout channel",
-            ));
-        }
         let rt = runtime(&ctx.state)?;
-        let account = p
-            .account_id
-            .clone()
-            .or_else(|| rt.default_account(&channel))
-            .unwrap_or_else(|| "default".into());
+        let (channel, account) = account_of(names::CHANNELS_LOGOUT, &rt, &p)?;
         let cleared = rt
             .logout(&channel, &account)
             .await
