@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use openclaw_channels::{
     Access, AccountConfig, CancelToken, ChannelDriver, ChannelStatus, ChatType, Inbound,
-    MentionPatterns, OutboundMessage, PairingStore, Supervised, accounts_from_config, check_access,
-    resolve_binding, session_key_for,
+    InboundMessage, MentionPatterns, OutboundMessage, PairingStore, Supervised,
+    accounts_from_config, check_access, resolve_binding, session_key_for,
 };
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -36,6 +36,8 @@ struct Account {
 pub struct ChannelRuntime {
     accounts: Mutex<BTreeMap<(String, String), Account>>,
     cancel: CancelToken,
+    /// Unmentioned group messages not yet seen by the agent (channels.md §1.2, §5.3).
+    history: GroupHistory,
     /// The router's queue, for accounts (re)started by `channels.start`.
     inbound: mpsc::Sender<Inbound>,
     state_dir: PathBuf,
@@ -99,6 +101,7 @@ impl ChannelRuntime {
         let rt = Arc::new(ChannelRuntime {
             accounts: Mutex::new(map),
             cancel,
+            history: GroupHistory::default(),
             inbound: tx,
             state_dir: state.paths.state_dir.clone(),
             config_error,
@@ -324,6 +327,84 @@ impl ChannelRuntime {
     }
 }
 
+/// Groups whose pending history is kept (the oldest-touched is dropped beyond this).
+const HISTORY_GROUPS_MAX: usize = 256;
+/// Longest line kept per pending message.
+const HISTORY_LINE_MAX: usize = 2000;
+
+/// Pending group history, in memory and bounded: at most `historyLimit` lines per group and
+/// `HISTORY_GROUPS_MAX` groups.
+/// Pending lines per group key, plus the keys in least-recently-touched order.
+type HistoryMap = (
+    BTreeMap<String, std::collections::VecDeque<String>>,
+    Vec<String>,
+);
+
+#[derive(Default)]
+struct GroupHistory(Mutex<HistoryMap>);
+
+impl GroupHistory {
+    fn key(m: &InboundMessage) -> String {
+        format!(
+            "{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            m.channel,
+            m.account_id,
+            m.chat_id,
+            m.thread_id.as_deref().unwrap_or("")
+        )
+    }
+
+    fn record(&self, m: &InboundMessage, limit: usize) {
+        if limit == 0 {
+            return;
+        }
+        let key = Self::key(m);
+        let mut line = with_sender(m);
+        if line.chars().count() > HISTORY_LINE_MAX {
+            line = line.chars().take(HISTORY_LINE_MAX).collect::<String>() + "…";
+        }
+        let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let (map, order) = &mut *g;
+        order.retain(|k| k != &key);
+        order.push(key.clone());
+        if order.len() > HISTORY_GROUPS_MAX {
+            let old = order.remove(0);
+            map.remove(&old);
+        }
+        let q = map.entry(key).or_default();
+        q.push_back(line);
+        while q.len() > limit {
+            q.pop_front();
+        }
+    }
+
+    fn take(&self, m: &InboundMessage) -> Vec<String> {
+        let key = Self::key(m);
+        let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let (map, order) = &mut *g;
+        order.retain(|k| k != &key);
+        map.remove(&key).map(Vec::from).unwrap_or_default()
+    }
+}
+
+/// `text [from: Name (id)]`, the sender suffix of group messages.
+fn with_sender(m: &InboundMessage) -> String {
+    match &m.sender_name {
+        Some(n) => format!("{} [from: {n} ({})]", m.text, m.sender_id),
+        None => format!("{} [from: {}]", m.text, m.sender_id),
+    }
+}
+
+/// `historyLimit` of the account, else `messages.groupChat.historyLimit`, else 50.
+fn history_limit(acct: &AccountConfig, cfg: &Value) -> usize {
+    acct.raw
+        .get("historyLimit")
+        .and_then(Value::as_u64)
+        .or_else(|| cfg["messages"]["groupChat"]["historyLimit"].as_u64())
+        .unwrap_or(50)
+        .min(1000) as usize
+}
+
 fn make_driver(
     a: &AccountConfig,
     state_dir: &std::path::Path,
@@ -406,7 +487,12 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
                 }
                 continue;
             }
-            Access::NotMentioned | Access::Deny(_) => {
+            Access::NotMentioned => {
+                rt.history.record(&message, history_limit(&cfg, &cfg_v));
+                let _ = ack.send(());
+                continue;
+            }
+            Access::Deny(_) => {
                 tracing::debug!(target: "channels", "{} message from {} not routed", message.channel, message.sender_id);
                 let _ = ack.send(());
                 continue;
@@ -418,7 +504,20 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
             .to_string();
         let main_key = state.settings().main_key.clone();
         let key = session_key_for(&message, &agent, &main_key, &dm_scope);
-        let mut text = message.text.clone();
+        let mut text = if message.chat_type == ChatType::Direct {
+            message.text.clone()
+        } else {
+            let pending = rt.history.take(&message);
+            let current = with_sender(&message);
+            if pending.is_empty() {
+                current
+            } else {
+                format!(
+                    "[Chat messages since your last reply - for context]\n{}\n\n[Current message - respond to this]\n{current}",
+                    pending.join("\n")
+                )
+            }
+        };
         for m in &message.media {
             text.push_str(&format!("\n[media: {}]", m.path.display()));
         }
