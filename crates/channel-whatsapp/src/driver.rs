@@ -43,8 +43,14 @@ pub struct WhatsAppDriver {
     media: MediaPolicy,
     /// Directory whose `.lock` must be held while connected (`None` in tests without a disk).
     lock_dir: Option<PathBuf>,
+    /// File whose presence means "linked" (written by `channels login`); while it is missing the
+    /// driver never connects (no pairing attempts, no reconnect storm) and only watches for it.
+    link_marker: Option<PathBuf>,
     status: StatusCell,
 }
+
+/// How often an unlinked account checks whether `channels login` has linked it.
+const LINK_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl WhatsAppDriver {
     pub fn new(
@@ -64,6 +70,7 @@ impl WhatsAppDriver {
                 ..MediaPolicy::default()
             },
             lock_dir,
+            link_marker: None,
             status: Arc::new(Mutex::new(ChannelStatus {
                 configured: true,
                 linked,
@@ -77,6 +84,43 @@ impl WhatsAppDriver {
     pub fn with_media_dir(mut self, dir: PathBuf) -> WhatsAppDriver {
         self.media.dir = Some(dir);
         self
+    }
+
+    /// Connects only while `marker` exists (see the field docs).
+    pub fn with_link_marker(mut self, marker: PathBuf) -> WhatsAppDriver {
+        self.link_marker = Some(marker);
+        self
+    }
+
+    /// Waits (without the account lock, so `channels login` can run) until the link marker
+    /// exists. `false` when cancelled first.
+    async fn wait_until_linked(&self, cancel: &CancelToken) -> bool {
+        let Some(marker) = &self.link_marker else {
+            return true;
+        };
+        let mut reported = false;
+        while !marker.exists() {
+            if !reported {
+                reported = true;
+                tracing::info!(channel = "whatsapp", account = %self.account_id, "not linked; waiting for `openclaw channels login --channel whatsapp`");
+                update(&self.status, |s| {
+                    s.linked = false;
+                    s.running = true;
+                    s.connected = false;
+                    s.last_error =
+                        Some("not linked: run `openclaw channels login --channel whatsapp`".into());
+                    s.last_error_at = Some(now_ms());
+                });
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(LINK_POLL) => {}
+                _ = cancel.cancelled() => return false,
+            }
+        }
+        if reported {
+            update(&self.status, |s| s.linked = true);
+        }
+        true
     }
 
     fn snapshot(&self) -> ChannelStatus {
@@ -102,6 +146,10 @@ impl ChannelDriver for WhatsAppDriver {
         sink: mpsc::Sender<Inbound>,
         cancel: CancelToken,
     ) -> Result<(), ChannelError> {
+        if !self.wait_until_linked(&cancel).await {
+            update(&self.status, |s| s.running = false);
+            return Ok(());
+        }
         let _lock = match &self.lock_dir {
             Some(dir) => Some(AccountLock::acquire(dir).inspect_err(|e| {
                 update(&self.status, |s| {
@@ -111,7 +159,7 @@ impl ChannelDriver for WhatsAppDriver {
             })?),
             None => None,
         };
-        run_link(
+        let r = run_link(
             self.link.as_ref(),
             &sink,
             &cancel,
@@ -119,7 +167,12 @@ impl ChannelDriver for WhatsAppDriver {
             &self.media,
             &self.status,
         )
-        .await
+        .await;
+        if let (Err(ChannelError::NotLinked(_)), Some(marker)) = (&r, &self.link_marker) {
+            // Unlinked by the phone: stop connecting until the next `channels login`.
+            let _ = std::fs::remove_file(marker);
+        }
+        r
     }
 
     async fn send(&self, msg: OutboundMessage) -> Result<SentRef, ChannelError> {
@@ -196,6 +249,9 @@ impl ChannelDriver for WhatsAppDriver {
 
     async fn logout(&self) -> Result<bool, ChannelError> {
         let cleared = self.link.logout().await?;
+        if let Some(marker) = &self.link_marker {
+            let _ = std::fs::remove_file(marker);
+        }
         update(&self.status, |s| {
             s.linked = false;
             s.connected = false;

@@ -69,9 +69,19 @@ fn sanitize(id: &str) -> String {
     }
 }
 
-/// Whether a session store exists for the account (status `linked` before connecting).
+/// `<authDir>/linked`: written by a successful `channels login`, removed by logout or when the
+/// phone unlinks the device. Without it the gateway never opens a socket for the account.
+pub fn link_marker(cfg: &AccountConfig, state_dir: &Path) -> PathBuf {
+    auth_dir(cfg, state_dir).join(LINK_MARKER)
+}
+
+pub(crate) const LINK_MARKER: &str = "linked";
+
+/// Whether the account is linked (login completed and not logged out since).
 pub fn is_linked(cfg: &AccountConfig, state_dir: &Path) -> bool {
-    std::fs::metadata(auth_dir(cfg, state_dir).join("wa.db")).is_ok_and(|m| m.len() > 0)
+    let dir = auth_dir(cfg, state_dir);
+    dir.join(LINK_MARKER).exists()
+        && std::fs::metadata(dir.join("wa.db")).is_ok_and(|m| m.len() > 0)
 }
 
 /// The live driver for one account (`web.reconnect` from `cfg.raw["reconnect"]` if present).
@@ -85,7 +95,8 @@ pub fn driver(
     let policy = ReconnectPolicy::from_json(cfg.raw.get("reconnect"));
     Ok(std::sync::Arc::new(
         WhatsAppDriver::new(cfg, link, policy, Some(dir), is_linked(cfg, state_dir))
-            .with_media_dir(state_dir.join("media").join("inbound")),
+            .with_media_dir(state_dir.join("media").join("inbound"))
+            .with_link_marker(link_marker(cfg, state_dir)),
     ))
 }
 

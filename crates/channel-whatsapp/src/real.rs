@@ -412,7 +412,7 @@ impl Link for RealLink {
         }
         self.disconnect().await;
         let mut cleared = false;
-        for name in ["wa.db", "wa.db-wal", "wa.db-shm"] {
+        for name in ["wa.db", "wa.db-wal", "wa.db-shm", crate::LINK_MARKER] {
             if std::fs::remove_file(self.auth_dir.join(name)).is_ok() {
                 cleared = true;
             }
@@ -473,7 +473,12 @@ pub async fn login(
     let result = tokio::time::timeout(timeout, done_rx.recv()).await;
     let _ = tokio::time::timeout(Duration::from_secs(10), handle.shutdown()).await;
     match result {
-        Ok(Some(Ok(()))) => Ok(()),
+        Ok(Some(Ok(()))) => {
+            let marker = auth_dir.join(crate::LINK_MARKER);
+            let stamp = format!("{{\"linkedAt\":{}}}\n", openclaw_channels::now_ms());
+            openclaw_config::fsutil::write_atomic(&marker, stamp.as_bytes())?;
+            Ok(())
+        }
         Ok(Some(Err(e))) => Err(ChannelError::NotLinked(e)),
         Ok(None) => Err(ChannelError::Other("login ended unexpectedly".into())),
         Err(_) => Err(ChannelError::Unavailable(format!(

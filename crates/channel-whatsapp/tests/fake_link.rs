@@ -488,3 +488,51 @@ async fn group_messages_route_by_own_mention_through_the_seam() {
     cancel.cancel();
     task.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn an_unlinked_account_never_connects_until_login_writes_the_marker() {
+    let dir = tempfile::tempdir().unwrap();
+    let acct = dir.path().join("credentials/whatsapp/default");
+    std::fs::create_dir_all(&acct).unwrap();
+    let marker = acct.join("linked");
+    let link = Arc::new(FakeLink::default());
+    *link.scripts.lock().unwrap() = vec![(vec![LinkEvent::Connected { self_jid: None }], true)];
+    let d = Arc::new(
+        WhatsAppDriver::new(
+            &AccountConfig::new("whatsapp", "default"),
+            link.clone(),
+            policy(),
+            Some(acct.clone()),
+            false,
+        )
+        .with_link_marker(marker.clone()),
+    );
+    let (tx, _rx) = mpsc::channel(4);
+    let cancel = CancelToken::new();
+    let (dd, c) = (d.clone(), cancel.clone());
+    let task = tokio::spawn(async move { dd.run(tx, c).await });
+    wait_for("the not-linked status", || {
+        d.status()
+            .last_error
+            .is_some_and(|e| e.contains("channels login --channel whatsapp"))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        link.connects.lock().unwrap().is_empty(),
+        "no socket while unlinked"
+    );
+    let st = d.status();
+    assert!(st.running && !st.linked && !st.connected);
+    // While waiting it does not hold the account lock: a login can take it.
+    drop(openclaw_channel_whatsapp::AccountLock::acquire(&acct).expect("lock is free"));
+    std::fs::write(&marker, b"{}").unwrap();
+    wait_for("connected after the link", || d.status().connected).await;
+    assert!(d.status().linked);
+    assert_eq!(link.connects.lock().unwrap().len(), 1);
+    // Logout removes the marker again.
+    d.logout().await.unwrap();
+    assert!(!marker.exists());
+    cancel.cancel();
+    task.await.unwrap().unwrap();
+}

@@ -604,3 +604,63 @@ async fn channels_stop_and_start_an_account() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unlinked_whatsapp_account_waits_for_login_without_connecting() {
+    let home = Home::new();
+    let mut cfg = token_config(&home);
+    cfg["channels"] = json!({"whatsapp": {"dmPolicy": "allowlist", "allowFrom": ["+15551234567"]}});
+    home.write_config(&cfg);
+    let state_dir = home.state_dir();
+    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let (mut raw, _) = connected(&gw.url(), OP).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let acct = loop {
+        let st = raw.req("s", "channels.status", None).await["payload"].clone();
+        let acct = st["channelAccounts"]["whatsapp"][0].clone();
+        if acct["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains("openclaw channels login --channel whatsapp"))
+        {
+            break acct;
+        }
+        assert!(Instant::now() < deadline, "no not-linked status: {st}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(acct["linked"], false, "{acct}");
+    assert_eq!(acct["connected"], false, "{acct}");
+    // No session store was created: nothing was opened towards WhatsApp.
+    assert!(
+        !state_dir
+            .join("credentials/whatsapp/default/wa.db")
+            .exists()
+    );
+    let r = raw
+        .req(
+            "send",
+            "send",
+            Some(
+                json!({"channel": "whatsapp", "to": "+15551234567", "message": "hi",
+                "idempotencyKey": "wa-1"}),
+            ),
+        )
+        .await;
+    assert_eq!(r["error"]["code"], "NOT_LINKED", "{r}");
+    // Waiting for the user is not a failure: the gateway is ready.
+    let port = gw.port;
+    let status = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            s,
+            "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut buf = String::new();
+        s.read_to_string(&mut buf).unwrap();
+        buf
+    })
+    .await
+    .unwrap();
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+}

@@ -176,7 +176,7 @@ impl ChannelRuntime {
         }
     }
 
-    /// Accounts whose channel is failing (configured and enabled, but down with an error).
+    /// Accounts whose channel is failing (configured, enabled and linked, but down with an error).
     pub fn failing(&self) -> Vec<String> {
         let Ok(m) = self.accounts.lock() else {
             return Vec::new();
@@ -185,7 +185,8 @@ impl ChannelRuntime {
             .filter(|(_, a)| a.supervised.is_some())
             .filter_map(|((c, id), a)| {
                 let st = Self::status_of(a);
-                (!st.connected && st.last_error.is_some()).then(|| format!("{c}:{id}"))
+                // An unlinked account waits for the user (`channels login`); it is not failing.
+                (st.linked && !st.connected && st.last_error.is_some()).then(|| format!("{c}:{id}"))
             })
             .collect()
     }
