@@ -664,3 +664,57 @@ async fn an_unlinked_whatsapp_account_waits_for_login_without_connecting() {
     .unwrap();
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_utf8_text_gets_clear_errors() {
+    use futures_util::SinkExt;
+    let tg = FakeTelegram::start().await;
+    let llm = FakeOpenAi::start().await;
+    let home = Home::new();
+    home.write_config(&config(&home, &tg, &llm));
+    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    // Over WS: a binary frame whose message text is not UTF-8 is answered, not dropped.
+    let (mut raw, _) = connected(&gw.url(), OP).await;
+    let mut frame = br#"{"type":"req","id":"u1","method":"send","params":{"channel":"telegram","to":"111","idempotencyKey":"u","message":""#.to_vec();
+    frame.extend_from_slice(b"caf\xe9 \xff");
+    frame.extend_from_slice(br#""}}"#);
+    raw.ws
+        .send(tokio_tungstenite::tungstenite::Message::Binary(
+            frame.into(),
+        ))
+        .await
+        .unwrap();
+    let r = raw.res("u1").await;
+    assert_eq!(r["ok"], false, "{r}");
+    assert_eq!(r["error"]["code"], "INVALID_REQUEST", "{r}");
+    assert!(
+        r["error"]["message"].as_str().unwrap().contains("UTF-8"),
+        "{r}"
+    );
+    assert_eq!(raw.req("h", "health", None).await["ok"], true);
+    assert_eq!(replies_to(&tg, 111, "caf"), 0, "nothing was sent");
+
+    // On the command line: clap refuses the argument with a clear message; no panic.
+    let port = gw.port.to_string();
+    let out = tokio::task::spawn_blocking({
+        let mut cmd = gw.home.command(&[
+            "message",
+            "send",
+            "--channel",
+            "telegram",
+            "--target",
+            "111",
+            "--message",
+        ]);
+        use std::os::unix::ffi::OsStrExt;
+        cmd.arg(std::ffi::OsStr::from_bytes(b"caf\xe9"))
+            .env("OPENCLAW_GATEWAY_PORT", &port);
+        move || cmd.output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("UTF-8"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

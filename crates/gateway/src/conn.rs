@@ -287,7 +287,16 @@ pub async fn serve(
                 match parse_request(&data) {
                     Ok(frame) => dispatch(&ctx, &handle, frame).await,
                     Err(FrameError::Json(e)) => {
-                        tracing::debug!(target: "ws", "parse-error conn={conn_id}: {e}");
+                        if let Some(id) = non_utf8_request_id(&data) {
+                            // A request we can identify but not read: answer it, never leave
+                            // the caller waiting.
+                            let err = ErrorShape::invalid_request(
+                                "invalid request frame: text is not valid UTF-8",
+                            );
+                            handle.send_text(res_text(&ResponseFrame::err(id, err)));
+                        } else {
+                            tracing::debug!(target: "ws", "parse-error conn={conn_id}: {e}");
+                        }
                     }
                     Err(e) => {
                         let err = ErrorShape::invalid_request(e.to_string());
@@ -386,4 +395,20 @@ async fn dispatch(ctx: &MethodCtx, handle: &Arc<ConnHandle>, frame: RequestFrame
         frame.id
     );
     handle.send_text(text);
+}
+
+/// The `id` of a request frame whose only defect is invalid UTF-8 (binary frames can carry any
+/// bytes); `None` for anything else, which is dropped like any unparsable frame.
+fn non_utf8_request_id(data: &[u8]) -> Option<String> {
+    if std::str::from_utf8(data).is_ok() {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(&String::from_utf8_lossy(data)).ok()?;
+    if v.get("type").and_then(serde_json::Value::as_str) != Some("req") {
+        return None;
+    }
+    v.get("id")
+        .and_then(serde_json::Value::as_str)
+        .filter(|id| !id.is_empty())
+        .map(String::from)
 }
