@@ -190,6 +190,16 @@ pub trait ChannelDriver: Send + Sync {
     async fn logout(&self) -> Result<bool, ChannelError>;
     /// Parses a user-supplied target into `(chat_id, thread_id)`.
     fn parse_target(&self, target: &str) -> Result<(String, Option<String>), ChannelError>;
+    /// A live check for `channels.status {probe:true}`: `{ok, …}` (Telegram: `getMe`). The
+    /// default reports the connection state the driver already knows.
+    async fn probe(&self, _timeout: Duration) -> serde_json::Value {
+        let st = self.status();
+        if st.connected {
+            serde_json::json!({"ok": true})
+        } else {
+            serde_json::json!({"ok": false, "error": st.last_error.unwrap_or_else(|| "not connected".into())})
+        }
+    }
 }
 
 /// Current wall-clock time in Unix milliseconds.

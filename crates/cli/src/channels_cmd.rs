@@ -56,7 +56,13 @@ pub struct ChannelsCmd {
 #[derive(Subcommand, Debug)]
 pub enum ChannelsSub {
     /// Per channel and account: configured, running, connected, last error…
-    Status(ConnArgs),
+    Status {
+        /// Also run a live check per account (Telegram `getMe`, WhatsApp connection).
+        #[arg(long)]
+        probe: bool,
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
     /// Stop an account and clear its login (WhatsApp).
     Logout {
         #[arg(long)]
@@ -157,8 +163,13 @@ pub async fn message(paths: &Paths, dev: bool, cmd: MessageCmd) -> u8 {
 
 pub async fn channels(paths: &Paths, dev: bool, cmd: ChannelsCmd) -> u8 {
     match cmd.sub {
-        ChannelsSub::Status(conn) => {
-            match call(paths, dev, &conn, "channels.status", json!({})).await {
+        ChannelsSub::Status { probe, conn } => {
+            let params = if probe {
+                json!({"probe": true})
+            } else {
+                json!({})
+            };
+            match call(paths, dev, &conn, "channels.status", params).await {
                 Ok(v) => {
                     if conn.json {
                         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
@@ -173,8 +184,19 @@ pub async fn channels(paths: &Paths, dev: bool, cmd: ChannelsCmd) -> u8 {
                     }
                     for (channel, list) in accounts {
                         for a in list.as_array().into_iter().flatten() {
+                            let probe = match (a["probe"]["ok"].as_bool(), &a["probe"]) {
+                                (Some(true), p) => match p["bot"]["username"].as_str() {
+                                    Some(u) => format!(", probe ok (@{u})"),
+                                    None => ", probe ok".to_string(),
+                                },
+                                (Some(false), p) => format!(
+                                    ", probe failed: {}",
+                                    p["error"].as_str().unwrap_or("unknown error")
+                                ),
+                                _ => String::new(),
+                            };
                             println!(
-                                "{channel}/{}: {}{}{}",
+                                "{channel}/{}: {}{}{}{probe}",
                                 a["accountId"].as_str().unwrap_or("?"),
                                 if a["connected"] == true {
                                     "connected"

@@ -340,6 +340,15 @@ async fn message_send_cli() {
     let (code, out, _) = run_cli(&gw.home, &["channels", "status"], &env);
     assert_eq!(code, 0);
     assert!(out.contains("telegram/default"), "{out}");
+    let getme_before = tg.count("getMe");
+    let (code, out, _) = run_cli(&gw.home, &["channels", "status", "--probe"], &env);
+    assert_eq!(code, 0);
+    assert!(out.contains("probe ok (@"), "{out}");
+    assert_eq!(
+        tg.count("getMe"),
+        getme_before + 1,
+        "a live getMe per account"
+    );
     drop(gw);
     let (code, _, err) = run_cli(
         &Home::new(),

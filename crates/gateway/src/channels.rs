@@ -191,8 +191,32 @@ impl ChannelRuntime {
             .collect()
     }
 
-    /// `channels.status` result.
-    pub fn status_json(&self) -> Value {
+    /// `channels.status {probe:true}`: a live check of every running account, concurrently,
+    /// each bounded by `timeout`.
+    pub async fn probe_all(&self, timeout: Duration) -> BTreeMap<(String, String), Value> {
+        let drivers: Vec<((String, String), Arc<dyn ChannelDriver>)> = self
+            .accounts
+            .lock()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, a)| a.supervised.as_ref().map(|s| (k.clone(), s.driver())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let probes = drivers.into_iter().map(|(k, d)| async move {
+            let v = tokio::time::timeout(timeout, d.probe(timeout))
+                .await
+                .unwrap_or_else(|_| json!({"ok": false, "error": format!("probe timed out after {} ms", timeout.as_millis())}));
+            (k, v)
+        });
+        futures_util::future::join_all(probes)
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    /// `channels.status` result (with `probes` from [`Self::probe_all`] when asked for).
+    pub fn status_json(&self, probes: &BTreeMap<(String, String), Value>) -> Value {
         let Ok(m) = self.accounts.lock() else {
             return json!({});
         };
@@ -204,6 +228,9 @@ impl ChannelRuntime {
             let st = Self::status_of(a);
             let mut row = serde_json::to_value(&st).unwrap_or_else(|_| json!({}));
             row["accountId"] = json!(id);
+            if let Some(p) = probes.get(&(channel.clone(), id.clone())) {
+                row["probe"] = p.clone();
+            }
             row["enabled"] = json!(a.cfg.enabled);
             row["dmPolicy"] = json!(format!("{:?}", a.cfg.dm_policy).to_ascii_lowercase());
             if let Some(src) = &a.cfg.token_source {
@@ -211,11 +238,12 @@ impl ChannelRuntime {
             }
             if !order.contains(channel) {
                 order.push(channel.clone());
-                channels.insert(
-                    channel.clone(),
-                    json!({"configured": st.configured, "running": st.running, "connected": st.connected,
-                           "linked": st.linked, "lastError": st.last_error}),
-                );
+                let mut summary = json!({"configured": st.configured, "running": st.running,
+                    "connected": st.connected, "linked": st.linked, "lastError": st.last_error});
+                if let Some(p) = probes.get(&(channel.clone(), id.clone())) {
+                    summary["probe"] = p.clone();
+                }
+                channels.insert(channel.clone(), summary);
             }
             if let Some(list) = accounts
                 .entry(channel.clone())

@@ -628,6 +628,22 @@ impl ChannelDriver for TelegramDriver {
         Ok(false)
     }
 
+    async fn probe(&self, timeout: Duration) -> Value {
+        let started = std::time::Instant::now();
+        match self.api.call("getMe", &json!({}), timeout).await {
+            Ok(me) => json!({
+                "ok": true,
+                "elapsedMs": started.elapsed().as_millis() as u64,
+                "bot": {"id": me.get("id"), "username": me.get("username")},
+            }),
+            Err(e) => json!({
+                "ok": false,
+                "elapsedMs": started.elapsed().as_millis() as u64,
+                "error": e.to_string(),
+            }),
+        }
+    }
+
     fn parse_target(&self, target: &str) -> Result<(String, Option<String>), ChannelError> {
         parse_target(target)
     }

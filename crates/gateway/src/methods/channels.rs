@@ -305,9 +305,17 @@ fn send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> 
 
 fn status<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
     Box::pin(async move {
-        parse_params::<ChannelsStatusParams>(names::CHANNELS_STATUS, params)?;
+        let p = parse_params::<ChannelsStatusParams>(names::CHANNELS_STATUS, params)?;
         Ok(Reply::Json(match runtime(&ctx.state) {
-            Ok(rt) => rt.status_json(),
+            Ok(rt) => {
+                let probes = if p.probe == Some(true) {
+                    let ms = p.timeout_ms.unwrap_or(10_000).clamp(1000, 120_000);
+                    rt.probe_all(std::time::Duration::from_millis(ms)).await
+                } else {
+                    BTreeMap::new()
+                };
+                rt.status_json(&probes)
+            }
             Err(_) => {
                 json!({"ts": now_ms(), "channelOrder": [], "channelLabels": {}, "channels": {}, "channelAccounts": {}, "channelDefaultAccountId": {}})
             }

@@ -77,7 +77,7 @@ pub fn build_health(state: &AppState) -> HealthSummary {
         .lock()
         .ok()
         .and_then(|c| c.clone())
-        .map(|c| c.status_json())
+        .map(|c| c.status_json(&BTreeMap::new()))
         .unwrap_or(Value::Null);
     let channel_map: BTreeMap<String, Value> = channels["channels"]
         .as_object()
