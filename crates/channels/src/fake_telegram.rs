@@ -30,6 +30,8 @@ pub enum FakeReply {
     Drop,
     /// `401 Unauthorized`.
     Unauthorized401,
+    /// The request is accepted and never answered (a silently dead long poll).
+    Stall,
     /// Any Bot API error, e.g. `400 "Bad Request: can't parse entities: …"`.
     Error { code: u16, description: String },
 }
@@ -237,6 +239,7 @@ fn render(reply: FakeReply) -> Response {
         FakeReply::Server500 => api_error(500, "Internal Server Error", None),
         FakeReply::Unauthorized401 => api_error(401, "Unauthorized", None),
         FakeReply::Error { code, description } => api_error(code, &description, None),
+        FakeReply::Stall => StatusCode::GATEWAY_TIMEOUT.into_response(), // after the wait below
         FakeReply::Drop => {
             let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
                 Ok(Bytes::from_static(b"{\"ok\":tr")),
@@ -302,6 +305,9 @@ async fn method(
         g.injections.get_mut(&method).and_then(VecDeque::pop_front)
     };
     if let Some(r) = injected {
+        if matches!(r, FakeReply::Stall) {
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        }
         return render(r);
     }
     match method.as_str() {

@@ -30,6 +30,7 @@ fn tuning() -> Tuning {
         backoff_initial: Duration::from_millis(50),
         backoff_max: Duration::from_millis(400),
         max_retry_after: Duration::from_secs(5),
+        stall_grace: Duration::from_millis(500),
     }
 }
 
@@ -259,6 +260,26 @@ async fn rate_limit_retry_after_is_honoured() {
             .unwrap_or_default()
             .contains("retry after 1s")
     );
+    cancel.cancel();
+}
+
+#[tokio::test]
+async fn a_stalled_long_poll_is_abandoned_and_polling_resumes() {
+    let fake = FakeTelegram::start().await;
+    let state = tempfile::tempdir().unwrap();
+    fake.inject("getUpdates", FakeReply::Stall);
+    fake.push_dm(42, "after the stall");
+    let d = telegram::driver_with(&cfg(&fake, "2009:A"), state.path(), tuning()).unwrap();
+    let (tx, mut rx) = mpsc::channel(4);
+    let (cancel, _task) = spawn_run(d.clone(), tx);
+    let m = recv(&mut rx).await;
+    assert_eq!(m.message.text, "after the stall");
+    assert!(
+        fake.count("getUpdates") >= 2,
+        "the stalled poll was retried"
+    );
+    let err = d.status().last_error.unwrap_or_default();
+    assert!(err.contains("getUpdates"), "the stall is visible: {err}");
     cancel.cancel();
 }
 

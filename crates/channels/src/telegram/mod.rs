@@ -43,6 +43,9 @@ pub struct Tuning {
     pub backoff_max: Duration,
     /// Upper bound for honouring a 429 `retry_after`.
     pub max_retry_after: Duration,
+    /// Polling-stall watchdog: a `getUpdates` that has not answered `poll_timeout + stall_grace`
+    /// after it was sent is abandoned as a dead connection and retried with backoff.
+    pub stall_grace: Duration,
 }
 
 impl Default for Tuning {
@@ -52,6 +55,7 @@ impl Default for Tuning {
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(600),
+            stall_grace: Duration::from_secs(15),
         }
     }
 }
@@ -230,7 +234,7 @@ impl TelegramDriver {
             .await;
         let mut last = self.offsets.load();
         let mut backoff = self.backoff();
-        let request_timeout = self.tuning.poll_timeout + Duration::from_secs(15);
+        let request_timeout = self.tuning.poll_timeout + self.tuning.stall_grace;
         loop {
             let mut body = json!({
                 "timeout": self.tuning.poll_timeout.as_secs(),
