@@ -489,6 +489,38 @@ async fn typing_and_media_out() {
 }
 
 #[tokio::test]
+async fn inbound_photos_download_the_largest_size() {
+    let fake = FakeTelegram::start().await;
+    let state = tempfile::tempdir().unwrap();
+    let small = fake.add_file("s.jpg", b"small".to_vec());
+    let large = fake.add_file("l.jpg", b"\xff\xd8 large jpeg".to_vec());
+    fake.push_update(json!({"message": {"message_id": 7, "date": 1,
+        "chat": {"id": 42, "type": "private"}, "from": {"id": 42, "first_name": "A"},
+        "caption": "my cat",
+        "photo": [{"file_id": small, "width": 90, "height": 90, "file_size": 5},
+                  {"file_id": large, "width": 1280, "height": 1280, "file_size": 13}]}}));
+    let d = telegram::driver_with(&cfg(&fake, "2012:A"), state.path(), tuning()).unwrap();
+    let (tx, mut rx) = mpsc::channel(4);
+    let (cancel, _task) = spawn_run(d, tx);
+    let a = recv(&mut rx).await;
+    let m = &a.message;
+    assert_eq!(m.text, "my cat\n<media:image>");
+    assert_eq!(m.media.len(), 1);
+    assert_eq!(
+        std::fs::read(&m.media[0].path).unwrap(),
+        b"\xff\xd8 large jpeg"
+    );
+    assert_eq!(m.media[0].mime.as_deref(), Some("image/jpeg"));
+    assert!(
+        m.media[0].path.to_string_lossy().ends_with("photo.jpg"),
+        "{}",
+        m.media[0].path.display()
+    );
+    a.ack.send(()).unwrap();
+    cancel.cancel();
+}
+
+#[tokio::test]
 async fn inbound_documents_are_downloaded_within_the_size_cap() {
     let fake = FakeTelegram::start().await;
     let state = tempfile::tempdir().unwrap();

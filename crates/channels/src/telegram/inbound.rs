@@ -68,7 +68,7 @@ pub(crate) async fn to_inbound(
                 p,
                 "photo",
                 Some("image/jpeg".to_string()),
-                "jpg".to_string(),
+                "photo.jpg".to_string(),
             )
         })
     } else if let Some(doc) = m.get("document") {
