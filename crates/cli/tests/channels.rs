@@ -45,6 +45,24 @@ fn replies_to(tg: &FakeTelegram, chat: i64, text: &str) -> usize {
         .count()
 }
 
+/// The user turns of a session's transcript (`chat.history`), as JSON text.
+async fn user_turns(raw: &mut Raw, session_key: &str) -> Vec<String> {
+    let h = raw
+        .req(
+            "h",
+            "chat.history",
+            Some(json!({"sessionKey": session_key})),
+        )
+        .await;
+    h["payload"]["messages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no history: {h}"))
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .map(|m| m["content"].to_string())
+        .collect()
+}
+
 /// Model requests whose last user turn is `text`.
 fn runs_for(llm: &FakeOpenAi, text: &str) -> usize {
     llm.requests()
@@ -116,16 +134,7 @@ async fn kill_9_neither_loses_nor_duplicates() {
         "not processed twice after the restart"
     );
     let (mut raw, _) = connected(&gw.url(), OP).await;
-    let h = raw
-        .req("h", "chat.history", Some(json!({"sessionKey": "main"})))
-        .await;
-    let users: Vec<String> = h["payload"]["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["role"] == "user")
-        .map(|m| m["content"].to_string())
-        .collect();
+    let users = user_turns(&mut raw, "main").await;
     assert_eq!(
         users.iter().filter(|u| u.contains("first message")).count(),
         1,
@@ -464,16 +473,7 @@ async fn a_message_queued_behind_a_busy_session_is_acked_and_survives_kill_9() {
     );
     wait_until("the inbox to drain", || inbox_files(&home_dir) == 0).await;
     let (mut raw, _) = connected(&gw.url(), OP).await;
-    let h = raw
-        .req("h", "chat.history", Some(json!({"sessionKey": "main"})))
-        .await;
-    let users: Vec<String> = h["payload"]["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["role"] == "user")
-        .map(|m| m["content"].to_string())
-        .collect();
+    let users = user_turns(&mut raw, "main").await;
     assert_eq!(
         users.iter().filter(|u| u.contains("queued")).count(),
         1,
@@ -525,21 +525,10 @@ async fn bindings_and_mention_patterns_route_group_messages() {
         "{user}"
     );
     let (mut raw, _) = connected(&gw.url(), OP).await;
-    let h = raw
-        .req(
-            "h",
-            "chat.history",
-            Some(json!({"sessionKey": "agent:ops:telegram:group:-1001"})),
-        )
-        .await;
-    let msgs = h["payload"]["messages"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let users = user_turns(&mut raw, "agent:ops:telegram:group:-1001").await;
     assert!(
-        msgs.iter()
-            .any(|m| m["role"] == "user" && m["content"].to_string().contains("deploy")),
-        "the bound agent's group session holds the turn: {h}"
+        users.iter().any(|u| u.contains("deploy")),
+        "the bound agent's group session holds the turn: {users:?}"
     );
 }
 

@@ -275,8 +275,13 @@ impl ChannelRuntime {
         })
     }
 
-    /// `channels.start`: (re)starts a configured, enabled account. `Ok(false)` if it already runs.
-    pub fn start_account(&self, channel: &str, account: &str) -> Result<bool, String> {
+    /// Runs `f` on one account's entry under the registry lock.
+    fn with_account<T>(
+        &self,
+        channel: &str,
+        account: &str,
+        f: impl FnOnce(&mut Account) -> Result<T, String>,
+    ) -> Result<T, String> {
         let mut m = self
             .accounts
             .lock()
@@ -284,44 +289,42 @@ impl ChannelRuntime {
         let a = m
             .get_mut(&(channel.to_string(), account.to_string()))
             .ok_or_else(|| format!("no {channel} account {account} is configured"))?;
-        if a.supervised.is_some() {
-            return Ok(false);
-        }
-        if !a.cfg.enabled {
-            return Err(format!(
-                "{channel} account {account} is disabled in the config"
+        f(a)
+    }
+
+    /// `channels.start`: (re)starts a configured, enabled account. `Ok(false)` if it already runs.
+    pub fn start_account(&self, channel: &str, account: &str) -> Result<bool, String> {
+        self.with_account(channel, account, |a| {
+            if a.supervised.is_some() {
+                return Ok(false);
+            }
+            if !a.cfg.enabled {
+                return Err(format!("{channel} account {account} is disabled in the config"));
+            }
+            if !a.cfg.configured() {
+                return Err(format!("{channel} account {account} is not configured"));
+            }
+            let d = make_driver(&a.cfg, &self.state_dir)?;
+            tracing::info!(target: "channels", "starting {channel} account {account} (channels.start)");
+            a.supervised = Some(Supervised::spawn(
+                d,
+                self.inbound.clone(),
+                self.cancel.child_token(),
             ));
-        }
-        if !a.cfg.configured() {
-            return Err(format!("{channel} account {account} is not configured"));
-        }
-        let d = make_driver(&a.cfg, &self.state_dir)?;
-        tracing::info!(target: "channels", "starting {channel} account {account} (channels.start)");
-        a.supervised = Some(Supervised::spawn(
-            d,
-            self.inbound.clone(),
-            self.cancel.child_token(),
-        ));
-        a.reason = None;
-        Ok(true)
+            a.reason = None;
+            Ok(true)
+        })
     }
 
     /// `channels.stop`: stops an account's driver (bounded); `Ok(false)` if it was not running.
     pub async fn stop_account(&self, channel: &str, account: &str) -> Result<bool, String> {
-        let sup = {
-            let mut m = self
-                .accounts
-                .lock()
-                .map_err(|_| "channel registry unavailable".to_string())?;
-            let a = m
-                .get_mut(&(channel.to_string(), account.to_string()))
-                .ok_or_else(|| format!("no {channel} account {account} is configured"))?;
+        let sup = self.with_account(channel, account, |a| {
             let sup = a.supervised.take();
             if sup.is_some() {
                 a.reason = Some("stopped (channels.stop)".into());
             }
-            sup
-        };
+            Ok(sup)
+        })?;
         match sup {
             Some(s) => {
                 tracing::info!(target: "channels", "stopping {channel} account {account} (channels.stop)");
@@ -334,17 +337,10 @@ impl ChannelRuntime {
 
     /// Stops an account and logs it out.
     pub async fn logout(&self, channel: &str, account: &str) -> Result<bool, String> {
-        let sup = {
-            let mut m = self
-                .accounts
-                .lock()
-                .map_err(|_| "channel registry unavailable".to_string())?;
-            let a = m
-                .get_mut(&(channel.to_string(), account.to_string()))
-                .ok_or_else(|| format!("no {channel} account {account} is configured"))?;
+        let sup = self.with_account(channel, account, |a| {
             a.reason = Some("logged out".into());
-            a.supervised.take()
-        };
+            Ok(a.supervised.take())
+        })?;
         match sup {
             Some(s) => {
                 let driver = s.driver();
