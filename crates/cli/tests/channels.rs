@@ -716,3 +716,64 @@ async fn non_utf8_text_gets_clear_errors() {
     assert!(stderr.contains("UTF-8"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_commands_reset_and_stop_without_a_model_call() {
+    use openclaw_channels::fake_telegram::FAKE_BOT_USERNAME;
+    let tg = FakeTelegram::start().await;
+    let llm = FakeOpenAi::start().await;
+    let home = Home::new();
+    let mut cfg = config(&home, &tg, &llm);
+    cfg["channels"]["telegram"]["groupPolicy"] = json!("open");
+    cfg["channels"]["telegram"]["groups"] = json!({"*": {"requireMention": true}});
+    home.write_config(&cfg);
+    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    tg.push_dm(OWNER, "remember the number 7");
+    wait_until("the first reply", || {
+        replies_to(&tg, OWNER, "echo: remember the number 7") == 1
+    })
+    .await;
+    tg.push_dm(OWNER, "/new");
+    wait_until("the reset reply", || {
+        replies_to(&tg, OWNER, "✅ New session started.") == 1
+    })
+    .await;
+    assert_eq!(llm.requests().len(), 1, "a bare /new calls no model");
+    tg.push_dm(OWNER, "/reset what was the number?");
+    wait_until("the reply after /reset", || {
+        replies_to(&tg, OWNER, "echo: what was the number?") == 1
+    })
+    .await;
+    let last = llm.requests().last().cloned().unwrap();
+    let turns = last["messages"].to_string();
+    assert!(
+        !turns.contains("remember the number 7"),
+        "the reset session starts empty: {turns}"
+    );
+    tg.push_dm(OWNER, "/stop");
+    wait_until("the stop reply", || {
+        replies_to(&tg, OWNER, "Nothing is running.") == 1
+    })
+    .await;
+    // In a group that needs a mention, a command addressed to this bot works; one for
+    // another bot is not ours.
+    let group = |id: i64, text: &str| {
+        json!({"message": {"message_id": id, "date": 1_700_000_000,
+            "chat": {"id": -1002, "type": "supergroup", "title": "G"},
+            "from": {"id": OWNER, "is_bot": false, "first_name": "Alice"}, "text": text}})
+    };
+    tg.push_update(group(900, "/new@SomeOtherBot"));
+    tg.push_update(group(901, &format!("/new@{FAKE_BOT_USERNAME}")));
+    wait_until("the group reset reply", || {
+        replies_to(&tg, -1002, "✅ New session started.") == 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        replies_to(&tg, -1002, "✅"),
+        1,
+        "the other bot's command was not ours"
+    );
+    assert_eq!(llm.requests().len(), 2, "no model calls for commands");
+    drop(gw);
+}

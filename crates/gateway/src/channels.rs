@@ -412,6 +412,43 @@ impl GroupHistory {
     }
 }
 
+/// A slash command at the start of a message, with Telegram's `/cmd@botname` suffix removed.
+struct Command {
+    /// `/cmd rest…` (lower-cased command word).
+    text: String,
+    /// Explicitly addressed to this bot (`/cmd@botname`).
+    addressed: bool,
+}
+
+fn command_text(text: &str, bot_username: Option<&str>) -> Option<Command> {
+    let t = text.trim();
+    if !t.starts_with('/') {
+        return None;
+    }
+    let (word, rest) = t.split_once(char::is_whitespace).unwrap_or((t, ""));
+    let (cmd, target) = match word.split_once('@') {
+        Some((c, bot)) => (c, Some(bot)),
+        None => (word, None),
+    };
+    let addressed = match (target, bot_username) {
+        (Some(t), Some(me)) => t.eq_ignore_ascii_case(me),
+        (Some(_), None) => false,
+        (None, _) => false,
+    };
+    if target.is_some() && !addressed && bot_username.is_some() {
+        return None; // a command for another bot in the group
+    }
+    let rest = rest.trim();
+    Some(Command {
+        text: if rest.is_empty() {
+            cmd.to_ascii_lowercase()
+        } else {
+            format!("{} {rest}", cmd.to_ascii_lowercase())
+        },
+        addressed,
+    })
+}
+
 /// `text [from: Name (id)]`, the sender suffix of group messages.
 fn with_sender(m: &InboundMessage) -> String {
     match &m.sender_name {
@@ -480,9 +517,14 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
             }
             None => default_agent,
         };
+        let bot_username = rt
+            .driver(&message.channel, &message.account_id)
+            .and_then(|d| d.status().bot_username);
+        let command = command_text(&message.text, bot_username.as_deref());
         if message.chat_type != ChatType::Direct
             && !message.mentioned
-            && MentionPatterns::for_agent(&cfg_v, &agent).matches(&message.text)
+            && (command.as_ref().is_some_and(|c| c.addressed)
+                || MentionPatterns::for_agent(&cfg_v, &agent).matches(&message.text))
         {
             message.mentioned = true;
         }
@@ -529,6 +571,49 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
             .to_string();
         let main_key = state.settings().main_key.clone();
         let key = session_key_for(&message, &agent, &main_key, &dm_scope);
+        // Chat commands of allowed senders: `/new`, `/reset` (optionally followed by text), `/stop`.
+        if let Some(cmd) = &command {
+            let reply = if let Some((reply, rest)) = crate::methods::agent::reset_command(&cmd.text)
+            {
+                let store = openclaw_agent::SessionStore::open(&state_dir, &agent);
+                if let Err(e) = store.reset(&key) {
+                    tracing::warn!(target: "channels", "cannot reset {key}: {e}");
+                    Some(format!("⚠️ cannot reset the session: {e}"))
+                } else if rest.is_empty() {
+                    Some(reply.to_string())
+                } else {
+                    message.text = rest;
+                    None
+                }
+            } else if cmd.text == "/stop" {
+                let ids = Runs::abort(&state, &key, None);
+                Some(if ids.is_empty() {
+                    "Nothing is running.".to_string()
+                } else {
+                    "⏹️ Stopped.".to_string()
+                })
+            } else {
+                None
+            };
+            if let Some(text) = reply {
+                let _ = ack.send(());
+                if let Some(d) = driver {
+                    let out = OutboundMessage {
+                        chat_id: message.chat_id.clone(),
+                        thread_id: message.thread_id.clone(),
+                        text,
+                        media: vec![],
+                        reply_to: None,
+                    };
+                    tokio::spawn(async move {
+                        if let Err(e) = d.send(out).await {
+                            tracing::warn!(target: "channels", "command reply failed: {e}");
+                        }
+                    });
+                }
+                continue;
+            }
+        }
         let mut text = if message.chat_type == ChatType::Direct {
             message.text.clone()
         } else {

@@ -123,6 +123,18 @@ fn session_key(state: &AppState, agent: &str, requested: Option<&str>) -> String
 }
 
 /// The agent id a session key belongs to (`agent:<id>:…`), else the default agent.
+/// A `/new` or `/reset` command (alone or followed by text): `(reply when alone, rest)`.
+pub fn reset_command(text: &str) -> Option<(&'static str, String)> {
+    let trimmed = text.trim();
+    [
+        ("/new", "✅ New session started."),
+        ("/reset", "✅ Session reset."),
+    ]
+    .into_iter()
+    .find(|(c, _)| trimmed == *c || trimmed.starts_with(&format!("{c} ")))
+    .map(|(c, reply)| (reply, trimmed[c.len()..].trim().to_string()))
+}
+
 fn agent_of_key(state: &AppState, key: &str) -> String {
     key.strip_prefix("agent:")
         .and_then(|r| r.split(':').next())
@@ -171,22 +183,12 @@ fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
         };
         let mut message = p.message.clone();
         // `/new` and `/reset` start a fresh session first; alone they reply without a run.
-        let trimmed = message.trim();
-        let reset_cmd = ["/new", "/reset"]
-            .into_iter()
-            .find(|c| trimmed == *c || trimmed.starts_with(&format!("{c} ")));
-        if let Some(cmd) = reset_cmd {
+        if let Some((text, rest)) = reset_command(&message) {
             let store = SessionStore::open(&state.paths.state_dir, &agent_id);
             store
                 .reset(&key)
                 .map_err(|e| ErrorShape::unavailable(format!("cannot reset the session: {e}")))?;
-            let rest = trimmed[cmd.len()..].trim().to_string();
             if rest.is_empty() {
-                let text = if cmd == "/new" {
-                    "✅ New session started."
-                } else {
-                    "✅ Session reset."
-                };
                 let payload = json!({"runId": p.idempotency_key, "status": "ok", "summary": "completed",
                     "result": {"payloads": [{"text": text, "mediaUrl": null}], "meta": {"durationMs": 0}}});
                 return Ok(Reply::TwoPhase {
@@ -306,16 +308,11 @@ fn chat_send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture
                 json!({"ok": true, "aborted": !ids.is_empty(), "runIds": ids}),
             ));
         }
-        if trimmed == "/new" || trimmed == "/reset" {
+        if let Some((text, _)) = reset_command(trimmed).filter(|(_, rest)| rest.is_empty()) {
             let store = SessionStore::open(&state.paths.state_dir, &agent_id);
             store
                 .reset(&key)
                 .map_err(|e| ErrorShape::unavailable(format!("cannot reset the session: {e}")))?;
-            let text = if trimmed == "/new" {
-                "✅ New session started."
-            } else {
-                "✅ Session reset."
-            };
             let payload = json!({"runId": p.idempotency_key, "sessionKey": key, "seq": 1, "state": "final",
                 "message": {"role": "assistant", "content": [{"type": "text", "text": text}], "timestamp": now_ms()}});
             state.hub.broadcast(
