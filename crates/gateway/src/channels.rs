@@ -412,6 +412,28 @@ impl GroupHistory {
     }
 }
 
+/// Sends a short text back to the chat a message came from, without holding up the router.
+fn reply_in_background(
+    driver: Option<Arc<dyn ChannelDriver>>,
+    to: &InboundMessage,
+    text: String,
+    what: &'static str,
+) {
+    let Some(d) = driver else { return };
+    let out = OutboundMessage {
+        chat_id: to.chat_id.clone(),
+        thread_id: to.thread_id.clone(),
+        text,
+        media: vec![],
+        reply_to: None,
+    };
+    tokio::spawn(async move {
+        if let Err(e) = d.send(out).await {
+            tracing::warn!(target: "channels", "{what} failed: {e}");
+        }
+    });
+}
+
 /// A slash command at the start of a message, with Telegram's `/cmd@botname` suffix removed.
 struct Command {
     /// `/cmd rest…` (lower-cased command word).
@@ -534,23 +556,12 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
             Access::Allow => {}
             Access::Pairing { code, first_time } => {
                 let _ = ack.send(());
-                if first_time && let Some(d) = driver {
+                if first_time {
                     let text = format!(
                         "This bot needs pairing before it answers you. Your pairing code: {code}\nAsk the owner to run: openclaw pairing approve {} {code}",
                         message.channel
                     );
-                    let out = OutboundMessage {
-                        chat_id: message.chat_id.clone(),
-                        thread_id: message.thread_id.clone(),
-                        text,
-                        media: vec![],
-                        reply_to: None,
-                    };
-                    tokio::spawn(async move {
-                        if let Err(e) = d.send(out).await {
-                            tracing::warn!(target: "channels", "pairing reply failed: {e}");
-                        }
-                    });
+                    reply_in_background(driver, &message, text, "pairing reply");
                 }
                 continue;
             }
@@ -597,20 +608,7 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
             };
             if let Some(text) = reply {
                 let _ = ack.send(());
-                if let Some(d) = driver {
-                    let out = OutboundMessage {
-                        chat_id: message.chat_id.clone(),
-                        thread_id: message.thread_id.clone(),
-                        text,
-                        media: vec![],
-                        reply_to: None,
-                    };
-                    tokio::spawn(async move {
-                        if let Err(e) = d.send(out).await {
-                            tracing::warn!(target: "channels", "command reply failed: {e}");
-                        }
-                    });
-                }
+                reply_in_background(driver, &message, text, "command reply");
                 continue;
             }
         }
