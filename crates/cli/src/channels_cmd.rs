@@ -293,3 +293,118 @@ pub async fn channels(paths: &Paths, dev: bool, cmd: ChannelsCmd) -> u8 {
         }
     }
 }
+
+#[derive(Args, Debug)]
+pub struct PairingCmd {
+    #[command(subcommand)]
+    pub sub: PairingSub,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PairingSub {
+    /// Pending DM pairing requests of a channel account.
+    List {
+        /// `telegram` | `whatsapp`.
+        channel: String,
+        #[arg(long, default_value = "default")]
+        account: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a pairing code: the sender may DM the bot from now on.
+    Approve {
+        channel: String,
+        code: String,
+        #[arg(long, default_value = "default")]
+        account: String,
+        /// Also tell the sender they were approved (through the running gateway).
+        #[arg(long)]
+        notify: bool,
+        #[command(flatten)]
+        conn: ConnArgs,
+    },
+}
+
+fn pairing_channel(channel: &str) -> Result<String, u8> {
+    let c = channel.trim().to_ascii_lowercase();
+    if openclaw_channels::KNOWN_CHANNELS.contains(&c.as_str()) {
+        Ok(c)
+    } else {
+        eprintln!(
+            "unknown channel {channel:?}: expected one of {}",
+            openclaw_channels::KNOWN_CHANNELS.join(", ")
+        );
+        Err(2)
+    }
+}
+
+/// `openclaw pairing list|approve`: reads and writes the pairing store files directly (the
+/// gateway reads them on every message, so an approval applies at once).
+pub async fn pairing(paths: &Paths, dev: bool, cmd: PairingCmd) -> u8 {
+    match cmd.sub {
+        PairingSub::List {
+            channel,
+            account,
+            json,
+        } => {
+            let channel = match pairing_channel(&channel) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let store = openclaw_channels::PairingStore::new(&paths.state_dir, &channel, &account);
+            let pending = store.pending();
+            if json {
+                let v = json!({"channel": channel, "accountId": account, "requests": pending});
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            } else if pending.is_empty() {
+                println!("No pending {channel} pairing requests.");
+            } else {
+                for r in &pending {
+                    let who = r.meta["name"]
+                        .as_str()
+                        .or(r.meta["username"].as_str())
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default();
+                    println!("{}  from {}{who}  requested {}", r.code, r.id, r.created_at);
+                }
+            }
+            0
+        }
+        PairingSub::Approve {
+            channel,
+            code,
+            account,
+            notify,
+            conn,
+        } => {
+            let channel = match pairing_channel(&channel) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            let store = openclaw_channels::PairingStore::new(&paths.state_dir, &channel, &account);
+            let sender = match store.approve(&code) {
+                Ok(Some(sender)) => sender,
+                Ok(None) => {
+                    eprintln!(
+                        "no pending {channel} pairing request with code {code} (codes expire after 1 hour; see `openclaw pairing list {channel}`)"
+                    );
+                    return 1;
+                }
+                Err(e) => {
+                    eprintln!("cannot update the pairing store: {e}");
+                    return 1;
+                }
+            };
+            println!("Approved {channel} sender {sender}.");
+            if notify {
+                let params = json!({"channel": channel, "accountId": account, "to": sender,
+                    "message": "✅ You are approved. Send your message again.",
+                    "idempotencyKey": format!("pairing-approved-{channel}-{account}-{sender}")});
+                if call(paths, dev, &conn, "send", params).await.is_err() {
+                    eprintln!("(approved, but the sender could not be notified)");
+                }
+            }
+            0
+        }
+    }
+}

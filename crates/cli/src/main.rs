@@ -45,6 +45,8 @@ enum Command {
     Message(channels_cmd::MessageCmd),
     /// Channel status, logout, and WhatsApp login.
     Channels(channels_cmd::ChannelsCmd),
+    /// DM pairing requests: list and approve codes.
+    Pairing(channels_cmd::PairingCmd),
     /// Ask the running gateway for its health.
     Health(HealthArgs),
     /// Show (and follow) the gateway's log through the gateway.
@@ -275,6 +277,7 @@ fn main() -> ExitCode {
         Command::Agent(a) => rt.block_on(agent_cmd::run(&paths, cli.dev, a)),
         Command::Message(m) => rt.block_on(channels_cmd::message(&paths, cli.dev, m)),
         Command::Channels(c) => rt.block_on(channels_cmd::channels(&paths, cli.dev, c)),
+        Command::Pairing(c) => rt.block_on(channels_cmd::pairing(&paths, cli.dev, c)),
         Command::Logs(l) => rt.block_on(logs::logs(&paths, cli.dev, l)),
         Command::Config(c) => config_cmd::run(&paths, c.sub),
         Command::Doctor(args) => doctor::run(&paths, cli.dev, args).exit_code(),

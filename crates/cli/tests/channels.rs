@@ -777,3 +777,88 @@ async fn chat_commands_reset_and_stop_without_a_model_call() {
     assert_eq!(llm.requests().len(), 2, "no model calls for commands");
     drop(gw);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stranger_pairs_with_a_code_the_owner_approves() {
+    const STRANGER: i64 = 999;
+    let tg = FakeTelegram::start().await;
+    let llm = FakeOpenAi::start().await;
+    let home = Home::new();
+    let mut cfg = config(&home, &tg, &llm);
+    cfg["channels"]["telegram"]["dmPolicy"] = json!("pairing");
+    home.write_config(&cfg);
+    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    tg.push_dm(STRANGER, "hello?");
+    wait_until("the pairing code", || {
+        replies_to(&tg, STRANGER, "Your pairing code:") == 1
+    })
+    .await;
+    let text = tg
+        .sent_messages()
+        .iter()
+        .find_map(|m| {
+            m["text"]
+                .as_str()
+                .filter(|t| t.contains("pairing code"))
+                .map(String::from)
+        })
+        .unwrap();
+    let code: String = text
+        .split("Your pairing code: ")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take(8)
+        .collect();
+    assert_eq!(code.len(), 8, "{text}");
+    tg.push_dm(STRANGER, "hello again?");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        replies_to(&tg, STRANGER, "pairing code"),
+        1,
+        "the code is sent once"
+    );
+    assert_eq!(
+        llm.requests().len(),
+        0,
+        "a stranger never reaches the agent"
+    );
+
+    let home = &gw.home;
+    let port = gw.port.to_string();
+    let env = [("OPENCLAW_GATEWAY_PORT", port.as_str())];
+    let (c, out, err) =
+        tokio::task::block_in_place(|| run_cli(home, &["pairing", "list", "telegram"], &env));
+    assert_eq!(c, 0, "{err}");
+    assert!(out.contains(&code) && out.contains("999"), "{out}");
+    let (c, _, err) = tokio::task::block_in_place(|| {
+        run_cli(home, &["pairing", "approve", "telegram", "WRONG234"], &env)
+    });
+    assert_eq!(c, 1);
+    assert!(err.contains("no pending telegram pairing request"), "{err}");
+    let (c, _, err) =
+        tokio::task::block_in_place(|| run_cli(home, &["pairing", "list", "carrier-pigeon"], &env));
+    assert_eq!(c, 2);
+    assert!(err.contains("unknown channel"), "{err}");
+    let (c, out, err) = tokio::task::block_in_place(|| {
+        run_cli(
+            home,
+            &[
+                "pairing",
+                "approve",
+                "telegram",
+                &code.to_lowercase(),
+                "--notify",
+            ],
+            &env,
+        )
+    });
+    assert_eq!(c, 0, "{err}");
+    assert!(out.contains("Approved telegram sender 999"), "{out}");
+    assert_eq!(replies_to(&tg, STRANGER, "You are approved"), 1);
+    tg.push_dm(STRANGER, "now?");
+    wait_until("the approved sender's reply", || {
+        replies_to(&tg, STRANGER, "echo: now?") == 1
+    })
+    .await;
+}
