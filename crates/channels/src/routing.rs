@@ -1,6 +1,9 @@
 //! Routing of inbound messages: which agent answers (`bindings`, channels.md §5.1), which session
 //! a chat lands in (§5.2), and configured mention patterns for group gating (§5.3).
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
 use serde_json::Value;
 
 use crate::config::normalize_id;
@@ -97,8 +100,25 @@ impl MentionPatterns {
                 .and_then(|a| a["groupChat"]["mentionPatterns"].as_array())
         });
         let list = own.or_else(|| cfg["messages"]["groupChat"]["mentionPatterns"].as_array());
+        let patterns: Vec<String> = list
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect();
+        if patterns.is_empty() {
+            return MentionPatterns::default();
+        }
+        // Compiled once per pattern list (this runs for every unmentioned group message); the
+        // cache only grows with config edits and is dropped wholesale beyond a few entries.
+        static CACHE: LazyLock<Mutex<HashMap<Vec<String>, MentionPatterns>>> =
+            LazyLock::new(Default::default);
+        let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(hit) = cache.get(&patterns) {
+            return hit.clone();
+        }
         let mut out = Vec::new();
-        for p in list.into_iter().flatten().filter_map(Value::as_str) {
+        for p in &patterns {
             match regex::RegexBuilder::new(p)
                 .case_insensitive(true)
                 .size_limit(1 << 20)
@@ -110,7 +130,12 @@ impl MentionPatterns {
                 }
             }
         }
-        MentionPatterns(out)
+        if cache.len() >= 32 {
+            cache.clear();
+        }
+        let compiled = MentionPatterns(out);
+        cache.insert(patterns, compiled.clone());
+        compiled
     }
 
     pub fn matches(&self, text: &str) -> bool {

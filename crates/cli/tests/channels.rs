@@ -63,6 +63,26 @@ async fn user_turns(raw: &mut Raw, session_key: &str) -> Vec<String> {
         .collect()
 }
 
+/// Polls `channels.status` for up to `within` until the channel's first account has a
+/// `lastError` containing `needle`; returns the whole status payload.
+async fn status_with_error(raw: &mut Raw, channel: &str, needle: &str, within: Duration) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let st = raw.req("s", "channels.status", None).await["payload"].clone();
+        if st["channelAccounts"][channel][0]["lastError"]
+            .as_str()
+            .is_some_and(|e| e.contains(needle))
+        {
+            return st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {needle:?} in {channel} status: {st}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Model requests whose last user turn is `text`.
 fn runs_for(llm: &FakeOpenAi, text: &str) -> usize {
     llm.requests()
@@ -158,18 +178,7 @@ async fn conflict_409_is_reported_and_the_gateway_keeps_serving() {
     home.write_config(&config(&home, &tg, &llm));
     let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
     let (mut raw, _) = connected(&gw.url(), OP).await;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let st = loop {
-        let st = raw.req("s", "channels.status", None).await["payload"].clone();
-        if st["channelAccounts"]["telegram"][0]["lastError"]
-            .as_str()
-            .is_some_and(|e| e.to_lowercase().contains("conflict"))
-        {
-            break st;
-        }
-        assert!(Instant::now() < deadline, "no conflict in status: {st}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let st = status_with_error(&mut raw, "telegram", "conflict", Duration::from_secs(15)).await;
     assert_eq!(st["channelAccounts"]["telegram"][0]["connected"], false);
     // Backed off, not a tight loop.
     let calls = tg.count("getUpdates");
@@ -194,19 +203,14 @@ async fn a_panic_in_the_telegram_task_is_contained_and_the_message_redelivered()
     // A client connected before the panic must survive it.
     let (mut raw, _) = connected(&gw.url(), OP).await;
     tg.push_dm(OWNER, "boom");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let acct = loop {
-        let st = raw.req("s", "channels.status", None).await["payload"].clone();
-        let acct = st["channelAccounts"]["telegram"][0].clone();
-        if acct["lastError"]
-            .as_str()
-            .is_some_and(|e| e.contains("panic: injected fault"))
-        {
-            break acct;
-        }
-        assert!(Instant::now() < deadline, "panic not in status: {st}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let acct = status_with_error(
+        &mut raw,
+        "telegram",
+        "panic: injected fault",
+        Duration::from_secs(15),
+    )
+    .await["channelAccounts"]["telegram"][0]
+        .clone();
     assert!(acct["lastErrorAt"].as_u64().is_some(), "{acct}");
     // The supervised task restarts; the unacknowledged update is redelivered, answered once.
     wait_until("the redelivered message's reply", || {
@@ -612,19 +616,14 @@ async fn an_unlinked_whatsapp_account_waits_for_login_without_connecting() {
     let state_dir = home.state_dir();
     let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
     let (mut raw, _) = connected(&gw.url(), OP).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let acct = loop {
-        let st = raw.req("s", "channels.status", None).await["payload"].clone();
-        let acct = st["channelAccounts"]["whatsapp"][0].clone();
-        if acct["lastError"]
-            .as_str()
-            .is_some_and(|e| e.contains("openclaw channels login --channel whatsapp"))
-        {
-            break acct;
-        }
-        assert!(Instant::now() < deadline, "no not-linked status: {st}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let acct = status_with_error(
+        &mut raw,
+        "whatsapp",
+        "openclaw channels login --channel whatsapp",
+        Duration::from_secs(10),
+    )
+    .await["channelAccounts"]["whatsapp"][0]
+        .clone();
     assert_eq!(acct["linked"], false, "{acct}");
     assert_eq!(acct["connected"], false, "{acct}");
     // No session store was created: nothing was opened towards WhatsApp.

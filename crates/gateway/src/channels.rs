@@ -357,14 +357,14 @@ const HISTORY_GROUPS_MAX: usize = 256;
 /// Longest line kept per pending message.
 const HISTORY_LINE_MAX: usize = 2000;
 
-/// Pending group history, in memory and bounded: at most `historyLimit` lines per group and
-/// `HISTORY_GROUPS_MAX` groups.
 /// Pending lines per group key, plus the keys in least-recently-touched order.
 type HistoryMap = (
     BTreeMap<String, std::collections::VecDeque<String>>,
     Vec<String>,
 );
 
+/// Pending group history, in memory and bounded: at most `historyLimit` lines per group and
+/// `HISTORY_GROUPS_MAX` groups.
 #[derive(Default)]
 struct GroupHistory(Mutex<HistoryMap>);
 
@@ -452,11 +452,8 @@ fn command_text(text: &str, bot_username: Option<&str>) -> Option<Command> {
         Some((c, bot)) => (c, Some(bot)),
         None => (word, None),
     };
-    let addressed = match (target, bot_username) {
-        (Some(t), Some(me)) => t.eq_ignore_ascii_case(me),
-        (Some(_), None) => false,
-        (None, _) => false,
-    };
+    let addressed =
+        matches!((target, bot_username), (Some(t), Some(me)) if t.eq_ignore_ascii_case(me));
     if target.is_some() && !addressed && bot_username.is_some() {
         return None; // a command for another bot in the group
     }
@@ -539,9 +536,8 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
             }
             None => default_agent,
         };
-        let bot_username = rt
-            .driver(&message.channel, &message.account_id)
-            .and_then(|d| d.status().bot_username);
+        let driver = rt.driver(&message.channel, &message.account_id);
+        let bot_username = driver.as_ref().and_then(|d| d.status().bot_username);
         let command = command_text(&message.text, bot_username.as_deref());
         if message.chat_type != ChatType::Direct
             && !message.mentioned
@@ -551,7 +547,6 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
             message.mentioned = true;
         }
         let store = PairingStore::new(&state_dir, &message.channel, &message.account_id);
-        let driver = rt.driver(&message.channel, &message.account_id);
         match check_access(&cfg, &message, &store) {
             Access::Allow => {}
             Access::Pairing { code, first_time } => {

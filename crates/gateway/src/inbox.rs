@@ -44,13 +44,17 @@ const RECENT_MAX: usize = 4096;
 static RECENT: LazyLock<Mutex<(std::collections::VecDeque<String>, HashSet<String>)>> =
     LazyLock::new(|| Mutex::new(Default::default()));
 
+fn recent_key(channel: &str, account: &str, chat: &str, message_id: &str) -> String {
+    format!("{channel}\u{1f}{account}\u{1f}{chat}\u{1f}{message_id}")
+}
+
 /// Records a message key; `false` when it was already seen recently. Empty ids are never
 /// considered duplicates.
 pub fn first_sighting(channel: &str, account: &str, chat: &str, message_id: &str) -> bool {
     if message_id.is_empty() {
         return true;
     }
-    let key = format!("{channel}\u{1f}{account}\u{1f}{chat}\u{1f}{message_id}");
+    let key = recent_key(channel, account, chat, message_id);
     let mut g = RECENT.lock().unwrap_or_else(|p| p.into_inner());
     let (order, set) = &mut *g;
     if !set.insert(key.clone()) {
@@ -68,7 +72,7 @@ pub fn first_sighting(channel: &str, account: &str, chat: &str, message_id: &str
 /// Undoes [`first_sighting`] for a message that was not accepted after all (so its
 /// re-delivery is processed).
 pub fn forget(channel: &str, account: &str, chat: &str, message_id: &str) {
-    let key = format!("{channel}\u{1f}{account}\u{1f}{chat}\u{1f}{message_id}");
+    let key = recent_key(channel, account, chat, message_id);
     let mut g = RECENT.lock().unwrap_or_else(|p| p.into_inner());
     let (order, set) = &mut *g;
     if set.remove(&key) {
