@@ -380,30 +380,10 @@ impl TelegramDriver {
             };
             return Ok(message_id(&r));
         }
-        let path = Path::new(&m.source);
-        let meta = tokio::fs::metadata(path)
-            .await
-            .map_err(|e| ChannelError::Io(format!("media {}: {e}", m.source)))?;
-        if !meta.is_file() {
-            return Err(ChannelError::Io(format!(
-                "media {}: not a regular file",
-                m.source
-            )));
-        }
-        if meta.len() > self.cfg.media_max_bytes() {
-            return Err(ChannelError::TooLarge(format!(
-                "media {} is {} bytes; mediaMaxMb allows {}",
-                m.source,
-                meta.len(),
-                self.cfg.media_max_bytes()
-            )));
-        }
-        let bytes = tokio::fs::read(path).await?;
-        let file_name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("file")
-            .to_string();
+        // Local file: read under the account's cap (same checks as every driver's uploads).
+        let crate::LoadedMedia {
+            bytes, file_name, ..
+        } = crate::load_media(&m.source, self.cfg.media_max_bytes()).await?;
         let form = |html: bool| -> Result<reqwest::multipart::Form, ChannelError> {
             let mut part =
                 reqwest::multipart::Part::bytes(bytes.clone()).file_name(file_name.clone());
