@@ -349,7 +349,7 @@ fn audit_config(f: &mut Findings, paths: &Paths, dev: bool, fix: bool, legacy_pe
             f.add(
                 "auth.mode",
                 Level::Info,
-                "no shared secret: clients prove a device identity (auto-approved on loopback only)",
+                "no shared secret configured: the gateway generates a token for each start (the local CLI reads it from the state dir); remote clients need gateway.auth.token",
             );
         }
     }

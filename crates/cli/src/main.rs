@@ -301,6 +301,7 @@ fn run_gateway(rt: &tokio::runtime::Runtime, paths: Paths, a: RunArgs, dev: bool
             auth: a.auth,
             allow_unconfigured: a.allow_unconfigured,
             dev,
+            runtime_token: None,
         },
         verbose: a.verbose,
         force: a.force,

@@ -45,6 +45,11 @@ pub fn connect_options(
                 .clone()
                 .or_else(|| openclaw_config::env::var("GATEWAY_PASSWORD"))
                 .or_else(|| cfg_secret(&cfg_auth.password));
+            if opts.token.is_none() && opts.password.is_none() {
+                // A local gateway with no configured secret runs on a generated token that
+                // only this user can read.
+                opts.token = runtime_token(paths);
+            }
         }
     }
     opts.scopes = [
@@ -66,6 +71,13 @@ pub fn connect_options(
         }
     }
     Ok(opts)
+}
+
+/// The token of a local gateway that runs without a configured secret, if one is running.
+fn runtime_token(paths: &Paths) -> Option<String> {
+    let text = std::fs::read_to_string(paths.runtime_token_path()).ok()?;
+    let t = text.trim();
+    (!t.is_empty()).then(|| t.to_string())
 }
 
 pub fn report(e: &ClientError, url: &str) -> String {

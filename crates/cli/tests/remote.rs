@@ -4,12 +4,9 @@
 
 mod common;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::*;
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 const REMOTE: &str = "203.0.113.9";
 
@@ -22,29 +19,6 @@ fn proxied_gateway(extra: Value) -> Gateway {
     }
     home.write_config(&cfg);
     Gateway::start_in(home, &["gateway", "--port", "0"], &[])
-}
-
-fn signed(params: &mut Value, key: &SigningKey, nonce: &str, token: &str) {
-    let pubkey = key.verifying_key().to_bytes();
-    let id = hex::encode(Sha256::digest(pubkey));
-    let scopes: Vec<&str> = params["scopes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap())
-        .collect();
-    let at = now_ms();
-    let payload = format!(
-        "v2|{id}|{}|{}|operator|{}|{at}|{token}|{nonce}",
-        params["client"]["id"].as_str().unwrap(),
-        params["client"]["mode"].as_str().unwrap(),
-        scopes.join(",")
-    );
-    params["device"] = json!({
-        "id": id, "publicKey": URL_SAFE_NO_PAD.encode(pubkey),
-        "signature": URL_SAFE_NO_PAD.encode(key.sign(payload.as_bytes()).to_bytes()),
-        "signedAt": at, "nonce": nonce,
-    });
 }
 
 #[tokio::test]

@@ -79,6 +79,12 @@ impl Paths {
     pub fn identity_path(&self) -> PathBuf {
         self.state_dir.join("identity").join("device.json")
     }
+
+    /// Where a running gateway with no configured secret keeps its generated token (0600), so
+    /// the local CLI of the same user can connect without the token being written to the config.
+    pub fn runtime_token_path(&self) -> PathBuf {
+        self.state_dir.join("gateway.runtime-token")
+    }
 }
 
 /// Expands a leading `~/`.

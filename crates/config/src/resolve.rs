@@ -20,6 +20,9 @@ pub struct RunOverrides {
     pub auth: Option<String>,
     pub allow_unconfigured: bool,
     pub dev: bool,
+    /// A random token the daemon made for this process; used only when no token or password is
+    /// configured anywhere (so that "no secret configured" never means "no auth").
+    pub runtime_token: Option<String>,
 }
 
 /// Where to listen.
@@ -101,6 +104,8 @@ pub struct GatewaySettings {
     pub port: u16,
     pub bind: BindMode,
     pub auth: AuthMode,
+    /// The token is [`RunOverrides::runtime_token`]: nothing was configured.
+    pub auth_generated: bool,
     pub rate_limit: RateLimit,
     pub allowed_origins: Vec<String>,
     /// Proxies whose `X-Forwarded-For` (or `X-Real-IP`, when allowed) names the client.
@@ -110,6 +115,8 @@ pub struct GatewaySettings {
     pub tick_interval_ms: u64,
     pub health_refresh_ms: u64,
     pub max_preauth_per_ip: usize,
+    /// Unauthenticated sockets in total (`OPENCLAW_MAX_PREAUTH_CONNECTIONS`).
+    pub max_preauth_total: usize,
     pub reload_mode: ReloadMode,
     pub reload_debounce_ms: u64,
     /// `commands.restart`: whether SIGUSR1 may restart the gateway (default on, as the reference).
@@ -295,8 +302,15 @@ pub fn resolve_gateway(
             (Some(_), Some(_)) => return Err(ResolveError::BothSecrets),
             (Some(t), None) => AuthMode::Token(t),
             (None, Some(p)) => AuthMode::Password(p),
-            (None, None) => AuthMode::None,
+            (None, None) => match &o.runtime_token {
+                Some(t) => AuthMode::Token(t.clone()),
+                None => AuthMode::None,
+            },
         },
+    };
+    let auth_generated = match (&auth, &o.runtime_token) {
+        (AuthMode::Token(t), Some(r)) => t == r,
+        _ => false,
     };
     if auth == AuthMode::None && !bind.is_loopback() {
         return Err(ResolveError::NoAuthBeyondLoopback(bind.name().into()));
@@ -309,6 +323,7 @@ pub fn resolve_gateway(
         port,
         bind,
         auth,
+        auth_generated,
         rate_limit: RateLimit {
             max_attempts: rl.max_attempts.unwrap_or(10),
             window_ms: rl.window_ms.unwrap_or(60_000),
@@ -337,6 +352,7 @@ pub fn resolve_gateway(
             .unwrap_or(60_000)
             .max(10),
         max_preauth_per_ip: env_u64("MAX_PREAUTH_CONNECTIONS_PER_IP").unwrap_or(32) as usize,
+        max_preauth_total: env_u64("MAX_PREAUTH_CONNECTIONS").unwrap_or(512) as usize,
         reload_mode: g
             .reload
             .as_ref()

@@ -50,6 +50,7 @@ impl AuthLimiter {
     }
 
     pub fn check(&self, ip: IpAddr) -> Gate {
+        let ip = crate::trust::bucket(ip);
         let Ok(map) = self.entries.lock() else {
             return Gate::Open;
         };
@@ -68,8 +69,10 @@ impl AuthLimiter {
         }
     }
 
-    /// Records a failure; returns how long to hold the answer (the tarpit).
-    pub fn fail(&self, ip: IpAddr) -> Duration {
+    /// Records a failure; returns how long to hold the answer (the tarpit). `local` clients
+    /// (see `trust`) are exempt from the lockout when `exemptLoopback` is on.
+    pub fn fail(&self, ip: IpAddr, local: bool) -> Duration {
+        let ip = crate::trust::bucket(ip);
         let now = Instant::now();
         let Ok(mut map) = self.entries.lock() else {
             return Duration::from_millis(TARPIT_START_MS);
@@ -94,7 +97,7 @@ impl AuthLimiter {
             e.in_window = 0;
         }
         e.in_window += 1;
-        let exempt = ip.is_loopback() && self.cfg.exempt_loopback;
+        let exempt = local && self.cfg.exempt_loopback;
         if !exempt && e.in_window >= self.cfg.max_attempts {
             e.locked_until = Some(now + Duration::from_millis(self.cfg.lockout_ms));
         }
@@ -104,6 +107,7 @@ impl AuthLimiter {
 
     /// A success clears the address's record.
     pub fn succeed(&self, ip: IpAddr) {
+        let ip = crate::trust::bucket(ip);
         if let Ok(mut map) = self.entries.lock() {
             map.remove(&ip);
         }
@@ -127,11 +131,13 @@ mod tests {
     fn tarpit_doubles_and_caps() {
         let l = AuthLimiter::new(cfg());
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        let delays: Vec<u64> = (0..7).map(|_| l.fail(ip).as_millis() as u64).collect();
+        let delays: Vec<u64> = (0..7)
+            .map(|_| l.fail(ip, true).as_millis() as u64)
+            .collect();
         assert_eq!(delays, vec![250, 500, 1000, 2000, 4000, 5000, 5000]);
         assert_eq!(l.check(ip), Gate::Open, "loopback is exempt from lockout");
         l.succeed(ip);
-        assert_eq!(l.fail(ip).as_millis(), 250);
+        assert_eq!(l.fail(ip, true).as_millis(), 250);
     }
 
     #[test]
@@ -139,7 +145,7 @@ mod tests {
         let l = AuthLimiter::new(cfg());
         let ip: IpAddr = "192.0.2.7".parse().unwrap();
         for _ in 0..3 {
-            l.fail(ip);
+            l.fail(ip, false);
         }
         assert!(matches!(l.check(ip), Gate::Locked { .. }));
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::{SinkExt, StreamExt};
 use openclaw_protocol::events::names as ev;
 use openclaw_protocol::schema::{FrameError, parse_params, parse_request};
 use openclaw_protocol::{
@@ -15,7 +15,12 @@ use openclaw_protocol::{
     MAX_PREAUTH_PAYLOAD_BYTES, PresenceEntry, RequestFrame, ResponseFrame,
 };
 use tokio::sync::mpsc;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+use crate::frame_guard::{FrameGuard, Limit};
 use crate::handshake::{self, Peer};
 use crate::hub::{ConnHandle, Outbound};
 use crate::registry::{MethodCtx, Reply};
@@ -33,13 +38,56 @@ fn truncate_reason(s: &str) -> String {
     s[..end].to_string()
 }
 
-async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code,
-            reason: Utf8Bytes::from(truncate_reason(reason)),
-        })))
-        .await;
+/// The upgraded socket, behind the pre-auth frame guard.
+pub type Socket = WebSocketStream<FrameGuard<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>>;
+
+/// How long a close waits for the peer's closing frame before dropping the TCP connection.
+const CLOSE_DRAIN: Duration = Duration::from_secs(1);
+
+/// Starts the closing handshake (RFC 6455 §5.5.1) and waits briefly for the client's answer,
+/// so the client sees our code and a clean close instead of a dropped connection.
+async fn close(socket: &mut Socket, code: u16, reason: &str) {
+    let frame = CloseFrame {
+        code: CloseCode::from(code),
+        reason: truncate_reason(reason).into(),
+    };
+    if socket.close(Some(frame)).await.is_ok() {
+        drain(socket).await;
+    }
+}
+
+/// Answers a client's close frame (the library queued the echo; flushing sends it) and lets the
+/// client end the TCP connection.
+async fn answer_close(socket: &mut Socket) {
+    let _ = tokio::time::timeout(CLOSE_DRAIN, socket.close(None)).await;
+    drain(socket).await;
+}
+
+async fn drain(socket: &mut Socket) {
+    let _ = tokio::time::timeout(CLOSE_DRAIN, async {
+        while let Some(Ok(_)) = socket.next().await {}
+    })
+    .await;
+}
+
+/// Why a read ended the connection, and how to close it.
+async fn end_after_read_error(
+    socket: &mut Socket,
+    limit: &Limit,
+    e: &tokio_tungstenite::tungstenite::Error,
+    conn_id: &str,
+) {
+    use tokio_tungstenite::tungstenite::Error as E;
+    use tokio_tungstenite::tungstenite::error::CapacityError;
+    if limit.tripped() || matches!(e, E::Capacity(CapacityError::MessageTooLong { .. })) {
+        tracing::debug!(target: "ws", "frame too large conn={conn_id}");
+        close(socket, 1009, "").await;
+        return;
+    }
+    tracing::debug!(target: "ws", "read error conn={conn_id}: {e}");
+    if matches!(e, E::Protocol(_) | E::Utf8(_)) {
+        close(socket, 1002, "").await;
+    }
 }
 
 fn res_text(frame: &ResponseFrame) -> String {
@@ -61,6 +109,8 @@ fn res_ok_raw(id: &str, payload: &str) -> String {
 /// Socket facts captured at upgrade time.
 pub struct Upgrade {
     pub peer: SocketAddr,
+    /// See `trust::Client::local`.
+    pub local: bool,
     pub origin: Option<String>,
     pub host: Option<String>,
 }
@@ -68,9 +118,10 @@ pub struct Upgrade {
 /// Drives one socket to completion.
 pub async fn serve(
     state: Arc<AppState>,
-    mut socket: WebSocket,
+    mut socket: Socket,
     up: Upgrade,
     mut slot: PreauthSlot,
+    limit: Arc<Limit>,
 ) {
     let conn_id = uuid::Uuid::new_v4().to_string();
     let nonce = uuid::Uuid::new_v4().to_string();
@@ -90,6 +141,7 @@ pub async fn serve(
     }
     let peer = Peer {
         ip: up.peer.ip(),
+        local: up.local,
         origin: up.origin,
         host: up.host,
         nonce,
@@ -102,7 +154,7 @@ pub async fn serve(
     // Handshake phase.
     let (connect_req, params) = loop {
         let msg = tokio::select! {
-            m = socket.recv() => m,
+            m = socket.next() => m,
             _ = &mut deadline => {
                 tracing::debug!(target: "ws", "handshake timeout conn={conn_id}");
                 close(&mut socket, 1000, "").await;
@@ -116,10 +168,14 @@ pub async fn serve(
         let data: Vec<u8> = match msg {
             Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
             Some(Ok(Message::Binary(b))) => b.to_vec(),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(Message::Close(_))) | None => return,
+            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+            Some(Ok(Message::Close(_))) => {
+                answer_close(&mut socket).await;
+                return;
+            }
+            None => return,
             Some(Err(e)) => {
-                tracing::debug!(target: "ws", "read error before connect conn={conn_id}: {e}");
+                end_after_read_error(&mut socket, &limit, &e, &conn_id).await;
                 return;
             }
         };
@@ -188,6 +244,7 @@ pub async fn serve(
         }
     };
     slot.release();
+    limit.lift();
 
     let params = Arc::new(params);
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -213,6 +270,11 @@ pub async fn serve(
         return;
     }
     state.hub.register(handle.clone());
+    let mut registration = Registration {
+        state: state.clone(),
+        conn_id: conn_id.clone(),
+        presence: None,
+    };
     tracing::info!(
         target: "ws",
         "connected conn={conn_id} client={} mode={} protocol={} role={} scopes={}",
@@ -243,9 +305,16 @@ pub async fn serve(
             &params,
             &accepted.role,
             &accepted.scopes,
-            &peer,
+            peer.ip,
             "connect",
         );
+        registration.presence = Some(PresenceOnDrop {
+            key: presence_key,
+            params: params.clone(),
+            role: accepted.role.clone(),
+            scopes: accepted.scopes.clone(),
+            ip: peer.ip,
+        });
     }
 
     let ctx = MethodCtx {
@@ -273,14 +342,18 @@ pub async fn serve(
                 }
                 None => break,
             },
-            msg = socket.recv() => {
+            msg = socket.next() => {
                 let data: Vec<u8> = match msg {
                     Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
                     Some(Ok(Message::Binary(b))) => b.to_vec(),
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    Some(Ok(Message::Close(_))) | None => break,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                    Some(Ok(Message::Close(_))) => {
+                        answer_close(&mut socket).await;
+                        break;
+                    }
+                    None => break,
                     Some(Err(e)) => {
-                        tracing::debug!(target: "ws", "read error conn={conn_id}: {e}");
+                        end_after_read_error(&mut socket, &limit, &e, &conn_id).await;
                         break;
                     }
                 };
@@ -306,19 +379,41 @@ pub async fn serve(
             }
         }
     }
-    state.hub.unregister(&conn_id);
-    if tracked {
-        upsert_presence(
-            &state,
-            &presence_key,
-            &params,
-            &accepted.role,
-            &accepted.scopes,
-            &peer,
-            "disconnect",
-        );
-    }
+    drop(registration);
     tracing::debug!(target: "ws", "closed conn={conn_id}");
+}
+
+/// Undoes a connection's registration however its task ends — normally, or by a panic in a
+/// handler — so the hub never keeps a dead connection and presence shows the disconnect.
+struct Registration {
+    state: Arc<AppState>,
+    conn_id: String,
+    presence: Option<PresenceOnDrop>,
+}
+
+struct PresenceOnDrop {
+    key: String,
+    params: Arc<ConnectParams>,
+    role: String,
+    scopes: Vec<String>,
+    ip: std::net::IpAddr,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.state.hub.unregister(&self.conn_id);
+        if let Some(p) = &self.presence {
+            upsert_presence(
+                &self.state,
+                &p.key,
+                &p.params,
+                &p.role,
+                &p.scopes,
+                p.ip,
+                "disconnect",
+            );
+        }
+    }
 }
 
 fn upsert_presence(
@@ -327,7 +422,7 @@ fn upsert_presence(
     p: &ConnectParams,
     role: &str,
     scopes: &[String],
-    peer: &Peer,
+    ip: std::net::IpAddr,
     reason: &str,
 ) {
     let c = &p.client;
@@ -336,7 +431,7 @@ fn upsert_presence(
             .display_name
             .clone()
             .or_else(|| Some(c.id.as_str().to_string())),
-        ip: Some(peer.ip.to_string()),
+        ip: Some(ip.to_string()),
         version: Some(c.version.clone()),
         platform: Some(c.platform.clone()),
         device_family: c.device_family.clone(),

@@ -24,6 +24,9 @@ use crate::state::{AppState, now_ms};
 /// Facts about the socket the handshake needs.
 pub struct Peer {
     pub ip: IpAddr,
+    /// The one trust decision (`trust::resolve`): loopback socket, local `Host`, no untrusted
+    /// forwarding.
+    pub local: bool,
     pub origin: Option<String>,
     pub host: Option<String>,
     pub nonce: String,
@@ -79,26 +82,6 @@ pub fn negotiate(min: u32, max: u32) -> Option<u32> {
     (MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION)
         .rev()
         .find(|v| min <= *v && *v <= max)
-}
-
-fn origin_allowed(state: &AppState, origin: &str, host: Option<&str>) -> bool {
-    if state.settings().allowed_origins.iter().any(|o| o == origin) {
-        return true;
-    }
-    let origin_host = origin
-        .split("://")
-        .nth(1)
-        .unwrap_or(origin)
-        .trim_end_matches('/');
-    if host.is_some_and(|h| h.eq_ignore_ascii_case(origin_host)) {
-        return true;
-    }
-    let name = origin_host
-        .rsplit_once(':')
-        .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()))
-        .map(|(h, _)| h)
-        .unwrap_or(origin_host);
-    matches!(name, "localhost" | "127.0.0.1" | "[::1]")
 }
 
 enum Shared {
@@ -185,7 +168,7 @@ pub fn process(state: &Arc<AppState>, peer: &Peer, p: &ConnectParams) -> Result<
     granted.dedup();
     // 5. Browser origin.
     if let Some(origin) = &peer.origin
-        && !origin_allowed(state, origin, peer.host.as_deref())
+        && !crate::trust::origin_allowed(&state.settings(), origin, peer.host.as_deref())
     {
         let e = ErrorShape::invalid_request(format!("origin not allowed ({origin})"))
             .with_details(json!({"code": detail_codes::CONTROL_UI_ORIGIN_NOT_ALLOWED}));
@@ -203,9 +186,11 @@ pub fn process(state: &Arc<AppState>, peer: &Peer, p: &ConnectParams) -> Result<
         return Err(refuse(e, 1008));
     }
     let shared = shared_secret(state, p);
-    let loopback = peer.ip.is_loopback();
+    let local = peer.local;
+    // Browser-origin connects are never exempt from the lockout, even from a local page.
+    let exempt = local && peer.origin.is_none();
     let fail = |e: ErrorShape| {
-        let delay = state.limiter.fail(peer.ip);
+        let delay = state.limiter.fail(peer.ip, exempt);
         let mut r = refuse(e, 1008);
         r.delay = delay;
         r
@@ -219,7 +204,7 @@ pub fn process(state: &Arc<AppState>, peer: &Peer, p: &ConnectParams) -> Result<
         None => match shared {
             Shared::Ok(m) => {
                 auth_method = m;
-                if !loopback {
+                if !local {
                     granted.clear();
                 }
             }
@@ -276,7 +261,7 @@ pub fn process(state: &Arc<AppState>, peer: &Peer, p: &ConnectParams) -> Result<
                     ts: now,
                 };
                 let browser = p.client.id.is_browser();
-                let auto = loopback
+                let auto = local
                     && (peer.origin.is_none() || browser)
                     && matches!(reason, "not-paired" | "scope-upgrade" | "role-upgrade");
                 let event = |decision: Option<&str>| {
@@ -302,7 +287,7 @@ pub fn process(state: &Arc<AppState>, peer: &Peer, p: &ConnectParams) -> Result<
                         .devices
                         .approve(&req, now)
                         .map_err(|e| refuse(ErrorShape::unavailable(e.to_string()), 1011))?;
-                    tracing::info!(target: "gateway", "device {} auto-approved on loopback ({reason})", short(&device_id));
+                    tracing::info!(target: "gateway", "device {} auto-approved for a local client ({reason})", short(&device_id));
                     state.hub.broadcast(
                         ev::DEVICE_PAIR_REQUESTED,
                         &event(None),

@@ -1,19 +1,19 @@
 //! Same-port HTTP: liveness/readiness/startup probes, the WebSocket upgrade on any path, the
 //! reference's security headers, and a plain 404 for everything else.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::DefaultBodyLimit;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::routing::post;
-use openclaw_protocol::MAX_PAYLOAD_BYTES;
+use openclaw_protocol::{MAX_PAYLOAD_BYTES, MAX_PREAUTH_PAYLOAD_BYTES};
 use serde_json::json;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::conn::{self, Upgrade};
 use crate::state::AppState;
@@ -27,21 +27,13 @@ pub fn router(state: Arc<AppState>) -> Router {
     let r = r
         .route(
             "/v1/chat/completions",
-            post(crate::http_api::chat_completions)
-                .fallback(crate::http_api::openai_wrong_method)
-                .layer(DefaultBodyLimit::max(crate::http_api::CHAT_BODY_LIMIT)),
+            post(crate::http_api::chat_completions).fallback(crate::http_api::openai_wrong_method),
         )
         .route(
             "/v1/responses",
-            post(crate::http_api::responses)
-                .fallback(crate::http_api::openai_wrong_method)
-                .layer(DefaultBodyLimit::max(crate::http_api::CHAT_BODY_LIMIT)),
+            post(crate::http_api::responses).fallback(crate::http_api::openai_wrong_method),
         )
-        .route(
-            "/tools/invoke",
-            post(crate::http_api::tools_invoke)
-                .layer(DefaultBodyLimit::max(crate::http_api::TOOLS_BODY_LIMIT)),
-        );
+        .route("/tools/invoke", post(crate::http_api::tools_invoke));
     r.fallback(fallback)
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
@@ -112,39 +104,6 @@ async fn startup(State(state): State<Arc<AppState>>) -> Response<Body> {
     )
 }
 
-/// The client's address: the socket peer, or — when the peer is a trusted proxy — the
-/// rightmost `X-Forwarded-For` entry that is not itself a trusted proxy (then `X-Real-IP` if
-/// `gateway.allowRealIpFallback`).
-pub fn client_ip(state: &AppState, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-    let settings = state.settings();
-    let trusted = &settings.trusted_proxies;
-    if !trusted.contains(&peer) {
-        return peer;
-    }
-    let header_ip = |name: &str| {
-        headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-            .collect::<Vec<_>>()
-    };
-    if let Some(ip) = header_ip("x-forwarded-for")
-        .into_iter()
-        .rev()
-        .find(|ip| !trusted.contains(ip))
-    {
-        return ip;
-    }
-    if settings.allow_real_ip_fallback
-        && let Some(ip) = header_ip("x-real-ip").into_iter().next()
-    {
-        return ip;
-    }
-    peer
-}
-
 fn not_found() -> Response<Body> {
     (
         StatusCode::NOT_FOUND,
@@ -154,55 +113,83 @@ fn not_found() -> Response<Body> {
         .into_response()
 }
 
-/// Any path: a WebSocket upgrade goes to the protocol, anything else is 404.
+/// Any path: a WebSocket upgrade goes to the protocol, a hook path to the hooks, anything else
+/// is 404.
 async fn fallback(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response<Body> {
-    let (mut parts, body) = req.into_parts();
-    let is_upgrade = parts
-        .headers
+    let is_upgrade = req
+        .headers()
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     if !is_upgrade {
-        if crate::http_api::is_hook_path(&state, parts.uri.path()) {
-            let ip = client_ip(&state, peer.ip(), &parts.headers);
-            // `None`: over the hooks body limit.
-            let bytes = axum::body::to_bytes(body, crate::http_api::HOOKS_BODY_LIMIT)
-                .await
-                .ok();
-            if let Some(r) = crate::http_api::hooks(
-                &state,
-                ip,
-                &parts.method,
-                parts.uri.path(),
-                &parts.headers,
-                bytes,
-            )
-            .await
-            {
-                return r;
-            }
+        if crate::http_api::is_hook_path(&state, req.uri().path())
+            && let Some(r) = crate::http_api::hooks(&state, peer, req).await
+        {
+            return r;
         }
         return not_found();
     }
-    let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
-        Ok(ws) => ws,
-        Err(rejection) => return rejection.into_response(),
-    };
+    upgrade(state, peer, req)
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text,
+    )
+        .into_response()
+}
+
+/// The WebSocket upgrade (RFC 6455 §4.2), done here rather than by axum so that the stream can
+/// be wrapped in the pre-auth [`frame_guard`](crate::frame_guard) and configured per phase.
+fn upgrade(state: Arc<AppState>, peer: SocketAddr, req: Request) -> Response<Body> {
+    let (mut parts, _body) = req.into_parts();
     let headers: &HeaderMap = &parts.headers;
-    let client_ip = client_ip(&state, peer.ip(), &parts.headers);
-    let peer = SocketAddr::new(client_ip, peer.port());
-    let Some(slot) = state.try_preauth(peer.ip()) else {
-        tracing::warn!(target: "ws", "refusing upgrade from {}: too many unauthenticated sockets", peer.ip());
-        return (
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    if parts.method != axum::http::Method::GET || !has_token(header::CONNECTION, "upgrade") {
+        return plain(StatusCode::BAD_REQUEST, "Bad WebSocket upgrade request");
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_none_or(|v| v.as_bytes() != b"13")
+    {
+        let mut r = plain(
+            StatusCode::UPGRADE_REQUIRED,
+            "Unsupported WebSocket version",
+        );
+        r.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+        return r;
+    }
+    let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
+        return plain(StatusCode::BAD_REQUEST, "Missing Sec-WebSocket-Key");
+    };
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
+        return plain(StatusCode::BAD_REQUEST, "Connection cannot be upgraded");
+    };
+    let conn_slot = parts.extensions.remove::<crate::listener::ConnSlot>();
+    let client = crate::trust::resolve(&state.settings(), peer.ip(), headers);
+    let Some(slot) = state.try_preauth(client.ip) else {
+        tracing::warn!(target: "ws", "refusing upgrade from {}: too many unauthenticated sockets", client.ip);
+        return plain(
             StatusCode::SERVICE_UNAVAILABLE,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             "Too many unauthenticated sockets",
-        )
-            .into_response();
+        );
     };
     let text = |name: header::HeaderName| {
         headers
@@ -211,15 +198,45 @@ async fn fallback(
             .map(str::to_string)
     };
     let up = Upgrade {
-        peer,
+        peer: SocketAddr::new(client.ip, peer.port()),
+        local: client.local,
         origin: text(header::ORIGIN),
         host: text(header::HOST),
     };
-    ws.max_message_size(MAX_PAYLOAD_BYTES)
-        .max_frame_size(MAX_PAYLOAD_BYTES)
-        // Small buffers: the default ~130 KiB per connection dominates idle memory.
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
-        .max_write_buffer_size(MAX_PAYLOAD_BYTES * 2)
-        .on_upgrade(move |socket| conn::serve(state, socket, up, slot))
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let limit = crate::frame_guard::Limit::new(MAX_PREAUTH_PAYLOAD_BYTES);
+                let io = crate::frame_guard::FrameGuard::new(
+                    hyper_util::rt::TokioIo::new(upgraded),
+                    limit.clone(),
+                );
+                let config = WebSocketConfig::default()
+                    .max_message_size(Some(MAX_PAYLOAD_BYTES))
+                    .max_frame_size(Some(MAX_PAYLOAD_BYTES))
+                    // Small buffers: the default ~130 KiB per connection dominates idle memory.
+                    .read_buffer_size(4 * 1024)
+                    .write_buffer_size(0)
+                    .max_write_buffer_size(MAX_PAYLOAD_BYTES * 2);
+                let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
+                    io,
+                    tokio_tungstenite::tungstenite::protocol::Role::Server,
+                    Some(config),
+                )
+                .await;
+                conn::serve(state, ws, up, slot, limit).await;
+                drop(conn_slot);
+            }
+            Err(e) => tracing::debug!(target: "ws", "upgrade failed: {e}"),
+        }
+    });
+    let mut res = Response::new(Body::empty());
+    *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = res.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(v) = HeaderValue::from_str(&accept) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    res
 }

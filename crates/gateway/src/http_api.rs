@@ -8,14 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use openclaw_agent::{ToolContext, ToolPolicy, builtin_tools, call_tool};
-use openclaw_config::AuthMode;
 use serde_json::{Value, json};
 
-use crate::auth::{Gate, secret_eq};
+use crate::http_gate::{self, Secret, Style};
 use crate::runs::{RunSpec, Runs, Submitted};
 use crate::state::{AppState, now_ms};
 
@@ -30,53 +29,6 @@ fn json_response(status: StatusCode, v: Value) -> Response {
 
 fn openai_error(status: StatusCode, kind: &str, message: &str) -> Response {
     json_response(status, json!({"error": {"message": message, "type": kind}}))
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-}
-
-/// Gateway Bearer auth; `Err` is the response to send.
-fn check_gateway_auth(
-    state: &AppState,
-    ip: std::net::IpAddr,
-    headers: &HeaderMap,
-) -> Result<(), Response> {
-    let settings = state.settings();
-    let secret = match &settings.auth {
-        AuthMode::None => return Ok(()),
-        AuthMode::Token(t) | AuthMode::Password(t) => t.clone(),
-    };
-    if let Gate::Locked { retry_after_ms } = state.limiter.check(ip) {
-        let mut r = openai_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "Too many failed attempts",
-        );
-        if let Ok(v) = (retry_after_ms.div_ceil(1000)).to_string().parse() {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return Err(r);
-    }
-    match bearer(headers) {
-        Some(given) if secret_eq(given, &secret) => {
-            state.limiter.succeed(ip);
-            Ok(())
-        }
-        _ => {
-            state.limiter.fail(ip);
-            Err(openai_error(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "Unauthorized",
-            ))
-        }
-    }
 }
 
 fn endpoint_enabled(state: &AppState, name: &str) -> bool {
@@ -264,35 +216,31 @@ fn split_turns(msgs: &[&Value]) -> Option<(Vec<String>, Vec<String>, String)> {
     Some((extra, context, content_text(&msgs[last_user]["content"])))
 }
 
-/// The common front of the OpenAI-compatible endpoints: enabled (else 404), Bearer auth, JSON
-/// body (else 400).
-fn openai_request(
+/// The common front of the OpenAI-compatible endpoints: enabled (else 404), the HTTP gate
+/// (cross-site, lockout, Bearer auth, JSON content type) before the body is read, then a bounded
+/// JSON body (else 400/413/408).
+async fn openai_request(
     state: &AppState,
-    ip: std::net::IpAddr,
-    headers: &HeaderMap,
-    body: &Bytes,
+    peer: std::net::SocketAddr,
+    req: Request,
     endpoint: &str,
-) -> Result<Value, Response> {
+) -> Result<(Value, HeaderMap), Response> {
     if !endpoint_enabled(state, endpoint) {
         return Err(not_found());
     }
-    check_gateway_auth(state, ip, headers)?;
-    serde_json::from_slice(body).map_err(|e| {
-        openai_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request_error",
-            &format!("invalid JSON body: {e}"),
-        )
-    })
+    let (parts, body) = req.into_parts();
+    http_gate::admit(state, peer, &parts.headers, Secret::Gateway, Style::OpenAi).await?;
+    let bytes = http_gate::read_body(body, CHAT_BODY_LIMIT, Style::OpenAi).await?;
+    let v = http_gate::parse_json(&bytes, Style::OpenAi)?;
+    Ok((v, parts.headers))
 }
 
 pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    req: Request,
 ) -> Response {
-    let req = match openai_request(&state, peer.ip(), &headers, &body, "chatCompletions") {
+    let (req, headers) = match openai_request(&state, peer, req, "chatCompletions").await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -379,10 +327,9 @@ pub async fn chat_completions(
 pub async fn responses(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    req: Request,
 ) -> Response {
-    let req = match openai_request(&state, peer.ip(), &headers, &body, "responses") {
+    let (req, headers) = match openai_request(&state, peer, req, "responses").await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -609,12 +556,18 @@ const HTTP_DEFAULT_DENY: &[&str] = &[
 pub async fn tools_invoke(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    req: Request,
 ) -> Response {
-    if let Err(r) = check_gateway_auth(&state, peer.ip(), &headers) {
+    let (parts, body) = req.into_parts();
+    if let Err(r) =
+        http_gate::admit(&state, peer, &parts.headers, Secret::Gateway, Style::OpenAi).await
+    {
         return r;
     }
+    let body = match http_gate::read_body(body, TOOLS_BODY_LIMIT, Style::OpenAi).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
     let bad = |m: &str| {
         json_response(
             StatusCode::BAD_REQUEST,
@@ -708,19 +661,22 @@ pub fn is_hook_path(state: &AppState, path: &str) -> bool {
 /// `POST <hooks.path>/<name>`; returns `None` when the path is not a hook path (fall through).
 pub async fn hooks(
     state: &Arc<AppState>,
-    ip: std::net::IpAddr,
-    method: &axum::http::Method,
-    path: &str,
-    headers: &HeaderMap,
-    body: Option<Bytes>,
+    peer: std::net::SocketAddr,
+    req: Request,
 ) -> Option<Response> {
     let cfg = hooks_config(state);
     if !cfg.enabled {
         return None;
     }
-    let name = path.strip_prefix(&cfg.path)?.strip_prefix('/')?.to_string();
+    let (parts, body) = req.into_parts();
+    let name = parts
+        .uri
+        .path()
+        .strip_prefix(&cfg.path)?
+        .strip_prefix('/')?
+        .to_string();
     let fail = |s: StatusCode, m: &str| json_response(s, json!({"ok": false, "error": m}));
-    if method != axum::http::Method::POST {
+    if parts.method != axum::http::Method::POST {
         let mut r = fail(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
         r.headers_mut()
             .insert(header::ALLOW, axum::http::HeaderValue::from_static("POST"));
@@ -732,23 +688,20 @@ pub async fn hooks(
             "hooks.token is not set",
         ));
     };
-    if let Gate::Locked { .. } = state.limiter.check(ip) {
-        return Some(fail(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many failed attempts",
-        ));
+    if let Err(r) = http_gate::admit(
+        state,
+        peer,
+        &parts.headers,
+        Secret::Hook(expected),
+        Style::Hooks,
+    )
+    .await
+    {
+        return Some(r);
     }
-    let given = bearer(headers).or_else(|| {
-        headers
-            .get("x-openclaw-token")
-            .and_then(|v| v.to_str().ok())
-    });
-    if !given.is_some_and(|g| secret_eq(g, &expected)) {
-        state.limiter.fail(ip);
-        return Some(fail(StatusCode::UNAUTHORIZED, "unauthorized"));
-    }
-    let Some(body) = body else {
-        return Some(fail(StatusCode::PAYLOAD_TOO_LARGE, "payload too large"));
+    let body = match http_gate::read_body(body, HOOKS_BODY_LIMIT, Style::Hooks).await {
+        Ok(b) => b,
+        Err(r) => return Some(r),
     };
     let payload: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,

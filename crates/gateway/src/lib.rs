@@ -10,12 +10,15 @@ pub mod channels;
 pub mod conn;
 pub mod device;
 pub mod force;
+pub mod frame_guard;
 pub mod handshake;
 pub mod heartbeat;
 pub mod http;
 pub mod http_api;
+pub mod http_gate;
 pub mod hub;
 pub mod inbox;
+pub mod listener;
 pub mod logging;
 pub mod methods;
 pub mod portinfo;
@@ -23,9 +26,11 @@ pub mod presence;
 pub mod registry;
 pub mod reload;
 pub mod runs;
+pub mod runtime_token;
 pub mod server;
 pub mod state;
 pub mod sys;
+pub mod trust;
 
 use std::net::SocketAddr;
 
@@ -108,7 +113,10 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
         }
     }
     let loaded = openclaw_config::load_config(&paths.config_path)?;
-    let settings = openclaw_config::resolve::resolve_gateway(&loaded, &opts.overrides)?;
+    let mut overrides = opts.overrides;
+    // No configured secret never means no auth: this token guards this process only.
+    overrides.runtime_token = Some(runtime_token::generate());
+    let settings = openclaw_config::resolve::resolve_gateway(&loaded, &overrides)?;
 
     let target = Some(match &settings.log_file {
         Some(f) => logging::LogTarget::File(f.clone()),
@@ -135,6 +143,13 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
     if !loaded.exists {
         tracing::info!(target: "gateway", "no config file; running on defaults (--allow-unconfigured)");
     }
+    if settings.auth_generated {
+        tracing::warn!(
+            target: "gateway",
+            "auth token was missing. Generated a runtime token for this startup without changing config; the local CLI reads it from {} (set gateway.auth.token for other clients)",
+            paths.runtime_token_path().display()
+        );
+    }
     reload::DEBOUNCE_MS.store(
         settings.reload_debounce_ms,
         std::sync::atomic::Ordering::Relaxed,
@@ -151,7 +166,7 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
     let (control_tx, control_rx) = tokio::sync::mpsc::channel(32);
     let sup = server::Supervisor {
         paths,
-        overrides: opts.overrides,
+        overrides,
         log_target: target,
         control_tx,
     };

@@ -152,17 +152,13 @@ impl Generation {
                     continue;
                 }
             };
-            let app = app.clone();
-            let mut stop = state.shutdown.subscribe();
-            servers.push(tokio::spawn(async move {
-                let service = app.into_make_service_with_connect_info::<SocketAddr>();
-                let _ = axum::serve(listener, service)
-                    .with_graceful_shutdown(async move {
-                        let _ = stop.changed().await;
-                    })
-                    .await;
-            }));
+            servers.push(tokio::spawn(crate::listener::serve(
+                listener,
+                app.clone(),
+                state.clone(),
+            )));
         }
+        crate::runtime_token::sync(&state.paths, &state.settings());
         spawn_periodic(&state);
         crate::heartbeat::spawn(&state);
         let channels = crate::channels::ChannelRuntime::start(&state);
@@ -289,6 +285,7 @@ impl Supervisor {
                             reason: sig.to_string(),
                         })
                         .await;
+                    crate::runtime_token::remove(&self.paths);
                     tracing::info!(target: "gateway", "gateway stopped");
                     return Ok(());
                 }

@@ -48,7 +48,10 @@ pub struct AppState {
     health_json: RwLock<Arc<str>>,
     pub devices: DeviceStore,
     pub limiter: AuthLimiter,
-    preauth: Mutex<HashMap<IpAddr, usize>>,
+    /// Unauthenticated sockets per address bucket (`trust::bucket`) and in total.
+    preauth: Mutex<Preauth>,
+    /// Open TCP connections of this generation (`listener`).
+    pub connections: Arc<tokio::sync::Semaphore>,
     pub registry: Registry,
     pub runs: crate::runs::Runs,
     pub heartbeats: crate::heartbeat::Heartbeats,
@@ -112,7 +115,8 @@ impl AppState {
             health_json: RwLock::new(Arc::from("{}")),
             devices,
             limiter,
-            preauth: Mutex::new(HashMap::new()),
+            preauth: Mutex::new(Preauth::default()),
+            connections: crate::listener::connection_cap(),
             registry: Registry::build(),
             runs: crate::runs::Runs::default(),
             heartbeats: crate::heartbeat::Heartbeats::default(),
@@ -155,6 +159,7 @@ impl AppState {
 
     /// Swaps in a hot-reloaded config and its settings.
     pub fn apply_hot(&self, settings: GatewaySettings, config: LoadedConfig) {
+        crate::runtime_token::sync(&self.paths, &settings);
         if let Ok(mut s) = self.settings.write() {
             *s = Arc::new(settings);
         }
@@ -194,14 +199,21 @@ impl AppState {
         json
     }
 
-    /// Reserves a pre-auth socket slot for `ip`; `None` when the address is over its budget.
+    /// Reserves a pre-auth socket slot for `ip`; `None` when its address bucket or the whole
+    /// gateway is over budget.
     pub fn try_preauth(self: &Arc<Self>, ip: IpAddr) -> Option<PreauthSlot> {
+        let ip = crate::trust::bucket(ip);
+        let settings = self.settings();
         let mut m = self.preauth.lock().ok()?;
-        let n = m.entry(ip).or_insert(0);
-        if *n >= self.settings().max_preauth_per_ip {
+        if m.total >= settings.max_preauth_total {
+            return None;
+        }
+        let n = m.per_ip.entry(ip).or_insert(0);
+        if *n >= settings.max_preauth_per_ip {
             return None;
         }
         *n += 1;
+        m.total += 1;
         Some(PreauthSlot {
             state: self.clone(),
             ip,
@@ -226,6 +238,12 @@ impl AppState {
     }
 }
 
+#[derive(Default)]
+struct Preauth {
+    per_ip: HashMap<IpAddr, usize>,
+    total: usize,
+}
+
 /// A counted unauthenticated socket; released on handshake success or drop.
 pub struct PreauthSlot {
     state: Arc<AppState>,
@@ -239,12 +257,13 @@ impl PreauthSlot {
             return;
         }
         self.released = true;
-        if let Ok(mut m) = self.state.preauth.lock()
-            && let Some(n) = m.get_mut(&self.ip)
-        {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                m.remove(&self.ip);
+        if let Ok(mut m) = self.state.preauth.lock() {
+            m.total = m.total.saturating_sub(1);
+            if let Some(n) = m.per_ip.get_mut(&self.ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    m.per_ip.remove(&self.ip);
+                }
             }
         }
     }

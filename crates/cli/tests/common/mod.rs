@@ -424,3 +424,27 @@ pub async fn connected(url: &str, scopes: &[&str]) -> (Raw, Value) {
     assert_eq!(res["ok"], true, "{res}");
     (raw, res["payload"].clone())
 }
+
+/// Adds a v2-signed `device` block for `key` over `nonce` to connect `params`.
+pub fn signed(params: &mut Value, key: &ed25519_dalek::SigningKey, nonce: &str, token: &str) {
+    let pubkey = key.verifying_key().to_bytes();
+    let id = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(pubkey));
+    let scopes: Vec<&str> = params["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    let at = now_ms();
+    let payload = format!(
+        "v2|{id}|{}|{}|operator|{}|{at}|{token}|{nonce}",
+        params["client"]["id"].as_str().unwrap(),
+        params["client"]["mode"].as_str().unwrap(),
+        scopes.join(",")
+    );
+    params["device"] = json!({
+        "id": id, "publicKey": base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, pubkey),
+        "signature": base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, ed25519_dalek::Signer::sign(key, payload.as_bytes()).to_bytes()),
+        "signedAt": at, "nonce": nonce,
+    });
+}
