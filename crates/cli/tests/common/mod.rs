@@ -424,3 +424,16 @@ pub async fn connected(url: &str, scopes: &[&str]) -> (Raw, Value) {
     assert_eq!(res["ok"], true, "{res}");
     (raw, res["payload"].clone())
 }
+
+/// The token config plus a default agent on a fake OpenAI-compatible provider at `fake_url`
+/// (model `fake/m1`) with its workspace inside HOME.
+pub fn fake_model_config(home: &Home, fake_url: &str) -> Value {
+    let mut cfg = token_config(home);
+    cfg["models"] = json!({"providers": {"fake": {
+        "baseUrl": fake_url, "api": "openai-completions", "apiKey": "sk-test",
+        "models": [{"id": "m1", "name": "Fake One"}]
+    }}});
+    cfg["agents"] = json!({"defaults": {"model": {"primary": "fake/m1"},
+                                        "workspace": home.path().join("ws")}});
+    cfg
+}
