@@ -167,8 +167,7 @@ fn our_expectation(mut case: Value) -> Value {
         let challenge = case["recv"][0].clone();
         case["recv"] = json!([challenge, {"at": 4.5, "frame": {
             "type": "res", "id": "connect-1", "ok": true,
-            "payload": {"type": "hello-ok", "protocol": 3,
-                        "auth": {"scopes": ["operator.read"]}}}}]);
+            "payload": {"type": "hello-ok", "protocol": 3}}}]);
         case["close"] = json!({"code": 1000, "reason": "probe done", "by": "client"});
     }
     case
