@@ -75,6 +75,16 @@ pub struct SessionEntry {
     pub extra: Map<String, Value>,
 }
 
+impl SessionEntry {
+    /// Archived sessions (2026.9 rows carry `archivedAt`) are out of use: deleting one needs
+    /// less authority than deleting a live one.
+    pub fn is_archived(&self) -> bool {
+        self.extra
+            .get("archivedAt")
+            .is_some_and(|v| !v.is_null() && v != &Value::Bool(false))
+    }
+}
+
 const INDEX_FILE: &str = "sessions.json";
 
 /// Agent ids become directory names: lower-case `[a-z0-9_-]`, anything else → `-`.

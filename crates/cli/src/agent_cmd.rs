@@ -37,22 +37,44 @@ pub struct AgentArgs {
     /// Channel for delivery.
     #[arg(long)]
     pub channel: Option<String>,
-    /// Run timeout in seconds.
-    #[arg(long = "timeout-seconds", default_value_t = 600)]
-    pub timeout_seconds: u64,
-    #[command(flatten)]
-    pub conn: ConnArgs,
+    /// Run timeout in seconds (as in the reference; default: the gateway's, 600 s).
+    #[arg(long, alias = "timeout-seconds", value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Gateway WebSocket URL (default ws://127.0.0.1:<port>).
+    #[arg(long)]
+    pub url: Option<String>,
+    #[arg(long)]
+    pub token: Option<String>,
+    #[arg(long)]
+    pub password: Option<String>,
+    /// Print the whole result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
+/// The gateway's run timeout when the request names none (`agents.defaults.timeoutSeconds`).
+const DEFAULT_RUN_TIMEOUT_SECS: u64 = 600;
+
+/// How long the final answer may take beyond the run timeout (queueing, delivery).
+const FINAL_ANSWER_GRACE_SECS: u64 = 30;
+
 pub async fn run(paths: &Paths, dev: bool, a: AgentArgs) -> u8 {
-    let mut opts = match connect_options(paths, dev, &a.conn) {
+    // `--timeout` is the run's, so connecting keeps the default connect timeout.
+    let conn = ConnArgs {
+        url: a.url.clone(),
+        token: a.token.clone(),
+        password: a.password.clone(),
+        json: a.json,
+        timeout: u64::try_from(openclaw_client::DEFAULT_HANDSHAKE_TIMEOUT.as_millis())
+            .unwrap_or(10_000),
+    };
+    let opts = match connect_options(paths, dev, &conn) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("{e}");
             return 1;
         }
     };
-    opts.handshake_timeout = Duration::from_millis(a.conn.timeout);
     let url = opts.url.clone();
     let client = match GatewayClient::connect(opts).await {
         Ok((c, _)) => c,
@@ -64,8 +86,10 @@ pub async fn run(paths: &Paths, dev: bool, a: AgentArgs) -> u8 {
     let mut params = json!({
         "message": a.message,
         "idempotencyKey": uuid::Uuid::new_v4().to_string(),
-        "timeout": a.timeout_seconds,
     });
+    if let Some(t) = a.timeout {
+        params["timeout"] = json!(t);
+    }
     for (k, v) in [
         ("to", &a.to),
         ("sessionId", &a.session_id),
@@ -81,14 +105,18 @@ pub async fn run(paths: &Paths, dev: bool, a: AgentArgs) -> u8 {
     if a.deliver {
         params["deliver"] = json!(true);
     }
-    let wait = Duration::from_secs(a.timeout_seconds + 30);
+    let wait = Duration::from_secs(
+        a.timeout
+            .unwrap_or(DEFAULT_RUN_TIMEOUT_SECS)
+            .saturating_add(FINAL_ANSWER_GRACE_SECS),
+    );
     let result = client
         .request_expect_final("agent", Some(params), wait)
         .await;
     client.close().await;
     match result {
         Ok(v) => {
-            if a.conn.json {
+            if a.json {
                 println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else {
                 for p in v["result"]["payloads"].as_array().into_iter().flatten() {

@@ -63,18 +63,7 @@ pub struct Accepted {
 
 /// The events this gateway emits (only what is implemented).
 pub fn advertised_events() -> Vec<String> {
-    [
-        ev::CONNECT_CHALLENGE,
-        ev::TICK,
-        ev::PRESENCE,
-        ev::HEALTH,
-        ev::SHUTDOWN,
-        ev::DEVICE_PAIR_REQUESTED,
-        ev::DEVICE_PAIR_RESOLVED,
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    ev::ALL.iter().map(|s| s.to_string()).collect()
 }
 
 /// The highest version both sides speak, if any.

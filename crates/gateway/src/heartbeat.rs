@@ -118,9 +118,13 @@ fn record(state: &AppState, ev: HeartbeatEvent) {
     if let Ok(mut last) = state.last_heartbeat.lock() {
         *last = Some(ev);
     }
-    state
-        .hub
-        .broadcast("heartbeat", &payload, None, true, Audience::Everyone);
+    state.hub.broadcast(
+        openclaw_protocol::events::names::HEARTBEAT,
+        &payload,
+        None,
+        true,
+        Audience::Everyone,
+    );
 }
 
 /// One beat.

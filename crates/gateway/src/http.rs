@@ -23,7 +23,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(live))
         .route("/health", get(live))
         .route("/readyz", get(ready))
-        .route("/startupz", get(startup));
+        .route("/ready", get(ready))
+        .route("/startupz", get(startup))
+        .route("/startup", get(startup));
     let r = r
         .route(
             "/v1/chat/completions",

@@ -120,6 +120,10 @@ impl ConnHandle {
         state_version: Option<StateVersion>,
         drop_if_slow: bool,
     ) {
+        debug_assert!(
+            openclaw_protocol::events::names::ALL.contains(&event),
+            "event {event:?} is sent but not advertised in hello-ok.features.events"
+        );
         if self.closing.load(Ordering::Relaxed) {
             return;
         }

@@ -23,6 +23,11 @@ pub enum Access {
     Scope(&'static str),
     /// Only `role: node` connections.
     NodeOnly,
+    /// Admin, except that a caller holding this scope reaches the handler, which asks for admin
+    /// itself (`MethodCtx::require_admin`) unless the request is one the lesser scope may make
+    /// (`sessions.delete` of an archived session). A caller with neither is told admin is missing,
+    /// as the reference does.
+    AdminUnless(&'static str),
 }
 
 /// The final answer of a two-phase method: `(ok, payload, error)`.
@@ -44,6 +49,17 @@ pub struct MethodCtx {
     pub scopes: Vec<String>,
     pub remote_ip: String,
     pub connect: Arc<ConnectParams>,
+}
+
+impl MethodCtx {
+    /// `Ok` for an admin caller, else the reference's `missing scope: operator.admin` error.
+    pub fn require_admin(&self) -> Result<(), ErrorShape> {
+        if self.scopes.iter().any(|s| s == scopes::ADMIN) {
+            Ok(())
+        } else {
+            Err(ErrorShape::missing_scope(scopes::ADMIN))
+        }
+    }
 }
 
 pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<Reply, ErrorShape>> + Send + 'a>>;
@@ -107,12 +123,18 @@ impl Registry {
             return spec.ok_or_else(|| unknown(method));
         }
         let has = |s: &str| granted.iter().any(|g| g == s);
-        if !has(scopes::ADMIN)
-            && let Access::Scope(need) = access
-        {
-            let ok = has(need) || (need == scopes::READ && has(scopes::WRITE));
-            if !ok {
-                return Err(ErrorShape::missing_scope(need));
+        if !has(scopes::ADMIN) {
+            match access {
+                Access::Scope(need) => {
+                    let ok = has(need) || (need == scopes::READ && has(scopes::WRITE));
+                    if !ok {
+                        return Err(ErrorShape::missing_scope(need));
+                    }
+                }
+                Access::AdminUnless(lesser) if !has(lesser) => {
+                    return Err(ErrorShape::missing_scope(scopes::ADMIN));
+                }
+                _ => {}
             }
         }
         if method == "connect" {
@@ -171,5 +193,19 @@ mod tests {
             .unwrap();
         assert_eq!(e.message, "unauthorized role: node");
         assert!(r.authorize("health", "node", &[]).is_ok());
+        // sessions.delete: a reader is told admin is missing, a writer reaches the handler.
+        let e = r
+            .authorize("sessions.delete", "operator", &s(&[scopes::READ]))
+            .err()
+            .unwrap();
+        assert_eq!(e.message, "missing scope: operator.admin");
+        assert!(
+            r.authorize("sessions.delete", "operator", &s(&[scopes::WRITE]))
+                .is_ok()
+        );
+        assert!(
+            r.authorize("config.schema", "operator", &s(&[scopes::READ]))
+                .is_ok()
+        );
     }
 }

@@ -324,7 +324,7 @@ fn emit_agent(state: &AppState, run: &Run, seq: &mut u64, stream: &str, data: Va
         Audience::Operators
     };
     state.hub.broadcast(
-        "agent",
+        openclaw_protocol::events::names::AGENT,
         &payload.to_string(),
         None,
         stream == "assistant",
@@ -360,7 +360,7 @@ fn emit_chat(
         }
     }
     state.hub.broadcast(
-        "chat",
+        openclaw_protocol::events::names::CHAT,
         &payload.to_string(),
         None,
         chat_state == "delta",

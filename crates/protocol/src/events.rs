@@ -14,6 +14,23 @@ pub mod names {
     pub const HEARTBEAT: &str = "heartbeat";
     pub const DEVICE_PAIR_REQUESTED: &str = "device.pair.requested";
     pub const DEVICE_PAIR_RESOLVED: &str = "device.pair.resolved";
+    pub const AGENT: &str = "agent";
+    pub const CHAT: &str = "chat";
+
+    /// Every event this gateway can send: `hello-ok.features.events` is exactly this list, and
+    /// the hub refuses (in debug builds) to send a name missing from it, so the two cannot drift.
+    pub const ALL: &[&str] = &[
+        CONNECT_CHALLENGE,
+        TICK,
+        PRESENCE,
+        HEALTH,
+        SHUTDOWN,
+        HEARTBEAT,
+        DEVICE_PAIR_REQUESTED,
+        DEVICE_PAIR_RESOLVED,
+        AGENT,
+        CHAT,
+    ];
 }
 
 /// `connect.challenge` `{nonce, ts, capabilities?}` — first frame on every socket.

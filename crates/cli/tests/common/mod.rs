@@ -448,3 +448,16 @@ pub fn signed(params: &mut Value, key: &ed25519_dalek::SigningKey, nonce: &str, 
         "signedAt": at, "nonce": nonce,
     });
 }
+
+/// The token config plus a default agent on a fake OpenAI-compatible provider at `fake_url`
+/// (model `fake/m1`) with its workspace inside HOME.
+pub fn fake_model_config(home: &Home, fake_url: &str) -> Value {
+    let mut cfg = token_config(home);
+    cfg["models"] = json!({"providers": {"fake": {
+        "baseUrl": fake_url, "api": "openai-completions", "apiKey": "sk-test",
+        "models": [{"id": "m1", "name": "Fake One"}]
+    }}});
+    cfg["agents"] = json!({"defaults": {"model": {"primary": "fake/m1"},
+                                        "workspace": home.path().join("ws")}});
+    cfg
+}

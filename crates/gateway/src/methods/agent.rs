@@ -31,7 +31,13 @@ pub fn register(out: &mut Vec<MethodSpec>) {
         (names::CHAT_ABORT, write, chat_abort),
         (names::SESSIONS_LIST, read, sessions_list),
         (names::SESSIONS_RESET, admin, sessions_reset),
-        (names::SESSIONS_DELETE, admin, sessions_delete),
+        // Deleting an archived session needs only write; a live one needs admin (checked in
+        // the handler, which knows the entry).
+        (
+            names::SESSIONS_DELETE,
+            Access::AdminUnless(scopes::WRITE),
+            sessions_delete,
+        ),
         (names::SET_HEARTBEATS, admin, set_heartbeats),
         ("wake", write, wake),
     ] {
@@ -184,6 +190,8 @@ fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
         let mut message = p.message.clone();
         // `/new` and `/reset` start a fresh session first; alone they reply without a run.
         if let Some((text, rest)) = reset_command(&message) {
+            // Resetting a session discards its context: admin, as in the reference.
+            ctx.require_admin()?;
             let store = SessionStore::open(&state.paths.state_dir, &agent_id);
             store
                 .reset(&key)
@@ -316,7 +324,7 @@ fn chat_send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture
             let payload = json!({"runId": p.idempotency_key, "sessionKey": key, "seq": 1, "state": "final",
                 "message": {"role": "assistant", "content": [{"type": "text", "text": text}], "timestamp": now_ms()}});
             state.hub.broadcast(
-                "chat",
+                openclaw_protocol::events::names::CHAT,
                 &payload.to_string(),
                 None,
                 false,
@@ -520,12 +528,15 @@ fn sessions_delete<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> Handler
         let main_key = state.settings().main_key.clone();
         let key = canonical_session_key(&p.key, &default, &main_key);
         let agent = agent_of_key(state, &key);
+        let store = SessionStore::open(&state.paths.state_dir, &agent);
+        if !store.get(&key).is_some_and(|e| e.is_archived()) {
+            ctx.require_admin()?;
+        }
         if key == format!("agent:{agent}:{main_key}") {
             return Err(ErrorShape::invalid_request(format!(
                 "Cannot delete the main session ({key})."
             )));
         }
-        let store = SessionStore::open(&state.paths.state_dir, &agent);
         let (deleted, archived) = store
             .delete(&key, p.delete_transcript.unwrap_or(true))
             .map_err(|e| ErrorShape::unavailable(format!("cannot delete the session: {e}")))?;

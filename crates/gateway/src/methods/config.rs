@@ -37,7 +37,8 @@ pub fn register(out: &mut Vec<MethodSpec>) {
     });
     out.push(MethodSpec {
         name: names_live::CONFIG_SCHEMA,
-        access: Access::Scope(scopes::ADMIN),
+        // The schema holds no values, only shapes: readable as in the reference.
+        access: Access::Scope(scopes::READ),
         handler: config_schema,
     });
 }

@@ -1,0 +1,261 @@
+//! Protocol conformance details found while probing the reference (issue 11, item 12): the
+//! advertised event list covers every event we send, the scope of `config.schema`, of `agent`
+//! with `/new` / `/reset` and of `sessions.delete` for archived sessions, the `/ready` and
+//! `/startup` aliases, and `openclaw agent --timeout` in seconds.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use common::*;
+use openclaw_testkit::{FakeOpenAi, Script};
+use serde_json::{Value, json};
+
+const READ: &[&str] = &["operator.read"];
+const WRITE: &[&str] = &["operator.write"];
+const ADMIN: &[&str] = &["operator.admin", "operator.read", "operator.write"];
+
+async fn start_with_fake(fake: &FakeOpenAi, env: &[(&str, &str)]) -> Gateway {
+    let home = Home::new();
+    home.write_config(&fake_model_config(&home, &fake.url()));
+    Gateway::start_in(home, &["gateway", "--port", "0"], env)
+}
+
+fn assert_missing_admin(res: &Value) {
+    assert_eq!(res["ok"], false, "{res}");
+    assert_eq!(res["error"]["code"], "FORBIDDEN", "{res}");
+    assert_eq!(res["error"]["message"], "missing scope: operator.admin");
+    assert_eq!(res["error"]["details"]["code"], "MISSING_SCOPE");
+    assert_eq!(res["error"]["details"]["missingScope"], "operator.admin");
+}
+
+/// Reads frames, noting every event name, until `done` says the frame it was given ends the
+/// wait.
+async fn note_events_until(
+    raw: &mut Raw,
+    seen: &mut BTreeSet<String>,
+    mut done: impl FnMut(&Value) -> bool,
+) {
+    loop {
+        let f = raw.frame().await;
+        if f["type"] == "event" {
+            seen.insert(f["event"].as_str().unwrap().to_string());
+        }
+        if done(&f) {
+            return;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hello_ok_advertises_every_event_the_gateway_sends() {
+    let fake = FakeOpenAi::start().await;
+    fake.push(Script::text("a reply"));
+    fake.push(Script::text("HEARTBEAT_OK"));
+    let gw = start_with_fake(&fake, &[("OPENCLAW_TICK_INTERVAL_MS", "100")]).await;
+    let (mut raw, _) = Raw::open(&gw.url()).await;
+    let mut p = connect_params(Some(TOKEN), ADMIN);
+    p["caps"] = json!(["tool-events"]);
+    raw.send(&connect_frame("c1", p)).await;
+    let hello = raw.res("c1").await;
+    let advertised: BTreeSet<String> = hello["payload"]["features"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap().to_string())
+        .collect();
+    let mut seen = BTreeSet::from(["connect.challenge".to_string()]);
+
+    // An agent run (agent + chat events), a heartbeat, a tracked client's presence, ticks,
+    // and the shutdown at the end.
+    raw.send(&json!({"type": "req", "id": "a1", "method": "agent",
+                     "params": {"message": "hi", "idempotencyKey": "ev-run"}}))
+        .await;
+    let mut answers = 0;
+    note_events_until(&mut raw, &mut seen, |f| {
+        if f["type"] == "res" && f["id"] == "a1" {
+            answers += 1;
+        }
+        answers == 2
+    })
+    .await;
+    raw.req("w", "wake", Some(json!({"mode": "now", "text": "check"})))
+        .await;
+    note_events_until(&mut raw, &mut seen, |f| f["event"] == "heartbeat").await;
+    let (mut backend, _) = Raw::open(&gw.url()).await;
+    let mut p = connect_params(Some(TOKEN), READ);
+    p["client"]["id"] = json!("gateway-client");
+    p["client"]["mode"] = json!("backend");
+    backend.send(&connect_frame("c2", p)).await;
+    assert_eq!(backend.res("c2").await["ok"], true);
+    note_events_until(&mut raw, &mut seen, |f| f["event"] == "presence").await;
+    note_events_until(&mut raw, &mut seen, |f| f["event"] == "tick").await;
+    gw.signal(libc::SIGTERM);
+    note_events_until(&mut raw, &mut seen, |f| f["event"] == "shutdown").await;
+
+    for must in ["agent", "chat", "heartbeat"] {
+        assert!(seen.contains(must), "{must} was not exercised: {seen:?}");
+    }
+    let missing: Vec<&String> = seen.difference(&advertised).collect();
+    assert!(
+        missing.is_empty(),
+        "sent but not in hello-ok.features.events: {missing:?} (advertised {advertised:?})"
+    );
+}
+
+#[tokio::test]
+async fn config_schema_needs_only_read() {
+    let gw = Gateway::start();
+    let (mut raw, _) = connected(&gw.url(), READ).await;
+    let res = raw.req("s", "config.schema", None).await;
+    assert_eq!(res["ok"], true, "{res}");
+    // Writing stays admin.
+    let res = raw.req("w", "config.set", Some(json!({}))).await;
+    assert_missing_admin(&res);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_reset_commands_need_admin() {
+    let fake = FakeOpenAi::start().await;
+    let gw = start_with_fake(&fake, &[]).await;
+    let (mut writer, _) = connected(&gw.url(), WRITE).await;
+    for (i, message) in ["/new", "/reset", "/new start over"].iter().enumerate() {
+        let id = format!("n{i}");
+        let res = writer
+            .req(
+                &id,
+                "agent",
+                Some(json!({"message": message, "idempotencyKey": format!("reset-{i}")})),
+            )
+            .await;
+        assert_missing_admin(&res);
+    }
+    // An ordinary turn is still the writer's to run.
+    let res = writer
+        .req(
+            "ok",
+            "agent",
+            Some(json!({"message": "hello", "idempotencyKey": "plain"})),
+        )
+        .await;
+    assert_eq!(res["ok"], true, "{res}");
+    // An admin may reset.
+    let (mut admin, _) = connected(&gw.url(), ADMIN).await;
+    let res = admin
+        .req(
+            "a",
+            "agent",
+            Some(json!({"message": "/new", "idempotencyKey": "admin-reset"})),
+        )
+        .await;
+    assert_eq!(res["ok"], true, "{res}");
+}
+
+#[tokio::test]
+async fn sessions_delete_of_an_archived_session_needs_only_write() {
+    let home = Home::new();
+    home.write_config(&token_config(&home));
+    let dir = home.state_dir().join("agents/main/sessions");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("sessions.json"),
+        json!({
+            "agent:main:old": {"sessionId": "11111111-1111-4111-8111-111111111111",
+                               "updatedAt": 1, "archivedAt": 2},
+            "agent:main:live": {"sessionId": "22222222-2222-4222-8222-222222222222",
+                                "updatedAt": 3},
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+
+    // Below write nothing changes: the reference names admin (probe `scope-denied`).
+    let (mut reader, _) = connected(&gw.url(), READ).await;
+    let res = reader
+        .req("r", "sessions.delete", Some(json!({"key": "old"})))
+        .await;
+    assert_missing_admin(&res);
+
+    let (mut writer, _) = connected(&gw.url(), WRITE).await;
+    let res = writer
+        .req("l", "sessions.delete", Some(json!({"key": "live"})))
+        .await;
+    assert_missing_admin(&res);
+    let res = writer
+        .req("o", "sessions.delete", Some(json!({"key": "old"})))
+        .await;
+    assert_eq!(res["ok"], true, "{res}");
+    assert_eq!(res["payload"]["deleted"], true);
+
+    let (mut admin, _) = connected(&gw.url(), ADMIN).await;
+    let res = admin
+        .req("a", "sessions.delete", Some(json!({"key": "live"})))
+        .await;
+    assert_eq!(res["ok"], true, "{res}");
+    assert_eq!(res["payload"]["deleted"], true);
+}
+
+/// A minimal HTTP/1.1 GET; returns (status, body).
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).unwrap();
+    let (head, body) = buf.split_once("\r\n\r\n").unwrap();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, body.to_string())
+}
+
+#[test]
+fn ready_and_startup_are_aliases_of_the_z_probes() {
+    let gw = Gateway::start();
+    for (alias, probe, key) in [
+        ("/ready", "/readyz", "ready"),
+        ("/startup", "/startupz", "status"),
+    ] {
+        let (status, body) = http_get(gw.port, alias);
+        assert_eq!(status, 200, "{alias}: {body}");
+        let got: Value = serde_json::from_str(&body).unwrap();
+        let (_, body) = http_get(gw.port, probe);
+        let want: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(got[key], want[key], "{alias} vs {probe}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_agent_timeout_is_the_run_timeout_in_seconds() {
+    let fake = FakeOpenAi::start().await;
+    // Far slower than the one-second run timeout asked for below.
+    fake.push(Script::Slow {
+        text: "too late".into(),
+        chunks: 30,
+        delay: Duration::from_secs(1),
+    });
+    let gw = start_with_fake(&fake, &[]).await;
+    let port = gw.port.to_string();
+    let env = [("OPENCLAW_GATEWAY_PORT", port.as_str())];
+    let (code, out, err) = run_cli(
+        &gw.home,
+        &["agent", "--message", "take your time", "--timeout", "1"],
+        &env,
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(err.contains("run timed out after 1s"), "{err}");
+    assert_eq!(fake.requests().len(), 1, "the run reached the model");
+    // A timeout long enough for the answer gets it.
+    let (code, out, err) = run_cli(
+        &gw.home,
+        &["agent", "--message", "quick", "--timeout", "30"],
+        &env,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "echo: quick");
+}
