@@ -34,7 +34,11 @@ fuzz_target!(|data: &[u8]| {
         channel: "telegram".into(),
         account_id: c.into(),
         chat_id: a.into(),
-        chat_type: if d.len() % 2 == 0 { ChatType::Direct } else { ChatType::Group },
+        chat_type: if d.len() % 2 == 0 {
+            ChatType::Direct
+        } else {
+            ChatType::Group
+        },
         thread_id: Some(d.into()),
         sender_id: b.into(),
         sender_name: None,
@@ -57,7 +61,12 @@ fuzz_target!(|data: &[u8]| {
     let _ = resolve_binding(&bindings, &msg, c);
     let cfg = json!({"messages": {"groupChat": {"mentionPatterns": [d]}}});
     let _ = MentionPatterns::for_agent(&cfg, c).matches(a);
-    for scope in ["main", "per-peer", "per-channel-peer", "per-account-channel-peer"] {
+    for scope in [
+        "main",
+        "per-peer",
+        "per-channel-peer",
+        "per-account-channel-peer",
+    ] {
         let _ = session_key_for(&msg, c, d, scope);
     }
     let _ = canonical_session_key(a, b, c);

@@ -6,17 +6,44 @@
 
 use openclaw_channels::{
     Access, AccountConfig, ChatType, InboundMessage, MentionPatterns, PairingStore,
-    accounts_from_config, check_access, chunk_text, normalize_id, resolve_binding,
-    session_key_for, telegram,
+    accounts_from_config, check_access, chunk_text, normalize_id, resolve_binding, session_key_for,
+    telegram,
 };
 use serde_json::json;
 
 /// Pieces that stress prefix stripping and char boundaries: prefixes in both cases, 2-, 3- and
 /// 4-byte characters, a combining mark, Unicode spaces, separators the parsers split on.
 const TOKENS: &[&str] = &[
-    "", "t", "g", ":", "T", "@", "ü", "€", "😀", "e\u{301}", " ", "\u{a0}", "\u{2003}", "1", "-",
-    "_", "w", "*", "\n", "tg:", "TG:", "telegram:", "whatsapp:", "WhatsApp:", ":topic:", "tü",
-    "t€", "whatsapp", "+", "g.us",
+    "",
+    "t",
+    "g",
+    ":",
+    "T",
+    "@",
+    "ü",
+    "€",
+    "😀",
+    "e\u{301}",
+    " ",
+    "\u{a0}",
+    "\u{2003}",
+    "1",
+    "-",
+    "_",
+    "w",
+    "*",
+    "\n",
+    "tg:",
+    "TG:",
+    "telegram:",
+    "whatsapp:",
+    "WhatsApp:",
+    ":topic:",
+    "tü",
+    "t€",
+    "whatsapp",
+    "+",
+    "g.us",
 ];
 
 fn inputs() -> Vec<String> {
@@ -69,7 +96,10 @@ fn normalize_id_is_total_and_only_strips_a_known_prefix() {
     for s in inputs() {
         let out = normalize_id(&s);
         let t = s.trim();
-        assert!(t.contains(out.as_str()), "{s:?} -> {out:?} is not part of the input");
+        assert!(
+            t.contains(out.as_str()),
+            "{s:?} -> {out:?} is not part of the input"
+        );
         let prefixed = ["telegram:", "tg:", "whatsapp:"].iter().any(|p| {
             t.len() > p.len() && t.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p))
         });
@@ -98,7 +128,8 @@ fn allow_from_entries_load_and_match_their_own_sender() {
     let dir = tempfile::tempdir().unwrap();
     let store = PairingStore::new(dir.path(), "telegram", "default");
     for s in inputs() {
-        let cfg = json!({"telegram": {"botToken": "1:x", "dmPolicy": "allowlist", "allowFrom": [s]}});
+        let cfg =
+            json!({"telegram": {"botToken": "1:x", "dmPolicy": "allowlist", "allowFrom": [s]}});
         let accounts = accounts_from_config(&cfg, &|_| None)
             .unwrap_or_else(|e| panic!("allowFrom [{s:?}] must load: {e}"));
         let a: &AccountConfig = &accounts[0];
@@ -120,7 +151,12 @@ fn bindings_mentions_session_keys_and_chunks_take_any_text() {
         let _ = resolve_binding(&bindings, &dm(&s), "default");
         let cfg = json!({"messages": {"groupChat": {"mentionPatterns": [s]}}});
         let _ = MentionPatterns::for_agent(&cfg, &s).matches(&s);
-        for scope in ["main", "per-peer", "per-channel-peer", "per-account-channel-peer"] {
+        for scope in [
+            "main",
+            "per-peer",
+            "per-channel-peer",
+            "per-account-channel-peer",
+        ] {
             let key = session_key_for(&dm(&s), &s, &s, scope);
             assert_eq!(key, key.to_lowercase());
         }
