@@ -135,7 +135,7 @@ pub fn to_inbound(m: &WaInbound, self_jids: &[String]) -> Option<InboundMessage>
         mentioned,
         reply_to_bot,
         media: Vec::new(),
-        timestamp_ms: (m.timestamp_secs.max(0) as u64) * 1000,
+        timestamp_ms: (m.timestamp_secs.max(0) as u64).saturating_mul(1000),
     })
 }
 

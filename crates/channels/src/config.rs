@@ -89,12 +89,17 @@ impl AccountConfig {
     }
 }
 
-/// Strips the channel prefixes accepted in allowlists and targets.
+/// Strips the channel prefixes accepted in allowlists and targets. Any text is accepted
+/// (`"@jürgen"`): the prefix is compared with `get`, which is `None` rather than a panic when
+/// its length falls inside a multi-byte character.
 pub fn normalize_id(s: &str) -> String {
     let s = s.trim();
     for p in ["telegram:", "tg:", "whatsapp:"] {
-        if s.len() > p.len() && s[..p.len()].eq_ignore_ascii_case(p) {
-            return s[p.len()..].trim().to_string();
+        if s.len() > p.len()
+            && let (Some(head), Some(rest)) = (s.get(..p.len()), s.get(p.len()..))
+            && head.eq_ignore_ascii_case(p)
+        {
+            return rest.trim().to_string();
         }
     }
     s.to_string()

@@ -46,17 +46,21 @@ pub struct StatusArgs {
 /// How much of a log file's end is searched for the last error.
 const LOG_TAIL_BYTES: u64 = 1024 * 1024;
 
-/// The gateway's log file for today: `logging.file`, else `/tmp/openclaw/openclaw-<date>.log`.
+/// The gateway's log file for today: `logging.file`, else `/tmp/openclaw/openclaw-<date>.log`
+/// (or the `<state>/logs` fallback when `/tmp/openclaw` is not safe to use, as the gateway
+/// decides).
 pub fn log_file(paths: &Paths) -> PathBuf {
     load_config(&paths.config_path)
         .ok()
         .and_then(|l| l.config.logging.and_then(|g| g.file))
         .map(|f| openclaw_config::paths::expand_home(&f))
         .unwrap_or_else(|| {
-            Path::new(openclaw_gateway::logging::DEFAULT_LOG_DIR).join(format!(
-                "openclaw-{}.log",
-                chrono::Local::now().format("%Y-%m-%d")
-            ))
+            openclaw_gateway::logging::daily_log_dir(&paths.state_dir)
+                .0
+                .join(format!(
+                    "openclaw-{}.log",
+                    chrono::Local::now().format("%Y-%m-%d")
+                ))
         })
 }
 

@@ -13,6 +13,7 @@ pub mod legacy;
 pub mod load;
 pub mod model;
 pub mod paths;
+pub mod redact;
 pub mod reload;
 pub mod resolve;
 

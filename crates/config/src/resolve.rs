@@ -193,6 +193,9 @@ fn secret_value(v: &Value, key: &str) -> Result<Option<String>, ResolveError> {
     }
 }
 
+/// The longest tick / health-refresh period accepted from the environment (one day).
+const MAX_PERIOD_MS: u64 = 24 * 3600 * 1000;
+
 fn env_u64(name: &str) -> Option<u64> {
     env::var(name).and_then(|v| v.trim().parse().ok())
 }
@@ -347,10 +350,13 @@ pub fn resolve_gateway(
             .collect::<Result<_, _>>()?,
         allow_real_ip_fallback: g.allow_real_ip_fallback.unwrap_or(false),
         handshake_timeout_ms: env_u64("HANDSHAKE_TIMEOUT_MS").unwrap_or(15_000),
-        tick_interval_ms: env_u64("TICK_INTERVAL_MS").unwrap_or(30_000).max(10),
+        // Periods feed `Instant + period`: kept within a day so no value can overflow it.
+        tick_interval_ms: env_u64("TICK_INTERVAL_MS")
+            .unwrap_or(30_000)
+            .clamp(10, MAX_PERIOD_MS),
         health_refresh_ms: env_u64("HEALTH_REFRESH_INTERVAL_MS")
             .unwrap_or(60_000)
-            .max(10),
+            .clamp(10, MAX_PERIOD_MS),
         max_preauth_per_ip: env_u64("MAX_PREAUTH_CONNECTIONS_PER_IP").unwrap_or(32) as usize,
         max_preauth_total: env_u64("MAX_PREAUTH_CONNECTIONS").unwrap_or(512) as usize,
         reload_mode: g

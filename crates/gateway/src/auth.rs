@@ -96,10 +96,10 @@ impl AuthLimiter {
             e.window_start = now;
             e.in_window = 0;
         }
-        e.in_window += 1;
+        e.in_window = e.in_window.saturating_add(1);
         let exempt = local && self.cfg.exempt_loopback;
         if !exempt && e.in_window >= self.cfg.max_attempts {
-            e.locked_until = Some(now + Duration::from_millis(self.cfg.lockout_ms));
+            e.locked_until = Some(lock_end(now, self.cfg.lockout_ms));
         }
         let shift = (e.consecutive - 1).min(16);
         Duration::from_millis((TARPIT_START_MS << shift).min(TARPIT_CAP_MS))
@@ -112,6 +112,15 @@ impl AuthLimiter {
             map.remove(&ip);
         }
     }
+}
+
+/// `now + lockout_ms`, never panicking (we hold the map's lock here): a lockout too long for
+/// the clock is as good as forever, so it saturates at a century.
+fn lock_end(now: Instant, lockout_ms: u64) -> Instant {
+    const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    now.checked_add(Duration::from_millis(lockout_ms).min(FOREVER))
+        .or_else(|| now.checked_add(Duration::from_secs(24 * 3600)))
+        .unwrap_or(now)
 }
 
 #[cfg(test)]
@@ -148,6 +157,23 @@ mod tests {
             l.fail(ip, false);
         }
         assert!(matches!(l.check(ip), Gate::Locked { .. }));
+    }
+
+    #[test]
+    fn a_huge_lockout_saturates_instead_of_panicking() {
+        let l = AuthLimiter::new(RateLimit {
+            lockout_ms: u64::MAX,
+            window_ms: u64::MAX,
+            ..cfg()
+        });
+        let ip: IpAddr = "192.0.2.8".parse().unwrap();
+        for _ in 0..4 {
+            l.fail(ip);
+        }
+        match l.check(ip) {
+            Gate::Locked { retry_after_ms } => assert!(retry_after_ms > 1_000_000_000),
+            Gate::Open => panic!("not locked"),
+        }
     }
 
     #[test]

@@ -39,7 +39,8 @@ impl Heartbeats {
     }
 }
 
-/// Parses `30m`, `1h`, `45s`, `500ms`, `1h30m`, `2d`; `0…` disables (None).
+/// Parses `30m`, `1h`, `45s`, `500ms`, `1h30m`, `2d`; `0…` disables (None). A value too large
+/// for a `Duration` (`99999999999999999999d`) is invalid (None), never a panic.
 pub fn parse_every(s: &str) -> Option<Duration> {
     let s = s.trim();
     let mut total = Duration::ZERO;
@@ -70,7 +71,7 @@ pub fn parse_every(s: &str) -> Option<Duration> {
             "d" => n * 86400.0,
             _ => return None,
         };
-        total += Duration::from_secs_f64(secs);
+        total = total.checked_add(Duration::try_from_secs_f64(secs).ok()?)?;
     }
     (!total.is_zero()).then_some(total)
 }
@@ -255,6 +256,10 @@ mod tests {
         assert_eq!(parse_every("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(parse_every("0m"), None);
         assert_eq!(parse_every("soon"), None);
+        // Too large for a Duration: invalid, not a panic.
+        assert_eq!(parse_every("99999999999999999999999d"), None);
+        assert_eq!(parse_every("18446744073709551615s5s"), None);
+        assert_eq!(parse_every("1.5.5m"), None);
     }
 
     #[test]

@@ -118,9 +118,14 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
     overrides.runtime_token = Some(runtime_token::generate());
     let settings = openclaw_config::resolve::resolve_gateway(&loaded, &overrides)?;
 
+    let mut log_dir_warning = None;
     let target = Some(match &settings.log_file {
         Some(f) => logging::LogTarget::File(f.clone()),
-        None => logging::LogTarget::Daily(logging::DEFAULT_LOG_DIR.into()),
+        None => {
+            let (dir, warning) = logging::daily_log_dir(&paths.state_dir);
+            log_dir_warning = warning;
+            logging::LogTarget::Daily(dir)
+        }
     });
     let mut secrets = Vec::new();
     match &settings.auth {
@@ -136,6 +141,9 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
         sys::hostname(),
         secrets,
     );
+    if let Some(w) = log_dir_warning {
+        tracing::warn!(target: "gateway", "{w}");
+    }
     if let Some(t) = &target {
         logging::prune_old_logs(t);
     }

@@ -2,6 +2,11 @@
 //! (`2026-11-23T17:53:03.279+00:00 [gateway] message`) and tslog-style JSON lines in the log
 //! file (`/tmp/openclaw/openclaw-YYYY-MM-DD.log` by default, dir 0700, file 0600).
 //! Configured secrets are masked on both outputs as a last line of defence.
+//!
+//! `/tmp` is shared with every local user, so the default directory is used only when it is a
+//! real directory (not a symlink), ours, and writable by nobody else; otherwise the gateway
+//! warns and logs to `<state>/logs` instead. Log files are opened with `O_NOFOLLOW`, so a
+//! planted symlink cannot redirect our lines into another file.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -17,6 +22,76 @@ use tracing_subscriber::layer::Context;
 
 /// The reference's default log directory.
 pub const DEFAULT_LOG_DIR: &str = "/tmp/openclaw";
+
+/// Test knob: replaces [`DEFAULT_LOG_DIR`] (same checks and fallback apply).
+pub const LOG_DIR_ENV: &str = "OPENCLAW_TEST_LOG_DIR";
+
+/// The directory for daily log files: the default (or [`LOG_DIR_ENV`]) when it is safe, else
+/// `<state_dir>/logs` (0700). The second value is a warning to log when the default was
+/// refused.
+pub fn daily_log_dir(state_dir: &Path) -> (PathBuf, Option<String>) {
+    let preferred = std::env::var_os(LOG_DIR_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_LOG_DIR));
+    match ensure_safe_dir(&preferred) {
+        Ok(()) => (preferred, None),
+        Err(why) => {
+            let fallback = state_dir.join("logs");
+            let warning = format!(
+                "log directory {} refused ({why}); logging to {} instead",
+                preferred.display(),
+                fallback.display()
+            );
+            (fallback, Some(warning))
+        }
+    }
+}
+
+/// Creates `dir` 0700 when missing, then checks (without following a symlink) that it is a
+/// directory owned by us that no one else can write to. A directory someone else made first
+/// fails the check instead of being used.
+pub fn ensure_safe_dir(dir: &Path) -> Result<(), String> {
+    if let Some(parent) = dir.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        openclaw_config::fsutil::ensure_private_dir(parent).map_err(|e| e.to_string())?;
+    }
+    let mut b = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    match b.create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("cannot create it: {e}")),
+    }
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| e.to_string())?;
+    if meta.file_type().is_symlink() {
+        return Err("it is a symlink".into());
+    }
+    if !meta.is_dir() {
+        return Err("it is not a directory".into());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid(2) has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me {
+            return Err(format!("owned by uid {}, not by us (uid {me})", meta.uid()));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(format!(
+                "mode {:o} lets other users write to it",
+                meta.mode() & 0o7777
+            ));
+        }
+    }
+    Ok(())
+}
 
 /// Where file logs go: a fixed file (`logging.file`) or a daily file in a directory.
 #[derive(Debug, Clone)]
@@ -91,7 +166,17 @@ impl GatewayLogLayer {
         let Ok(mut st) = self.file.lock() else { return };
         let path = target.path_for_today();
         if st.file.is_none() || st.path != path {
-            st.file = open_log_file(&path).ok();
+            let first_try = st.path != path;
+            st.file = match open_log_file(&path) {
+                Ok(f) => Some(f),
+                Err(e) => {
+                    // Once per path (not through tracing: we are inside the subscriber).
+                    if first_try {
+                        eprintln!("cannot open log file {}: {e}", path.display());
+                    }
+                    None
+                }
+            };
             st.written = st
                 .file
                 .as_ref()
@@ -147,7 +232,8 @@ pub fn prune_old_logs(target: &LogTarget) {
     }
 }
 
-/// Opens (appends to) a log file, creating its directory 0700 and the file 0600.
+/// Opens (appends to) a log file, creating its directory 0700 and the file 0600. A symlink at
+/// `path` is refused (`O_NOFOLLOW`): the file it points to stays untouched.
 pub fn open_log_file(path: &Path) -> std::io::Result<std::fs::File> {
     if let Some(dir) = path.parent() {
         openclaw_config::fsutil::ensure_private_dir(dir)?;
@@ -157,7 +243,7 @@ pub fn open_log_file(path: &Path) -> std::io::Result<std::fs::File> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
+        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
     opts.open(path)
 }
@@ -330,5 +416,54 @@ mod tests {
         prune_old_logs(&LogTarget::Daily(dir.path().to_path_buf()));
         assert!(!old.exists());
         assert!(today.exists() && other.exists());
+    }
+
+    #[test]
+    fn a_symlinked_log_file_is_not_followed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("profile");
+        std::fs::write(&victim, "export PATH=/usr/bin\n").unwrap();
+        let logs = dir.path().join("logs");
+        std::fs::create_dir(&logs).unwrap();
+        std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let target = LogTarget::Daily(logs.clone());
+        std::os::unix::fs::symlink(&victim, target.path_for_today()).unwrap();
+        assert!(open_log_file(&target.path_for_today()).is_err());
+        let layer = GatewayLogLayer::new(false, Some(target), "h".into(), Vec::new());
+        layer.write_file("{\"message\":\"hello\"}\n");
+        assert_eq!(
+            std::fs::read_to_string(&victim).unwrap(),
+            "export PATH=/usr/bin\n"
+        );
+    }
+
+    #[test]
+    fn unsafe_log_dirs_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("fresh");
+        assert_eq!(ensure_safe_dir(&fresh), Ok(()));
+        let mode = std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+
+        let open = dir.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = ensure_safe_dir(&open).unwrap_err();
+        assert!(e.contains("lets other users write"), "{e}");
+
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+        assert_eq!(ensure_safe_dir(&link), Err("it is a symlink".to_string()));
+
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        assert_eq!(
+            ensure_safe_dir(&file),
+            Err("it is not a directory".to_string())
+        );
     }
 }

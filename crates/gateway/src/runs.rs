@@ -91,6 +91,25 @@ impl Run {
     }
 }
 
+/// The longest run timeout: the reference's timer-safe cap (2,147,000,000 ms, about 25 days).
+/// It is also what 0 ("no timeout") means.
+pub const MAX_RUN_TIMEOUT: Duration = Duration::from_millis(2_147_000_000);
+
+/// A caller's run timeout in milliseconds, clamped to [1 s, [`MAX_RUN_TIMEOUT`]]; 0 = no timeout.
+/// Callers may send any integer (`u64::MAX` included): it must become a usable deadline, not an
+/// overflow later.
+pub fn run_timeout_ms(ms: u64) -> Duration {
+    if ms == 0 {
+        return MAX_RUN_TIMEOUT;
+    }
+    Duration::from_millis(ms).clamp(Duration::from_secs(1), MAX_RUN_TIMEOUT)
+}
+
+/// [`run_timeout_ms`] for a timeout in seconds (`agent {timeout}`, `timeoutSeconds`).
+pub fn run_timeout_secs(secs: u64) -> Duration {
+    run_timeout_ms(secs.saturating_mul(1000))
+}
+
 /// What a new run needs.
 #[derive(Debug, Clone)]
 pub struct RunSpec {

@@ -136,7 +136,11 @@ pub(crate) async fn to_inbound(
         mentioned,
         reply_to_bot,
         media,
-        timestamp_ms: m.get("date").and_then(Value::as_u64).unwrap_or(0) * 1000,
+        timestamp_ms: m
+            .get("date")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            .saturating_mul(1000),
     })
 }
 

@@ -16,7 +16,7 @@ use openclaw_protocol::{
 use serde_json::{Value, json};
 
 use crate::registry::{Access, HandlerFuture, MethodCtx, MethodSpec, Reply};
-use crate::runs::{RunResult, RunSpec, Runs, Submitted};
+use crate::runs::{RunResult, RunSpec, Runs, Submitted, run_timeout_ms, run_timeout_secs};
 use crate::state::{AppState, now_ms};
 
 pub fn register(out: &mut Vec<MethodSpec>) {
@@ -206,7 +206,7 @@ fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
             }
             message = rest;
         }
-        let timeout = Duration::from_secs(p.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS).max(1));
+        let timeout = run_timeout_secs(p.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS));
         let spec = RunSpec {
             run_id: p.idempotency_key.clone(),
             agent_id,
@@ -222,7 +222,7 @@ fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
             Submitted::New(r) | Submitted::Existing(r) => r,
         };
         let ack = json!({"runId": run.run_id, "status": "accepted", "acceptedAt": run.accepted_at});
-        let wait_for = timeout + Duration::from_secs(30);
+        let wait_for = timeout.saturating_add(Duration::from_secs(30));
         let state = state.clone();
         Ok(Reply::TwoPhase {
             ack,
@@ -339,11 +339,7 @@ fn chat_send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture
                 "invalid chat.send params: message is empty",
             ));
         }
-        let timeout = Duration::from_millis(
-            p.timeout_ms
-                .unwrap_or(DEFAULT_TIMEOUT_SECS * 1000)
-                .max(1000),
-        );
+        let timeout = run_timeout_ms(p.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_SECS * 1000));
         let spec = RunSpec {
             run_id: p.idempotency_key.clone(),
             agent_id,
@@ -471,7 +467,7 @@ fn sessions_list<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFu
             })
             .filter(|(_, e)| {
                 p.active_minutes
-                    .is_none_or(|m| now.saturating_sub(e.updated_at) <= m * 60_000)
+                    .is_none_or(|m| now.saturating_sub(e.updated_at) <= m.saturating_mul(60_000))
             })
             .filter(|(k, e)| {
                 p.search.as_deref().is_none_or(|s| {

@@ -1,9 +1,15 @@
 //! Config RPC: `config.get` (with the file's hash), `config.set` / `config.apply` (whole file)
 //! and `config.patch` (JSON merge patch) with base-hash optimistic concurrency, validation
 //! before write, atomic write with a `.bak`, then the normal reload path; `config.schema`.
+//!
+//! Every caller, admin included, reads secrets as the redaction marker (as the reference does;
+//! rules in `openclaw_config::redact`): `raw` is re-rendered from the redacted document, so
+//! comments and unparsable text never carry a secret out. Writes that send the marker back get
+//! the original value restored.
 
 use openclaw_config::edit::{merge_patch, to_text, write_config};
 use openclaw_config::load::{ConfigError, parse_config, sha256_hex};
+use openclaw_config::redact::{Substitutions, redact, restore_redacted};
 use openclaw_protocol::connect::scopes;
 use openclaw_protocol::methods::names_live;
 use openclaw_protocol::schema::parse_params;
@@ -46,37 +52,23 @@ pub fn register(out: &mut Vec<MethodSpec>) {
 /// Writes are serialized process-wide so a base-hash check and its write are one step.
 static WRITE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-const REDACTED: &str = "__OPENCLAW_REDACTED__";
-
-fn is_secret_key(k: &str) -> bool {
-    let k = k.to_ascii_lowercase();
-    ["token", "password", "apikey", "secret", "bottoken"]
-        .iter()
-        .any(|s| k == *s || k.ends_with(s))
-}
-
-/// Replaces secret-looking string values (tokens, passwords, API keys) for non-admin readers.
-fn redact(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            for (k, val) in m.iter_mut() {
-                if val.is_string() && is_secret_key(k) {
-                    *val = json!(REDACTED);
-                } else {
-                    redact(val);
-                }
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(redact),
-        _ => {}
+/// The raw (unsubstituted) document of config text; `Null` when it does not parse.
+fn raw_doc(text: &str) -> Value {
+    if text.trim().is_empty() {
+        json!({})
+    } else {
+        json5::from_str(text).unwrap_or(Value::Null)
     }
 }
 
-fn issue_of(e: &ConfigError) -> ConfigIssue {
+/// A validation problem as shown to a caller: messages may quote a value (serde's
+/// `invalid type: string "…"`, which after substitution can be an environment secret), so
+/// they are scrubbed.
+fn issue_of(e: &ConfigError, subs: &Substitutions) -> ConfigIssue {
     match e {
         ConfigError::Invalid { key, message, .. } => ConfigIssue {
             path: key.clone(),
-            message: message.clone(),
+            message: subs.scrub_text(message),
         },
         ConfigError::MissingEnv { key, var, .. } => ConfigIssue {
             path: key.clone(),
@@ -84,7 +76,7 @@ fn issue_of(e: &ConfigError) -> ConfigIssue {
         },
         other => ConfigIssue {
             path: "<root>".into(),
-            message: other.to_string(),
+            message: subs.scrub_text(&other.to_string()),
         },
     }
 }
@@ -106,33 +98,22 @@ fn config_get<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFutur
         let path = ctx.state.paths.config_path.clone();
         let raw = read_raw(&path)?;
         let text = raw.clone().unwrap_or_default();
-        let parsed: Value = if text.trim().is_empty() {
-            json!({})
-        } else {
-            json5::from_str(&text).unwrap_or(Value::Null)
-        };
+        let mut parsed = raw_doc(&text);
+        let subs = Substitutions::of_raw(&parsed);
         let (valid, issues) = match parse_config(&path, &text) {
             Ok(_) => (true, Vec::new()),
-            Err(e) => (false, vec![issue_of(&e)]),
+            Err(e) => (false, vec![issue_of(&e, &subs)]),
         };
-        let mut config = serde_json::to_value(&ctx.state.config().config).unwrap_or_default();
-        let mut parsed = parsed;
-        let admin = ctx.scopes.iter().any(|s| s == scopes::ADMIN);
-        let raw_out = if admin {
-            raw.clone().unwrap_or_default()
-        } else {
-            redact(&mut parsed);
-            redact(&mut config);
-            if raw.is_some() {
-                to_text(&parsed)
-            } else {
-                String::new()
-            }
-        };
+        // The running config may come from an older text than the file: scan that text.
+        let loaded = ctx.state.config();
+        let mut config = serde_json::to_value(&loaded.config).unwrap_or_default();
+        redact(&mut config, &Substitutions::of_raw(&raw_doc(&loaded.raw)));
+        redact(&mut parsed, &subs);
+        let parses = !parsed.is_null();
         let result = ConfigGetResult {
             path: path.to_string_lossy().into_owned(),
             exists: raw.is_some(),
-            raw: raw_out,
+            raw: to_text(&parsed),
             parsed,
             valid,
             config,
@@ -140,7 +121,8 @@ fn config_get<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFutur
             issues,
         };
         let mut v = serde_json::to_value(result).unwrap_or(Value::Null);
-        if raw.is_none() {
+        // No file, or text that does not parse (which cannot be redacted): no raw text.
+        if raw.is_none() || !parses {
             v["raw"] = Value::Null;
         }
         Ok(Reply::Json(v))
@@ -183,27 +165,45 @@ async fn write(
         }
         _ => {}
     }
-    let invalid = |e: ConfigError| {
-        ErrorShape::invalid_request("invalid config")
-            .with_details(json!({"issues": [issue_of(&e)], "message": e.to_string()}))
-    };
+    let current_doc = raw_doc(&current_text);
     let new_text = match kind {
-        WriteKind::Replace => p.raw.clone(),
+        WriteKind::Replace => {
+            // Markers only matter inside strings; the text is re-rendered only if one was
+            // restored (otherwise the caller's formatting and comments are kept).
+            match json5::from_str::<Value>(&p.raw) {
+                Ok(mut doc) if p.raw.contains(openclaw_config::redact::REDACTED) => {
+                    if restore_redacted(&mut doc, &current_doc)
+                        .map_err(ErrorShape::invalid_request)?
+                    {
+                        to_text(&doc)
+                    } else {
+                        p.raw.clone()
+                    }
+                }
+                _ => p.raw.clone(),
+            }
+        }
         WriteKind::Patch => {
             let patch: Value = json5::from_str(&p.raw)
                 .map_err(|e| ErrorShape::invalid_request(format!("invalid config patch: {e}")))?;
-            let mut doc: Value = if current_text.trim().is_empty() {
-                json!({})
-            } else {
-                json5::from_str(&current_text).map_err(|e| {
-                    ErrorShape::invalid_request(format!(
-                        "the current config does not parse, so it cannot be patched: {e}"
-                    ))
-                })?
-            };
+            if current_doc.is_null() {
+                return Err(ErrorShape::invalid_request(
+                    "the current config does not parse, so it cannot be patched",
+                ));
+            }
+            let mut doc = current_doc.clone();
             merge_patch(&mut doc, &patch);
+            restore_redacted(&mut doc, &current_doc).map_err(ErrorShape::invalid_request)?;
             to_text(&doc)
         }
+    };
+    let new_doc = raw_doc(&new_text);
+    let subs = Substitutions::of_raw(&new_doc);
+    let invalid = |e: ConfigError| {
+        let issue = issue_of(&e, &subs);
+        let message = format!("invalid config: {}: {}", issue.path, issue.message);
+        ErrorShape::invalid_request("invalid config")
+            .with_details(json!({"issues": [issue], "message": message}))
     };
     let config = parse_config(&path, &new_text).map_err(invalid)?;
     write_config(&path, &new_text).map_err(|e| match e {
@@ -212,10 +212,12 @@ async fn write(
     })?;
     tracing::info!(target: "reload", "config written by {method} (conn={})", ctx.conn_id);
     ctx.state.request_reload();
+    let mut config = serde_json::to_value(config).unwrap_or_default();
+    redact(&mut config, &subs);
     let result = ConfigWriteResult {
         ok: true,
         path: path.to_string_lossy().into_owned(),
-        config: serde_json::to_value(config).unwrap_or_default(),
+        config,
         hash: sha256_hex(&new_text),
     };
     Ok(Reply::Json(
@@ -260,18 +262,4 @@ fn config_schema<'a>(_ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerF
             "generatedAt": crate::state::now_ms(),
         })))
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redacts_secrets() {
-        let mut v = json!({"gateway": {"auth": {"token": "abc", "mode": "token"}}, "models": {"providers": {"x": {"apiKey": "k"}}}});
-        redact(&mut v);
-        assert_eq!(v["gateway"]["auth"]["token"], REDACTED);
-        assert_eq!(v["gateway"]["auth"]["mode"], "token");
-        assert_eq!(v["models"]["providers"]["x"]["apiKey"], REDACTED);
-    }
 }
