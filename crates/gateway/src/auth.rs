@@ -168,7 +168,7 @@ mod tests {
         });
         let ip: IpAddr = "192.0.2.8".parse().unwrap();
         for _ in 0..4 {
-            l.fail(ip);
+            l.fail(ip, false);
         }
         match l.check(ip) {
             Gate::Locked { retry_after_ms } => assert!(retry_after_ms > 1_000_000_000),
