@@ -573,7 +573,8 @@ async fn execute(
         n.notify_one();
     }
 
-    let policy = ToolPolicy::from_config(&tools_cfg);
+    // The agent's own `tools` section narrows the global one (agent.md §7.2).
+    let policy = ToolPolicy::for_agent(&tools_cfg, &agents, &spec.agent_id);
     let tools: Vec<_> = builtin_tools()
         .into_iter()
         .filter(|t| policy.allows(&t.name))
