@@ -269,3 +269,69 @@ async fn missing_workspace_is_created_private() {
         assert_eq!(mode, 0o700);
     }
 }
+
+/// `write` and `edit` replace the file (temp + fsync + rename) instead of truncating it in
+/// place: a reader holding the old file (or another hard link to it) still sees the old content
+/// whole, the mode is kept, no temp file is left, and a symlink inside the workspace still
+/// points at the (replaced) target.
+#[cfg(unix)]
+#[tokio::test]
+async fn write_and_edit_replace_the_file_instead_of_truncating_it() {
+    use std::io::Read;
+    use std::os::unix::fs::{PermissionsExt, symlink};
+    let (_root, ws) = setup();
+    let file = ws.join("script.sh");
+    std::fs::write(&file, "echo old\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o750))
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::hard_link(&file, ws.join("old-link")).unwrap_or_else(|e| panic!("{e}"));
+    symlink(&file, ws.join("alias.sh")).unwrap_or_else(|e| panic!("{e}"));
+    let mut held = std::fs::File::open(&file).unwrap_or_else(|e| panic!("{e}"));
+
+    let out = call(
+        &ws,
+        "write",
+        json!({"path": "alias.sh", "content": "echo new\n"}),
+    )
+    .await;
+    assert!(!out.is_error, "{out:?}");
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(read(&file), "echo new\n");
+    assert_eq!(read(&ws.join("alias.sh")), "echo new\n");
+    assert!(
+        std::fs::symlink_metadata(ws.join("alias.sh"))
+            .map(|m| m.file_type().is_symlink())
+            .unwrap_or(false),
+        "the symlink itself is not replaced"
+    );
+    assert_eq!(read(&ws.join("old-link")), "echo old\n", "not truncated in place");
+    let mut old = String::new();
+    held.read_to_string(&mut old)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(old, "echo old\n");
+    let mode = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0)
+    };
+    assert_eq!(mode(&file), 0o750);
+
+    std::fs::hard_link(&file, ws.join("new-link")).unwrap_or_else(|e| panic!("{e}"));
+    let out = call(
+        &ws,
+        "edit",
+        json!({"path": "script.sh", "oldText": "new", "newText": "edited"}),
+    )
+    .await;
+    assert!(!out.is_error, "{out:?}");
+    assert_eq!(read(&file), "echo edited\n");
+    assert_eq!(read(&ws.join("new-link")), "echo new\n");
+    assert_eq!(mode(&file), 0o750);
+    let leftovers: Vec<String> = std::fs::read_dir(&ws)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

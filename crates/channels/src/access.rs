@@ -2,7 +2,6 @@
 //! store, group policy + group/sender allowlists, and mention gating. Strangers never get through.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +28,8 @@ pub enum Access {
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 const CODE_TTL_MS: u64 = 60 * 60 * 1000;
 const MAX_PENDING: usize = 3;
+/// How long a store update waits for another process's lock.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A pending DM pairing request (`<channel>-pairing.json`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -67,12 +68,15 @@ fn one() -> u32 {
 
 /// DM pairing store for one channel account under `$STATE_DIR/credentials/`. Files are re-read
 /// on every lookup so `openclaw pairing approve` from another process takes effect at once;
-/// writes are atomic 0600.
+/// writes are atomic 0600. Every read-modify-write holds an exclusive advisory lock on
+/// `<channel>-pairing.lock` (the gateway and the CLI are different processes) and re-reads
+/// under it, so concurrent requests and approvals never lose each other. A store file that
+/// cannot be read or parsed is set aside as `<name>.corrupt-<ts>` before the next write, never
+/// overwritten.
 pub struct PairingStore {
     channel: String,
     account_id: String,
     dir: PathBuf,
-    write_lock: Mutex<()>,
 }
 
 impl PairingStore {
@@ -81,7 +85,38 @@ impl PairingStore {
             channel: channel.to_string(),
             account_id: account_id.to_string(),
             dir: state_dir.join("credentials"),
-            write_lock: Mutex::new(()),
+        }
+    }
+
+    /// Takes the channel's cross-process store lock (released when the file is dropped; the
+    /// kernel releases it if the process dies).
+    fn lock(&self) -> std::io::Result<std::fs::File> {
+        openclaw_config::fsutil::ensure_private_dir(&self.dir)?;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let path = self.dir.join(format!("{}-pairing.lock", self.channel));
+        let f = opts.open(&path)?;
+        // Bounded: a holder that hangs must not stall the gateway's inbound router for good.
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match f.try_lock() {
+                Ok(()) => return Ok(f),
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("{} is held by another process", path.display()),
+                    ));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            }
         }
     }
 
@@ -127,11 +162,16 @@ impl PairingStore {
         r.account_id.as_deref().unwrap_or("default") == self.account_id
     }
 
-    /// Finds or creates the pending request for `sender`. `None` when the pending list is full.
-    pub fn request(&self, sender: &str, meta: serde_json::Value) -> Option<(String, bool)> {
-        let _g = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+    /// Finds or creates the pending request for `sender`. `Ok(None)` when the pending list is
+    /// full.
+    pub fn request(
+        &self,
+        sender: &str,
+        meta: serde_json::Value,
+    ) -> std::io::Result<Option<(String, bool)>> {
+        let _lock = self.lock()?;
         let path = self.pairing_path();
-        let mut file = read_json::<PairingFile>(&path);
+        let mut file = read_for_update::<PairingFile>(&path)?;
         let now = crate::types::now_ms();
         file.requests.retain(|r| !expired(r, now));
         let now_s = rfc3339(now);
@@ -140,11 +180,13 @@ impl PairingStore {
         }) {
             r.last_seen_at = now_s;
             let code = r.code.clone();
-            let _ = write_json(&path, &file);
-            return Some((code, false));
+            if let Err(e) = write_json(&path, &file) {
+                tracing::warn!(error = %e, "cannot write pairing store");
+            }
+            return Ok(Some((code, false)));
         }
         if file.requests.iter().filter(|r| self.is_mine(r)).count() >= MAX_PENDING {
-            return None;
+            return Ok(None);
         }
         let code = new_code();
         file.requests.push(PairingRequest {
@@ -155,17 +197,16 @@ impl PairingStore {
             account_id: (self.account_id != "default").then(|| self.account_id.clone()),
             meta,
         });
-        if let Err(e) = write_json(&path, &file) {
-            tracing::warn!(error = %e, "cannot write pairing store");
-        }
-        Some((code, true))
+        // Not written ⇒ the code could never be approved: do not hand it out.
+        write_json(&path, &file)?;
+        Ok(Some((code, true)))
     }
 
     /// Approves a pending code: moves the sender into the allow store. Returns the sender id.
     pub fn approve(&self, code: &str) -> std::io::Result<Option<String>> {
-        let _g = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let _lock = self.lock()?;
         let path = self.pairing_path();
-        let mut file = read_json::<PairingFile>(&path);
+        let mut file = read_for_update::<PairingFile>(&path)?;
         let now = crate::types::now_ms();
         let Some(pos) = file.requests.iter().position(|r| {
             self.is_mine(r) && !expired(r, now) && r.code.eq_ignore_ascii_case(code.trim())
@@ -173,7 +214,7 @@ impl PairingStore {
             return Ok(None);
         };
         let req = file.requests.remove(pos);
-        let mut allow = read_json::<AllowFile>(&self.allow_path());
+        let mut allow = read_for_update::<AllowFile>(&self.allow_path())?;
         if !allow.allow_from.contains(&req.id) {
             allow.allow_from.push(req.id.clone());
         }
@@ -203,12 +244,48 @@ fn new_code() -> String {
 }
 
 /// A missing or corrupt file reads as empty (a corrupt store must not open the gate: empty
-/// means "nobody approved").
+/// means "nobody approved"). The next write under the lock sets a corrupt file aside.
 fn read_json<T: for<'de> Deserialize<'de> + Default>(path: &Path) -> T {
-    std::fs::read(path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default()
+    match std::fs::read(path) {
+        Ok(b) => serde_json::from_slice(&b).unwrap_or_else(|e| {
+            tracing::warn!(path = %path.display(), error = %e, "pairing store file is not valid; read as empty");
+            T::default()
+        }),
+        Err(e) => {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(path = %path.display(), error = %e, "cannot read pairing store file; read as empty");
+            }
+            T::default()
+        }
+    }
+}
+
+/// The current content for a read-modify-write (call with the store lock held). A file that
+/// cannot be read or parsed is set aside first, so the write that follows does not destroy
+/// it; if it cannot be set aside, the write is refused.
+fn read_for_update<T: for<'de> Deserialize<'de> + Default>(path: &Path) -> std::io::Result<T> {
+    let problem = match std::fs::read(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(T::default()),
+        Ok(b) if b.iter().all(u8::is_ascii_whitespace) => return Ok(T::default()),
+        Ok(b) => match serde_json::from_slice(&b) {
+            Ok(v) => return Ok(v),
+            Err(e) => format!("not valid: {e}"),
+        },
+        Err(e) => format!("unreadable: {e}"),
+    };
+    match openclaw_config::fsutil::set_aside_corrupt(path) {
+        Ok(aside) => {
+            tracing::error!(path = %path.display(), kept = %aside.display(), "pairing store file is {problem}; set aside, starting an empty one");
+            Ok(T::default())
+        }
+        Err(e) => {
+            tracing::error!(path = %path.display(), error = %e, "pairing store file is {problem} and cannot be set aside; not overwriting it");
+            Err(std::io::Error::other(format!(
+                "{} is {problem} and cannot be set aside: {e}",
+                path.display()
+            )))
+        }
+    }
 }
 
 fn write_json<T: Serialize>(path: &Path, v: &T) -> std::io::Result<()> {
@@ -236,8 +313,12 @@ pub fn check_access(cfg: &AccountConfig, msg: &InboundMessage, store: &PairingSt
                 let meta =
                     serde_json::json!({"name": msg.sender_name, "username": msg.sender_username});
                 match store.request(&sender, meta) {
-                    Some((code, first_time)) => Access::Pairing { code, first_time },
-                    None => Access::Deny("pairing queue full".into()),
+                    Ok(Some((code, first_time))) => Access::Pairing { code, first_time },
+                    Ok(None) => Access::Deny("pairing queue full".into()),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot record a pairing request");
+                        Access::Deny(format!("pairing store unavailable: {e}"))
+                    }
                 }
             }
         },
@@ -384,6 +465,88 @@ mod tests {
         // Pairing never grants group access.
         let g = msg(ChatType::Group, "-100", "7");
         assert!(matches!(check_access(&c, &g, &store), Access::Deny(_)));
+    }
+
+    /// Seeds `n` pending requests (one per account, so the per-account bound does not apply)
+    /// straight into the pairing file; returns `(account, code, sender)`.
+    fn seed(dir: &Path, n: usize) -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        let mut requests = Vec::new();
+        let now = rfc3339(crate::types::now_ms());
+        for i in 0..n {
+            let (acct, code, sender) = (format!("a{}", i % 4), format!("CODE{i:04}"), format!("{i}"));
+            requests.push(json!({"id": sender, "code": code, "createdAt": now, "lastSeenAt": now,
+                                 "accountId": acct, "meta": {}}));
+            out.push((acct, code, sender));
+        }
+        std::fs::create_dir_all(dir.join("credentials")).unwrap();
+        std::fs::write(
+            dir.join("credentials/telegram-pairing.json"),
+            json!({"version": 1, "requests": requests}).to_string(),
+        )
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn concurrent_approvals_and_requests_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let seeded = seed(dir.path(), 24);
+        // Each thread uses its own store value, as the gateway (one per message) and each
+        // `openclaw pairing approve` process do: only the file lock orders them.
+        std::thread::scope(|s| {
+            for (acct, code, _) in &seeded {
+                let d = dir.path();
+                s.spawn(move || {
+                    let store = PairingStore::new(d, "telegram", acct);
+                    assert!(store.approve(code).unwrap().is_some(), "{code}");
+                });
+            }
+            for i in 0..3 {
+                let d = dir.path();
+                s.spawn(move || {
+                    let store = PairingStore::new(d, "telegram", "newcomers");
+                    let got = store.request(&format!("new{i}"), json!({})).unwrap();
+                    assert!(matches!(got, Some((_, true))));
+                });
+            }
+        });
+        for acct in ["a0", "a1", "a2", "a3"] {
+            let store = PairingStore::new(dir.path(), "telegram", acct);
+            let mut approved = store.approved();
+            approved.sort();
+            let mut want: Vec<String> = seeded
+                .iter()
+                .filter(|(a, _, _)| a == acct)
+                .map(|(_, _, s)| s.clone())
+                .collect();
+            want.sort();
+            assert_eq!(approved, want, "{acct}");
+            assert!(store.pending().is_empty(), "{acct}");
+        }
+        let newcomers = PairingStore::new(dir.path(), "telegram", "newcomers").pending();
+        assert_eq!(newcomers.len(), 3, "{newcomers:?}");
+    }
+
+    #[test]
+    fn a_corrupt_store_file_is_set_aside_before_it_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let seeded = seed(dir.path(), 1);
+        let store = PairingStore::new(dir.path(), "telegram", &seeded[0].0);
+        std::fs::write(store.allow_path(), b"[\"42\", broken").unwrap();
+        assert!(store.approved().is_empty(), "corrupt reads as nobody approved");
+        assert_eq!(
+            store.approve(&seeded[0].1).unwrap().as_deref(),
+            Some(seeded[0].2.as_str())
+        );
+        assert_eq!(store.approved(), vec![seeded[0].2.clone()]);
+        let aside: Vec<Vec<u8>> = std::fs::read_dir(dir.path().join("credentials"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains("-allowFrom.json.corrupt-"))
+            .map(|e| std::fs::read(e.path()).unwrap())
+            .collect();
+        assert_eq!(aside, vec![b"[\"42\", broken".to_vec()]);
     }
 
     #[test]

@@ -932,3 +932,101 @@ async fn session_id_resumes_a_session() {
         .await;
     assert_eq!(r["error"]["message"], "unknown sessionId: nope");
 }
+
+/// `agents.list[].tools` restricts that agent everywhere a tool can run: `/tools/invoke` with the
+/// agent's session key and the agent's own runs. The default agent keeps `write`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restricted_agent_cannot_write_via_tools_invoke_or_in_a_run() {
+    let fake = FakeOpenAi::start().await;
+    // The model asks the restricted agent to write anyway.
+    fake.push(Script::tool_call(
+        "call_w",
+        "write",
+        json!({"path": "from-run.txt", "content": "pwned"}),
+        "I could not write it.",
+    ));
+    let home = Home::new();
+    let ops_ws = home.path().join("ws-ops");
+    let mut cfg = agent_config(&home, &fake.url(), json!({}));
+    cfg["agents"]["list"] = json!([
+        {"id": "main", "default": true},
+        {"id": "ops", "workspace": ops_ws, "tools": {"deny": ["write"]}},
+        {"id": "reader", "workspace": ops_ws, "tools": {"allow": ["read", "ls"]}}
+    ]);
+    home.write_config(&cfg);
+    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let main_ws = gw.home.path().join("ws");
+    let auth = format!("Bearer {TOKEN}");
+    let invoke = |key: &str, file: &str| {
+        let body = json!({"tool": "write", "sessionKey": key,
+                          "args": {"path": file, "content": "data"}});
+        http(
+            gw.port,
+            "POST",
+            "/tools/invoke",
+            &[("authorization", &auth)],
+            &body.to_string(),
+        )
+    };
+    for (key, file) in [
+        ("agent:ops:main", "denied.txt"),
+        ("agent:reader:main", "not-allowed.txt"),
+    ] {
+        let (status, _, body) = invoke(key, file);
+        assert_eq!(status, 404, "{key}: {body}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["error"]["message"],
+            "Tool not available: write"
+        );
+        assert!(!ops_ws.join(file).exists() && !main_ws.join(file).exists());
+    }
+    // An unknown agent in the key is refused, not given a workspace of its own.
+    let (status, _, body) = invoke("agent:../../x:main", "escape.txt");
+    assert_eq!(status, 400, "{body}");
+    // The default agent (by its key or without one) still writes.
+    let (status, _, body) = invoke("agent:main:main", "allowed.txt");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        std::fs::read_to_string(main_ws.join("allowed.txt")).unwrap(),
+        "data"
+    );
+
+    // A run of the restricted agent: `write` is neither offered nor run.
+    let (mut raw, _) = connected(&gw.url(), OP).await;
+    raw.send(&json!({"type": "req", "id": "r1", "method": "agent", "params": {
+        "message": "write a file", "agentId": "ops", "idempotencyKey": "ops-run"}}))
+        .await;
+    let (_, fin, _) = run_agent(&mut raw, "r1").await;
+    assert_eq!(
+        fin["payload"]["result"]["payloads"][0]["text"], "I could not write it.",
+        "{fin}"
+    );
+    assert!(!ops_ws.join("from-run.txt").exists());
+    assert!(!main_ws.join("from-run.txt").exists());
+    let reqs = fake.requests();
+    let offered: Vec<String> = reqs[0]["tools"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t["function"]["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        !offered.contains(&"write".to_string()) && offered.contains(&"read".to_string()),
+        "{offered:?}"
+    );
+    let tool_result = reqs[1]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        tool_result["content"]
+            .to_string()
+            .contains("Tool not available: write"),
+        "{tool_result}"
+    );
+}

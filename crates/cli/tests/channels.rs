@@ -485,6 +485,89 @@ async fn a_message_queued_behind_a_busy_session_is_acked_and_survives_kill_9() {
     );
 }
 
+/// A message queued behind a busy session keeps its inbox entry however long it waits (the
+/// reference's 11 minutes, shortened by `OPENCLAW_TEST_RUN_WAIT_MS`), so kill -9 after the wait
+/// still replays and answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_inbox_entry_survives_kill_9_after_the_run_wait() {
+    const WAIT_MS: u64 = 1500;
+    let tg = FakeTelegram::start().await;
+    let llm = FakeOpenAi::start().await;
+    llm.push(openclaw_testkit::Script::slow(
+        "slow answer",
+        2,
+        Duration::from_secs(30),
+    ));
+    let home = Home::new();
+    home.write_config(&config(&home, &tg, &llm));
+    let home_dir = home.state_dir();
+    let knob = [("OPENCLAW_TEST_RUN_WAIT_MS", "1500")];
+    let mut gw = Gateway::start_in(home, &["gateway", "--port", "0"], &knob);
+    tg.push_dm(OWNER, "first");
+    wait_until("the first model call", || runs_for(&llm, "first") == 1).await;
+    tg.push_dm(OWNER, "long-queued");
+    wait_until("the queued update to be acknowledged", || {
+        tg.pending_updates() == 0
+    })
+    .await;
+    assert_eq!(inbox_files(&home_dir), 1, "recorded in the inbox");
+    // The scenario itself is "waits longer than the run wait": let that time pass.
+    tokio::time::sleep(Duration::from_millis(3 * WAIT_MS)).await;
+    assert_eq!(runs_for(&llm, "long-queued"), 0, "still waiting for the lane");
+    assert_eq!(
+        inbox_files(&home_dir),
+        1,
+        "a queued entry stays past the run wait"
+    );
+    gw.signal(libc::SIGKILL);
+    gw.wait_exit(Duration::from_secs(5)).expect("killed");
+
+    let _gw = Gateway::start_in(gw.into_home(), &["gateway", "--port", "0"], &knob);
+    wait_until("the replayed message's reply", || {
+        replies_to(&tg, OWNER, "echo: long-queued") == 1
+    })
+    .await;
+    assert_eq!(runs_for(&llm, "long-queued"), 1, "replayed exactly once");
+    wait_until("the inbox to drain", || inbox_files(&home_dir) == 0).await;
+}
+
+/// More entries left for one session than its lane takes (1 running + 8 queued) are all
+/// replayed in turn: a full lane at replay means "later", never "drop".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_retries_entries_when_the_lane_is_full_instead_of_dropping_them() {
+    let tg = FakeTelegram::start().await;
+    let llm = FakeOpenAi::start().await;
+    let home = Home::new();
+    home.write_config(&config(&home, &tg, &llm));
+    let home_dir = home.state_dir();
+    let inbox = home_dir.join("channels/inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let n = 12;
+    for i in 0..n {
+        let entry = json!({"runId": format!("telegram-left-{i:02}"), "agentId": "main",
+            "sessionKey": "agent:main:main", "message": format!("left-{i:02}-over"),
+            "channel": "telegram", "accountId": "default", "chatId": OWNER.to_string(),
+            "threadId": null, "messageId": format!("{}", 500 + i), "receivedAt": 1_000 + i});
+        std::fs::write(
+            inbox.join(format!("telegram-left-{i:02}.json")),
+            entry.to_string(),
+        )
+        .unwrap();
+    }
+    let _gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    for i in 0..n {
+        let text = format!("echo: left-{i:02}-over");
+        wait_until(&format!("the reply to {text}"), || {
+            replies_to(&tg, OWNER, &text) == 1
+        })
+        .await;
+    }
+    wait_until("the inbox to drain", || inbox_files(&home_dir) == 0).await;
+    for i in 0..n {
+        assert_eq!(runs_for(&llm, &format!("left-{i:02}-over")), 1);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bindings_and_mention_patterns_route_group_messages() {
     let tg = FakeTelegram::start().await;
@@ -860,4 +943,58 @@ async fn a_stranger_pairs_with_a_code_the_owner_approves() {
         replies_to(&tg, STRANGER, "echo: now?") == 1
     })
     .await;
+}
+
+/// `openclaw pairing approve` processes running at once (and the gateway, which writes the
+/// same files) take the pairing store's file lock: no approval is lost.
+#[test]
+fn concurrent_pairing_approvals_from_many_processes_lose_none() {
+    let home = Home::new();
+    home.write_config(&token_config(&home));
+    let creds = home.state_dir().join("credentials");
+    std::fs::create_dir_all(&creds).unwrap();
+    let n = 16;
+    let now = "2999-01-01T00:00:00.000Z"; // never expires during the test
+    let requests: Vec<Value> = (0..n)
+        .map(|i| json!({"id": format!("{}", 7000 + i), "code": format!("APPR{i:04}"),
+                        "createdAt": now, "lastSeenAt": now, "meta": {}}))
+        .collect();
+    std::fs::write(
+        creds.join("telegram-pairing.json"),
+        json!({"version": 1, "requests": requests}).to_string(),
+    )
+    .unwrap();
+    let children: Vec<_> = (0..n)
+        .map(|i| {
+            home.command(&["pairing", "approve", "telegram", &format!("APPR{i:04}")])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let allow: Value =
+        serde_json::from_slice(&std::fs::read(creds.join("telegram-allowFrom.json")).unwrap())
+            .unwrap();
+    let mut got: Vec<String> = allow["allowFrom"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    got.sort();
+    let want: Vec<String> = (0..n).map(|i| format!("{}", 7000 + i)).collect();
+    assert_eq!(got, want);
+    let pending: Value =
+        serde_json::from_slice(&std::fs::read(creds.join("telegram-pairing.json")).unwrap())
+            .unwrap();
+    assert_eq!(pending["requests"], json!([]), "{pending}");
 }

@@ -502,6 +502,50 @@ async fn device_identity_pairs_on_loopback_and_issues_a_token() {
     assert_eq!(raw.closed().await.0, 1008);
 }
 
+/// A corrupt `devices/paired.json` is set aside byte for byte (`paired.json.corrupt-<ts>`), not
+/// emptied by the next store write; the gateway keeps serving and pairs the device afresh.
+#[tokio::test]
+async fn a_corrupt_paired_json_is_set_aside_not_emptied() {
+    let home = Home::new();
+    home.write_config(&token_config(&home));
+    let devices = home.state_dir().join("devices");
+    std::fs::create_dir_all(&devices).unwrap();
+    let garbage: Vec<u8> = b"{\"dev1\": {\"publicKey\": \"k\", trailing \xff\x00 garbage"
+        .iter()
+        .copied()
+        .chain((0u8..=255).rev())
+        .collect();
+    std::fs::write(devices.join("paired.json"), &garbage).unwrap();
+    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let dev = Device::new(11);
+    let scopes = ["operator.admin"];
+    let (mut raw, ch) = Raw::open(&gw.url()).await;
+    let nonce = ch["payload"]["nonce"].as_str().unwrap().to_string();
+    let mut p = connect_params(Some(TOKEN), &scopes);
+    dev.sign(&mut p, &nonce, TOKEN, now_ms());
+    raw.send(&connect_frame("c", p)).await;
+    let res = raw.res("c").await;
+    assert_eq!(res["ok"], true, "{res}");
+    assert!(res["payload"]["auth"]["deviceToken"].as_str().is_some());
+
+    let aside: Vec<std::path::PathBuf> = std::fs::read_dir(&devices)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("paired.json.corrupt-"))
+        })
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_eq!(std::fs::read(&aside[0]).unwrap(), garbage);
+    let stored: Value =
+        serde_json::from_slice(&std::fs::read(devices.join("paired.json")).unwrap()).unwrap();
+    assert_eq!(stored[dev.id()]["publicKey"], dev.public());
+    assert!(gw.output().contains("paired.json"), "{}", gw.output());
+}
+
 #[tokio::test]
 async fn device_proof_failures() {
     let gw = Gateway::start();

@@ -651,12 +651,15 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
             drop(ack);
             continue;
         }
+        let run_id = pending.run_id.clone();
         match submit(&state, &inbox, pending, driver) {
             Ok(()) => {
                 let _ = ack.send(());
             }
             Err(e) => {
+                // Not acknowledged: the driver delivers it again, so the entry can go.
                 tracing::warn!(target: "channels", "inbound message not queued: {e}");
+                inbox.done(&run_id);
                 forget();
                 drop(ack);
             }
@@ -664,8 +667,8 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
     }
 }
 
-/// Queues the run for an inbox entry and spawns its delivery. On failure the entry is cleared
-/// (the caller then leaves the driver unacknowledged, so it re-delivers).
+/// Queues the run for an inbox entry and spawns its delivery. On failure (the session's lane
+/// is full) the entry is left as it is: the caller decides whether it is retried or dropped.
 fn submit(
     state: &Arc<AppState>,
     inbox: &Arc<Inbox>,
@@ -689,31 +692,90 @@ fn submit(
             tokio::spawn(deliver(run, persisted, inbox.clone(), p, driver));
             Ok(())
         }
-        Err(e) => {
-            inbox.done(&p.run_id);
-            Err(e.message)
-        }
+        Err(e) => Err(e.message),
     }
 }
 
 /// Inbox entries an earlier process left (crash, kill -9 while the lane was busy): queued again,
 /// oldest first, with their original run id, agent and session; replies go to the original chat.
+/// An entry whose session lane is full is kept and retried, never dropped.
 fn replay(state: &Arc<AppState>, rt: &Arc<ChannelRuntime>, inbox: &Arc<Inbox>) {
+    let mut waiting = Vec::new();
     for p in inbox.pending() {
         if !inbox.claim(&p.run_id) {
             continue;
         }
         crate::inbox::first_sighting(&p.channel, &p.account_id, &p.chat_id, &p.message_id);
         tracing::info!(target: "channels", "replaying inbound {} message {} left from before a restart", p.channel, p.run_id);
-        let driver = rt.driver(&p.channel, &p.account_id);
-        if let Err(e) = submit(state, inbox, p, driver) {
-            tracing::warn!(target: "channels", "replayed message dropped: {e}");
-        }
+        waiting.push(p);
+    }
+    let waiting = submit_in_order(state, rt, inbox, waiting);
+    if !waiting.is_empty() {
+        tokio::spawn(retry_replay(state.clone(), rt.clone(), inbox.clone(), waiting));
     }
 }
 
-/// Clears the inbox entry once the user turn is in the transcript (or the run ended), keeps the
-/// typing indicator up while the agent works, then sends the reply back to the same chat.
+/// Submits replayed entries oldest first; returns those not accepted yet. Once one entry of a
+/// session is refused, the later ones of that session wait too, so their order is kept.
+fn submit_in_order(
+    state: &Arc<AppState>,
+    rt: &Arc<ChannelRuntime>,
+    inbox: &Arc<Inbox>,
+    entries: Vec<Pending>,
+) -> Vec<Pending> {
+    let mut blocked = std::collections::HashSet::new();
+    let mut left = Vec::new();
+    for p in entries {
+        if blocked.contains(&p.session_key) {
+            left.push(p);
+            continue;
+        }
+        let driver = rt.driver(&p.channel, &p.account_id);
+        if let Err(e) = submit(state, inbox, p.clone(), driver) {
+            tracing::warn!(target: "channels", "replayed message {} not queued yet ({e}); will retry", p.run_id);
+            blocked.insert(p.session_key.clone());
+            left.push(p);
+        }
+    }
+    left
+}
+
+/// Retries replayed entries whose lane was full until they are queued. When this generation
+/// stops first, they are released to the next one (which replays them again).
+async fn retry_replay(
+    state: Arc<AppState>,
+    rt: Arc<ChannelRuntime>,
+    inbox: Arc<Inbox>,
+    mut waiting: Vec<Pending>,
+) {
+    while !waiting.is_empty() {
+        tokio::select! {
+            _ = rt.cancel.cancelled() => {
+                for p in &waiting {
+                    inbox.release(&p.run_id);
+                }
+                return;
+            }
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        waiting = submit_in_order(&state, &rt, &inbox, waiting);
+    }
+}
+
+/// How long a reply waits for its run once the user turn is written (the run's own timeout is
+/// 600 s). `OPENCLAW_TEST_RUN_WAIT_MS` shortens it for tests.
+fn run_wait() -> Duration {
+    openclaw_config::env::var("TEST_RUN_WAIT_MS")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(Duration::from_secs(660))
+}
+
+/// Clears the inbox entry once the user turn is in the transcript, keeps the typing indicator
+/// up while the agent works, then sends the reply back to the same chat. However long the run
+/// stays queued, the entry stays (a crash replays it). A run that ended before writing the
+/// user turn (an error) has its entry cleared only once the error was reported to the chat;
+/// otherwise the entry is left for the next start to retry.
 async fn deliver(
     run: Arc<crate::runs::Run>,
     persisted: Arc<tokio::sync::Notify>,
@@ -721,12 +783,28 @@ async fn deliver(
     p: Pending,
     driver: Option<Arc<dyn ChannelDriver>>,
 ) {
-    tokio::select! {
-        _ = persisted.notified() => {}
-        _ = run.wait(Duration::from_secs(660)) => {}
+    let turn_written = tokio::select! {
+        biased;
+        _ = persisted.notified() => true,
+        _ = run.done() => false,
+    };
+    if turn_written {
+        inbox.done(&p.run_id);
+    } else if run.result().is_some_and(|r| r.aborted) {
+        // Stopped (`/stop`, `chat.abort`) before it started: the user's own decision.
+        inbox.done(&p.run_id);
+        return;
     }
-    inbox.done(&p.run_id);
-    let Some(driver) = driver else { return };
+    let keep_for_retry = |why: &str| {
+        tracing::warn!(target: "channels", "inbound message {} was not answered ({why}); kept for the next start", p.run_id);
+        inbox.release(&p.run_id);
+    };
+    let Some(driver) = driver else {
+        if !turn_written {
+            keep_for_retry("no channel account to report the error to");
+        }
+        return;
+    };
     let (chat_id, thread_id) = (p.chat_id, p.thread_id);
     // Typing indicator while the agent works (Telegram expires it after ~5 s).
     let typing = {
@@ -740,7 +818,7 @@ async fn deliver(
             }
         })
     };
-    let result = run.wait(Duration::from_secs(660)).await;
+    let result = run.wait(run_wait()).await;
     typing.abort();
     let reply = match result {
         Some(r) if r.ok => {
@@ -765,7 +843,10 @@ async fn deliver(
         media: vec![],
         reply_to: None,
     };
-    if let Err(e) = driver.send(out).await {
-        tracing::warn!(target: "channels", "reply delivery failed: {e}");
+    match driver.send(out).await {
+        Ok(_) if !turn_written => inbox.done(&p.run_id),
+        Ok(_) => {}
+        Err(e) if !turn_written => keep_for_retry(&format!("the error reply failed: {e}")),
+        Err(e) => tracing::warn!(target: "channels", "reply delivery failed: {e}"),
     }
 }

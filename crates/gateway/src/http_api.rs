@@ -588,8 +588,19 @@ pub async fn tools_invoke(
     if let (Some(action), Some(obj)) = (req["action"].as_str(), args.as_object_mut()) {
         obj.entry("action").or_insert(json!(action));
     }
+    // The tool runs as the agent the session belongs to: that agent's policy and workspace.
+    let (known_agents, default_agent) = crate::methods::agent::agents(&state);
+    let agent = match req["sessionKey"].as_str().map(str::trim) {
+        Some(key) if !key.is_empty() => {
+            crate::methods::agent::agent_of_key(&state, key).to_ascii_lowercase()
+        }
+        _ => default_agent,
+    };
+    if !known_agents.contains(&agent) {
+        return bad(&format!("unknown agent id: {agent}"));
+    }
     let cfg = serde_json::to_value(&state.config().config).unwrap_or_default();
-    let policy = ToolPolicy::from_config(&cfg["tools"]);
+    let policy = ToolPolicy::for_agent(&cfg["tools"], &cfg["agents"], &agent);
     let gw_tools = &cfg["gateway"]["tools"];
     let listed = |k: &str| {
         gw_tools[k]
@@ -609,9 +620,8 @@ pub async fn tools_invoke(
             json!({"ok": false, "error": {"type": "not_found", "message": format!("Tool not available: {tool}")}}),
         );
     }
-    let (_, default) = crate::methods::agent::agents(&state);
     let ctx = ToolContext {
-        workspace: crate::methods::agent::workspace_dir(&state, &default),
+        workspace: crate::methods::agent::workspace_dir(&state, &agent),
     };
     let out = call_tool(tool, &args, &ctx).await;
     if out.is_error {

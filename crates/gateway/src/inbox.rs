@@ -1,8 +1,10 @@
 //! The durable hand-over between channel drivers and session lanes. An accepted inbound message
 //! is written here (one 0600 file per message, write-then-rename + fsync) **before** the driver
-//! is acknowledged, and removed once its user turn is in the session transcript. So a driver's
-//! cursor (the Telegram offset) can advance at once even while the session lane is busy, and a
-//! crash or kill -9 in between loses nothing: the next generation replays what is left.
+//! is acknowledged, and removed only once its user turn is in the session transcript (or its
+//! run ended without one and the error was reported), never because it waited long or its
+//! lane was full. So a driver's cursor (the Telegram offset) can advance at once even while the
+//! session lane is busy, and a crash or kill -9 in between loses nothing: the next generation
+//! replays what is left.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -117,6 +119,12 @@ impl Inbox {
     /// Marks a replayed entry as owned by this process; `false` if it already is.
     pub fn claim(&self, run_id: &str) -> bool {
         in_flight().insert(run_id.to_string())
+    }
+
+    /// Gives up this process's claim but keeps the file: the next start (or generation)
+    /// replays it.
+    pub fn release(&self, run_id: &str) {
+        in_flight().remove(run_id);
     }
 
     /// The message's user turn is persisted (or it will never run): forget it.

@@ -76,18 +76,21 @@ impl Run {
 
     /// Waits for the end (bounded by `within`).
     pub async fn wait(&self, within: Duration) -> Option<RunResult> {
+        tokio::time::timeout(within, self.done()).await.ok().flatten()
+    }
+
+    /// Waits for the end, however long the run stays queued (a started run ends by its own
+    /// timeout).
+    pub async fn done(&self) -> Option<RunResult> {
         let mut rx = self.status.subscribe();
-        let fut = async {
-            loop {
-                if let RunStatus::Done(r) = &*rx.borrow_and_update() {
-                    return Some(r.clone());
-                }
-                if rx.changed().await.is_err() {
-                    return None;
-                }
+        loop {
+            if let RunStatus::Done(r) = &*rx.borrow_and_update() {
+                return Some(r.clone());
             }
-        };
-        tokio::time::timeout(within, fut).await.ok().flatten()
+            if rx.changed().await.is_err() {
+                return None;
+            }
+        }
     }
 }
 
@@ -592,7 +595,8 @@ async fn execute(
         n.notify_one();
     }
 
-    let policy = ToolPolicy::from_config(&tools_cfg);
+    // The agent's own `tools` section narrows the global one (agent.md §7.2).
+    let policy = ToolPolicy::for_agent(&tools_cfg, &agents, &spec.agent_id);
     let tools: Vec<_> = builtin_tools()
         .into_iter()
         .filter(|t| policy.allows(&t.name))

@@ -1,5 +1,6 @@
-//! Tool policy (agent.md §7.2): `tools.profile` → `tools.allow` / `tools.deny`, then the same
-//! again per agent; each step can only narrow. Deny wins; names are case-insensitive; `*`
+//! Tool policy (agent.md §7.2): profile (an agent's `agents.list[].tools.profile` replaces
+//! `tools.profile`) → `tools.allow` / `tools.deny` → the agent's `allow` / `deny`; each step
+//! can only narrow. Deny wins; names are case-insensitive; `*`
 //! wildcards and `group:*` names are understood.
 
 use serde_json::Value;
@@ -132,21 +133,33 @@ fn string_list(v: Option<&Value>) -> Option<Vec<String>> {
 impl ToolPolicy {
     /// From a `tools` section (`{profile?, allow?, deny?}`; may be `Null`).
     pub fn from_config(tools: &Value) -> ToolPolicy {
-        let deny = string_list(tools.get("deny")).unwrap_or_default();
-        let allow = string_list(tools.get("allow"));
-        let base = ToolPolicy {
+        Self::profile_base(tools).narrowed(&Self::lists(tools))
+    }
+
+    /// The base of a `tools.profile` (`full`, unknown or unset: no restriction).
+    fn profile_base(tools: &Value) -> ToolPolicy {
+        ToolPolicy {
             allow: tools
                 .get("profile")
                 .and_then(Value::as_str)
                 .and_then(profile),
             deny: Vec::new(),
-        };
-        base.narrowed(&ToolPolicy { allow, deny })
+        }
     }
 
-    /// The global `tools` section narrowed by `agents.list[id=agent_id].tools`.
+    /// Only the `allow` / `deny` lists of a `tools` section.
+    fn lists(tools: &Value) -> ToolPolicy {
+        ToolPolicy {
+            allow: string_list(tools.get("allow")),
+            deny: string_list(tools.get("deny")).unwrap_or_default(),
+        }
+    }
+
+    /// The policy of one agent, composed as the reference does: the profile
+    /// (`agents.list[].tools.profile` replaces `tools.profile` when set) → `tools.allow` /
+    /// `tools.deny` → `agents.list[].tools.allow` / `deny`. Each step can only narrow, so an
+    /// agent never gets back a tool the global section denies.
     pub fn for_agent(tools: &Value, agents: &Value, agent_id: &str) -> ToolPolicy {
-        let global = ToolPolicy::from_config(tools);
         let agent_tools = agents
             .get("list")
             .and_then(Value::as_array)
@@ -157,9 +170,17 @@ impl ToolPolicy {
                         .is_some_and(|id| id.trim().eq_ignore_ascii_case(agent_id.trim()))
                 })
             })
-            .and_then(|a| a.get("tools"));
+            .and_then(|a| a.get("tools"))
+            .filter(|t| t.is_object());
+        let base = match agent_tools {
+            Some(t) if t.get("profile").and_then(Value::as_str).is_some() => {
+                Self::profile_base(t)
+            }
+            _ => Self::profile_base(tools),
+        };
+        let global = base.narrowed(&Self::lists(tools));
         match agent_tools {
-            Some(t) => global.narrowed(&ToolPolicy::from_config(t)),
+            Some(t) => global.narrowed(&Self::lists(t)),
             None => global,
         }
     }
@@ -242,8 +263,27 @@ mod tests {
         assert!(a.allows("read"));
         assert!(!a.allows("write") && !a.allows("ls"));
         assert!(ToolPolicy::for_agent(&tools, &agents, "main").allows("write"));
+        assert!(!ToolPolicy::for_agent(&tools, &agents, "OPS").allows("write"));
         let minimal = ToolPolicy::from_config(&json!({"profile": "minimal"}));
         assert!(minimal.allows("session_status") && !minimal.allows("read"));
+    }
+
+    #[test]
+    fn an_agent_profile_replaces_the_global_one_but_global_lists_still_apply() {
+        let tools = json!({"profile": "coding", "deny": ["exec"]});
+        let agents = json!({"list": [
+            {"id": "support", "tools": {"profile": "messaging"}},
+            {"id": "ops", "tools": {"profile": "full", "deny": ["write"]}},
+            {"id": "plain"}
+        ]});
+        let support = ToolPolicy::for_agent(&tools, &agents, "support");
+        assert!(support.allows("message") && !support.allows("read"));
+        let ops = ToolPolicy::for_agent(&tools, &agents, "ops");
+        assert!(ops.allows("web_search"), "full profile: outside coding is allowed");
+        assert!(!ops.allows("write") && !ops.allows("exec"), "agent and global deny");
+        let plain = ToolPolicy::for_agent(&tools, &agents, "plain");
+        assert!(plain.allows("write") && !plain.allows("web_search") && !plain.allows("exec"));
+        assert_eq!(plain, ToolPolicy::from_config(&tools));
     }
 
     #[test]

@@ -128,7 +128,6 @@ fn session_key(state: &AppState, agent: &str, requested: Option<&str>) -> String
     }
 }
 
-/// The agent id a session key belongs to (`agent:<id>:…`), else the default agent.
 /// A `/new` or `/reset` command (alone or followed by text): `(reply when alone, rest)`.
 pub fn reset_command(text: &str) -> Option<(&'static str, String)> {
     let trimmed = text.trim();
@@ -141,7 +140,8 @@ pub fn reset_command(text: &str) -> Option<(&'static str, String)> {
     .map(|(c, reply)| (reply, trimmed[c.len()..].trim().to_string()))
 }
 
-fn agent_of_key(state: &AppState, key: &str) -> String {
+/// The agent id a session key belongs to (`agent:<id>:…`), else the default agent.
+pub fn agent_of_key(state: &AppState, key: &str) -> String {
     key.strip_prefix("agent:")
         .and_then(|r| r.split(':').next())
         .map(str::to_string)
