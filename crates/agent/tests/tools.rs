@@ -304,7 +304,11 @@ async fn write_and_edit_replace_the_file_instead_of_truncating_it() {
             .unwrap_or(false),
         "the symlink itself is not replaced"
     );
-    assert_eq!(read(&ws.join("old-link")), "echo old\n", "not truncated in place");
+    assert_eq!(
+        read(&ws.join("old-link")),
+        "echo old\n",
+        "not truncated in place"
+    );
     let mut old = String::new();
     held.read_to_string(&mut old)
         .unwrap_or_else(|e| panic!("{e}"));

@@ -474,9 +474,12 @@ mod tests {
         let mut requests = Vec::new();
         let now = rfc3339(crate::types::now_ms());
         for i in 0..n {
-            let (acct, code, sender) = (format!("a{}", i % 4), format!("CODE{i:04}"), format!("{i}"));
-            requests.push(json!({"id": sender, "code": code, "createdAt": now, "lastSeenAt": now,
-                                 "accountId": acct, "meta": {}}));
+            let (acct, code, sender) =
+                (format!("a{}", i % 4), format!("CODE{i:04}"), format!("{i}"));
+            requests.push(
+                json!({"id": sender, "code": code, "createdAt": now, "lastSeenAt": now,
+                                 "accountId": acct, "meta": {}}),
+            );
             out.push((acct, code, sender));
         }
         std::fs::create_dir_all(dir.join("credentials")).unwrap();
@@ -534,7 +537,10 @@ mod tests {
         let seeded = seed(dir.path(), 1);
         let store = PairingStore::new(dir.path(), "telegram", &seeded[0].0);
         std::fs::write(store.allow_path(), b"[\"42\", broken").unwrap();
-        assert!(store.approved().is_empty(), "corrupt reads as nobody approved");
+        assert!(
+            store.approved().is_empty(),
+            "corrupt reads as nobody approved"
+        );
         assert_eq!(
             store.approve(&seeded[0].1).unwrap().as_deref(),
             Some(seeded[0].2.as_str())
@@ -543,7 +549,11 @@ mod tests {
         let aside: Vec<Vec<u8>> = std::fs::read_dir(dir.path().join("credentials"))
             .unwrap()
             .flatten()
-            .filter(|e| e.file_name().to_string_lossy().contains("-allowFrom.json.corrupt-"))
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .contains("-allowFrom.json.corrupt-")
+            })
             .map(|e| std::fs::read(e.path()).unwrap())
             .collect();
         assert_eq!(aside, vec![b"[\"42\", broken".to_vec()]);

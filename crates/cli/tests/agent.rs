@@ -993,9 +993,11 @@ async fn a_restricted_agent_cannot_write_via_tools_invoke_or_in_a_run() {
 
     // A run of the restricted agent: `write` is neither offered nor run.
     let (mut raw, _) = connected(&gw.url(), OP).await;
-    raw.send(&json!({"type": "req", "id": "r1", "method": "agent", "params": {
-        "message": "write a file", "agentId": "ops", "idempotencyKey": "ops-run"}}))
-        .await;
+    raw.send(
+        &json!({"type": "req", "id": "r1", "method": "agent", "params": {
+        "message": "write a file", "agentId": "ops", "idempotencyKey": "ops-run"}}),
+    )
+    .await;
     let (_, fin, _) = run_agent(&mut raw, "r1").await;
     assert_eq!(
         fin["payload"]["result"]["payloads"][0]["text"], "I could not write it.",

@@ -513,7 +513,11 @@ async fn a_queued_inbox_entry_survives_kill_9_after_the_run_wait() {
     assert_eq!(inbox_files(&home_dir), 1, "recorded in the inbox");
     // The scenario itself is "waits longer than the run wait": let that time pass.
     tokio::time::sleep(Duration::from_millis(3 * WAIT_MS)).await;
-    assert_eq!(runs_for(&llm, "long-queued"), 0, "still waiting for the lane");
+    assert_eq!(
+        runs_for(&llm, "long-queued"),
+        0,
+        "still waiting for the lane"
+    );
     assert_eq!(
         inbox_files(&home_dir),
         1,
@@ -956,8 +960,10 @@ fn concurrent_pairing_approvals_from_many_processes_lose_none() {
     let n = 16;
     let now = "2999-01-01T00:00:00.000Z"; // never expires during the test
     let requests: Vec<Value> = (0..n)
-        .map(|i| json!({"id": format!("{}", 7000 + i), "code": format!("APPR{i:04}"),
-                        "createdAt": now, "lastSeenAt": now, "meta": {}}))
+        .map(|i| {
+            json!({"id": format!("{}", 7000 + i), "code": format!("APPR{i:04}"),
+                        "createdAt": now, "lastSeenAt": now, "meta": {}})
+        })
         .collect();
     std::fs::write(
         creds.join("telegram-pairing.json"),

@@ -190,10 +190,11 @@ fn commands_fail_fast_when_the_gateway_is_down() {
 
 #[test]
 fn cli_without_token_pairs_its_device_on_loopback() {
-    // No shared secret configured at all: the CLI proves a device identity, auto-approved on
-    // loopback, and gets admin scopes.
+    // Shared secret explicitly off (`auth.mode: "none"`): the CLI proves a device identity,
+    // auto-approved for a local client, and gets admin scopes. (With nothing configured the
+    // gateway runs on a generated token instead; see tests/trust.rs.)
     let home = Home::new();
-    home.write_config(&json!({"gateway": {"mode": "local"}, "logging": {"file": home.log_path()}}));
+    home.write_config(&json!({"gateway": {"mode": "local", "auth": {"mode": "none"}}, "logging": {"file": home.log_path()}}));
     let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
     let port = gw.port.to_string();
     let (code, out, err) = run(

@@ -305,9 +305,10 @@ pub fn resolve_gateway(
             (Some(_), Some(_)) => return Err(ResolveError::BothSecrets),
             (Some(t), None) => AuthMode::Token(t),
             (None, Some(p)) => AuthMode::Password(p),
+            // Beyond loopback a generated token is no answer: the start guard below refuses.
             (None, None) => match &o.runtime_token {
-                Some(t) => AuthMode::Token(t.clone()),
-                None => AuthMode::None,
+                Some(t) if bind.is_loopback() => AuthMode::Token(t.clone()),
+                _ => AuthMode::None,
             },
         },
     };

@@ -711,7 +711,12 @@ fn replay(state: &Arc<AppState>, rt: &Arc<ChannelRuntime>, inbox: &Arc<Inbox>) {
     }
     let waiting = submit_in_order(state, rt, inbox, waiting);
     if !waiting.is_empty() {
-        tokio::spawn(retry_replay(state.clone(), rt.clone(), inbox.clone(), waiting));
+        tokio::spawn(retry_replay(
+            state.clone(),
+            rt.clone(),
+            inbox.clone(),
+            waiting,
+        ));
     }
 }
 

@@ -281,7 +281,10 @@ fn load_file<T: serde::de::DeserializeOwned + Default>(
             Ok(T::default())
         }
         Err(e) => {
-            let why = format!("{} is {problem} and cannot be set aside ({e})", path.display());
+            let why = format!(
+                "{} is {problem} and cannot be set aside ({e})",
+                path.display()
+            );
             tracing::error!(target: "gateway", "{why}; device pairing changes are refused until it is fixed");
             Err(why)
         }
@@ -342,10 +345,7 @@ impl DeviceStore {
     }
 
     /// Applies `change` to a copy, writes the copy, and only then makes it the live state.
-    fn update<R>(
-        &self,
-        change: impl FnOnce(&mut StoreData) -> Change<R>,
-    ) -> Result<R, StoreError> {
+    fn update<R>(&self, change: impl FnOnce(&mut StoreData) -> Change<R>) -> Result<R, StoreError> {
         let mut data = self.inner.lock().map_err(|_| StoreError::Poisoned)?;
         let mut next = data.clone();
         match change(&mut next) {

@@ -76,7 +76,10 @@ impl Run {
 
     /// Waits for the end (bounded by `within`).
     pub async fn wait(&self, within: Duration) -> Option<RunResult> {
-        tokio::time::timeout(within, self.done()).await.ok().flatten()
+        tokio::time::timeout(within, self.done())
+            .await
+            .ok()
+            .flatten()
     }
 
     /// Waits for the end, however long the run stays queued (a started run ends by its own

@@ -173,9 +173,7 @@ impl ToolPolicy {
             .and_then(|a| a.get("tools"))
             .filter(|t| t.is_object());
         let base = match agent_tools {
-            Some(t) if t.get("profile").and_then(Value::as_str).is_some() => {
-                Self::profile_base(t)
-            }
+            Some(t) if t.get("profile").and_then(Value::as_str).is_some() => Self::profile_base(t),
             _ => Self::profile_base(tools),
         };
         let global = base.narrowed(&Self::lists(tools));
@@ -279,8 +277,14 @@ mod tests {
         let support = ToolPolicy::for_agent(&tools, &agents, "support");
         assert!(support.allows("message") && !support.allows("read"));
         let ops = ToolPolicy::for_agent(&tools, &agents, "ops");
-        assert!(ops.allows("web_search"), "full profile: outside coding is allowed");
-        assert!(!ops.allows("write") && !ops.allows("exec"), "agent and global deny");
+        assert!(
+            ops.allows("web_search"),
+            "full profile: outside coding is allowed"
+        );
+        assert!(
+            !ops.allows("write") && !ops.allows("exec"),
+            "agent and global deny"
+        );
         let plain = ToolPolicy::for_agent(&tools, &agents, "plain");
         assert!(plain.allows("write") && !plain.allows("web_search") && !plain.allows("exec"));
         assert_eq!(plain, ToolPolicy::from_config(&tools));
