@@ -15,6 +15,7 @@ pub mod heartbeat;
 pub mod http;
 pub mod http_api;
 pub mod hub;
+pub mod inbound_media;
 pub mod inbox;
 pub mod logging;
 pub mod methods;
