@@ -1,13 +1,13 @@
 //! `WhatsAppDriver`: the `ChannelDriver` for one WhatsApp account over any `Link` — holds the
 //! per-account host lock while running, keeps the link up via `run_link`, chunks outbound text.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use openclaw_channels::{
-    AccountConfig, CancelToken, ChannelDriver, ChannelError, ChannelStatus, Inbound,
-    OutboundMessage, SentRef, chunk_text, load_media, now_ms,
+    AccountConfig, CancelToken, CappedFile, ChannelDriver, ChannelError, ChannelStatus, Inbound,
+    OutboundMessage, PendingMedia, SentRef, chunk_text, load_media, now_ms,
 };
 use tokio::sync::mpsc;
 
@@ -78,12 +78,6 @@ impl WhatsAppDriver {
                 ..Default::default()
             })),
         }
-    }
-
-    /// Downloads inbound attachments into `dir` (else only the `<media:…>` placeholder is kept).
-    pub fn with_media_dir(mut self, dir: PathBuf) -> WhatsAppDriver {
-        self.media.dir = Some(dir);
-        self
     }
 
     /// Connects only while `marker` exists (see the field docs).
@@ -192,7 +186,7 @@ impl ChannelDriver for WhatsAppDriver {
         // Load (and size-check) every attachment before sending anything.
         let mut uploads = Vec::new();
         for m in &msg.media {
-            let loaded = load_media(&m.source, self.media.max_bytes).await?;
+            let loaded = load_media(&m.source, &msg.local_roots, self.media.max_bytes).await?;
             let mime = m
                 .mime
                 .clone()
@@ -261,5 +255,32 @@ impl ChannelDriver for WhatsAppDriver {
 
     fn parse_target(&self, target: &str) -> Result<(String, Option<String>), ChannelError> {
         parse_target(target)
+    }
+
+    /// Streams the attachment straight to disk under the cap (the sender's declared size is
+    /// only an early refusal), bounded by the download timeout.
+    async fn download(
+        &self,
+        media: &PendingMedia,
+        dest: &Path,
+        max: u64,
+    ) -> Result<u64, ChannelError> {
+        let max = max.min(self.media.max_bytes);
+        if let Some(size) = media.declared_size.filter(|s| *s > max) {
+            return Err(ChannelError::TooLarge(format!(
+                "{size} bytes exceeds mediaMaxMb ({max} bytes)"
+            )));
+        }
+        let handle = self.media.refs.get(&media.reference).ok_or_else(|| {
+            ChannelError::Unavailable("the attachment is no longer available".into())
+        })?;
+        let out = CappedFile::create(dest, max)?;
+        let out = tokio::time::timeout(
+            self.media.download_timeout,
+            self.link.download(&handle, out),
+        )
+        .await
+        .map_err(|_| ChannelError::Network("download timed out".into()))??;
+        Ok(out.finish()?)
     }
 }

@@ -27,8 +27,8 @@ use std::path::{Path, PathBuf};
 
 pub use driver::WhatsAppDriver;
 pub use link::{
-    Link, LinkEvent, MediaPolicy, MediaRef, OutgoingMedia, ReconnectPolicy, StatusCell, Watchdog,
-    run_link,
+    Link, LinkEvent, MediaPolicy, MediaRef, MediaRefs, OutgoingMedia, ReconnectPolicy, StatusCell,
+    Watchdog, run_link,
 };
 pub use lock::AccountLock;
 pub use mapping::{WaInbound, chat_id_to_jid, jid_to_e164, parse_target, to_inbound};
@@ -95,7 +95,6 @@ pub fn driver(
     let policy = ReconnectPolicy::from_json(cfg.raw.get("reconnect"));
     Ok(std::sync::Arc::new(
         WhatsAppDriver::new(cfg, link, policy, Some(dir), is_linked(cfg, state_dir))
-            .with_media_dir(state_dir.join("media").join("inbound"))
             .with_link_marker(link_marker(cfg, state_dir)),
     ))
 }

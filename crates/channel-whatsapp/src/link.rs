@@ -3,13 +3,14 @@
 //! (§3.6), logged-out handling and status, independent of the library.
 
 use std::any::Any;
-use std::path::PathBuf;
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use openclaw_channels::{
-    Backoff, CancelToken, ChannelError, ChannelStatus, Inbound, InboundMessage, MediaFile, now_ms,
+    Backoff, CancelToken, CappedFile, ChannelError, ChannelStatus, Inbound, InboundMessage,
+    PendingMedia, now_ms,
 };
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -22,7 +23,8 @@ pub enum LinkEvent {
     },
     /// Any sign of life (receipts, presence, pings, history sync …).
     Activity,
-    /// An inbound message, plus its attachment when it carries one (fetched by `run_link`).
+    /// An inbound message, plus its attachment when it carries one (remembered by `run_link`
+    /// and fetched only if the gateway asks, i.e. after access control).
     Message(Box<InboundMessage>, Option<MediaRef>),
     Qr(String),
     /// The phone unlinked this device: stop, do not retry.
@@ -66,22 +68,45 @@ pub struct OutgoingMedia {
     pub caption: Option<String>,
 }
 
-/// Where inbound attachments go and how large they may be (`mediaMaxMb`).
+/// How large attachments may be (`mediaMaxMb`), how long a download may take, and the
+/// attachments announced recently (their library handles live only in memory).
 #[derive(Debug, Clone)]
 pub struct MediaPolicy {
-    /// `None`: attachments are not downloaded (only the `<media:…>` placeholder is kept).
-    pub dir: Option<PathBuf>,
     pub max_bytes: u64,
     pub download_timeout: Duration,
+    pub refs: MediaRefs,
 }
 
 impl Default for MediaPolicy {
     fn default() -> Self {
         MediaPolicy {
-            dir: None,
             max_bytes: 50 * 1024 * 1024,
             download_timeout: Duration::from_secs(120),
+            refs: MediaRefs::default(),
         }
+    }
+}
+
+/// Announced attachments by message id, the newest [`MediaRefs::MAX`] only (bounded memory; an
+/// older one, or one from before a restart, is reported as no longer available).
+#[derive(Debug, Clone, Default)]
+pub struct MediaRefs(Arc<Mutex<VecDeque<(String, MediaRef)>>>);
+
+impl MediaRefs {
+    pub const MAX: usize = 256;
+
+    fn remember(&self, key: String, media: MediaRef) {
+        let mut q = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        q.retain(|(k, _)| *k != key);
+        q.push_back((key, media));
+        while q.len() > Self::MAX {
+            q.pop_front();
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<MediaRef> {
+        let q = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        q.iter().find(|(k, _)| k == key).map(|(_, m)| m.clone())
     }
 }
 
@@ -96,8 +121,10 @@ pub trait Link: Send + Sync {
     async fn send_text(&self, jid: &str, text: &str) -> Result<String, ChannelError>;
     /// Uploads one attachment and sends it (with its caption) to a JID; returns the message id.
     async fn send_media(&self, jid: &str, media: OutgoingMedia) -> Result<String, ChannelError>;
-    /// Downloads and decrypts an inbound attachment announced in `LinkEvent::Message`.
-    async fn download(&self, media: &MediaRef) -> Result<Vec<u8>, ChannelError>;
+    /// Downloads and decrypts an inbound attachment announced in `LinkEvent::Message`,
+    /// streaming into `out` (which refuses writes past the cap); hands it back unfinished.
+    async fn download(&self, media: &MediaRef, out: CappedFile)
+    -> Result<CappedFile, ChannelError>;
     /// Chat state `composing` for a JID.
     async fn composing(&self, jid: &str) -> Result<(), ChannelError>;
     /// Unlinks the device (if connected) and deletes the local session store.
@@ -322,8 +349,7 @@ async fn session(
             Some(LinkEvent::Message(m, attachment)) => {
                 let mut m = *m;
                 if let Some(a) = attachment {
-                    fetch_media(ctx, &mut m, &a).await;
-                    dog.touch(Instant::now());
+                    announce_media(ctx.media, &mut m, a);
                 }
                 let (item, _ack) = Inbound::new(m);
                 tokio::select! {
@@ -351,49 +377,18 @@ async fn session(
     }
 }
 
-/// Downloads an inbound attachment into the media dir under the size cap. Failures become a
-/// short note in the message text (the message itself is still delivered).
-async fn fetch_media(ctx: &SessionCtx<'_>, m: &mut InboundMessage, a: &MediaRef) {
-    let Some(dir) = &ctx.media.dir else { return };
-    let max = ctx.media.max_bytes;
-    let result: Result<MediaFile, String> = async {
-        if let Some(size) = a.declared_size
-            && size > max
-        {
-            return Err(format!("{size} bytes exceeds mediaMaxMb ({max} bytes)"));
-        }
-        let bytes = tokio::time::timeout(ctx.media.download_timeout, ctx.link.download(a))
-            .await
-            .map_err(|_| "download timed out".to_string())?
-            .map_err(|e| e.to_string())?;
-        if bytes.len() as u64 > max {
-            return Err(format!(
-                "{} bytes exceeds mediaMaxMb ({max} bytes)",
-                bytes.len()
-            ));
-        }
-        openclaw_config::fsutil::ensure_private_dir(dir).map_err(|e| e.to_string())?;
-        let path = dir.join(media_file_name(&m.account_id, &m.message_id, a));
-        openclaw_config::fsutil::write_atomic(&path, &bytes).map_err(|e| e.to_string())?;
-        Ok(MediaFile {
-            path,
-            mime: a.mime.clone(),
-            size: bytes.len() as u64,
-        })
-    }
-    .await;
-    match result {
-        Ok(f) => m.media.push(f),
-        Err(note) => {
-            tracing::warn!(
-                channel = "whatsapp",
-                "inbound {} not downloaded: {note}",
-                a.kind
-            );
-            m.text
-                .push_str(&format!("\n[{} not downloaded: {note}]", a.kind));
-        }
-    }
+/// Remembers an attachment's handle and lists it on the message as pending: nothing is
+/// downloaded here (the gateway asks for it after access control, see `WhatsAppDriver`).
+fn announce_media(policy: &MediaPolicy, m: &mut InboundMessage, a: MediaRef) {
+    let key = format!("{}\u{1f}{}", m.chat_id, m.message_id);
+    m.media.push(PendingMedia {
+        kind: a.kind.clone(),
+        mime: a.mime.clone(),
+        file_name: media_file_name(&m.account_id, &m.message_id, &a),
+        declared_size: a.declared_size,
+        reference: key.clone(),
+    });
+    policy.refs.remember(key, a);
 }
 
 /// `wa-<account>-<messageId>.<ext>`, restricted to a safe character set (no path traversal).

@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use openclaw_channels::ChannelError;
+use openclaw_channels::{CappedFile, ChannelError};
 use tokio::sync::mpsc;
 use whatsapp_rust::pair_code::PairCodeOptions;
 use whatsapp_rust::prelude::*;
 
-use whatsapp_rust::download::{Downloadable, MediaType};
+use whatsapp_rust::download::{DownloadWriter, Downloadable, MediaType};
 use whatsapp_rust::media as wa_media;
 use whatsapp_rust::upload::UploadOptions;
 
@@ -378,7 +378,11 @@ impl Link for RealLink {
         Ok(r.message_id)
     }
 
-    async fn download(&self, media: &MediaRef) -> Result<Vec<u8>, ChannelError> {
+    async fn download(
+        &self,
+        media: &MediaRef,
+        out: CappedFile,
+    ) -> Result<CappedFile, ChannelError> {
         let client = self.client()?;
         let part = media
             .handle
@@ -391,10 +395,20 @@ impl Link for RealLink {
             WaMedia::Document(x) => x,
             WaMedia::Sticker(x) => x,
         };
+        // Streamed and decrypted into the capped file (constant memory); on failure the
+        // library drops the writer, which deletes the partial file.
         client
-            .download(d)
+            .download_to_writer(d, Sink(out))
             .await
-            .map_err(|e| ChannelError::Network(format!("whatsapp download: {e}")))
+            .map(|s| s.0)
+            .map_err(|e| {
+                let msg = format!("{e:#}");
+                if msg.contains("mediaMaxMb") {
+                    ChannelError::TooLarge(format!("whatsapp download: {msg}"))
+                } else {
+                    ChannelError::Network(format!("whatsapp download: {msg}"))
+                }
+            })
     }
 
     async fn composing(&self, to: &str) -> Result<(), ChannelError> {
@@ -485,5 +499,29 @@ pub async fn login(
             "no phone confirmed the link within {}s",
             timeout.as_secs()
         ))),
+    }
+}
+
+/// The library's writer contract over our capped file (a local type: both are foreign).
+struct Sink(CappedFile);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl std::io::Seek for Sink {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.0.seek(to)
+    }
+}
+
+impl DownloadWriter for Sink {
+    fn truncate(&mut self, len: u64) -> std::io::Result<()> {
+        self.0.truncate(len)
     }
 }

@@ -10,8 +10,8 @@ use openclaw_channel_whatsapp::{
     to_inbound,
 };
 use openclaw_channels::{
-    Access, AccountConfig, CancelToken, ChannelDriver, ChannelError, OutboundMedia,
-    OutboundMessage, PairingStore, check_access, session_key_for,
+    Access, AccountConfig, CancelToken, CappedFile, ChannelDriver, ChannelError, OutboundMedia,
+    OutboundMessage, PairingStore, check_access, is_too_large, session_key_for,
 };
 use tokio::sync::mpsc;
 
@@ -24,6 +24,7 @@ struct FakeLink {
     sent: Mutex<Vec<(String, String)>>,
     sent_media: Mutex<Vec<(String, OutgoingMedia)>>,
     live: Mutex<Vec<mpsc::Sender<LinkEvent>>>,
+    downloads: Mutex<u32>,
 }
 
 #[async_trait]
@@ -64,13 +65,28 @@ impl Link for FakeLink {
         s.push((jid.to_string(), media));
         Ok(format!("P{}", s.len()))
     }
-    async fn download(&self, media: &MediaRef) -> Result<Vec<u8>, ChannelError> {
-        // The fake's handle is the attachment's bytes.
-        media
+    async fn download(
+        &self,
+        media: &MediaRef,
+        mut out: CappedFile,
+    ) -> Result<CappedFile, ChannelError> {
+        use std::io::Write;
+        *self.downloads.lock().unwrap() += 1;
+        // The fake's handle is the attachment's bytes, streamed in chunks like the real one.
+        let bytes = media
             .handle
             .downcast_ref::<Vec<u8>>()
-            .cloned()
-            .ok_or_else(|| ChannelError::Network("media expired".into()))
+            .ok_or_else(|| ChannelError::Network("media expired".into()))?;
+        for chunk in bytes.chunks(64 * 1024) {
+            out.write_all(chunk).map_err(|e| {
+                if is_too_large(&e) {
+                    ChannelError::TooLarge(e.to_string())
+                } else {
+                    ChannelError::Io(e.to_string())
+                }
+            })?;
+        }
+        Ok(out)
     }
     async fn composing(&self, _jid: &str) -> Result<(), ChannelError> {
         Ok(())
@@ -292,60 +308,83 @@ async fn inbound_media_is_downloaded_under_the_cap_and_outbound_media_is_uploade
     let state = tempfile::tempdir().unwrap();
     let media_dir = state.path().join("media/inbound");
     let link = Arc::new(FakeLink::default());
+    let huge = vec![7u8; 2 * 1024 * 1024];
     *link.scripts.lock().unwrap() = vec![(
         vec![
             LinkEvent::Connected { self_jid: None },
             image("OK1", Some(vec![0xff, 0xd8, 0xff, 1, 2, 3]), 6),
             image("../../BIG", Some(vec![0; 10]), 2 * 1024 * 1024), // declared over the cap
             image("GONE", None, 6),                                 // download fails
+            image("LIAR", Some(huge), 6),                           // declares 6 bytes, sends 2 MiB
         ],
         true,
     )];
     let mut cfg = AccountConfig::new("whatsapp", "default");
     cfg.media_max_mb = 1.0;
     cfg.text_chunk_limit = 10;
-    let d = Arc::new(
-        WhatsAppDriver::new(&cfg, link.clone(), policy(), None, true)
-            .with_media_dir(media_dir.clone()),
-    );
-    let (tx, mut rx) = mpsc::channel(4);
+    let max = cfg.media_max_bytes();
+    let d = Arc::new(WhatsAppDriver::new(
+        &cfg,
+        link.clone(),
+        policy(),
+        None,
+        true,
+    ));
+    let (tx, mut rx) = mpsc::channel(8);
     let cancel = CancelToken::new();
     let (dd, c) = (d.clone(), cancel.clone());
     let task = tokio::spawn(async move { dd.run(tx, c).await });
 
-    let ok = rx.recv().await.unwrap().message;
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        got.push(rx.recv().await.unwrap().message);
+    }
+    // Announced, not downloaded: the consumer decides (after access control).
+    assert_eq!(*link.downloads.lock().unwrap(), 0);
+    assert!(!media_dir.exists());
+    let ok = &got[0];
     assert_eq!(ok.text, "see this\n<media:image>");
     assert_eq!(ok.media.len(), 1);
-    let f = &ok.media[0];
-    assert_eq!(f.path, media_dir.join("wa-default-OK1.jpg"));
+    let p = &ok.media[0];
+    assert_eq!(p.file_name, "wa-default-OK1.jpg");
+    let dest = media_dir.join(&p.file_name);
+    assert_eq!(d.download(p, &dest, max).await.unwrap(), 6);
     assert_eq!(
-        std::fs::read(&f.path).unwrap(),
+        std::fs::read(&dest).unwrap(),
         vec![0xff, 0xd8, 0xff, 1, 2, 3]
     );
-    assert_eq!((f.size, f.mime.as_deref()), (6, Some("image/jpeg")));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&f.path).unwrap().permissions().mode();
+        let mode = std::fs::metadata(&dest).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
-    let big = rx.recv().await.unwrap().message;
-    assert!(big.media.is_empty());
-    assert!(
-        big.text
-            .contains("[image not downloaded: 2097152 bytes exceeds mediaMaxMb"),
-        "{}",
-        big.text
+    let big = &got[1].media[0];
+    assert!(!big.file_name.contains('/'), "{}", big.file_name);
+    let err = d
+        .download(big, &media_dir.join(&big.file_name), max)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChannelError::TooLarge(_)), "{err}");
+    assert_eq!(
+        *link.downloads.lock().unwrap(),
+        1,
+        "refused before fetching"
     );
-    let gone = rx.recv().await.unwrap().message;
-    assert!(gone.media.is_empty());
+    let gone = &got[2].media[0];
     assert!(
-        gone.text.contains("[image not downloaded: "),
-        "{}",
-        gone.text
+        d.download(gone, &media_dir.join(&gone.file_name), max)
+            .await
+            .is_err()
     );
-    // Nothing escaped the media dir (the id "../../BIG" was sanitised, and not written at all).
+    let liar = &got[3].media[0];
+    let err = d
+        .download(liar, &media_dir.join(&liar.file_name), max)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChannelError::TooLarge(_)), "{err}");
+    // Only the good file is on disk: refused and cut-off downloads leave nothing.
     let files: Vec<_> = std::fs::read_dir(&media_dir).unwrap().collect();
     assert_eq!(files.len(), 1);
 
@@ -368,6 +407,7 @@ async fn inbound_media_is_downloaded_under_the_cap_and_outbound_media_is_uploade
                     mime: None,
                 },
             ],
+            local_roots: vec![state.path().to_path_buf()],
             ..Default::default()
         })
         .await
@@ -411,12 +451,33 @@ async fn inbound_media_is_downloaded_under_the_cap_and_outbound_media_is_uploade
                     mime: None,
                 },
             ],
+            local_roots: vec![state.path().to_path_buf()],
             ..Default::default()
         })
         .await
         .unwrap_err();
     assert!(matches!(err, ChannelError::TooLarge(_)), "{err}");
     assert_eq!(link.sent_media.lock().unwrap().len(), 2);
+
+    // A local path outside the allowed roots is refused before anything is sent.
+    let err = d
+        .send(OutboundMessage {
+            chat_id: "+15551234567".into(),
+            text: "x".into(),
+            media: vec![OutboundMedia {
+                source: pic.display().to_string(),
+                mime: None,
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ChannelError::MediaAccess(m) if m.starts_with(openclaw_channels::LOCAL_MEDIA_NOT_ALLOWED)),
+        "{err}"
+    );
+    assert_eq!(link.sent_media.lock().unwrap().len(), 2);
+    assert!(link.sent.lock().unwrap().is_empty());
 
     cancel.cancel();
     task.await.unwrap().unwrap();

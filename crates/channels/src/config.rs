@@ -48,6 +48,9 @@ pub struct AccountConfig {
     pub groups: Option<BTreeMap<String, GroupConfig>>,
     pub text_chunk_limit: usize,
     pub media_max_mb: f64,
+    /// `mediaLocalRoots`: directories (besides the agent workspace and `<state>/media`) that
+    /// outbound local media may come from. Absolute, `~` expanded.
+    pub media_local_roots: Vec<std::path::PathBuf>,
     /// Telegram only.
     pub bot_token: Option<String>,
     /// `"config"` | `"tokenFile"` | `"env"` (Telegram).
@@ -72,6 +75,7 @@ impl AccountConfig {
             groups: None,
             text_chunk_limit: 4000,
             media_max_mb: if channel == "whatsapp" { 50.0 } else { 100.0 },
+            media_local_roots: Vec::new(),
             bot_token: None,
             token_source: None,
             api_root: "https://api.telegram.org".to_string(),
@@ -224,6 +228,23 @@ fn parse_account(
             .as_f64()
             .filter(|n| *n > 0.0)
             .ok_or(format!("{path}.mediaMaxMb: expected a positive number"))?;
+    }
+    if let Some(v) = s.get("mediaLocalRoots") {
+        let list = v
+            .as_array()
+            .filter(|l| l.iter().all(Value::is_string))
+            .ok_or(format!(
+                "{path}.mediaLocalRoots: expected an array of directory paths"
+            ))?;
+        for root in list.iter().filter_map(Value::as_str) {
+            let dir = openclaw_config::paths::expand_home(root.trim());
+            if dir.is_absolute() {
+                a.media_local_roots.push(dir);
+            } else {
+                // Relative to whatever the gateway's cwd is: never what the user meant.
+                tracing::warn!(target: "channels", "{path}.mediaLocalRoots: ignoring relative path {root:?}");
+            }
+        }
     }
     if channel == "telegram" {
         a.text_chunk_limit = a.text_chunk_limit.min(4096);

@@ -1,9 +1,10 @@
 //! A fake Telegram Bot API on loopback (feature `fake`) for driver and gateway tests: real HTTP +
 //! JSON, long-poll `getUpdates` honouring `offset`, `sendMessage`/`sendChatAction`/uploads,
-//! `getFile` + file download, and injectable failures (409, 429 `retry_after`, 5xx, 401, 400,
-//! dropped connections). Every request is recorded.
+//! `getFile` + file download (streamed without a length, recorded as `download`, can be held
+//! back to simulate a slow download), and injectable failures (409, 429 `retry_after`, 5xx,
+//! 401, 400, dropped connections). Every request is recorded.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -51,12 +52,15 @@ struct Inner {
     injections: HashMap<String, VecDeque<FakeReply>>,
     requests: Vec<FakeRequest>,
     files: HashMap<String, Vec<u8>>,
+    /// File paths whose download is held until released.
+    stalled: HashSet<String>,
     me: Value,
 }
 
 struct Shared {
     inner: Mutex<Inner>,
     notify: Notify,
+    released: Notify,
 }
 
 impl Shared {
@@ -95,9 +99,11 @@ impl FakeTelegram {
                 injections: HashMap::new(),
                 requests: Vec::new(),
                 files: HashMap::new(),
+                stalled: HashSet::new(),
                 me: json!({"id": FAKE_BOT_ID, "is_bot": true, "first_name": "OpenClaw", "username": FAKE_BOT_USERNAME}),
             }),
             notify: Notify::new(),
+            released: Notify::new(),
         });
         let app = Router::new()
             .route("/file/{bot}/{*path}", get(file))
@@ -169,6 +175,25 @@ impl FakeTelegram {
         let id = format!("file-{}", g.files.len() + 1);
         g.files.insert(format!("documents/{id}-{name}"), bytes);
         id
+    }
+
+    /// Holds the download of `file_id` (after `getFile`) until [`FakeTelegram::release_files`].
+    pub fn stall_file(&self, file_id: &str) {
+        let mut g = self.shared.lock();
+        let prefix = format!("documents/{file_id}-");
+        let paths: Vec<String> = g
+            .files
+            .keys()
+            .filter(|p| p.starts_with(&prefix))
+            .cloned()
+            .collect();
+        g.stalled.extend(paths);
+    }
+
+    /// Lets every held download proceed.
+    pub fn release_files(&self) {
+        self.shared.lock().stalled.clear();
+        self.shared.released.notify_waiters();
     }
 
     pub fn requests(&self) -> Vec<FakeRequest> {
@@ -375,8 +400,31 @@ async fn file(State(s): State<Arc<Shared>>, Path((bot, path)): Path<(String, Str
     if !bot.starts_with("bot") {
         return StatusCode::NOT_FOUND.into_response();
     }
-    match s.lock().files.get(&path) {
-        Some(b) => b.clone().into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
+    s.lock().requests.push(FakeRequest {
+        method: "download".into(),
+        body: json!({"path": path}),
+        at: Instant::now(),
+    });
+    loop {
+        let released = s.released.notified();
+        tokio::pin!(released);
+        released.as_mut().enable();
+        if !s.lock().stalled.contains(&path) {
+            break;
+        }
+        released.await;
     }
+    let Some(bytes) = s.lock().files.get(&path).cloned() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    // Streamed without Content-Length, as a hostile server might: only the body's real size
+    // counts.
+    let chunks: Vec<Result<Bytes, std::io::Error>> = bytes
+        .chunks(16 * 1024)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }

@@ -45,7 +45,8 @@
 //!   Process the inbound queue concurrently per chat; the driver waits for each ack in order.
 //! * **`send` RPC**: `driver.parse_target(to)` → `(chat_id, thread_id)` (or
 //!   [`ChannelError::BadTarget`] → `INVALID_REQUEST`); then `driver.send(..)`.
-//!   [`ChannelError::NotLinked`] → `NOT_LINKED`; `BadTarget`/`TooLarge` → `INVALID_REQUEST`;
+//!   [`ChannelError::NotLinked`] → `NOT_LINKED`; `BadTarget`/`TooLarge`/`MediaAccess` →
+//!   `INVALID_REQUEST`;
 //!   everything else → `UNAVAILABLE` with the error text. The result's `messageId` is the last
 //!   of [`SentRef::message_ids`]. Durable idempotency is the gateway's job.
 //! * **`channels.status`**: [`Supervised::status`] (camelCase via serde) per account; accounts
@@ -59,6 +60,7 @@
 mod access;
 mod chunk;
 mod config;
+mod download;
 mod media;
 mod routing;
 mod supervisor;
@@ -74,10 +76,11 @@ pub use config::{
     AccountConfig, DmPolicy, GroupConfig, GroupPolicy, KNOWN_CHANNELS, accounts_from_config,
     normalize_id,
 };
-pub use media::{LoadedMedia, guess_mime, load_media};
+pub use download::{CappedFile, inbound_file_name, is_too_large};
+pub use media::{LOCAL_MEDIA_NOT_ALLOWED, LoadedMedia, guess_mime, is_url, load_media, load_url};
 pub use routing::{MentionPatterns, resolve_binding, session_key_for};
 pub use supervisor::{Backoff, Supervised, SupervisorConfig};
 pub use types::{
     CancelToken, ChannelDriver, ChannelError, ChannelStatus, ChatType, Inbound, InboundMessage,
-    MediaFile, OutboundMedia, OutboundMessage, SentRef, now_ms,
+    MediaFile, OutboundMedia, OutboundMessage, PendingMedia, SentRef, now_ms,
 };

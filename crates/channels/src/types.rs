@@ -1,11 +1,11 @@
 //! The channel seam: the value types every driver speaks and the `ChannelDriver` trait the
 //! gateway programs against, so Telegram, WhatsApp and test fakes are interchangeable.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 /// Cancellation flows from one place (the gateway's shutdown token) into every driver.
@@ -42,11 +42,30 @@ pub struct InboundMessage {
     pub mentioned: bool,
     /// The message replies to one of the bot's messages (implicit mention).
     pub reply_to_bot: bool,
-    pub media: Vec<MediaFile>,
+    /// Attachments as announced, **not downloaded**: the gateway fetches them with
+    /// [`ChannelDriver::download`] only once access control has let the sender in, so a
+    /// stranger's upload never touches the disk.
+    pub media: Vec<PendingMedia>,
     pub timestamp_ms: u64,
 }
 
-/// A downloaded inbound attachment, stored under `$STATE_DIR/media/inbound/`.
+/// An inbound attachment the sender announced. Serializable: it is part of the durable inbox
+/// entry, so a crash between acknowledgement and download still gets the file on replay.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingMedia {
+    /// `image` | `document` | `audio` | `video` | `sticker`.
+    pub kind: String,
+    pub mime: Option<String>,
+    /// Name to store it under in `$STATE_DIR/media/inbound/` (safe characters only).
+    pub file_name: String,
+    /// The sender's claim: a quick early refusal, never a guarantee.
+    pub declared_size: Option<u64>,
+    /// The driver's own handle (Telegram `file_id`, WhatsApp message id).
+    pub reference: String,
+}
+
+/// A downloaded inbound attachment, stored under `$STATE_DIR/media/inbound/` (0600).
 #[derive(Debug, Clone)]
 pub struct MediaFile {
     pub path: PathBuf,
@@ -63,6 +82,9 @@ pub struct OutboundMessage {
     pub media: Vec<OutboundMedia>,
     /// Message id to reply to (Telegram only; ignored on WhatsApp).
     pub reply_to: Option<String>,
+    /// Directories local media paths must be under (the sender's workspace, `<state>/media`,
+    /// `mediaLocalRoots`). Empty: no local file may be sent.
+    pub local_roots: Vec<PathBuf>,
 }
 
 /// One outbound attachment.
@@ -122,7 +144,7 @@ pub struct ChannelStatus {
 }
 
 /// Everything a driver can fail with. The gateway maps `NotLinked` → `NOT_LINKED`,
-/// `BadTarget`/`TooLarge` → `INVALID_REQUEST`, everything else → `UNAVAILABLE`.
+/// `BadTarget`/`TooLarge`/`MediaAccess` → `INVALID_REQUEST`, everything else → `UNAVAILABLE`.
 #[derive(Debug, thiserror::Error)]
 pub enum ChannelError {
     #[error("not linked: {0}")]
@@ -133,6 +155,9 @@ pub enum ChannelError {
     BadTarget(String),
     #[error("too large: {0}")]
     TooLarge(String),
+    /// A local media path outside the allowed roots, or a URL to a non-public address.
+    #[error("{0}")]
+    MediaAccess(String),
     #[error("rate limited; retry after {}s", retry_after.as_secs())]
     RateLimited { retry_after: Duration },
     #[error("conflict: {0}")]
@@ -188,6 +213,20 @@ pub trait ChannelDriver: Send + Sync {
     /// Drops credentials/session (WhatsApp) or stops polling (Telegram). `Ok(true)` when
     /// something was cleared.
     async fn logout(&self) -> Result<bool, ChannelError>;
+    /// Streams an attachment announced in an inbound message into `dest` (see
+    /// [`crate::CappedFile`]): at most `max` bytes whatever was declared, and no file left
+    /// behind on any failure. Returns the size written.
+    async fn download(
+        &self,
+        _media: &PendingMedia,
+        _dest: &Path,
+        _max: u64,
+    ) -> Result<u64, ChannelError> {
+        Err(ChannelError::Unavailable(format!(
+            "{} cannot download attachments",
+            self.channel()
+        )))
+    }
     /// Parses a user-supplied target into `(chat_id, thread_id)`.
     fn parse_target(&self, target: &str) -> Result<(String, Option<String>), ChannelError>;
     /// A live check for `channels.status {probe:true}`: `{ok, …}` (Telegram: `getMe`). The

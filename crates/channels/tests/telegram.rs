@@ -450,6 +450,7 @@ async fn typing_and_media_out() {
             chat_id: "42".into(),
             text: "see *this*".into(),
             media,
+            local_roots: vec![state.path().to_path_buf()],
             ..Default::default()
         })
         .await
@@ -471,6 +472,7 @@ async fn typing_and_media_out() {
                 source: big.to_string_lossy().into(),
                 mime: None,
             }],
+            local_roots: vec![state.path().to_path_buf()],
             ..Default::default()
         })
         .await;
@@ -479,17 +481,40 @@ async fn typing_and_media_out() {
         .send(OutboundMessage {
             chat_id: "42".into(),
             media: vec![OutboundMedia {
-                source: "/nonexistent/x.png".into(),
+                source: state
+                    .path()
+                    .join("nonexistent.png")
+                    .to_string_lossy()
+                    .into(),
+                mime: None,
+            }],
+            local_roots: vec![state.path().to_path_buf()],
+            ..Default::default()
+        })
+        .await;
+    assert!(matches!(err, Err(ChannelError::Io(_))), "{err:?}");
+    // Outside the roots: refused before anything is sent, even with text that would go first.
+    let before = fake.sent_messages().len();
+    let err = d
+        .send(OutboundMessage {
+            chat_id: "42".into(),
+            text: "x".repeat(2000), // too long for a caption: would be sent as text first
+            media: vec![OutboundMedia {
+                source: small.to_string_lossy().into(),
                 mime: None,
             }],
             ..Default::default()
         })
         .await;
-    assert!(matches!(err, Err(ChannelError::Io(_))), "{err:?}");
+    assert!(
+        matches!(&err, Err(ChannelError::MediaAccess(m)) if m.starts_with(openclaw_channels::LOCAL_MEDIA_NOT_ALLOWED)),
+        "{err:?}"
+    );
+    assert_eq!(fake.sent_messages().len(), before, "nothing was sent");
 }
 
 #[tokio::test]
-async fn inbound_photos_download_the_largest_size() {
+async fn inbound_photos_are_announced_and_download_the_largest_size_on_request() {
     let fake = FakeTelegram::start().await;
     let state = tempfile::tempdir().unwrap();
     let small = fake.add_file("s.jpg", b"small".to_vec());
@@ -501,31 +526,38 @@ async fn inbound_photos_download_the_largest_size() {
                   {"file_id": large, "width": 1280, "height": 1280, "file_size": 13}]}}));
     let d = telegram::driver_with(&cfg(&fake, "2012:A"), state.path(), tuning()).unwrap();
     let (tx, mut rx) = mpsc::channel(4);
-    let (cancel, _task) = spawn_run(d, tx);
+    let (cancel, _task) = spawn_run(d.clone(), tx);
     let a = recv(&mut rx).await;
     let m = &a.message;
     assert_eq!(m.text, "my cat\n<media:image>");
     assert_eq!(m.media.len(), 1);
+    let p = &m.media[0];
     assert_eq!(
-        std::fs::read(&m.media[0].path).unwrap(),
-        b"\xff\xd8 large jpeg"
+        (
+            p.kind.as_str(),
+            p.mime.as_deref(),
+            p.declared_size,
+            p.reference.as_str()
+        ),
+        ("image", Some("image/jpeg"), Some(13), large.as_str())
     );
-    assert_eq!(m.media[0].mime.as_deref(), Some("image/jpeg"));
-    assert!(
-        m.media[0].path.to_string_lossy().ends_with("photo.jpg"),
-        "{}",
-        m.media[0].path.display()
-    );
+    assert!(p.file_name.ends_with("photo.jpg"), "{}", p.file_name);
+    // Announced only: nothing was fetched before the consumer (access control) asked.
+    assert_eq!((fake.count("getFile"), fake.count("download")), (0, 0));
+    let dest = state.path().join("media/inbound").join(&p.file_name);
+    assert_eq!(d.download(p, &dest, 1000).await.unwrap(), 13);
+    assert_eq!(std::fs::read(&dest).unwrap(), b"\xff\xd8 large jpeg");
     a.ack.send(()).unwrap();
     cancel.cancel();
 }
 
 #[tokio::test]
-async fn inbound_documents_are_downloaded_within_the_size_cap() {
+async fn inbound_downloads_are_capped_whatever_the_sender_declares() {
     let fake = FakeTelegram::start().await;
     let state = tempfile::tempdir().unwrap();
     let mut c = cfg(&fake, "2011:A");
     c.media_max_mb = 0.001; // ~1 KiB
+    let max = c.media_max_bytes();
     let ok_id = fake.add_file("notes.txt", b"file body".to_vec());
     let big_id = fake.add_file("big.bin", vec![0u8; 4096]);
     let doc = |file_id: &str, size: Option<u64>| {
@@ -540,11 +572,12 @@ async fn inbound_documents_are_downloaded_within_the_size_cap() {
             "is_topic_message": true, "message_thread_id": 3}})
     };
     fake.push_update(doc(&ok_id, Some(9)));
-    fake.push_update(doc(&big_id, Some(4096))); // refused from metadata
-    fake.push_update(doc(&big_id, None)); // refused while streaming
+    fake.push_update(doc(&big_id, Some(4096))); // refused from the declared size
+    fake.push_update(doc(&big_id, Some(9))); // lies: refused while streaming
     let d = telegram::driver_with(&c, state.path(), tuning()).unwrap();
     let (tx, mut rx) = mpsc::channel(4);
-    let (cancel, _task) = spawn_run(d, tx);
+    let (cancel, _task) = spawn_run(d.clone(), tx);
+    let inbound = state.path().join("media/inbound");
 
     let a = recv(&mut rx).await;
     let m = &a.message;
@@ -552,27 +585,37 @@ async fn inbound_documents_are_downloaded_within_the_size_cap() {
     assert_eq!(m.thread_id.as_deref(), Some("3"));
     assert!(m.mentioned);
     assert_eq!(m.media.len(), 1);
-    assert_eq!(std::fs::read(&m.media[0].path).unwrap(), b"file body");
-    assert!(
-        m.media[0]
-            .path
-            .starts_with(state.path().join("media/inbound"))
-    );
+    let dest = inbound.join(&m.media[0].file_name);
+    assert_eq!(d.download(&m.media[0], &dest, max).await.unwrap(), 9);
+    assert_eq!(std::fs::read(&dest).unwrap(), b"file body");
     assert_eq!(m.media[0].mime.as_deref(), Some("text/plain"));
     a.ack.send(()).unwrap();
-    for _ in 0..2 {
-        let b = recv(&mut rx).await;
-        assert!(b.message.media.is_empty());
-        assert!(
-            b.message.text.contains("document not downloaded"),
-            "{}",
-            b.message.text
-        );
-        b.ack.send(()).unwrap();
-    }
-    let leftovers = std::fs::read_dir(state.path().join("media/inbound"))
+
+    let b = recv(&mut rx).await;
+    let before = fake.count("getFile");
+    let err = d
+        .download(&b.message.media[0], &inbound.join("declared.bin"), max)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChannelError::TooLarge(_)), "{err}");
+    assert_eq!(
+        fake.count("getFile"),
+        before,
+        "refused before asking Telegram"
+    );
+    b.ack.send(()).unwrap();
+
+    let b = recv(&mut rx).await;
+    let err = d
+        .download(&b.message.media[0], &inbound.join("liar.bin"), max)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ChannelError::TooLarge(_)), "{err}");
+    b.ack.send(()).unwrap();
+    let left: Vec<_> = std::fs::read_dir(&inbound)
         .unwrap()
-        .count();
-    assert_eq!(leftovers, 1, "partial downloads are removed");
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "partial downloads are removed: {left:?}");
     cancel.cancel();
 }

@@ -18,6 +18,7 @@ use openclaw_channels::{
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::inbound_media::{Downloads, Job};
 use crate::inbox::{Inbox, Pending};
 use crate::runs::{RunSpec, Runs, Submitted};
 use crate::state::AppState;
@@ -40,6 +41,8 @@ pub struct ChannelRuntime {
     history: GroupHistory,
     /// The router's queue, for accounts (re)started by `channels.start`.
     inbound: mpsc::Sender<Inbound>,
+    /// Admitted messages whose attachments are downloading, per session, in order.
+    downloads: Arc<Downloads>,
     state_dir: PathBuf,
     pub config_error: Option<String>,
 }
@@ -103,10 +106,12 @@ impl ChannelRuntime {
             cancel,
             history: GroupHistory::default(),
             inbound: tx,
+            downloads: Arc::new(Downloads::default()),
             state_dir: state.paths.state_dir.clone(),
             config_error,
         });
         tokio::spawn(route(state.clone(), rt.clone(), rx));
+        crate::inbound_media::spawn_sweeper(state.clone(), rt.cancel.clone());
         rt
     }
 
@@ -123,7 +128,7 @@ impl ChannelRuntime {
         }
     }
 
-    fn account_cfg(&self, channel: &str, account: &str) -> Option<AccountConfig> {
+    pub(crate) fn account_cfg(&self, channel: &str, account: &str) -> Option<AccountConfig> {
         self.accounts
             .lock()
             .ok()?
@@ -426,6 +431,7 @@ fn reply_in_background(
         text,
         media: vec![],
         reply_to: None,
+        local_roots: Vec::new(),
     };
     tokio::spawn(async move {
         if let Err(e) = d.send(out).await {
@@ -484,6 +490,25 @@ fn history_limit(acct: &AccountConfig, cfg: &Value) -> usize {
         .or_else(|| cfg["messages"]["groupChat"]["historyLimit"].as_u64())
         .unwrap_or(50)
         .min(1000) as usize
+}
+
+/// Where outbound local media may come from when `agent_id` sends through `account`: the
+/// agent's workspace (first: relative paths resolve there), `<state>/media` and the account's
+/// `mediaLocalRoots`. Everything else on the host (config, device keys, credentials) is off
+/// limits to a `send` caller or an agent reply.
+pub fn media_local_roots(
+    state: &AppState,
+    agent_id: &str,
+    account: Option<&AccountConfig>,
+) -> Vec<PathBuf> {
+    let mut roots = vec![
+        crate::methods::agent::workspace_dir(state, agent_id),
+        state.paths.state_dir.join("media"),
+    ];
+    if let Some(a) = account {
+        roots.extend(a.media_local_roots.iter().cloned());
+    }
+    roots
 }
 
 fn make_driver(
@@ -607,7 +632,7 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
                 continue;
             }
         }
-        let mut text = if message.chat_type == ChatType::Direct {
+        let text = if message.chat_type == ChatType::Direct {
             message.text.clone()
         } else {
             let pending = rt.history.take(&message);
@@ -621,9 +646,6 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
                 )
             }
         };
-        for m in &message.media {
-            text.push_str(&format!("\n[media: {}]", m.path.display()));
-        }
         let pending = Pending {
             run_id: format!("{}-{}", message.channel, uuid::Uuid::new_v4()),
             agent_id: agent,
@@ -635,6 +657,7 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
             thread_id: message.thread_id.clone(),
             message_id: message.message_id.clone(),
             received_at: crate::state::now_ms(),
+            attachments: std::mem::take(&mut message.media),
         };
         // Durable before the driver is acknowledged; not acknowledged ⇒ redelivered later.
         let forget = || {
@@ -649,6 +672,18 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
             tracing::warn!(target: "channels", "cannot record inbound message: {e}");
             forget();
             drop(ack);
+            continue;
+        }
+        if !pending.attachments.is_empty() || rt.downloads.busy(&pending.session_key) {
+            // Durable, attachments included: acknowledge now so the driver keeps polling, and
+            // let the session's download lane fetch them and queue the run, in order.
+            let _ = ack.send(());
+            let job = Job {
+                pending,
+                driver,
+                max_bytes: cfg.media_max_bytes(),
+            };
+            rt.downloads.push(&state, &inbox, job);
             continue;
         }
         let run_id = pending.run_id.clone();
@@ -669,7 +704,7 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
 
 /// Queues the run for an inbox entry and spawns its delivery. On failure (the session's lane
 /// is full) the entry is left as it is: the caller decides whether it is retried or dropped.
-fn submit(
+pub(crate) fn submit(
     state: &Arc<AppState>,
     inbox: &Arc<Inbox>,
     p: Pending,
@@ -707,6 +742,23 @@ fn replay(state: &Arc<AppState>, rt: &Arc<ChannelRuntime>, inbox: &Arc<Inbox>) {
         }
         crate::inbox::first_sighting(&p.channel, &p.account_id, &p.chat_id, &p.message_id);
         tracing::info!(target: "channels", "replaying inbound {} message {} left from before a restart", p.channel, p.run_id);
+        if !p.attachments.is_empty() || rt.downloads.busy(&p.session_key) {
+            let max_bytes = rt
+                .account_cfg(&p.channel, &p.account_id)
+                .map(|c| c.media_max_bytes())
+                .unwrap_or(0);
+            let driver = rt.driver(&p.channel, &p.account_id);
+            rt.downloads.push(
+                state,
+                inbox,
+                Job {
+                    pending: p,
+                    driver,
+                    max_bytes,
+                },
+            );
+            continue;
+        }
         waiting.push(p);
     }
     let waiting = submit_in_order(state, rt, inbox, waiting);
@@ -847,6 +899,7 @@ async fn deliver(
         text: reply,
         media: vec![],
         reply_to: None,
+        local_roots: Vec::new(),
     };
     match driver.send(out).await {
         Ok(_) if !turn_written => inbox.done(&p.run_id),

@@ -30,6 +30,9 @@ pub struct Pending {
     pub message_id: String,
     /// Unix ms; replay order.
     pub received_at: u64,
+    /// Attachments still to download (after acknowledgement, before the run is queued).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<openclaw_channels::PendingMedia>,
 }
 
 /// Entries a live run of this process owns (an in-process restart must not replay them: the
@@ -189,6 +192,7 @@ mod tests {
             thread_id: None,
             message_id: String::new(),
             received_at: at,
+            attachments: Vec::new(),
         }
     }
 

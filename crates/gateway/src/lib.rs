@@ -17,6 +17,7 @@ pub mod http;
 pub mod http_api;
 pub mod http_gate;
 pub mod hub;
+pub mod inbound_media;
 pub mod inbox;
 pub mod listener;
 pub mod logging;

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
+use std::io::Write;
 
+use crate::CappedFile;
 use crate::types::ChannelError;
 
 /// A Bot API endpoint for one token. The token never appears in errors or logs.
@@ -123,8 +124,8 @@ impl BotApi {
         })
     }
 
-    /// Downloads `file_path` (from `getFile`) into `dest`, refusing more than `max_bytes`.
-    /// A partial file is removed on any failure.
+    /// Streams `file_path` (from `getFile`) into a fresh `dest` ([`crate::CappedFile`]),
+    /// refusing more than `max_bytes` whatever the headers say; nothing is left on failure.
     pub async fn download(
         &self,
         file_path: &str,
@@ -145,32 +146,22 @@ impl BotApi {
                 resp.status().as_u16()
             )));
         }
+        let too_large = || ChannelError::TooLarge(format!("file exceeds {max_bytes} bytes"));
         if resp.content_length().is_some_and(|n| n > max_bytes) {
-            return Err(ChannelError::TooLarge(format!(
-                "file exceeds {max_bytes} bytes"
-            )));
+            return Err(too_large());
         }
-        let result = async {
-            let mut f = tokio::fs::File::create(dest).await?;
-            let mut n: u64 = 0;
-            let mut stream = resp.bytes_stream();
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| self.net_err("download", e))?;
-                n += chunk.len() as u64;
-                if n > max_bytes {
-                    return Err(ChannelError::TooLarge(format!(
-                        "file exceeds {max_bytes} bytes"
-                    )));
+        let mut file = CappedFile::create(dest, max_bytes)?;
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.net_err("download", e))?;
+            file.write_all(&chunk).map_err(|e| {
+                if crate::is_too_large(&e) {
+                    too_large()
+                } else {
+                    ChannelError::Io(format!("download: {e}"))
                 }
-                f.write_all(&chunk).await?;
-            }
-            f.sync_all().await?;
-            Ok(n)
+            })?;
         }
-        .await;
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(dest).await;
-        }
-        result
+        Ok(file.finish()?)
     }
 }

@@ -1,19 +1,15 @@
 //! Telegram `Update` JSON → `InboundMessage`: chat kind, topic, sender, mention / reply-to-bot
-//! detection, and photo/document download into `$STATE_DIR/media/inbound/` under `mediaMaxMb`.
+//! detection, and photos/documents as [`PendingMedia`] references (downloaded later, by the
+//! gateway, only for senders access control admits: see `TelegramDriver::download`).
 //! Malformed updates yield `None` (skipped, offset still advances), never a panic.
 
-use std::time::Duration;
-
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{BotInfo, TelegramDriver};
-use crate::types::{ChatType, InboundMessage, MediaFile};
+use crate::download::inbound_file_name;
+use crate::types::{ChatType, InboundMessage, PendingMedia};
 
-pub(crate) async fn to_inbound(
-    d: &TelegramDriver,
-    u: &Value,
-    me: &BotInfo,
-) -> Option<InboundMessage> {
+pub(crate) fn to_inbound(d: &TelegramDriver, u: &Value, me: &BotInfo) -> Option<InboundMessage> {
     let update_id = u.get("update_id").and_then(Value::as_i64)?;
     let m = u.get("message").or_else(|| u.get("channel_post"))?;
     let chat = m.get("chat")?;
@@ -86,12 +82,17 @@ pub(crate) async fn to_inbound(
         None
     };
     if let Some((file, kind, mime, name)) = wanted {
-        match fetch(d, file, update_id, &name).await {
-            Ok(mut f) => {
-                f.mime = mime;
-                media.push(f);
-            }
-            Err(note) => notes.push(format!("[{kind} not downloaded: {note}]")),
+        if let Some(file_id) = file.get("file_id").and_then(Value::as_str) {
+            media.push(PendingMedia {
+                kind: if kind == "photo" { "image" } else { "document" }.into(),
+                mime,
+                file_name: inbound_file_name(
+                    &["tg", &d.cfg.account_id, &update_id.to_string()],
+                    &name,
+                ),
+                declared_size: file.get("file_size").and_then(Value::as_u64),
+                reference: file_id.to_string(),
+            });
         }
         notes.push(format!(
             "<media:{}>",
@@ -165,65 +166,4 @@ fn is_mentioned(text: &str, entities: Option<&Value>, me: &BotInfo) -> bool {
             Some("text_mention") => e.pointer("/user/id").and_then(Value::as_i64) == Some(me.id),
             _ => false,
         })
-}
-
-/// getFile + download with the account's size cap. `Err` is a short human note.
-async fn fetch(
-    d: &TelegramDriver,
-    file: &Value,
-    update_id: i64,
-    name: &str,
-) -> Result<MediaFile, String> {
-    let max = d.cfg.media_max_bytes();
-    if let Some(size) = file.get("file_size").and_then(Value::as_u64)
-        && size > max
-    {
-        return Err(format!(
-            "{size} bytes exceeds mediaMaxMb ({} MB)",
-            d.cfg.media_max_mb
-        ));
-    }
-    let file_id = file
-        .get("file_id")
-        .and_then(Value::as_str)
-        .ok_or("missing file_id")?;
-    let info = d
-        .api
-        .call(
-            "getFile",
-            &json!({"file_id": file_id}),
-            Duration::from_secs(30),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-    let path = info
-        .get("file_path")
-        .and_then(Value::as_str)
-        .ok_or("getFile returned no file_path")?;
-    openclaw_config::fsutil::ensure_private_dir(&d.media_dir).map_err(|e| e.to_string())?;
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(80)
-        .collect();
-    let dest = d.media_dir.join(format!(
-        "tg-{}-{update_id}-{safe}",
-        d.cfg.account_id.replace(['/', '\\'], "_")
-    ));
-    let size = d
-        .api
-        .download(path, &dest, max)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(MediaFile {
-        path: dest,
-        mime: None,
-        size,
-    })
 }

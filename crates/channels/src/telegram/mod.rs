@@ -8,7 +8,7 @@ mod inbound;
 mod offset;
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
@@ -25,7 +25,7 @@ use crate::config::AccountConfig;
 use crate::supervisor::Backoff;
 use crate::types::{
     CancelToken, ChannelDriver, ChannelError, ChannelStatus, Inbound, OutboundMedia,
-    OutboundMessage, SentRef, now_ms,
+    OutboundMessage, PendingMedia, SentRef, now_ms,
 };
 
 /// Telegram's hard limits.
@@ -111,7 +111,6 @@ pub struct TelegramDriver {
     cfg: AccountConfig,
     api: BotApi,
     offsets: OffsetStore,
-    media_dir: PathBuf,
     tuning: Tuning,
     poll_key: String,
     status: Mutex<ChannelStatus>,
@@ -139,7 +138,6 @@ impl TelegramDriver {
         Ok(TelegramDriver {
             api: BotApi::new(&cfg.api_root, &token)?,
             offsets: OffsetStore::new(state_dir, &cfg.account_id, &token),
-            media_dir: state_dir.join("media").join("inbound"),
             tuning,
             poll_key,
             status: Mutex::new(ChannelStatus {
@@ -258,7 +256,7 @@ impl TelegramDriver {
                         if last.is_some_and(|l| id <= l) {
                             continue; // already acknowledged: never process twice
                         }
-                        if let Some(msg) = inbound::to_inbound(self, &u, &me).await {
+                        if let Some(msg) = inbound::to_inbound(self, &u, &me) {
                             fault_injection(&msg.text);
                             let (item, ack) = Inbound::new(msg);
                             tokio::select! {
@@ -347,10 +345,13 @@ impl TelegramDriver {
         Ok(message_id(&r))
     }
 
+    /// Sends one attachment: a URL is handed to Telegram (its servers fetch it, not us); a
+    /// local file arrives already loaded (`local`), checked against the roots and the cap.
     async fn send_media(
         &self,
         base: &Value,
         m: &OutboundMedia,
+        local: Option<crate::LoadedMedia>,
         caption: Option<&str>,
     ) -> Result<String, ChannelError> {
         let (method, field) = if is_photo(m) {
@@ -358,7 +359,10 @@ impl TelegramDriver {
         } else {
             ("sendDocument", "document")
         };
-        if m.source.starts_with("http://") || m.source.starts_with("https://") {
+        let Some(crate::LoadedMedia {
+            bytes, file_name, ..
+        }) = local
+        else {
             let mut body = base.clone();
             body[field] = json!(m.source);
             let r = match caption {
@@ -379,11 +383,7 @@ impl TelegramDriver {
                 None => self.call_retrying(method, &body).await?,
             };
             return Ok(message_id(&r));
-        }
-        // Local file: read under the account's cap (same checks as every driver's uploads).
-        let crate::LoadedMedia {
-            bytes, file_name, ..
-        } = crate::load_media(&m.source, self.cfg.media_max_bytes()).await?;
+        };
         let form = |html: bool| -> Result<reqwest::multipart::Form, ChannelError> {
             let mut part =
                 reqwest::multipart::Part::bytes(bytes.clone()).file_name(file_name.clone());
@@ -557,6 +557,19 @@ impl ChannelDriver for TelegramDriver {
             && text.chars().count() <= MAX_CAPTION_CHARS
             && !text.is_empty())
         .then_some(text);
+        // Every local file is checked and read before anything is sent: a refused path must not
+        // leave half a message in the chat.
+        let mut local = Vec::with_capacity(msg.media.len());
+        for m in &msg.media {
+            local.push(if crate::is_url(&m.source) {
+                None
+            } else {
+                Some(
+                    crate::load_media(&m.source, &msg.local_roots, self.cfg.media_max_bytes())
+                        .await?,
+                )
+            });
+        }
         let mut ids = Vec::new();
         if caption.is_none() {
             let limit = self.cfg.text_chunk_limit.clamp(1, MAX_MESSAGE_CHARS);
@@ -567,14 +580,14 @@ impl ChannelDriver for TelegramDriver {
                 );
             }
         }
-        for (i, m) in msg.media.iter().enumerate() {
+        for (i, (m, loaded)) in msg.media.iter().zip(local).enumerate() {
             let b = if i == 0 && ids.is_empty() {
                 &first
             } else {
                 &base
             };
             ids.push(
-                self.send_media(b, m, if i == 0 { caption } else { None })
+                self.send_media(b, m, loaded, if i == 0 { caption } else { None })
                     .await?,
             );
         }
@@ -630,6 +643,34 @@ impl ChannelDriver for TelegramDriver {
 
     fn parse_target(&self, target: &str) -> Result<(String, Option<String>), ChannelError> {
         parse_target(target)
+    }
+
+    /// `getFile` then a streamed download under the cap. Runs on the gateway's download task,
+    /// never on the poll loop.
+    async fn download(
+        &self,
+        media: &PendingMedia,
+        dest: &Path,
+        max: u64,
+    ) -> Result<u64, ChannelError> {
+        if let Some(size) = media.declared_size.filter(|s| *s > max) {
+            return Err(ChannelError::TooLarge(format!(
+                "{size} bytes exceeds mediaMaxMb ({max} bytes)"
+            )));
+        }
+        let info = self
+            .api
+            .call(
+                "getFile",
+                &json!({"file_id": media.reference}),
+                Duration::from_secs(30),
+            )
+            .await?;
+        let path = info
+            .get("file_path")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ChannelError::Api("getFile returned no file_path".into()))?;
+        self.api.download(path, dest, max).await
     }
 }
 

@@ -140,7 +140,9 @@ fn save_dedupe(state: &AppState, mut map: BTreeMap<String, Value>) -> std::io::R
 fn channel_error(e: ChannelError) -> ErrorShape {
     match e {
         ChannelError::NotLinked(m) => ErrorShape::new(codes::NOT_LINKED, m),
-        ChannelError::BadTarget(m) | ChannelError::TooLarge(m) => ErrorShape::invalid_request(m),
+        ChannelError::BadTarget(m) | ChannelError::TooLarge(m) | ChannelError::MediaAccess(m) => {
+            ErrorShape::invalid_request(m)
+        }
         other => ErrorShape::unavailable(other.to_string()),
     }
 }
@@ -202,6 +204,7 @@ pub async fn deliver(
             text,
             media: vec![],
             reply_to: None,
+            local_roots: Vec::new(),
         })
         .await
         .map_err(channel_error)?;
@@ -272,6 +275,12 @@ fn send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> 
             ));
         };
         let (chat_id, thread) = driver.parse_target(&p.to).map_err(channel_error)?;
+        let agent = send_agent(state, &p)?;
+        let local_roots = crate::channels::media_local_roots(
+            state,
+            &agent,
+            rt.account_cfg(&channel, &account).as_ref(),
+        );
         let _guard = SEND_LOCK.lock().await;
         let key = format!("send:{}", p.idempotency_key);
         let mut dedupe = load_dedupe(state);
@@ -287,6 +296,7 @@ fn send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> 
                 .map(|source| OutboundMedia { source, mime: None })
                 .collect(),
             reply_to: None,
+            local_roots,
         };
         let sent = driver.send(out).await.map_err(channel_error)?;
         let result = json!({
@@ -301,6 +311,30 @@ fn send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> 
         }
         Ok(Reply::Json(result))
     })
+}
+
+/// The agent a `send` acts for (its workspace is where local media may come from):
+/// `agentId`, else the agent of `sessionKey` (`agent:<id>:…`), else the default agent.
+fn send_agent(state: &AppState, p: &SendParams) -> Result<String, ErrorShape> {
+    let (ids, default) = crate::methods::agent::agents(state);
+    if let Some(a) = &p.agent_id {
+        let a = a.to_ascii_lowercase();
+        return if ids.contains(&a) {
+            Ok(a)
+        } else {
+            Err(ErrorShape::invalid_request(format!(
+                "unknown agent id: {a}"
+            )))
+        };
+    }
+    let from_key = p
+        .session_key
+        .as_deref()
+        .and_then(|k| k.strip_prefix("agent:"))
+        .and_then(|r| r.split(':').next())
+        .map(str::to_ascii_lowercase)
+        .filter(|a| ids.contains(a));
+    Ok(from_key.unwrap_or(default))
 }
 
 fn status<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
