@@ -264,26 +264,16 @@ fn read_json<T: for<'de> Deserialize<'de> + Default>(path: &Path) -> T {
 /// cannot be read or parsed is set aside first, so the write that follows does not destroy
 /// it; if it cannot be set aside, the write is refused.
 fn read_for_update<T: for<'de> Deserialize<'de> + Default>(path: &Path) -> std::io::Result<T> {
-    let problem = match std::fs::read(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(T::default()),
-        Ok(b) if b.iter().all(u8::is_ascii_whitespace) => return Ok(T::default()),
-        Ok(b) => match serde_json::from_slice(&b) {
-            Ok(v) => return Ok(v),
-            Err(e) => format!("not valid: {e}"),
-        },
-        Err(e) => format!("unreadable: {e}"),
-    };
-    match openclaw_config::fsutil::set_aside_corrupt(path) {
-        Ok(aside) => {
-            tracing::error!(path = %path.display(), kept = %aside.display(), "pairing store file is {problem}; set aside, starting an empty one");
-            Ok(T::default())
+    match openclaw_config::fsutil::read_json_or_set_aside(path) {
+        Ok(read) => {
+            if let Some((problem, kept)) = &read.set_aside {
+                tracing::error!(path = %path.display(), kept = %kept.display(), "pairing store file is {problem}; set aside, starting an empty one");
+            }
+            Ok(read.value)
         }
         Err(e) => {
-            tracing::error!(path = %path.display(), error = %e, "pairing store file is {problem} and cannot be set aside; not overwriting it");
-            Err(std::io::Error::other(format!(
-                "{} is {problem} and cannot be set aside: {e}",
-                path.display()
-            )))
+            tracing::error!(path = %path.display(), error = %e, "pairing store file not overwritten");
+            Err(e)
         }
     }
 }

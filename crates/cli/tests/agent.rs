@@ -378,6 +378,7 @@ async fn transcript_survives_kill_9_mid_run() {
     assert_eq!(h["payload"]["messages"].as_array().unwrap().len(), 5);
 }
 
+/// `http_request` with a JSON content type (callers' headers follow and may add more).
 fn http(
     port: u16,
     method: &str,
@@ -385,29 +386,9 @@ fn http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, String, String) {
-    use std::io::Read;
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\nContent-Type: application/json\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).unwrap();
-    let (head, body) = buf.split_once("\r\n\r\n").unwrap_or((&buf, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("0")
-        .parse()
-        .unwrap_or(0);
-    (status, head.to_lowercase(), body.to_string())
+    let mut all = vec![("Content-Type", "application/json")];
+    all.extend_from_slice(headers);
+    http_request(port, method, path, &all, body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

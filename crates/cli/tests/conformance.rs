@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
 use std::time::Duration;
 
 use common::*;
@@ -198,22 +197,6 @@ async fn sessions_delete_of_an_archived_session_needs_only_write() {
     assert_eq!(res["payload"]["deleted"], true);
 }
 
-/// A minimal HTTP/1.1 GET; returns (status, body).
-fn http_get(port: u16, path: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).unwrap();
-    let (head, body) = buf.split_once("\r\n\r\n").unwrap();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, body.to_string())
-}
-
 #[test]
 fn ready_and_startup_are_aliases_of_the_z_probes() {
     let gw = Gateway::start();
@@ -221,10 +204,10 @@ fn ready_and_startup_are_aliases_of_the_z_probes() {
         ("/ready", "/readyz", "ready"),
         ("/startup", "/startupz", "status"),
     ] {
-        let (status, body) = http_get(gw.port, alias);
+        let (status, _, body) = http_request(gw.port, "GET", alias, &[], "");
         assert_eq!(status, 200, "{alias}: {body}");
         let got: Value = serde_json::from_str(&body).unwrap();
-        let (_, body) = http_get(gw.port, probe);
+        let (_, _, body) = http_request(gw.port, "GET", probe, &[], "");
         let want: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(got[key], want[key], "{alias} vs {probe}");
     }

@@ -3,34 +3,16 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
 
-/// A minimal HTTP/1.1 GET; returns (status, lowercased head, body).
-fn get(port: u16, path: &str) -> (u16, String, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).unwrap();
-    let (head, body) = buf.split_once("\r\n\r\n").unwrap();
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, head.to_lowercase(), body.to_string())
-}
-
 #[test]
 fn probes_answer_without_auth() {
     let gw = Gateway::start();
     for path in ["/healthz", "/health"] {
-        let (status, head, body) = get(gw.port, path);
+        let (status, head, body) = http_request(gw.port, "GET", path, &[], "");
         assert_eq!(status, 200);
         assert_eq!(
             serde_json::from_str::<Value>(&body).unwrap(),
@@ -42,13 +24,13 @@ fn probes_answer_without_auth() {
         assert!(head.contains("referrer-policy: no-referrer"));
         assert!(head.contains("permissions-policy: camera=(), microphone=(self), geolocation=()"));
     }
-    let (status, _, body) = get(gw.port, "/readyz");
+    let (status, _, body) = http_request(gw.port, "GET", "/readyz", &[], "");
     assert_eq!(status, 200);
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["ready"], true);
     assert_eq!(v["failing"], serde_json::json!([]));
     assert!(v["uptimeMs"].as_u64().is_some());
-    let (status, _, body) = get(gw.port, "/startupz");
+    let (status, _, body) = http_request(gw.port, "GET", "/startupz", &[], "");
     assert_eq!(status, 200);
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["ok"], true);
@@ -60,7 +42,7 @@ fn probes_answer_without_auth() {
 fn other_paths_are_404_text() {
     let gw = Gateway::start();
     for path in ["/nope", "/v1/chat/completions", "/../../etc/passwd"] {
-        let (status, head, body) = get(gw.port, path);
+        let (status, head, body) = http_request(gw.port, "GET", path, &[], "");
         assert_eq!(status, 404, "{path}");
         assert!(head.contains("text/plain"));
         assert_eq!(body, "Not Found");

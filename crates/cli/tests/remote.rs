@@ -10,20 +10,9 @@ use serde_json::{Value, json};
 
 const REMOTE: &str = "203.0.113.9";
 
-fn proxied_gateway(extra: Value) -> Gateway {
-    let home = Home::new();
-    let mut cfg = token_config(&home);
-    cfg["gateway"]["trustedProxies"] = json!(["127.0.0.1"]);
-    for (k, v) in extra.as_object().unwrap() {
-        cfg["gateway"][k] = v.clone();
-    }
-    home.write_config(&cfg);
-    Gateway::start_in(home, &["gateway", "--port", "0"], &[])
-}
-
 #[tokio::test]
 async fn new_remote_device_needs_pairing() {
-    let gw = proxied_gateway(json!({}));
+    let gw = proxied_gateway(json!({}), &[]);
     let (mut admin, _) = connected(&gw.url(), &["operator.admin"]).await;
 
     let key = SigningKey::from_bytes(&[3; 32]);
@@ -54,14 +43,8 @@ async fn new_remote_device_needs_pairing() {
 
 #[tokio::test]
 async fn remote_shared_secret_without_device_gets_no_scopes() {
-    let gw = proxied_gateway(json!({}));
-    let (mut raw, _) = Raw::open_with(&gw.url(), &[("x-forwarded-for", REMOTE)]).await;
-    raw.send(&connect_frame(
-        "c",
-        connect_params(Some(TOKEN), &["operator.admin"]),
-    ))
-    .await;
-    let res = raw.res("c").await;
+    let gw = proxied_gateway(json!({}), &[]);
+    let (mut raw, res) = token_only_hello(&gw.url(), &[("x-forwarded-for", REMOTE)]).await;
     assert_eq!(res["ok"], true, "{res}");
     assert_eq!(res["payload"]["auth"]["scopes"], json!([]));
     let r = raw.req("s", "status", None).await;
@@ -72,6 +55,7 @@ async fn remote_shared_secret_without_device_gets_no_scopes() {
 async fn repeated_failures_lock_a_remote_address_out() {
     let gw = proxied_gateway(
         json!({"auth": {"mode": "token", "token": TOKEN, "rateLimit": {"maxAttempts": 2}}}),
+        &[],
     );
     for _ in 0..2 {
         let (mut raw, _) = Raw::open_with(&gw.url(), &[("x-forwarded-for", REMOTE)]).await;
@@ -99,7 +83,10 @@ async fn repeated_failures_lock_a_remote_address_out() {
 
 #[tokio::test]
 async fn foreign_browser_origins_are_refused() {
-    let gw = proxied_gateway(json!({"controlUi": {"allowedOrigins": ["https://ok.example"]}}));
+    let gw = proxied_gateway(
+        json!({"controlUi": {"allowedOrigins": ["https://ok.example"]}}),
+        &[],
+    );
     let (mut raw, _) = Raw::open_with(&gw.url(), &[("origin", "https://evil.example")]).await;
     raw.send(&connect_frame("c", connect_params(Some(TOKEN), &[])))
         .await;

@@ -17,42 +17,6 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
-/// One HTTP/1.1 request on a fresh connection; returns (status, lowercased head, body).
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
-        req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
-    }
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).unwrap();
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).unwrap();
-    let buf = String::from_utf8_lossy(&buf).to_string();
-    let (head, body) = buf.split_once("\r\n\r\n").unwrap_or((&buf, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("0")
-        .parse()
-        .unwrap_or(0);
-    (status, head.to_lowercase(), body.to_string())
-}
-
 /// A config with no secret anywhere (local mode).
 fn unconfigured_gateway() -> Gateway {
     let home = Home::new();
@@ -81,11 +45,12 @@ fn no_configured_secret_still_means_auth_and_the_local_cli_works() {
         ("Origin", "https://evil.example"),
         ("Sec-Fetch-Site", "cross-site"),
     ];
-    let (status, _, body) = http(gw.port, "POST", "/tools/invoke", &cross_site, WRITE_AGENTS);
+    let (status, _, body) =
+        http_request(gw.port, "POST", "/tools/invoke", &cross_site, WRITE_AGENTS);
     assert!(status == 401 || status == 403, "{status} {body}");
     // Without the browser headers it still needs the token.
     let json_ct = [("Content-Type", "application/json")];
-    let (status, _, _) = http(gw.port, "POST", "/tools/invoke", &json_ct, WRITE_AGENTS);
+    let (status, _, _) = http_request(gw.port, "POST", "/tools/invoke", &json_ct, WRITE_AGENTS);
     assert_eq!(status, 401);
     assert!(
         !agents_md(&gw).contains("PWNED"),
@@ -111,7 +76,7 @@ fn no_configured_secret_still_means_auth_and_the_local_cli_works() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("\"ok\""), "{out}");
     let bearer = format!("Bearer {}", token.trim());
-    let (status, _, body) = http(
+    let (status, _, body) = http_request(
         gw.port,
         "POST",
         "/tools/invoke",
@@ -138,7 +103,7 @@ fn http_apis_refuse_cross_site_and_non_json_even_with_the_token() {
         ("Sec-Fetch-Site", "cross-site"),
         ("Origin", "null"),
     ] {
-        let (status, _, body) = http(
+        let (status, _, body) = http_request(
             gw.port,
             "POST",
             "/tools/invoke",
@@ -147,7 +112,7 @@ fn http_apis_refuse_cross_site_and_non_json_even_with_the_token() {
         );
         assert_eq!(status, 403, "{extra:?}: {body}");
     }
-    let (status, _, _) = http(
+    let (status, _, _) = http_request(
         gw.port,
         "POST",
         "/tools/invoke",
@@ -155,12 +120,12 @@ fn http_apis_refuse_cross_site_and_non_json_even_with_the_token() {
         WRITE_AGENTS,
     );
     assert_eq!(status, 415);
-    let (status, _, _) = http(gw.port, "POST", "/tools/invoke", &[auth], WRITE_AGENTS);
+    let (status, _, _) = http_request(gw.port, "POST", "/tools/invoke", &[auth], WRITE_AGENTS);
     assert_eq!(status, 415, "no content type is not JSON");
     assert!(!agents_md(&gw).contains("PWNED"));
     // Same-origin and non-browser JSON requests pass.
     let origin = format!("http://127.0.0.1:{}", gw.port);
-    let (status, _, body) = http(
+    let (status, _, body) = http_request(
         gw.port,
         "POST",
         "/tools/invoke",
@@ -194,18 +159,16 @@ fn auth_is_checked_before_the_body_is_read() {
 
 #[test]
 fn http_auth_failures_lock_out_the_client_the_proxy_names() {
-    let home = Home::new();
-    let mut cfg = token_config(&home);
-    cfg["gateway"]["trustedProxies"] = json!(["127.0.0.1"]);
-    cfg["gateway"]["auth"]["rateLimit"] =
-        json!({"maxAttempts": 2, "windowMs": 60000, "lockoutMs": 60000});
-    home.write_config(&cfg);
-    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let gw = proxied_gateway(
+        json!({"auth": {"mode": "token", "token": TOKEN,
+                        "rateLimit": {"maxAttempts": 2, "windowMs": 60000, "lockoutMs": 60000}}}),
+        &[],
+    );
     let bad = ("Authorization", "Bearer wrong");
     let json_ct = ("Content-Type", "application/json");
     let attacker = ("X-Forwarded-For", "198.51.100.7");
     for _ in 0..2 {
-        let (status, _, _) = http(
+        let (status, _, _) = http_request(
             gw.port,
             "POST",
             "/tools/invoke",
@@ -215,7 +178,7 @@ fn http_auth_failures_lock_out_the_client_the_proxy_names() {
         assert_eq!(status, 401);
     }
     let good = format!("Bearer {TOKEN}");
-    let (status, head, _) = http(
+    let (status, head, _) = http_request(
         gw.port,
         "POST",
         "/tools/invoke",
@@ -225,7 +188,7 @@ fn http_auth_failures_lock_out_the_client_the_proxy_names() {
     assert_eq!(status, 429, "locked out even with the right token");
     assert!(head.contains("retry-after:"), "{head}");
     // Another client behind the same proxy is not affected.
-    let (status, _, body) = http(
+    let (status, _, body) = http_request(
         gw.port,
         "POST",
         "/tools/invoke",
@@ -262,13 +225,7 @@ async fn a_rebinding_page_on_loopback_is_not_local() {
     assert_eq!(res["error"]["details"]["code"], "PAIRING_REQUIRED", "{res}");
 
     // A token-only client behind a foreign Host keeps no scopes.
-    let (mut raw, _) = Raw::open_with(&gw.url(), &[("host", host.as_str())]).await;
-    raw.send(&connect_frame(
-        "c",
-        connect_params(Some(TOKEN), &["operator.admin"]),
-    ))
-    .await;
-    let res = raw.res("c").await;
+    let (_raw, res) = token_only_hello(&gw.url(), &[("host", host.as_str())]).await;
     assert_eq!(res["ok"], true, "{res}");
     assert_eq!(res["payload"]["auth"]["scopes"], json!([]), "{res}");
 
@@ -288,13 +245,7 @@ async fn a_rebinding_page_on_loopback_is_not_local() {
 #[tokio::test]
 async fn forwarding_headers_from_an_untrusted_peer_are_not_local() {
     let gw = Gateway::start();
-    let (mut raw, _) = Raw::open_with(&gw.url(), &[("x-forwarded-for", "203.0.113.5")]).await;
-    raw.send(&connect_frame(
-        "c",
-        connect_params(Some(TOKEN), &["operator.admin"]),
-    ))
-    .await;
-    let res = raw.res("c").await;
+    let (_raw, res) = token_only_hello(&gw.url(), &[("x-forwarded-for", "203.0.113.5")]).await;
     assert_eq!(res["ok"], true, "{res}");
     assert_eq!(res["payload"]["auth"]["scopes"], json!([]), "{res}");
 }
@@ -383,7 +334,7 @@ fn a_slow_header_client_is_cut_off() {
         Err(e) => assert_ne!(e.kind(), std::io::ErrorKind::WouldBlock, "still open"),
     }
     // A prompt client on the same gateway is served.
-    let (status, _, _) = http(gw.port, "GET", "/healthz", &[], "");
+    let (status, _, _) = http_request(gw.port, "GET", "/healthz", &[], "");
     assert_eq!(status, 200);
 }
 
@@ -435,55 +386,24 @@ fn connections_over_the_cap_are_closed_at_once() {
 
 #[tokio::test]
 async fn unauthenticated_sockets_are_capped_in_total() {
-    let home = Home::new();
-    let mut cfg = token_config(&home);
-    cfg["gateway"]["trustedProxies"] = json!(["127.0.0.1"]);
-    home.write_config(&cfg);
-    let gw = Gateway::start_in(
-        home,
-        &["gateway", "--port", "0"],
-        &[("OPENCLAW_MAX_PREAUTH_CONNECTIONS", "2")],
-    );
+    let gw = proxied_gateway(json!({}), &[("OPENCLAW_MAX_PREAUTH_CONNECTIONS", "2")]);
     let (_a, _) = Raw::open_with(&gw.url(), &[("x-forwarded-for", "198.51.100.1")]).await;
     let (_b, _) = Raw::open_with(&gw.url(), &[("x-forwarded-for", "198.51.100.2")]).await;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut req = gw.url().into_client_request().unwrap();
-    req.headers_mut()
-        .insert("x-forwarded-for", "198.51.100.3".parse().unwrap());
-    match tokio_tungstenite::connect_async(req).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 503),
-        other => panic!("expected 503, got {:?}", other.map(|_| ())),
-    }
+    assert_eq!(upgrade_from(&gw.url(), "198.51.100.3").await, Err(503));
 }
 
 #[tokio::test]
 async fn ipv6_clients_are_counted_by_their_64() {
-    let home = Home::new();
-    let mut cfg = token_config(&home);
-    cfg["gateway"]["trustedProxies"] = json!(["127.0.0.1"]);
-    home.write_config(&cfg);
-    let gw = Gateway::start_in(
-        home,
-        &["gateway", "--port", "0"],
+    let gw = proxied_gateway(
+        json!({}),
         &[("OPENCLAW_MAX_PREAUTH_CONNECTIONS_PER_IP", "2")],
     );
     let (_a, _) = Raw::open_with(&gw.url(), &[("x-forwarded-for", "2001:db8:1:2::1")]).await;
     let (_b, _) = Raw::open_with(&gw.url(), &[("x-forwarded-for", "2001:db8:1:2::2")]).await;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    let mut req = gw.url().into_client_request().unwrap();
-    req.headers_mut()
-        .insert("x-forwarded-for", "2001:db8:1:2:ffff::3".parse().unwrap());
-    assert!(
-        tokio_tungstenite::connect_async(req).await.is_err(),
-        "same /64, over budget"
-    );
-    let mut req = gw.url().into_client_request().unwrap();
-    req.headers_mut()
-        .insert("x-forwarded-for", "2001:db8:1:3::1".parse().unwrap());
-    assert!(
-        tokio_tungstenite::connect_async(req).await.is_ok(),
-        "another /64"
-    );
+    let same = upgrade_from(&gw.url(), "2001:db8:1:2:ffff::3").await;
+    assert_eq!(same, Err(503), "same /64, over budget");
+    let other = upgrade_from(&gw.url(), "2001:db8:1:3::1").await;
+    assert_eq!(other, Ok(()), "another /64");
 }
 
 async fn close_is_echoed(raw: &mut Raw) {
@@ -519,7 +439,7 @@ fn explicit_auth_none_keeps_the_cross_site_guard() {
     let home = Home::new();
     home.write_config(&json!({"gateway": {"mode": "local", "auth": {"mode": "none"}}, "logging": {"file": home.log_path()}}));
     let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
-    let (status, _, _) = http(
+    let (status, _, _) = http_request(
         gw.port,
         "POST",
         "/tools/invoke",
@@ -530,7 +450,7 @@ fn explicit_auth_none_keeps_the_cross_site_guard() {
         WRITE_AGENTS,
     );
     assert_eq!(status, 403);
-    let (status, _, _) = http(
+    let (status, _, _) = http_request(
         gw.port,
         "POST",
         "/tools/invoke",

@@ -23,9 +23,35 @@ pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
 /// Atomically replaces `path` with `data` (mode 0600). A crash leaves either the old or the new
 /// content, never a torn file.
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    ensure_private_dir(path.parent().unwrap_or(Path::new(".")))?;
+    replace(path, data, Mode::Private)
+}
+
+/// Atomically replaces a user's file (a workspace file an agent tool writes): like
+/// [`write_atomic`], but an existing file keeps its mode, a new one gets the default (umask)
+/// mode, and no directory is created. The rename replaces the directory entry itself, so a
+/// symlink swapped in after the path was resolved is replaced, not followed.
+pub fn replace_keeping_mode(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let keep = std::fs::symlink_metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.permissions());
+    replace(path, data, Mode::Keep(keep))
+}
+
+enum Mode {
+    Private,
+    Keep(Option<std::fs::Permissions>),
+}
+
+/// Temp file in the same directory, fsync, rename over `path`, fsync the directory; the temp
+/// file is removed on any failure.
+fn replace(path: &Path, data: &[u8], mode: Mode) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    ensure_private_dir(dir)?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
     let tmp = dir.join(format!(
         ".{name}.{}.{}.tmp",
         std::process::id(),
@@ -35,12 +61,15 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create_new(true);
         #[cfg(unix)]
-        {
+        if matches!(mode, Mode::Private) {
             use std::os::unix::fs::OpenOptionsExt;
             opts.mode(0o600);
         }
         let mut f = opts.open(&tmp)?;
         f.write_all(data)?;
+        if let Mode::Keep(Some(perms)) = &mode {
+            f.set_permissions(perms.clone())?;
+        }
         f.sync_all()?;
         drop(f);
         std::fs::rename(&tmp, path)?;
@@ -87,6 +116,52 @@ pub fn set_aside_corrupt(path: &Path) -> std::io::Result<std::path::PathBuf> {
     ))
 }
 
+/// What [`read_json_or_set_aside`] found.
+pub struct JsonRead<T> {
+    /// The parsed content; the default when the file was missing, blank or set aside.
+    pub value: T,
+    /// Set when the file was unreadable or unparsable: why, and where its bytes were kept.
+    pub set_aside: Option<(String, std::path::PathBuf)>,
+}
+
+/// Reads a JSON state file. Missing or blank ⇒ the default. Unreadable or unparsable ⇒ set
+/// aside ([`set_aside_corrupt`]) and the default, so the next write cannot destroy it; `Err`
+/// when it could not even be set aside (the caller must then refuse to overwrite it).
+pub fn read_json_or_set_aside<T: serde::de::DeserializeOwned + Default>(
+    path: &Path,
+) -> std::io::Result<JsonRead<T>> {
+    let problem = match std::fs::read(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Ok(b) if b.iter().all(u8::is_ascii_whitespace) => String::new(),
+        Ok(b) => match serde_json::from_slice(&b) {
+            Ok(value) => {
+                return Ok(JsonRead {
+                    value,
+                    set_aside: None,
+                });
+            }
+            Err(e) => format!("not valid: {e}"),
+        },
+        Err(e) => format!("unreadable: {e}"),
+    };
+    if problem.is_empty() {
+        return Ok(JsonRead {
+            value: T::default(),
+            set_aside: None,
+        });
+    }
+    match set_aside_corrupt(path) {
+        Ok(kept) => Ok(JsonRead {
+            value: T::default(),
+            set_aside: Some((problem, kept)),
+        }),
+        Err(e) => Err(std::io::Error::other(format!(
+            "{} is {problem} and cannot be set aside ({e})",
+            path.display()
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +180,24 @@ mod tests {
         assert_eq!(std::fs::read(&second).unwrap(), b"garbage two");
         let name = first.file_name().unwrap().to_string_lossy().into_owned();
         assert!(name.starts_with("paired.json.corrupt-"), "{name}");
+    }
+
+    #[test]
+    fn json_read_defaults_missing_and_sets_aside_garbage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.json");
+        let r = read_json_or_set_aside::<Vec<u32>>(&path).unwrap();
+        assert!(r.value.is_empty() && r.set_aside.is_none());
+        std::fs::write(&path, b"[1,2]").unwrap();
+        assert_eq!(
+            read_json_or_set_aside::<Vec<u32>>(&path).unwrap().value,
+            [1, 2]
+        );
+        std::fs::write(&path, b"{torn").unwrap();
+        let r = read_json_or_set_aside::<Vec<u32>>(&path).unwrap();
+        let (problem, kept) = r.set_aside.unwrap();
+        assert!(problem.starts_with("not valid"), "{problem}");
+        assert_eq!(std::fs::read(kept).unwrap(), b"{torn");
+        assert!(!path.exists() && r.value.is_empty());
     }
 }

@@ -266,27 +266,16 @@ pub enum StoreError {
 fn load_file<T: serde::de::DeserializeOwned + Default>(
     path: &std::path::Path,
 ) -> Result<T, String> {
-    let problem = match std::fs::read(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(T::default()),
-        Ok(b) if b.iter().all(u8::is_ascii_whitespace) => return Ok(T::default()),
-        Ok(b) => match serde_json::from_slice(&b) {
-            Ok(v) => return Ok(v),
-            Err(e) => format!("not valid: {e}"),
-        },
-        Err(e) => format!("unreadable: {e}"),
-    };
-    match openclaw_config::fsutil::set_aside_corrupt(path) {
-        Ok(aside) => {
-            tracing::error!(target: "gateway", "{} is {problem}; kept it as {} and started an empty one", path.display(), aside.display());
-            Ok(T::default())
+    match openclaw_config::fsutil::read_json_or_set_aside(path) {
+        Ok(read) => {
+            if let Some((problem, kept)) = &read.set_aside {
+                tracing::error!(target: "gateway", "{} is {problem}; kept it as {} and started an empty one", path.display(), kept.display());
+            }
+            Ok(read.value)
         }
         Err(e) => {
-            let why = format!(
-                "{} is {problem} and cannot be set aside ({e})",
-                path.display()
-            );
-            tracing::error!(target: "gateway", "{why}; device pairing changes are refused until it is fixed");
-            Err(why)
+            tracing::error!(target: "gateway", "{e}; device pairing changes are refused until it is fixed");
+            Err(e.to_string())
         }
     }
 }

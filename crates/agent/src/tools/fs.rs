@@ -193,50 +193,6 @@ pub fn read(workspace: &Path, args: &Value) -> ToolResult {
     )
 }
 
-/// Replaces `path` (already resolved inside the workspace) with `data`: a temp file in the
-/// same directory, fsync, rename over the target, fsync the directory. A crash or a full disk
-/// leaves the old content whole, never a truncated file; an existing file keeps its mode. The
-/// rename replaces the directory entry itself, so a symlink swapped in after the path was
-/// resolved is replaced, not followed.
-fn replace_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let tmp = dir.join(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        rand::random::<u32>()
-    ));
-    let keep_mode = std::fs::symlink_metadata(path)
-        .ok()
-        .filter(|m| m.is_file())
-        .map(|m| m.permissions());
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        if let Some(perms) = keep_mode {
-            f.set_permissions(perms)?;
-        }
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
 pub fn write(workspace: &Path, args: &Value) -> ToolResult {
     let raw = required(args, &["path", "file_path"])?;
     let content = required(args, &["content"])?;
@@ -256,7 +212,8 @@ pub fn write(workspace: &Path, args: &Value) -> ToolResult {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {shown}: {e}"))?;
     }
-    replace_file(&path, content.as_bytes()).map_err(|e| format!("cannot write {shown}: {e}"))?;
+    openclaw_config::fsutil::replace_keeping_mode(&path, content.as_bytes())
+        .map_err(|e| format!("cannot write {shown}: {e}"))?;
     ok(
         format!("Wrote {} bytes to {shown}", content.len()),
         json!({"path": shown, "bytes": content.len()}),
@@ -291,7 +248,8 @@ pub fn edit(workspace: &Path, args: &Value) -> ToolResult {
     if updated.len() > WRITE_MAX_BYTES {
         return Err(format!("the edited {shown} would exceed the size limit"));
     }
-    replace_file(&path, updated.as_bytes()).map_err(|e| format!("cannot write {shown}: {e}"))?;
+    openclaw_config::fsutil::replace_keeping_mode(&path, updated.as_bytes())
+        .map_err(|e| format!("cannot write {shown}: {e}"))?;
     ok(format!("Edited {shown}"), json!({"path": shown}))
 }
 

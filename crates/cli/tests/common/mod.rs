@@ -278,6 +278,9 @@ pub enum Got {
 /// A raw protocol session.
 pub struct Raw {
     pub ws: Ws,
+    /// Events that arrived while `res` waited for its answer (a broadcast may overtake the
+    /// reply to the request that caused it); `event` looks here first.
+    skipped: std::collections::VecDeque<Value>,
 }
 
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -301,7 +304,10 @@ impl Raw {
         let (ws, _) = tokio_tungstenite::connect_async(req)
             .await
             .expect("ws connect");
-        let mut raw = Raw { ws };
+        let mut raw = Raw {
+            ws,
+            skipped: Default::default(),
+        };
         let challenge = raw.frame().await;
         assert_eq!(challenge["event"], "connect.challenge", "{challenge}");
         (raw, challenge)
@@ -348,18 +354,26 @@ impl Raw {
         }
     }
 
-    /// The `res` with this id, skipping events.
+    /// The `res` with this id; events on the way are kept for `event`.
     pub async fn res(&mut self, id: &str) -> Value {
         loop {
             let f = self.frame().await;
             if f["type"] == "res" && f["id"] == id {
                 return f;
             }
+            if f["type"] == "event" && self.skipped.len() < 1000 {
+                self.skipped.push_back(f);
+            }
         }
     }
 
-    /// The next event named `name`, skipping others.
+    /// The next event named `name` (first among those `res` passed over), skipping others.
     pub async fn event(&mut self, name: &str) -> Value {
+        if let Some(i) = self.skipped.iter().position(|f| f["event"] == name) {
+            self.skipped.drain(..i);
+            return self.skipped.pop_front().unwrap();
+        }
+        self.skipped.clear();
         loop {
             let f = self.frame().await;
             if f["type"] == "event" && f["event"] == name {
@@ -460,4 +474,80 @@ pub fn fake_model_config(home: &Home, fake_url: &str) -> Value {
     cfg["agents"] = json!({"defaults": {"model": {"primary": "fake/m1"},
                                         "workspace": home.path().join("ws")}});
     cfg
+}
+
+/// One HTTP/1.1 request on a fresh loopback connection (`Host` defaults to `127.0.0.1:port`); returns (status, lowercased head, body).
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    std::io::Write::write_all(&mut s, req.as_bytes()).unwrap();
+    let mut buf = Vec::new();
+    std::io::Read::read_to_end(&mut s, &mut buf).unwrap();
+    let buf = String::from_utf8_lossy(&buf).to_string();
+    let (head, body) = buf.split_once("\r\n\r\n").unwrap_or((&buf, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("0")
+        .parse()
+        .unwrap_or(0);
+    (status, head.to_lowercase(), body.to_string())
+}
+
+/// A token-auth gateway that trusts a proxy on 127.0.0.1 (so `X-Forwarded-For` names the
+/// client); `gateway_extra` keys are merged into `gateway`, `env` is passed to the daemon.
+pub fn proxied_gateway(gateway_extra: Value, env: &[(&str, &str)]) -> Gateway {
+    let home = Home::new();
+    let mut cfg = token_config(&home);
+    cfg["gateway"]["trustedProxies"] = json!(["127.0.0.1"]);
+    for (k, v) in gateway_extra.as_object().unwrap() {
+        cfg["gateway"][k] = v.clone();
+    }
+    home.write_config(&cfg);
+    Gateway::start_in(home, &["gateway", "--port", "0"], env)
+}
+
+/// A WebSocket upgrade as if from `client` (through the trusted proxy): `Ok` when it is
+/// accepted, else the HTTP status of the refusal (0 when there was none).
+pub async fn upgrade_from(url: &str, client: &str) -> Result<(), u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut()
+        .insert("x-forwarded-for", client.parse().unwrap());
+    match tokio_tungstenite::connect_async(req).await {
+        Ok(_) => Ok(()),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+        Err(_) => Err(0),
+    }
+}
+
+/// The `connect` answer for a token-only client (no device) asking for admin, with `headers`
+/// on the upgrade request.
+pub async fn token_only_hello(url: &str, headers: &[(&str, &str)]) -> (Raw, Value) {
+    let (mut raw, _) = Raw::open_with(url, headers).await;
+    raw.send(&connect_frame(
+        "c",
+        connect_params(Some(TOKEN), &["operator.admin"]),
+    ))
+    .await;
+    let res = raw.res("c").await;
+    (raw, res)
 }
