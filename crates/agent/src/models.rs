@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use openclaw_config::OpenClawConfig;
+use openclaw_config::sections::{ModelDefinition, ModelSpec, ModelsConfig, ModelsMode};
 use serde_json::Value;
 
 use crate::error::AgentError;
@@ -197,7 +199,7 @@ pub struct Providers {
 }
 
 impl Providers {
-    /// From the config's `models` section (may be `Null`) merged with the built-ins.
+    /// From the config's `models` section (`None` when unset) merged with the built-ins.
     ///
     /// * `models.mode: "replace"` drops the built-ins; `"merge"` (default) keeps them and lets
     ///   `models.providers.<id>` override single fields of a built-in of the same id.
@@ -206,13 +208,12 @@ impl Providers {
     /// * A provider whose `api` is not implemented here is skipped with a warning rather than
     ///   failing the whole config.
     pub fn from_config(
-        models: &Value,
+        models: Option<&ModelsConfig>,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Providers, AgentError> {
         let env_key = |var: &str| env(var).filter(|v| !v.trim().is_empty());
         let mut by_id = BTreeMap::new();
-        let replace = models.get("mode").and_then(Value::as_str) == Some("replace");
-        if !replace {
+        if models.and_then(|m| m.mode) != Some(ModelsMode::Replace) {
             for (id, base, api, var) in BUILTINS {
                 let mut key = env_key(var);
                 if *id == "ollama" && key.is_none() {
@@ -231,26 +232,17 @@ impl Providers {
                 );
             }
         }
-        let providers = match models.get("providers") {
-            None | Some(Value::Null) => return Ok(Providers { by_id }),
-            Some(Value::Object(map)) => map,
-            Some(_) => {
-                return Err(AgentError::config("models.providers", "expected an object"));
-            }
+        let Some(providers) = models.and_then(|m| m.providers.as_ref()) else {
+            return Ok(Providers { by_id });
         };
         for (raw_id, spec) in providers {
             let id = raw_id.trim().to_ascii_lowercase();
             let path = format!("models.providers.{raw_id}");
-            let Some(obj) = spec.as_object() else {
-                return Err(AgentError::config(path, "expected an object"));
-            };
             let builtin = by_id.remove(&id);
             let builtin_var = BUILTINS.iter().find(|b| b.0 == id).map(|b| b.3);
-            let base_url = match obj.get("baseUrl") {
-                Some(Value::String(s)) if !s.trim().is_empty() => {
-                    s.trim().trim_end_matches('/').to_string()
-                }
-                Some(Value::String(_)) | None | Some(Value::Null) => match &builtin {
+            let base_url = match spec.base_url.as_deref().map(str::trim) {
+                Some(s) if !s.is_empty() => s.trim_end_matches('/').to_string(),
+                _ => match &builtin {
                     Some(b) => b.base_url.clone(),
                     None => {
                         return Err(AgentError::config(
@@ -259,33 +251,21 @@ impl Providers {
                         ));
                     }
                 },
-                Some(_) => {
-                    return Err(AgentError::config(
-                        format!("{path}.baseUrl"),
-                        "expected a string",
-                    ));
-                }
             };
-            let api = match obj.get("api") {
-                Some(Value::String(s)) => match Api::parse(s) {
+            let api = match spec.api.as_deref() {
+                Some(s) => match Api::parse(s) {
                     Some(api) => api,
                     None => {
                         tracing::warn!(provider = %id, api = %s, "model API not supported; provider skipped");
                         continue;
                     }
                 },
-                None | Some(Value::Null) => match &builtin {
+                None => match &builtin {
                     Some(b) => b.api.clone(),
                     None => Api::OpenAiCompletions,
                 },
-                Some(_) => {
-                    return Err(AgentError::config(
-                        format!("{path}.api"),
-                        "expected a string",
-                    ));
-                }
             };
-            let api_key = match obj.get("apiKey") {
+            let api_key = match &spec.api_key {
                 Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
                 Some(Value::String(_)) | None | Some(Value::Null) => None,
                 Some(_) => {
@@ -299,40 +279,13 @@ impl Providers {
                 .as_ref()
                 .map(|b| b.headers.clone())
                 .unwrap_or_default();
-            match obj.get("headers") {
-                None | Some(Value::Null) => {}
-                Some(Value::Object(h)) => {
-                    for (k, v) in h {
-                        let Some(v) = v.as_str() else {
-                            return Err(AgentError::config(
-                                format!("{path}.headers.{k}"),
-                                "expected a string",
-                            ));
-                        };
-                        headers.retain(|(name, _)| !name.eq_ignore_ascii_case(k));
-                        headers.push((k.clone(), v.to_string()));
-                    }
-                }
-                Some(_) => {
-                    return Err(AgentError::config(
-                        format!("{path}.headers"),
-                        "expected an object",
-                    ));
-                }
+            for (k, v) in spec.headers.iter().flatten() {
+                headers.retain(|(name, _)| !name.eq_ignore_ascii_case(k));
+                headers.push((k.clone(), v.clone()));
             }
-            let models = match obj.get("models") {
-                None | Some(Value::Null) => builtin.map(|b| b.models).unwrap_or_default(),
-                Some(Value::Array(list)) => list
-                    .iter()
-                    .enumerate()
-                    .map(|(i, m)| parse_model(m, &format!("{path}.models[{i}]")))
-                    .collect::<Result<Vec<_>, _>>()?,
-                Some(_) => {
-                    return Err(AgentError::config(
-                        format!("{path}.models"),
-                        "expected an array",
-                    ));
-                }
+            let models = match &spec.models {
+                None => builtin.map(|b| b.models).unwrap_or_default(),
+                Some(list) => list.iter().map(model_info).collect(),
             };
             by_id.insert(
                 id.clone(),
@@ -376,38 +329,14 @@ impl Providers {
     }
 }
 
-fn parse_model(m: &Value, path: &str) -> Result<ModelInfo, AgentError> {
-    let Some(obj) = m.as_object() else {
-        return Err(AgentError::config(path, "expected an object"));
-    };
-    let Some(id) = obj
-        .get("id")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-    else {
-        return Err(AgentError::config(format!("{path}.id"), "required string"));
-    };
-    let num = |key: &str, default: u64| -> Result<u64, AgentError> {
-        match obj.get(key) {
-            None | Some(Value::Null) => Ok(default),
-            Some(v) => v
-                .as_u64()
-                .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
-                .ok_or_else(|| {
-                    AgentError::config(format!("{path}.{key}"), "expected a positive number")
-                }),
-        }
-    };
-    Ok(ModelInfo {
-        id: id.to_string(),
-        name: obj.get("name").and_then(Value::as_str).map(str::to_string),
-        context_window: num("contextWindow", DEFAULT_CONTEXT_WINDOW)?,
-        max_tokens: num("maxTokens", DEFAULT_MAX_TOKENS)?,
-        reasoning: obj
-            .get("reasoning")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-    })
+fn model_info(m: &ModelDefinition) -> ModelInfo {
+    ModelInfo {
+        id: m.id.trim().to_string(),
+        name: m.name.clone(),
+        context_window: ModelDefinition::whole(&m.context_window).unwrap_or(DEFAULT_CONTEXT_WINDOW),
+        max_tokens: ModelDefinition::whole(&m.max_tokens).unwrap_or(DEFAULT_MAX_TOKENS),
+        reasoning: m.reasoning.unwrap_or(false),
+    }
 }
 
 /// The ordered model refs of `agent_id` (primary first, then fallbacks, no duplicates).
@@ -418,27 +347,18 @@ fn parse_model(m: &Value, path: &str) -> Result<ModelInfo, AgentError> {
 /// `agents.defaults.models` (`{"provider/model": {alias}}`) are resolved, and a bare model id
 /// without a provider means `anthropic` (agent.md §5.1). Empty when nothing is configured (the
 /// caller may use [`DEFAULT_MODEL_REF`]).
-pub fn model_chain(agents: &Value, agent_id: &str) -> Vec<ModelRef> {
-    let defaults = agents.get("defaults").and_then(|d| d.get("model"));
-    let agent_model = agents
-        .get("list")
-        .and_then(Value::as_array)
-        .and_then(|list| {
-            list.iter().find(|a| {
-                a.get("id")
-                    .and_then(Value::as_str)
-                    .is_some_and(|id| id.trim().eq_ignore_ascii_case(agent_id.trim()))
-            })
-        })
-        .and_then(|a| a.get("model"));
-    let (d_primary, d_fallbacks) = split_model_spec(defaults);
-    let (a_primary, a_fallbacks) = split_model_spec(agent_model);
+pub fn model_chain(cfg: &OpenClawConfig, agent_id: &str) -> Vec<ModelRef> {
+    let defaults = cfg.agent_defaults();
+    let agent_model = cfg.agent_entry(agent_id).and_then(|a| a.model.as_ref());
+    let (d_primary, d_fallbacks) = defaults
+        .model
+        .as_ref()
+        .map(ModelSpec::parts)
+        .unwrap_or_default();
+    let (a_primary, a_fallbacks) = agent_model.map(ModelSpec::parts).unwrap_or_default();
     let primary = a_primary.or(d_primary);
     let fallbacks = a_fallbacks.or(d_fallbacks).unwrap_or_default();
-    let aliases = agents
-        .get("defaults")
-        .and_then(|d| d.get("models"))
-        .and_then(Value::as_object);
+    let aliases = defaults.models.as_ref();
     let mut out: Vec<ModelRef> = Vec::new();
     for raw in primary.into_iter().chain(fallbacks) {
         let Some(r) = resolve_ref(&raw, aliases) else {
@@ -451,32 +371,7 @@ pub fn model_chain(agents: &Value, agent_id: &str) -> Vec<ModelRef> {
     out
 }
 
-/// `(primary, fallbacks)` of a `model` value; fallbacks is `None` when the key is absent.
-fn split_model_spec(v: Option<&Value>) -> (Option<String>, Option<Vec<String>>) {
-    match v {
-        Some(Value::String(s)) if !s.trim().is_empty() => (Some(s.trim().to_string()), None),
-        Some(Value::Object(o)) => {
-            let primary = o
-                .get("primary")
-                .and_then(Value::as_str)
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string);
-            let fallbacks = o.get("fallbacks").and_then(Value::as_array).map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            });
-            (primary, fallbacks)
-        }
-        _ => (None, None),
-    }
-}
-
-fn resolve_ref(raw: &str, aliases: Option<&serde_json::Map<String, Value>>) -> Option<ModelRef> {
+fn resolve_ref(raw: &str, aliases: Option<&BTreeMap<String, Value>>) -> Option<ModelRef> {
     if let Some(aliases) = aliases {
         for (key, spec) in aliases {
             let alias = spec.get("alias").and_then(Value::as_str);
@@ -516,7 +411,8 @@ mod tests {
             "model": {"primary": "Opus", "fallbacks": ["gpt-5.2", "openai/gpt-5.2"]},
             "models": {"anthropic/claude-opus-4-6": {"alias": "Opus"}}
         }});
-        let chain = model_chain(&agents, "main");
+        let cfg: OpenClawConfig = serde_json::from_value(json!({"agents": agents})).unwrap();
+        let chain = model_chain(&cfg, "main");
         assert_eq!(
             chain,
             vec![

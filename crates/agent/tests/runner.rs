@@ -266,7 +266,9 @@ async fn denied_tools_are_neither_offered_nor_run() {
         ws.path(),
         "read secret.txt",
     );
-    req.policy = ToolPolicy::from_config(&json!({"deny": ["read"]}));
+    req.policy = ToolPolicy::from_config(Some(
+        &serde_json::from_value(json!({"deny": ["read"]})).unwrap_or_else(|e| panic!("{e}")),
+    ));
     let (r, events) = run(req).await;
     let out = r.unwrap_or_else(|(e, _)| panic!("turn failed: {e}"));
     let offered = tool_names(&fake.requests()[0]);

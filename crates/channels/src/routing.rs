@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
+use openclaw_config::OpenClawConfig;
+use openclaw_config::sections::Binding;
 use serde_json::Value;
 
 use crate::config::normalize_id;
@@ -17,62 +19,49 @@ use crate::types::{ChatType, InboundMessage};
 /// scoped to accounts the same way. `type: "acp"` entries are a different feature and skipped.
 /// `None` when nothing matches: the caller uses its default agent.
 pub fn resolve_binding(
-    bindings: &Value,
+    bindings: &[Binding],
     msg: &InboundMessage,
     default_account: &str,
 ) -> Option<String> {
-    let list = bindings.as_array()?;
     let eq = |a: &str, b: &str| a.trim().eq_ignore_ascii_case(b.trim());
     let mut best: Option<(u8, String)> = None;
-    for b in list {
-        if b.get("type")
-            .and_then(Value::as_str)
-            .is_some_and(|t| t != "route")
-        {
+    for b in bindings {
+        if b.kind.as_deref().is_some_and(|t| t != "route") {
             continue;
         }
-        let (Some(agent), Some(m)) = (b.get("agentId").and_then(Value::as_str), b.get("match"))
-        else {
-            continue;
-        };
-        if agent.trim().is_empty()
-            || !m
-                .get("channel")
-                .and_then(Value::as_str)
-                .is_some_and(|c| eq(c, &msg.channel))
-        {
+        let (agent, m) = (b.agent_id.as_str(), &b.matches);
+        if agent.trim().is_empty() || !eq(&m.channel, &msg.channel) {
             continue;
         }
-        let account = m.get("accountId").and_then(Value::as_str).map(str::trim);
-        let account_tier = match account {
+        let account_tier = match m.account_id.as_deref().map(str::trim) {
             Some("*") => 1,
             Some(a) if eq(a, &msg.account_id) => 2,
             Some(_) => continue,
             None if eq(default_account, &msg.account_id) => 1,
             None => continue,
         };
-        let tier = match m.get("peer") {
-            Some(peer) if !peer.is_null() => {
-                let kind = peer.get("kind").and_then(Value::as_str).unwrap_or("");
+        let tier = match &m.peer {
+            Some(peer) => {
+                let kind = peer.kind.as_str();
                 let kind_ok = match msg.chat_type {
                     ChatType::Direct => eq(kind, "direct") || eq(kind, "dm"),
                     ChatType::Group => eq(kind, "group"),
                     ChatType::Channel => eq(kind, "channel"),
                 };
-                let want = peer.get("id").map(|v| match v {
+                let want = match &peer.id {
                     Value::String(s) => normalize_id(s),
                     other => other.to_string(),
-                });
+                };
                 let have = match msg.chat_type {
                     ChatType::Direct => &msg.sender_id,
                     _ => &msg.chat_id,
                 };
-                if !kind_ok || !want.is_some_and(|w| eq(&w, have)) {
+                if !kind_ok || !eq(&want, have) {
                     continue;
                 }
                 3
             }
-            _ => account_tier,
+            None => account_tier,
         };
         if best.as_ref().is_none_or(|(t, _)| tier > *t) {
             best = Some((tier, agent.trim().to_ascii_lowercase()));
@@ -81,31 +70,14 @@ pub fn resolve_binding(
     best.map(|(_, a)| a)
 }
 
-/// Compiled `mentionPatterns` (case-insensitive regexes). Invalid patterns are skipped with a
-/// warning, never fatal.
 #[derive(Debug, Default, Clone)]
 pub struct MentionPatterns(Vec<regex::Regex>);
 
 impl MentionPatterns {
     /// The agent's `groupChat.mentionPatterns` (`agents.list[]` entry for `agent_id`) when set,
     /// else `messages.groupChat.mentionPatterns`, from the whole config value.
-    pub fn for_agent(cfg: &Value, agent_id: &str) -> MentionPatterns {
-        let own = cfg["agents"]["list"].as_array().and_then(|l| {
-            l.iter()
-                .find(|a| {
-                    a["id"]
-                        .as_str()
-                        .is_some_and(|id| id.eq_ignore_ascii_case(agent_id))
-                })
-                .and_then(|a| a["groupChat"]["mentionPatterns"].as_array())
-        });
-        let list = own.or_else(|| cfg["messages"]["groupChat"]["mentionPatterns"].as_array());
-        let patterns: Vec<String> = list
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .map(String::from)
-            .collect();
+    pub fn for_agent(cfg: &OpenClawConfig, agent_id: &str) -> MentionPatterns {
+        let patterns: Vec<String> = cfg.mention_patterns(agent_id).to_vec();
         if patterns.is_empty() {
             return MentionPatterns::default();
         }
@@ -221,14 +193,15 @@ mod tests {
 
     #[test]
     fn bindings_pick_the_most_specific_rule() {
-        let b = serde_json::json!([
+        let b: Vec<Binding> = serde_json::from_value(serde_json::json!([
             {"agentId": "chan", "match": {"channel": "telegram"}},
             {"agentId": "acct", "match": {"channel": "telegram", "accountId": "work"}},
             {"agentId": "peer", "match": {"channel": "telegram", "accountId": "*", "peer": {"kind": "direct", "id": "telegram:42"}}},
             {"agentId": "grp", "match": {"channel": "telegram", "accountId": "*", "peer": {"kind": "group", "id": -100}}},
             {"agentId": "acp", "type": "acp", "match": {"channel": "telegram", "accountId": "*"}},
             {"agentId": "wa", "match": {"channel": "whatsapp", "accountId": "*"}}
-        ]);
+        ]))
+        .unwrap();
         let mut dm = m("telegram", ChatType::Direct, "42", "42", None);
         dm.account_id = "work".into();
         assert_eq!(resolve_binding(&b, &dm, "default").as_deref(), Some("peer"));
@@ -244,21 +217,24 @@ mod tests {
         assert_eq!(resolve_binding(&b, &g, "default").as_deref(), Some("grp"));
         let w = m("whatsapp", ChatType::Direct, "+1", "+1", None);
         assert_eq!(resolve_binding(&b, &w, "default").as_deref(), Some("wa"));
-        assert_eq!(resolve_binding(&serde_json::json!({}), &w, "default"), None);
+        assert_eq!(resolve_binding(&[], &w, "default"), None);
     }
 
     #[test]
     fn mention_patterns_agent_first_then_global() {
-        let cfg = serde_json::json!({
+        let cfg: OpenClawConfig = serde_json::from_value(serde_json::json!({
             "messages": {"groupChat": {"mentionPatterns": ["\\bclaw(dia)?\\b", "(unclosed"]}},
             "agents": {"list": [{"id": "Ops", "groupChat": {"mentionPatterns": ["^ops[,:]"]}}]}
-        });
+        }))
+        .unwrap();
         let g = MentionPatterns::for_agent(&cfg, "main");
         assert!(g.matches("hey CLAWDIA, status?") && g.matches("claw do this"));
         assert!(!g.matches("clawing at the door"));
         let o = MentionPatterns::for_agent(&cfg, "ops");
         assert!(o.matches("Ops: deploy") && !o.matches("claw"));
-        assert!(!MentionPatterns::for_agent(&serde_json::json!({}), "main").matches("anything"));
+        assert!(
+            !MentionPatterns::for_agent(&OpenClawConfig::default(), "main").matches("anything")
+        );
     }
 
     #[test]

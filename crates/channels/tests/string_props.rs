@@ -146,10 +146,14 @@ fn allow_from_entries_load_and_match_their_own_sender() {
 fn bindings_mentions_session_keys_and_chunks_take_any_text() {
     // Every 5th input: compiling a mention regex per string is the slow part.
     for s in inputs().into_iter().step_by(5) {
-        let bindings = json!([{"agentId": "a", "match": {"channel": "telegram",
-            "peer": {"kind": "direct", "id": s}}}]);
+        let bindings: Vec<openclaw_config::sections::Binding> =
+            serde_json::from_value(json!([{"agentId": "a", "match": {"channel": "telegram",
+                "peer": {"kind": "direct", "id": s}}}]))
+            .unwrap();
         let _ = resolve_binding(&bindings, &dm(&s), "default");
-        let cfg = json!({"messages": {"groupChat": {"mentionPatterns": [s]}}});
+        let cfg: openclaw_config::OpenClawConfig =
+            serde_json::from_value(json!({"messages": {"groupChat": {"mentionPatterns": [s]}}}))
+                .unwrap();
         let _ = MentionPatterns::for_agent(&cfg, &s).matches(&s);
         for scope in [
             "main",

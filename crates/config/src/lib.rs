@@ -2,7 +2,7 @@
 //!
 //! This crate opens no sockets. Loading is two-phase: [`load::load_config`] parses and validates
 //! the file into [`model::OpenClawConfig`] (unknown or ill-typed keys are errors naming the key
-//! path), then [`resolve::resolve_gateway`] applies precedence (CLI > env > file > defaults) and
+//! path; every section the daemon reads is typed in [`model`] or [`sections`]), then [`resolve::resolve_gateway`] applies precedence (CLI > env > file > defaults) and
 //! produces the [`resolve::GatewaySettings`] the daemon runs with.
 
 pub mod dev;
@@ -16,6 +16,7 @@ pub mod paths;
 pub mod redact;
 pub mod reload;
 pub mod resolve;
+pub mod sections;
 
 pub use load::{ConfigError, LoadedConfig, load_config};
 pub use model::OpenClawConfig;

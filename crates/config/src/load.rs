@@ -95,24 +95,34 @@ pub fn parse_config(path: &Path, raw: &str) -> Result<OpenClawConfig, ConfigErro
             message: "the config must be a JSON object".into(),
         });
     }
-    substitute_env(&mut value, &mut Vec::new()).map_err(|(key, var)| ConfigError::MissingEnv {
-        path: path.to_path_buf(),
-        key,
-        var,
+    substitute_env(&mut value, &mut Vec::new()).map_err(|(key, MissingVar(var))| {
+        ConfigError::MissingEnv {
+            path: path.to_path_buf(),
+            key,
+            var,
+        }
     })?;
-    serde_path_to_error::deserialize(&value).map_err(|e| {
+    let config: OpenClawConfig = serde_path_to_error::deserialize(&value).map_err(|e| {
         let key = e.path().to_string();
         ConfigError::Invalid {
             path: path.to_path_buf(),
             key: if key == "." { "<root>".into() } else { key },
             message: e.into_inner().to_string(),
         }
-    })
+    })?;
+    config
+        .check_sections()
+        .map_err(|(key, message)| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            message,
+        })?;
+    Ok(config)
 }
 
 /// Replaces `${VAR}` (VAR = `[A-Z_][A-Z0-9_]*`) in every string; `$${VAR}` is a literal `${VAR}`.
 /// A missing or empty variable is an error naming the key path and the variable.
-fn substitute_env(v: &mut Value, path: &mut Vec<String>) -> Result<(), (String, String)> {
+fn substitute_env(v: &mut Value, path: &mut Vec<String>) -> Result<(), (String, MissingVar)> {
     match v {
         Value::String(s) if s.contains("${") => {
             *s = substitute_str(s).map_err(|var| (path.join("."), var))?;
@@ -136,7 +146,11 @@ fn substitute_env(v: &mut Value, path: &mut Vec<String>) -> Result<(), (String, 
     Ok(())
 }
 
-fn substitute_str(s: &str) -> Result<String, String> {
+/// An environment variable a `${VAR}` names that is unset or empty.
+#[derive(Debug, PartialEq)]
+struct MissingVar(String);
+
+fn substitute_str(s: &str) -> Result<String, MissingVar> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(pos) = rest.find("${") {
@@ -162,7 +176,7 @@ fn substitute_str(s: &str) -> Result<String, String> {
                     out.push_str(&rest[..pos]);
                     match std::env::var(name) {
                         Ok(val) if !val.is_empty() => out.push_str(&val),
-                        _ => return Err(name.to_string()),
+                        _ => return Err(MissingVar(name.to_string())),
                     }
                 }
                 rest = &after[end + 1..];
@@ -213,6 +227,64 @@ mod tests {
     }
 
     #[test]
+    fn broken_sections_name_their_key_path() {
+        for (text, key) in [
+            (
+                r#"{"models": {"providers": {"x": {"baseUrl": 5}}}}"#,
+                "models.providers.x.baseUrl",
+            ),
+            (r#"{"models": {"mode": "bogus"}}"#, "models.mode"),
+            (
+                r#"{"models": {"providers": {"x": {"models": [{"id": ""}]}}}}"#,
+                "models.providers.x.models[0].id",
+            ),
+            (
+                r#"{"models": {"providers": {"x": {"models": [{"id": "m", "maxTokens": -1}]}}}}"#,
+                "models.providers.x.models[0].maxTokens",
+            ),
+            (r#"{"bindings": [{"agentId": "a"}]}"#, "bindings[0]"),
+            (r#"{"bindings": {"agentId": "a"}}"#, "bindings"),
+            (
+                r#"{"bindings": [{"agentId": "a", "match": {"channel": "telegram", "peer": {"kind": "group", "id": true}}}]}"#,
+                "bindings[0].match.peer.id",
+            ),
+            (r#"{"hooks": {"enabled": "yes"}}"#, "hooks.enabled"),
+            (r#"{"tools": {"deny": "exec"}}"#, "tools.deny"),
+            (
+                r#"{"agents": {"list": [{"id": "a", "tools": {"allow": [1]}}]}}"#,
+                "agents.list[0].tools.allow[0]",
+            ),
+            (
+                r#"{"gateway": {"http": {"endpoints": {"responses": {"enabled": 1}}}}}"#,
+                "gateway.http.endpoints.responses.enabled",
+            ),
+            (
+                r#"{"messages": {"groupChat": {"historyLimit": "many"}}}"#,
+                "messages.groupChat.historyLimit",
+            ),
+            (r#"{"media": {"ttlHours": -2}}"#, "media.ttlHours"),
+        ] {
+            let e = parse_config(Path::new("/c.json"), text).unwrap_err();
+            match &e {
+                ConfigError::Invalid { key: k, .. } => assert!(k.starts_with(key), "{text}: {e}"),
+                other => panic!("{text}: {other}"),
+            }
+        }
+    }
+
+    #[test]
+    fn typed_sections_keep_unknown_keys() {
+        let text = r#"{"models": {"mode": "merge", "future": 1, "providers": {"p": {"baseUrl": "http://x", "extra": {"a": 1}, "models": [{"id": "m", "contextWindow": 200000, "cost": {"input": 1.5}}]}}},
+            "agents": {"defaults": {"model": {"primary": "p/m", "fallbacks": ["q/n"]}, "thinkingDefault": "low"}, "list": [{"id": "a", "identity": {"name": "A"}}]},
+            "bindings": [{"agentId": "a", "match": {"channel": "telegram", "peer": {"kind": "group", "id": -100}}, "comment": "x"}],
+            "commands": {"native": "auto", "restart": true, "nativeSkills": "auto"}}"#;
+        let c = parse_config(Path::new("/c.json"), text).unwrap();
+        let back = serde_json::to_value(&c).unwrap();
+        let orig: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(back, orig);
+    }
+
+    #[test]
     fn parse_error_is_clear() {
         let e = parse_config(Path::new("/c.json"), "{ gateway: ").unwrap_err();
         assert!(matches!(e, ConfigError::Parse { .. }), "{e}");
@@ -233,7 +305,7 @@ mod tests {
         assert_eq!(substitute_str("${lower}").unwrap(), "${lower}");
         assert_eq!(
             substitute_str("${OPENCLAW_TEST_NOPE_X}").unwrap_err(),
-            "OPENCLAW_TEST_NOPE_X"
+            MissingVar("OPENCLAW_TEST_NOPE_X".into())
         );
     }
 }

@@ -8,6 +8,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::sections::*;
+
 /// `~/.openclaw/openclaw.json`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -40,29 +42,29 @@ pub struct OpenClawConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub models: Option<Value>,
+    pub models: Option<ModelsConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_host: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tools: Option<Value>,
+    pub tools: Option<ToolsConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bindings: Option<Value>,
+    pub bindings: Option<Vec<Binding>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broadcast: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub media: Option<Value>,
+    pub media: Option<MediaConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub messages: Option<Value>,
+    pub messages: Option<MessagesConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub commands: Option<Value>,
+    pub commands: Option<CommandsConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approvals: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cron: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hooks: Option<Value>,
+    pub hooks: Option<HooksConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub web: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -214,7 +216,7 @@ pub struct GatewayConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control_ui: Option<ControlUiConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub http: Option<Value>,
+    pub http: Option<GatewayHttpConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reload: Option<ReloadConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -262,7 +264,12 @@ pub struct AgentDefaults {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub heartbeat: Option<Value>,
+    pub heartbeat: Option<HeartbeatConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelSpec>,
+    /// Model allowlist and aliases: `{"provider/model": {alias?, …}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models: Option<BTreeMap<String, Value>>,
     #[serde(flatten)]
     pub rest: BTreeMap<String, Value>,
 }
@@ -274,7 +281,7 @@ pub struct AgentsConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defaults: Option<AgentDefaults>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub list: Option<Vec<Value>>,
+    pub list: Option<Vec<AgentEntry>>,
     #[serde(flatten)]
     pub rest: BTreeMap<String, Value>,
 }
@@ -287,6 +294,9 @@ pub struct SessionConfig {
     pub main_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// `main` | `per-peer` | `per-channel-peer` | `per-account-channel-peer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dm_scope: Option<String>,
     #[serde(flatten)]
     pub rest: BTreeMap<String, Value>,
 }
@@ -294,6 +304,74 @@ pub struct SessionConfig {
 impl OpenClawConfig {
     pub fn gateway(&self) -> GatewayConfig {
         self.gateway.clone().unwrap_or_default()
+    }
+
+    /// The rules of the typed sections that serde cannot express; `Err((key path, message))`.
+    pub fn check_sections(&self) -> Result<(), SectionIssue> {
+        if let Some(m) = &self.models {
+            check_models(m)?;
+        }
+        if let Some(list) = self.agents.as_ref().and_then(|a| a.list.as_ref()) {
+            check_agents(list)?;
+        }
+        if let Some(b) = &self.bindings {
+            check_bindings(b)?;
+        }
+        if let Some(m) = &self.media {
+            check_media(m)?;
+        }
+        Ok(())
+    }
+
+    /// `agents.list` (empty when unset).
+    pub fn agent_list(&self) -> &[AgentEntry] {
+        self.agents
+            .as_ref()
+            .and_then(|a| a.list.as_deref())
+            .unwrap_or(&[])
+    }
+
+    /// The `agents.list[]` entry of `id`, if any.
+    pub fn agent_entry(&self, id: &str) -> Option<&AgentEntry> {
+        self.agent_list().iter().find(|a| a.is(id))
+    }
+
+    /// `agents.defaults` (default when unset).
+    pub fn agent_defaults(&self) -> AgentDefaults {
+        self.agents
+            .as_ref()
+            .and_then(|a| a.defaults.clone())
+            .unwrap_or_default()
+    }
+
+    /// The mention patterns of `agent_id`: its own `groupChat.mentionPatterns`, else
+    /// `messages.groupChat.mentionPatterns`.
+    pub fn mention_patterns(&self, agent_id: &str) -> &[String] {
+        self.agent_entry(agent_id)
+            .and_then(|a| a.group_chat.as_ref())
+            .and_then(|g| g.mention_patterns.as_deref())
+            .or_else(|| {
+                self.messages
+                    .as_ref()
+                    .and_then(|m| m.group_chat.as_ref())
+                    .and_then(|g| g.mention_patterns.as_deref())
+            })
+            .unwrap_or(&[])
+    }
+
+    /// Whether `gateway.http.endpoints.<name>.enabled` is true (`chatCompletions`, `responses`).
+    pub fn http_endpoint_enabled(&self, name: &str) -> bool {
+        let e = self
+            .gateway
+            .as_ref()
+            .and_then(|g| g.http.as_ref())
+            .and_then(|h| h.endpoints.as_ref());
+        let toggle = match name {
+            "chatCompletions" => e.and_then(|e| e.chat_completions.as_ref()),
+            "responses" => e.and_then(|e| e.responses.as_ref()),
+            _ => None,
+        };
+        toggle.and_then(|t| t.enabled).unwrap_or(false)
     }
 }
 

@@ -369,8 +369,7 @@ pub fn resolve_gateway(
         restart_allowed: cfg
             .commands
             .as_ref()
-            .and_then(|c| c.get("restart"))
-            .and_then(Value::as_bool)
+            .and_then(|c| c.restart)
             .unwrap_or(true),
         log_file: logging.file.as_deref().map(crate::paths::expand_home),
         log_level: logging.level,

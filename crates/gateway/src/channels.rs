@@ -55,9 +55,10 @@ pub const LABELS: &[(&str, &str, &str)] = &[
 impl ChannelRuntime {
     /// Starts every configured, enabled account and the inbound router.
     pub fn start(state: &Arc<AppState>) -> Arc<ChannelRuntime> {
-        let cfg = serde_json::to_value(&state.config().config).unwrap_or_default();
+        let loaded = state.config();
+        let channels = loaded.config.channels.clone().unwrap_or(Value::Null);
         let skip = openclaw_config::env::var("SKIP_CHANNELS").is_some();
-        let (accounts, config_error) = match accounts_from_config(&cfg["channels"], &|k| {
+        let (accounts, config_error) = match accounts_from_config(&channels, &|k| {
             std::env::var(k).ok().filter(|v| !v.is_empty())
         }) {
             Ok(a) => (a, None),
@@ -483,11 +484,16 @@ fn with_sender(m: &InboundMessage) -> String {
 }
 
 /// `historyLimit` of the account, else `messages.groupChat.historyLimit`, else 50.
-fn history_limit(acct: &AccountConfig, cfg: &Value) -> usize {
+fn history_limit(acct: &AccountConfig, cfg: &openclaw_config::OpenClawConfig) -> usize {
     acct.raw
         .get("historyLimit")
         .and_then(Value::as_u64)
-        .or_else(|| cfg["messages"]["groupChat"]["historyLimit"].as_u64())
+        .or_else(|| {
+            cfg.messages
+                .as_ref()
+                .and_then(|m| m.group_chat.as_ref())
+                .and_then(|g| g.history_limit)
+        })
         .unwrap_or(50)
         .min(1000) as usize
 }
@@ -548,12 +554,17 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
             let _ = ack.send(());
             continue;
         }
-        let cfg_v = serde_json::to_value(&state.config().config).unwrap_or_default();
+        let loaded = state.config();
+        let typed = &loaded.config;
         let (agents, default_agent) = crate::methods::agent::agents(&state);
         let default_account = rt
             .default_account(&message.channel)
             .unwrap_or_else(|| "default".into());
-        let agent = match resolve_binding(&cfg_v["bindings"], &message, &default_account) {
+        let agent = match resolve_binding(
+            typed.bindings.as_deref().unwrap_or(&[]),
+            &message,
+            &default_account,
+        ) {
             Some(a) if agents.contains(&a) => a,
             Some(a) => {
                 tracing::warn!(target: "channels", "binding names unknown agent {a:?}; using {default_agent}");
@@ -567,7 +578,7 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
         if message.chat_type != ChatType::Direct
             && !message.mentioned
             && (command.as_ref().is_some_and(|c| c.addressed)
-                || MentionPatterns::for_agent(&cfg_v, &agent).matches(&message.text))
+                || MentionPatterns::for_agent(typed, &agent).matches(&message.text))
         {
             message.mentioned = true;
         }
@@ -586,7 +597,7 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
                 continue;
             }
             Access::NotMentioned => {
-                rt.history.record(&message, history_limit(&cfg, &cfg_v));
+                rt.history.record(&message, history_limit(&cfg, typed));
                 let _ = ack.send(());
                 continue;
             }
@@ -596,10 +607,11 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
                 continue;
             }
         }
-        let dm_scope = cfg_v["session"]["dmScope"]
-            .as_str()
-            .unwrap_or("main")
-            .to_string();
+        let dm_scope = typed
+            .session
+            .as_ref()
+            .and_then(|s| s.dm_scope.clone())
+            .unwrap_or_else(|| "main".into());
         let main_key = state.settings().main_key.clone();
         let key = session_key_for(&message, &agent, &main_key, &dm_scope);
         // Chat commands of allowed senders: `/new`, `/reset` (optionally followed by text), `/stop`.

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use openclaw_protocol::HeartbeatEvent;
-use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::hub::Audience;
@@ -76,15 +75,19 @@ pub fn parse_every(s: &str) -> Option<Duration> {
     (!total.is_zero()).then_some(total)
 }
 
-fn heartbeat_config(state: &AppState) -> Value {
-    let cfg = serde_json::to_value(&state.config().config).unwrap_or_default();
-    cfg["agents"]["defaults"]["heartbeat"].clone()
+fn heartbeat_config(state: &AppState) -> openclaw_config::sections::HeartbeatConfig {
+    state
+        .config()
+        .config
+        .agent_defaults()
+        .heartbeat
+        .unwrap_or_default()
 }
 
 /// The interval in force (None: disabled).
 pub fn every(state: &AppState) -> Option<Duration> {
     let hb = heartbeat_config(state);
-    parse_every(hb["every"].as_str().unwrap_or(DEFAULT_EVERY))
+    parse_every(hb.every.as_deref().unwrap_or(DEFAULT_EVERY))
 }
 
 /// True when HEARTBEAT.md exists but holds nothing actionable (blank lines, headings only).
@@ -152,7 +155,7 @@ pub async fn beat(state: &Arc<AppState>) {
         return record(state, skipped("session-busy"));
     }
     let hb = heartbeat_config(state);
-    let prompt = hb["prompt"].as_str().unwrap_or(PROMPT).to_string();
+    let prompt = hb.prompt.as_deref().unwrap_or(PROMPT).to_string();
     let spec = RunSpec {
         run_id: format!("heartbeat-{}", uuid::Uuid::new_v4()),
         agent_id: agent,
@@ -179,9 +182,9 @@ pub async fn beat(state: &Arc<AppState>) {
         Some(r) if r.ok => {
             let text = r.final_text.clone();
             let (rest, had) = strip_token(&text);
-            let ack_max = hb["ackMaxChars"]
-                .as_u64()
-                .map(|n| n as usize)
+            let ack_max = hb
+                .ack_max_chars
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
                 .unwrap_or(ACK_MAX_CHARS);
             let (status, preview) = if text.trim().is_empty() {
                 ("ok-empty", None)

@@ -32,17 +32,7 @@ fn openai_error(status: StatusCode, kind: &str, message: &str) -> Response {
 }
 
 fn endpoint_enabled(state: &AppState, name: &str) -> bool {
-    state
-        .config()
-        .config
-        .gateway
-        .as_ref()
-        .and_then(|g| g.http.as_ref())
-        .and_then(|h| h.get("endpoints"))
-        .and_then(|e| e.get(name))
-        .and_then(|e| e.get("enabled"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
+    state.config().config.http_endpoint_enabled(name)
 }
 
 fn not_found() -> Response {
@@ -599,9 +589,9 @@ pub async fn tools_invoke(
     if !known_agents.contains(&agent) {
         return bad(&format!("unknown agent id: {agent}"));
     }
-    let cfg = serde_json::to_value(&state.config().config).unwrap_or_default();
-    let policy = ToolPolicy::for_agent(&cfg["tools"], &cfg["agents"], &agent);
-    let gw_tools = &cfg["gateway"]["tools"];
+    let loaded = state.config();
+    let policy = ToolPolicy::for_agent(&loaded.config, &agent);
+    let gw_tools = loaded.config.gateway().tools.unwrap_or_default();
     let listed = |k: &str| {
         gw_tools[k]
             .as_array()
@@ -644,15 +634,13 @@ struct HooksConfig {
 }
 
 fn hooks_config(state: &AppState) -> HooksConfig {
-    let h = state.config().config.hooks.clone().unwrap_or(Value::Null);
+    let h = state.config().config.hooks.clone().unwrap_or_default();
     HooksConfig {
-        enabled: h["enabled"].as_bool().unwrap_or(false),
-        token: h["token"]
-            .as_str()
-            .map(str::to_string)
-            .filter(|t| !t.is_empty()),
-        path: h["path"]
-            .as_str()
+        enabled: h.enabled.unwrap_or(false),
+        token: h.token.filter(|t| !t.is_empty()),
+        path: h
+            .path
+            .as_deref()
             .unwrap_or("/hooks")
             .trim_end_matches('/')
             .to_string(),

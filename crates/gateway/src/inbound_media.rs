@@ -176,9 +176,11 @@ pub fn inbound_dir(state_dir: &Path) -> PathBuf {
 }
 
 /// `media.ttlHours` (the reference's key), clamped to 1 h … 7 days; default 7 days.
-pub fn retention(cfg: &serde_json::Value) -> Duration {
-    let hours = cfg["media"]["ttlHours"]
-        .as_f64()
+pub fn retention(cfg: &openclaw_config::OpenClawConfig) -> Duration {
+    let hours = cfg
+        .media
+        .as_ref()
+        .and_then(|m| m.ttl_hours())
         .filter(|h| h.is_finite())
         .unwrap_or(168.0)
         .clamp(1.0, 168.0);
@@ -223,9 +225,8 @@ pub fn spawn_sweeper(state: Arc<AppState>, cancel: CancelToken) {
     tokio::spawn(async move {
         let every = sweep_interval();
         loop {
-            let cfg = serde_json::to_value(&state.config().config).unwrap_or_default();
             let dir = inbound_dir(&state.paths.state_dir);
-            let ttl = retention(&cfg);
+            let ttl = retention(&state.config().config);
             let n = tokio::task::spawn_blocking(move || sweep(&dir, ttl))
                 .await
                 .unwrap_or(0);
@@ -246,7 +247,8 @@ mod tests {
 
     #[test]
     fn retention_defaults_to_a_week_and_is_clamped() {
-        let h = |v: serde_json::Value| retention(&v).as_secs() / 3600;
+        let h =
+            |v: serde_json::Value| retention(&serde_json::from_value(v).unwrap()).as_secs() / 3600;
         assert_eq!(h(serde_json::json!({})), 168);
         assert_eq!(h(serde_json::json!({"media": {"ttlHours": 24}})), 24);
         assert_eq!(h(serde_json::json!({"media": {"ttlHours": 0}})), 1);

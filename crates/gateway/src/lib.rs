@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod channels;
+pub mod config_check;
 pub mod conn;
 pub mod device;
 pub mod force;
@@ -113,7 +114,7 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
             eprintln!("created dev config at {}", paths.config_path.display());
         }
     }
-    let loaded = openclaw_config::load_config(&paths.config_path)?;
+    let loaded = config_check::load(&paths.config_path)?;
     let mut overrides = opts.overrides;
     // No configured secret never means no auth: this token guards this process only.
     overrides.runtime_token = Some(runtime_token::generate());

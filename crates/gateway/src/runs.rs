@@ -498,12 +498,8 @@ async fn execute(
     };
 
     let config = state.config();
-    let cfg_value = serde_json::to_value(&config.config).unwrap_or_default();
-    let models = cfg_value.get("models").cloned().unwrap_or(Value::Null);
-    let agents = cfg_value.get("agents").cloned().unwrap_or(Value::Null);
-    let tools_cfg = cfg_value.get("tools").cloned().unwrap_or(Value::Null);
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let providers = match Providers::from_config(&models, &env) {
+    let providers = match Providers::from_config(config.config.models.as_ref(), &env) {
         Ok(p) => p,
         Err(e) => {
             return fail(
@@ -514,7 +510,7 @@ async fn execute(
             );
         }
     };
-    let chain: Vec<_> = model_chain(&agents, &spec.agent_id)
+    let chain: Vec<_> = model_chain(&config.config, &spec.agent_id)
         .into_iter()
         .filter_map(|r| {
             providers
@@ -599,7 +595,7 @@ async fn execute(
     }
 
     // The agent's own `tools` section narrows the global one (agent.md §7.2).
-    let policy = ToolPolicy::for_agent(&tools_cfg, &agents, &spec.agent_id);
+    let policy = ToolPolicy::for_agent(&config.config, &spec.agent_id);
     let tools: Vec<_> = builtin_tools()
         .into_iter()
         .filter(|t| policy.allows(&t.name))

@@ -376,7 +376,7 @@ impl Supervisor {
 
     /// Loads the config file; an invalid file is logged and `None` keeps the running config.
     fn load_valid(&self) -> Option<LoadedConfig> {
-        match openclaw_config::load_config(&self.paths.config_path) {
+        match crate::config_check::load(&self.paths.config_path) {
             Ok(l) => Some(l),
             Err(e) => {
                 tracing::error!(target: "reload", "config reload skipped (invalid config): {e}; keeping the last good config");

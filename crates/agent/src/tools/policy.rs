@@ -3,7 +3,8 @@
 //! can only narrow. Deny wins; names are case-insensitive; `*`
 //! wildcards and `group:*` names are understood.
 
-use serde_json::Value;
+use openclaw_config::OpenClawConfig;
+use openclaw_config::sections::ToolsConfig;
 
 /// Core tool names known to the policy (for groups, wildcards and intersecting allow lists).
 const CATALOGUE: &[&str] = &[
@@ -120,10 +121,9 @@ pub struct ToolPolicy {
     pub deny: Vec<String>,
 }
 
-fn string_list(v: Option<&Value>) -> Option<Vec<String>> {
-    v.and_then(Value::as_array).map(|a| {
+fn string_list(v: Option<&Vec<String>>) -> Option<Vec<String>> {
+    v.map(|a| {
         a.iter()
-            .filter_map(Value::as_str)
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
             .collect()
@@ -131,27 +131,24 @@ fn string_list(v: Option<&Value>) -> Option<Vec<String>> {
 }
 
 impl ToolPolicy {
-    /// From a `tools` section (`{profile?, allow?, deny?}`; may be `Null`).
-    pub fn from_config(tools: &Value) -> ToolPolicy {
+    /// From a `tools` section (`{profile?, allow?, deny?}`; `None` when unset).
+    pub fn from_config(tools: Option<&ToolsConfig>) -> ToolPolicy {
         Self::profile_base(tools).narrowed(&Self::lists(tools))
     }
 
     /// The base of a `tools.profile` (`full`, unknown or unset: no restriction).
-    fn profile_base(tools: &Value) -> ToolPolicy {
+    fn profile_base(tools: Option<&ToolsConfig>) -> ToolPolicy {
         ToolPolicy {
-            allow: tools
-                .get("profile")
-                .and_then(Value::as_str)
-                .and_then(profile),
+            allow: tools.and_then(|t| t.profile.as_deref()).and_then(profile),
             deny: Vec::new(),
         }
     }
 
     /// Only the `allow` / `deny` lists of a `tools` section.
-    fn lists(tools: &Value) -> ToolPolicy {
+    fn lists(tools: Option<&ToolsConfig>) -> ToolPolicy {
         ToolPolicy {
-            allow: string_list(tools.get("allow")),
-            deny: string_list(tools.get("deny")).unwrap_or_default(),
+            allow: string_list(tools.and_then(|t| t.allow.as_ref())),
+            deny: string_list(tools.and_then(|t| t.deny.as_ref())).unwrap_or_default(),
         }
     }
 
@@ -159,26 +156,16 @@ impl ToolPolicy {
     /// (`agents.list[].tools.profile` replaces `tools.profile` when set) → `tools.allow` /
     /// `tools.deny` → `agents.list[].tools.allow` / `deny`. Each step can only narrow, so an
     /// agent never gets back a tool the global section denies.
-    pub fn for_agent(tools: &Value, agents: &Value, agent_id: &str) -> ToolPolicy {
-        let agent_tools = agents
-            .get("list")
-            .and_then(Value::as_array)
-            .and_then(|l| {
-                l.iter().find(|a| {
-                    a.get("id")
-                        .and_then(Value::as_str)
-                        .is_some_and(|id| id.trim().eq_ignore_ascii_case(agent_id.trim()))
-                })
-            })
-            .and_then(|a| a.get("tools"))
-            .filter(|t| t.is_object());
+    pub fn for_agent(cfg: &OpenClawConfig, agent_id: &str) -> ToolPolicy {
+        let tools = cfg.tools.as_ref();
+        let agent_tools = cfg.agent_entry(agent_id).and_then(|a| a.tools.as_ref());
         let base = match agent_tools {
-            Some(t) if t.get("profile").and_then(Value::as_str).is_some() => Self::profile_base(t),
+            Some(t) if t.profile.is_some() => Self::profile_base(Some(t)),
             _ => Self::profile_base(tools),
         };
         let global = base.narrowed(&Self::lists(tools));
         match agent_tools {
-            Some(t) => global.narrowed(&Self::lists(t)),
+            Some(t) => global.narrowed(&Self::lists(Some(t))),
             None => global,
         }
     }
@@ -234,49 +221,59 @@ impl ToolPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
+
+    fn tools(v: Value) -> ToolsConfig {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn config(tools: &Value, agents: &Value) -> OpenClawConfig {
+        serde_json::from_value(json!({"tools": tools, "agents": agents})).unwrap()
+    }
 
     #[test]
     fn deny_wins_and_groups_expand() {
-        let p = ToolPolicy::from_config(
-            &json!({"allow": ["group:fs", "session_*"], "deny": ["WRITE"]}),
-        );
+        let p = ToolPolicy::from_config(Some(&tools(
+            json!({"allow": ["group:fs", "session_*"], "deny": ["WRITE"]}),
+        )));
         assert!(p.allows("read"));
         assert!(p.allows("Session_Status"));
         assert!(!p.allows("write"));
         assert!(!p.allows("exec"));
-        assert!(ToolPolicy::from_config(&Value::Null).allows("anything"));
-        assert!(!ToolPolicy::from_config(&json!({"deny": ["*"]})).allows("read"));
+        assert!(ToolPolicy::from_config(None).allows("anything"));
+        assert!(!ToolPolicy::from_config(Some(&tools(json!({"deny": ["*"]})))).allows("read"));
     }
 
     #[test]
     fn profiles_and_agents_only_narrow() {
-        let tools = json!({"profile": "coding", "allow": ["read", "write", "web_search"]});
-        let p = ToolPolicy::from_config(&tools);
+        let global = json!({"profile": "coding", "allow": ["read", "write", "web_search"]});
+        let p = ToolPolicy::from_config(Some(&tools(global.clone())));
         assert!(p.allows("read") && p.allows("write"));
         assert!(!p.allows("web_search"), "outside the coding profile");
         let agents =
             json!({"list": [{"id": "ops", "tools": {"allow": ["read", "ls"], "deny": ["ls"]}}]});
-        let a = ToolPolicy::for_agent(&tools, &agents, "ops");
+        let cfg = config(&global, &agents);
+        let a = ToolPolicy::for_agent(&cfg, "ops");
         assert!(a.allows("read"));
         assert!(!a.allows("write") && !a.allows("ls"));
-        assert!(ToolPolicy::for_agent(&tools, &agents, "main").allows("write"));
-        assert!(!ToolPolicy::for_agent(&tools, &agents, "OPS").allows("write"));
-        let minimal = ToolPolicy::from_config(&json!({"profile": "minimal"}));
+        assert!(ToolPolicy::for_agent(&cfg, "main").allows("write"));
+        assert!(!ToolPolicy::for_agent(&cfg, "OPS").allows("write"));
+        let minimal = ToolPolicy::from_config(Some(&tools(json!({"profile": "minimal"}))));
         assert!(minimal.allows("session_status") && !minimal.allows("read"));
     }
 
     #[test]
     fn an_agent_profile_replaces_the_global_one_but_global_lists_still_apply() {
-        let tools = json!({"profile": "coding", "deny": ["exec"]});
+        let global = json!({"profile": "coding", "deny": ["exec"]});
         let agents = json!({"list": [
             {"id": "support", "tools": {"profile": "messaging"}},
             {"id": "ops", "tools": {"profile": "full", "deny": ["write"]}},
             {"id": "plain"}
         ]});
-        let support = ToolPolicy::for_agent(&tools, &agents, "support");
+        let cfg = config(&global, &agents);
+        let support = ToolPolicy::for_agent(&cfg, "support");
         assert!(support.allows("message") && !support.allows("read"));
-        let ops = ToolPolicy::for_agent(&tools, &agents, "ops");
+        let ops = ToolPolicy::for_agent(&cfg, "ops");
         assert!(
             ops.allows("web_search"),
             "full profile: outside coding is allowed"
@@ -285,9 +282,9 @@ mod tests {
             !ops.allows("write") && !ops.allows("exec"),
             "agent and global deny"
         );
-        let plain = ToolPolicy::for_agent(&tools, &agents, "plain");
+        let plain = ToolPolicy::for_agent(&cfg, "plain");
         assert!(plain.allows("write") && !plain.allows("web_search") && !plain.allows("exec"));
-        assert_eq!(plain, ToolPolicy::from_config(&tools));
+        assert_eq!(plain, ToolPolicy::from_config(Some(&tools(global))));
     }
 
     #[test]

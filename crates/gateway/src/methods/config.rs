@@ -206,6 +206,7 @@ async fn write(
             .with_details(json!({"issues": [issue], "message": message}))
     };
     let config = parse_config(&path, &new_text).map_err(invalid)?;
+    crate::config_check::check(&path, &config).map_err(invalid)?;
     write_config(&path, &new_text).map_err(|e| match e {
         ConfigError::Read { .. } => ErrorShape::unavailable(e.to_string()),
         other => invalid(other),
