@@ -16,6 +16,7 @@
 //! or `channels.whatsapp.accounts.<id>.authDir`.
 
 mod driver;
+mod error;
 mod link;
 mod lock;
 mod mapping;
@@ -26,6 +27,7 @@ mod real;
 use std::path::{Path, PathBuf};
 
 pub use driver::WhatsAppDriver;
+pub use error::LoginError;
 pub use link::{
     Link, LinkEvent, MediaPolicy, MediaRef, MediaRefs, OutgoingMedia, ReconnectPolicy, StatusCell,
     Watchdog, run_link,

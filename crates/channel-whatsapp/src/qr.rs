@@ -1,10 +1,11 @@
 //! Terminal rendering of the pairing QR payload the library emits (`channels login`).
 
+use crate::LoginError;
+
 /// Renders `payload` as a QR code of Unicode half blocks (two modules per character row), with a
 /// quiet zone, dark modules drawn as spaces on a light background so it scans on dark terminals.
-pub fn render_qr(payload: &str) -> Result<String, String> {
-    let code =
-        qrcode::QrCode::new(payload.as_bytes()).map_err(|e| format!("cannot encode QR: {e}"))?;
+pub fn render_qr(payload: &str) -> Result<String, LoginError> {
+    let code = qrcode::QrCode::new(payload.as_bytes()).map_err(LoginError::Qr)?;
     Ok(code
         .render::<qrcode::render::unicode::Dense1x2>()
         .dark_color(qrcode::render::unicode::Dense1x2::Light)

@@ -16,6 +16,7 @@ use whatsapp_rust::download::{DownloadWriter, Downloadable, MediaType};
 use whatsapp_rust::media as wa_media;
 use whatsapp_rust::upload::UploadOptions;
 
+use crate::LoginError;
 use crate::link::{Link, LinkEvent, MediaRef, OutgoingMedia};
 use crate::mapping::{WaInbound, to_inbound};
 
@@ -203,11 +204,13 @@ pub fn login_prompt(event: &Event) -> Option<LoginStep> {
         Event::PairingCode(c) => Some(LoginStep::Show(LoginPrompt::PairCode(c.code.clone()))),
         // Pairing succeeded once the socket reconnects as the new device.
         Event::Connected(_) => Some(LoginStep::Done(Ok(()))),
-        Event::PairError(e) => Some(LoginStep::Done(Err(format!("pairing failed: {}", e.error)))),
-        Event::PairingQrCodesExhausted(_) => Some(LoginStep::Done(Err(
-            "every QR code expired without a scan; run the login again".into(),
-        ))),
-        Event::LoggedOut(_) => Some(LoginStep::Done(Err("logged out during pairing".into()))),
+        Event::PairError(e) => Some(LoginStep::Done(Err(LoginError::Pairing(
+            e.error.to_string(),
+        )))),
+        Event::PairingQrCodesExhausted(_) => {
+            Some(LoginStep::Done(Err(LoginError::QrCodesExhausted)))
+        }
+        Event::LoggedOut(_) => Some(LoginStep::Done(Err(LoginError::LoggedOut))),
         _ => None,
     }
 }
@@ -216,7 +219,7 @@ pub fn login_prompt(event: &Event) -> Option<LoginStep> {
 #[derive(Debug, Clone)]
 pub enum LoginStep {
     Show(LoginPrompt),
-    Done(Result<(), String>),
+    Done(Result<(), LoginError>),
 }
 
 /// The real connection for one account.
@@ -456,7 +459,7 @@ pub async fn login(
     let _lock = crate::lock::AccountLock::acquire(auth_dir)?;
     let db = prepare_store(auth_dir)?;
     let store = open_store(&db).await?;
-    let (done_tx, mut done_rx) = mpsc::channel::<Result<(), String>>(4);
+    let (done_tx, mut done_rx) = mpsc::channel::<Result<(), LoginError>>(4);
     let mut builder = Bot::builder()
         .with_backend(store)
         .on_event(move |event, _client| {
@@ -493,7 +496,7 @@ pub async fn login(
             openclaw_config::fsutil::write_atomic(&marker, stamp.as_bytes())?;
             Ok(())
         }
-        Ok(Some(Err(e))) => Err(ChannelError::NotLinked(e)),
+        Ok(Some(Err(e))) => Err(ChannelError::NotLinked(e.to_string())),
         Ok(None) => Err(ChannelError::Other("login ended unexpectedly".into())),
         Err(_) => Err(ChannelError::Unavailable(format!(
             "no phone confirmed the link within {}s",

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use openclaw_channel_whatsapp::{LoginPrompt, LoginStep, login_prompt, render_qr};
+use openclaw_channel_whatsapp::{LoginError, LoginPrompt, LoginStep, login_prompt, render_qr};
 use whatsapp_rust::types::events::{
     Connected, Event, PairingCode, PairingQrCode, PairingQrCodesExhausted,
 };
@@ -51,8 +51,10 @@ fn a_library_pairing_event_renders_as_a_scannable_qr() {
     ));
     assert!(matches!(
         login_prompt(&Event::PairingQrCodesExhausted(
-            PairingQrCodesExhausted::builder().disconnected(true).build()
+            PairingQrCodesExhausted::builder()
+                .disconnected(true)
+                .build()
         )),
-        Some(LoginStep::Done(Err(m))) if m.contains("expired")
+        Some(LoginStep::Done(Err(LoginError::QrCodesExhausted)))
     ));
 }

@@ -8,8 +8,8 @@ use openclaw_client::{ClientError, GatewayClient};
 use openclaw_config::Paths;
 use serde_json::json;
 
-use crate::ConnArgs;
 use crate::rpc::{connect_options, report};
+use crate::{ConnArgs, Outcome};
 
 #[derive(Args, Debug)]
 pub struct AgentArgs {
@@ -58,7 +58,7 @@ const DEFAULT_RUN_TIMEOUT_SECS: u64 = 600;
 /// How long the final answer may take beyond the run timeout (queueing, delivery).
 const FINAL_ANSWER_GRACE_SECS: u64 = 30;
 
-pub async fn run(paths: &Paths, dev: bool, a: AgentArgs) -> u8 {
+pub async fn run(paths: &Paths, dev: bool, a: AgentArgs) -> Outcome {
     // `--timeout` is the run's, so connecting keeps the default connect timeout.
     let conn = ConnArgs {
         url: a.url.clone(),
@@ -72,7 +72,7 @@ pub async fn run(paths: &Paths, dev: bool, a: AgentArgs) -> u8 {
         Ok(o) => o,
         Err(e) => {
             eprintln!("{e}");
-            return 1;
+            return Outcome::Failed;
         }
     };
     let url = opts.url.clone();
@@ -80,7 +80,7 @@ pub async fn run(paths: &Paths, dev: bool, a: AgentArgs) -> u8 {
         Ok((c, _)) => c,
         Err(e) => {
             eprintln!("{}", report(&e, &url));
-            return 1;
+            return Outcome::Failed;
         }
     };
     let mut params = json!({
@@ -125,15 +125,19 @@ pub async fn run(paths: &Paths, dev: bool, a: AgentArgs) -> u8 {
                     }
                 }
             }
-            if v["status"] == "ok" { 0 } else { 1 }
+            if v["status"] == "ok" {
+                Outcome::Done
+            } else {
+                Outcome::Failed
+            }
         }
         Err(ClientError::Rpc(e)) => {
             eprintln!("Agent run failed: {}", e.message);
-            1
+            Outcome::Failed
         }
         Err(e) => {
             eprintln!("Agent run failed: {}", report(&e, &url));
-            1
+            Outcome::Failed
         }
     }
 }

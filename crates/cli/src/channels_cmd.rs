@@ -9,8 +9,8 @@ use openclaw_client::{ClientError, GatewayClient};
 use openclaw_config::Paths;
 use serde_json::{Value, json};
 
-use crate::ConnArgs;
 use crate::rpc::{connect_options, report};
+use crate::{ConnArgs, Outcome};
 
 #[derive(Args, Debug)]
 pub struct MessageCmd {
@@ -93,17 +93,17 @@ async fn call(
     conn: &ConnArgs,
     method: &str,
     params: Value,
-) -> Result<Value, u8> {
+) -> Result<Value, Outcome> {
     let opts = connect_options(paths, dev, conn).map_err(|e| {
         eprintln!("{e}");
-        1u8
+        Outcome::Failed
     })?;
     let url = opts.url.clone();
     let client = match GatewayClient::connect(opts).await {
         Ok((c, _)) => c,
         Err(e) => {
             eprintln!("{}", report(&e, &url));
-            return Err(1);
+            return Err(Outcome::Failed);
         }
     };
     let r = client
@@ -119,11 +119,11 @@ async fn call(
             ClientError::Rpc(e) => eprintln!("{method} failed: {}: {}", e.code, e.message),
             other => eprintln!("{method} failed: {}", report(&other, &url)),
         }
-        1
+        Outcome::Failed
     })
 }
 
-pub async fn message(paths: &Paths, dev: bool, cmd: MessageCmd) -> u8 {
+pub async fn message(paths: &Paths, dev: bool, cmd: MessageCmd) -> Outcome {
     let MessageSub::Send(a) = cmd.sub;
     let mut params = json!({
         "to": a.target,
@@ -155,13 +155,13 @@ pub async fn message(paths: &Paths, dev: bool, cmd: MessageCmd) -> u8 {
                     v["messageId"].as_str().unwrap_or("?")
                 );
             }
-            0
+            Outcome::Done
         }
-        Err(code) => code,
+        Err(outcome) => outcome,
     }
 }
 
-pub async fn channels(paths: &Paths, dev: bool, cmd: ChannelsCmd) -> u8 {
+pub async fn channels(paths: &Paths, dev: bool, cmd: ChannelsCmd) -> Outcome {
     match cmd.sub {
         ChannelsSub::Status { probe, conn } => {
             let params = if probe {
@@ -173,7 +173,7 @@ pub async fn channels(paths: &Paths, dev: bool, cmd: ChannelsCmd) -> u8 {
                 Ok(v) => {
                     if conn.json {
                         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-                        return 0;
+                        return Outcome::Done;
                     }
                     let accounts = v["channelAccounts"]
                         .as_object()
@@ -217,9 +217,9 @@ pub async fn channels(paths: &Paths, dev: bool, cmd: ChannelsCmd) -> u8 {
                             );
                         }
                     }
-                    0
+                    Outcome::Done
                 }
-                Err(code) => code,
+                Err(outcome) => outcome,
             }
         }
         ChannelsSub::Logout {
@@ -234,9 +234,9 @@ pub async fn channels(paths: &Paths, dev: bool, cmd: ChannelsCmd) -> u8 {
             match call(paths, dev, &conn, "channels.logout", params).await {
                 Ok(v) => {
                     println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
-                    0
+                    Outcome::Done
                 }
-                Err(code) => code,
+                Err(outcome) => outcome,
             }
         }
         ChannelsSub::Login {
@@ -249,7 +249,7 @@ pub async fn channels(paths: &Paths, dev: bool, cmd: ChannelsCmd) -> u8 {
                 eprintln!(
                     "channels login supports --channel whatsapp (Telegram uses a bot token in the config)"
                 );
-                return 2;
+                return Outcome::Usage;
             }
             let cfg = openclaw_channels::AccountConfig::new("whatsapp", &account);
             let prompt: std::sync::Arc<
@@ -283,11 +283,11 @@ pub async fn channels(paths: &Paths, dev: bool, cmd: ChannelsCmd) -> u8 {
                         "WhatsApp linked; credentials are under {}",
                         openclaw_channel_whatsapp::auth_dir(&cfg, &paths.state_dir).display()
                     );
-                    0
+                    Outcome::Done
                 }
                 Err(e) => {
                     eprintln!("WhatsApp login failed: {e}");
-                    1
+                    Outcome::Failed
                 }
             }
         }
@@ -325,7 +325,7 @@ pub enum PairingSub {
     },
 }
 
-fn pairing_channel(channel: &str) -> Result<String, u8> {
+fn pairing_channel(channel: &str) -> Result<String, Outcome> {
     let c = channel.trim().to_ascii_lowercase();
     if openclaw_channels::KNOWN_CHANNELS.contains(&c.as_str()) {
         Ok(c)
@@ -334,13 +334,13 @@ fn pairing_channel(channel: &str) -> Result<String, u8> {
             "unknown channel {channel:?}: expected one of {}",
             openclaw_channels::KNOWN_CHANNELS.join(", ")
         );
-        Err(2)
+        Err(Outcome::Usage)
     }
 }
 
 /// `openclaw pairing list|approve`: reads and writes the pairing store files directly (the
 /// gateway reads them on every message, so an approval applies at once).
-pub async fn pairing(paths: &Paths, dev: bool, cmd: PairingCmd) -> u8 {
+pub async fn pairing(paths: &Paths, dev: bool, cmd: PairingCmd) -> Outcome {
     match cmd.sub {
         PairingSub::List {
             channel,
@@ -349,7 +349,7 @@ pub async fn pairing(paths: &Paths, dev: bool, cmd: PairingCmd) -> u8 {
         } => {
             let channel = match pairing_channel(&channel) {
                 Ok(c) => c,
-                Err(code) => return code,
+                Err(outcome) => return outcome,
             };
             let store = openclaw_channels::PairingStore::new(&paths.state_dir, &channel, &account);
             let pending = store.pending();
@@ -368,7 +368,7 @@ pub async fn pairing(paths: &Paths, dev: bool, cmd: PairingCmd) -> u8 {
                     println!("{}  from {}{who}  requested {}", r.code, r.id, r.created_at);
                 }
             }
-            0
+            Outcome::Done
         }
         PairingSub::Approve {
             channel,
@@ -379,7 +379,7 @@ pub async fn pairing(paths: &Paths, dev: bool, cmd: PairingCmd) -> u8 {
         } => {
             let channel = match pairing_channel(&channel) {
                 Ok(c) => c,
-                Err(code) => return code,
+                Err(outcome) => return outcome,
             };
             let store = openclaw_channels::PairingStore::new(&paths.state_dir, &channel, &account);
             let sender = match store.approve(&code) {
@@ -388,11 +388,11 @@ pub async fn pairing(paths: &Paths, dev: bool, cmd: PairingCmd) -> u8 {
                     eprintln!(
                         "no pending {channel} pairing request with code {code} (codes expire after 1 hour; see `openclaw pairing list {channel}`)"
                     );
-                    return 1;
+                    return Outcome::Failed;
                 }
                 Err(e) => {
                     eprintln!("cannot update the pairing store: {e}");
-                    return 1;
+                    return Outcome::Failed;
                 }
             };
             println!("Approved {channel} sender {sender}.");
@@ -404,7 +404,7 @@ pub async fn pairing(paths: &Paths, dev: bool, cmd: PairingCmd) -> u8 {
                     eprintln!("(approved, but the sender could not be notified)");
                 }
             }
-            0
+            Outcome::Done
         }
     }
 }

@@ -5,7 +5,7 @@ use openclaw_config::Paths;
 use openclaw_config::edit::{get_path, set_path, to_text, unset_path, write_config};
 use serde_json::Value;
 
-use crate::ConfigSub;
+use crate::{ConfigSub, Outcome};
 
 fn load(paths: &Paths) -> Result<Value, String> {
     match std::fs::read_to_string(&paths.config_path) {
@@ -17,62 +17,62 @@ fn load(paths: &Paths) -> Result<Value, String> {
     }
 }
 
-pub fn run(paths: &Paths, sub: ConfigSub) -> u8 {
+pub fn run(paths: &Paths, sub: ConfigSub) -> Outcome {
     let mut doc = match load(paths) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("{e}");
-            return 1;
+            return Outcome::Failed;
         }
     };
     match sub {
         ConfigSub::Get { path, json } => match get_path(&doc, &path) {
             Some(Value::String(s)) if !json => {
                 println!("{s}");
-                0
+                Outcome::Done
             }
             Some(v) => {
                 println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
-                0
+                Outcome::Done
             }
             None => {
                 eprintln!(
                     "config path not set: {path} ({})",
                     paths.config_path.display()
                 );
-                1
+                Outcome::Failed
             }
         },
         ConfigSub::Set { path, value } => {
             let v = json5::from_str::<Value>(&value).unwrap_or(Value::String(value));
             if let Err(e) = set_path(&mut doc, &path, v) {
                 eprintln!("cannot set {path}: {e}");
-                return 1;
+                return Outcome::Failed;
             }
             match write_config(&paths.config_path, &to_text(&doc)) {
                 Ok(()) => {
                     println!("Updated {path} in {}", paths.config_path.display());
-                    0
+                    Outcome::Done
                 }
                 Err(e) => {
                     eprintln!("not written: {e}");
-                    1
+                    Outcome::Failed
                 }
             }
         }
         ConfigSub::Unset { path } => {
             if !unset_path(&mut doc, &path) {
                 eprintln!("config path not set: {path}");
-                return 1;
+                return Outcome::Failed;
             }
             match write_config(&paths.config_path, &to_text(&doc)) {
                 Ok(()) => {
                     println!("Removed {path} from {}", paths.config_path.display());
-                    0
+                    Outcome::Done
                 }
                 Err(e) => {
                     eprintln!("not written: {e}");
-                    1
+                    Outcome::Failed
                 }
             }
         }

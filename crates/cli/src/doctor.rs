@@ -499,7 +499,7 @@ fn audit_service(f: &mut Findings, paths: &Paths, dev: bool, fix: bool, stamp: &
     let setup = match service_cmd::setup(paths, port, None) {
         Ok(s) => s,
         Err(e) => {
-            f.add("service", Level::Info, e);
+            f.add("service", Level::Info, e.to_string());
             return;
         }
     };

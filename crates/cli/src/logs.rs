@@ -8,8 +8,8 @@ use openclaw_client::{ClientError, GatewayClient};
 use openclaw_config::Paths;
 use serde_json::{Value, json};
 
-use crate::LogsArgs;
 use crate::rpc::{connect_options, report};
+use crate::{LogsArgs, Outcome};
 
 /// `2026-11-23T17:53:03.279+00:00 [gateway] message` from a JSON log line; raw text otherwise.
 fn pretty(line: &str) -> String {
@@ -36,29 +36,23 @@ fn pretty(line: &str) -> String {
     }
 }
 
-async fn connect(
-    paths: &Paths,
-    dev: bool,
-    args: &LogsArgs,
-) -> Result<GatewayClient, (String, ClientError)> {
-    let opts = match connect_options(paths, dev, &args.conn) {
-        Ok(o) => o,
-        Err(e) => return Err((String::new(), ClientError::Io(e))),
-    };
+/// A connected client, or the message saying why not.
+async fn connect(paths: &Paths, dev: bool, args: &LogsArgs) -> Result<GatewayClient, String> {
+    let opts = connect_options(paths, dev, &args.conn).map_err(|e| e.to_string())?;
     let url = opts.url.clone();
     GatewayClient::connect(opts)
         .await
         .map(|(c, _)| c)
-        .map_err(|e| (url, e))
+        .map_err(|e| report(&e, &url))
 }
 
-pub async fn logs(paths: &Paths, dev: bool, args: LogsArgs) -> u8 {
+pub async fn logs(paths: &Paths, dev: bool, args: LogsArgs) -> Outcome {
     let timeout = Duration::from_millis(args.conn.timeout);
     let mut client = match connect(paths, dev, &args).await {
         Ok(c) => c,
-        Err((url, e)) => {
-            eprintln!("{}", report(&e, &url));
-            return 1;
+        Err(message) => {
+            eprintln!("{message}");
+            return Outcome::Failed;
         }
     };
     let mut cursor: Option<u64> = None;
@@ -93,19 +87,19 @@ pub async fn logs(paths: &Paths, dev: bool, args: LogsArgs) -> u8 {
             }
             Err(ClientError::Rpc(e)) => {
                 eprintln!("logs.tail failed: {e}");
-                return 1;
+                return Outcome::Failed;
             }
             Err(e) => {
                 if !args.follow {
                     eprintln!("logs.tail failed: {e}");
-                    return 1;
+                    return Outcome::Failed;
                 }
                 eprintln!("(gateway connection lost: {e}; reconnecting…)");
                 let mut delay = Duration::from_millis(250);
                 client = loop {
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
-                        _ = tokio::signal::ctrl_c() => return 0,
+                        _ = tokio::signal::ctrl_c() => return Outcome::Done,
                     }
                     match connect(paths, dev, &args).await {
                         Ok(c) => break c,
@@ -118,13 +112,13 @@ pub async fn logs(paths: &Paths, dev: bool, args: LogsArgs) -> u8 {
         }
         if !args.follow {
             client.close().await;
-            return 0;
+            return Outcome::Done;
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(args.interval.max(50))) => {}
             _ = tokio::signal::ctrl_c() => {
                 client.close().await;
-                return 0;
+                return Outcome::Done;
             }
         }
     }

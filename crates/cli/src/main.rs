@@ -6,6 +6,7 @@ mod channels_cmd;
 mod config_cmd;
 mod deep;
 mod doctor;
+mod error;
 mod logs;
 mod probe;
 mod rpc;
@@ -16,6 +17,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use openclaw_config::{PathOptions, Paths, RunOverrides};
+use openclaw_gateway::StartError;
 use openclaw_service::control::Action;
 
 #[derive(Parser, Debug)]
@@ -198,10 +200,16 @@ pub struct CallArgs {
 /// How a command ended; only `main` turns it into an exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// Did what was asked (status commands: status could be determined).
+    /// Did what was asked (status commands: status could be determined). Exit 0.
     Done,
-    /// Reported a problem (exit 1).
+    /// Reported a problem. Exit 1.
     Failed,
+    /// Arguments that parse but make no sense (bad `--params` JSON, unknown channel, bad
+    /// profile name). Exit 2, as for a clap usage error.
+    Usage,
+    /// The gateway refused to start because of its config or paths. Exit 78 (`EX_CONFIG`),
+    /// so a supervisor stops restarting it.
+    Config,
 }
 
 impl Outcome {
@@ -209,6 +217,8 @@ impl Outcome {
         match self {
             Outcome::Done => 0,
             Outcome::Failed => 1,
+            Outcome::Usage => 2,
+            Outcome::Config => 78,
         }
     }
 }
@@ -223,7 +233,10 @@ pub struct HealthArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    ExitCode::from(run(Cli::parse()).exit_code())
+}
+
+fn run(cli: Cli) -> Outcome {
     let path_opts = PathOptions {
         profile: cli.profile.clone(),
         dev: cli.dev,
@@ -232,7 +245,7 @@ fn main() -> ExitCode {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");
-            return ExitCode::from(2);
+            return Outcome::Usage;
         }
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -242,55 +255,48 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
-            return ExitCode::from(1);
+            return Outcome::Failed;
         }
     };
-    let code = match cli.command {
+    let dev = cli.dev;
+    let outcome = match cli.command {
         Command::Gateway(g) => match g.sub {
-            None => run_gateway(&rt, paths, g.run, cli.dev),
-            Some(GatewaySub::Run(args)) => run_gateway(&rt, paths, args, cli.dev),
-            Some(GatewaySub::Call(args)) => rt.block_on(rpc::call(&paths, cli.dev, args)),
-            Some(GatewaySub::Health(conn)) => rt.block_on(rpc::health(&paths, cli.dev, conn)),
-            Some(GatewaySub::Status(args)) => rt
-                .block_on(status::gateway_status(&paths, cli.dev, args))
-                .exit_code(),
-            Some(GatewaySub::Probe(args)) => rt
-                .block_on(probe::probe_cmd(&paths, cli.dev, args))
-                .exit_code(),
-            Some(GatewaySub::Install(args)) => {
-                service_cmd::install(&paths, cli.dev, args).exit_code()
+            None => run_gateway(&rt, paths, g.run, dev),
+            Some(GatewaySub::Run(args)) => run_gateway(&rt, paths, args, dev),
+            Some(GatewaySub::Call(args)) => rt.block_on(rpc::call(&paths, dev, args)),
+            Some(GatewaySub::Health(conn)) => rt.block_on(rpc::health(&paths, dev, conn)),
+            Some(GatewaySub::Status(args)) => {
+                rt.block_on(status::gateway_status(&paths, dev, args))
             }
-            Some(GatewaySub::Uninstall(args)) => {
-                service_cmd::uninstall(&paths, cli.dev, args).exit_code()
-            }
+            Some(GatewaySub::Probe(args)) => rt.block_on(probe::probe_cmd(&paths, dev, args)),
+            Some(GatewaySub::Install(args)) => service_cmd::install(&paths, dev, args),
+            Some(GatewaySub::Uninstall(args)) => service_cmd::uninstall(&paths, dev, args),
             Some(GatewaySub::Start(args)) => {
-                service_cmd::control_cmd(&paths, cli.dev, Action::Start, args).exit_code()
+                service_cmd::control_cmd(&paths, dev, Action::Start, args)
             }
             Some(GatewaySub::Stop(args)) => {
-                service_cmd::control_cmd(&paths, cli.dev, Action::Stop, args).exit_code()
+                service_cmd::control_cmd(&paths, dev, Action::Stop, args)
             }
             Some(GatewaySub::Restart(args)) => {
-                service_cmd::control_cmd(&paths, cli.dev, Action::Restart, args).exit_code()
+                service_cmd::control_cmd(&paths, dev, Action::Restart, args)
             }
         },
-        Command::Health(h) => rt.block_on(rpc::health(&paths, cli.dev, h.conn)),
-        Command::Agent(a) => rt.block_on(agent_cmd::run(&paths, cli.dev, a)),
-        Command::Message(m) => rt.block_on(channels_cmd::message(&paths, cli.dev, m)),
-        Command::Channels(c) => rt.block_on(channels_cmd::channels(&paths, cli.dev, c)),
-        Command::Pairing(c) => rt.block_on(channels_cmd::pairing(&paths, cli.dev, c)),
-        Command::Logs(l) => rt.block_on(logs::logs(&paths, cli.dev, l)),
+        Command::Health(h) => rt.block_on(rpc::health(&paths, dev, h.conn)),
+        Command::Agent(a) => rt.block_on(agent_cmd::run(&paths, dev, a)),
+        Command::Message(m) => rt.block_on(channels_cmd::message(&paths, dev, m)),
+        Command::Channels(c) => rt.block_on(channels_cmd::channels(&paths, dev, c)),
+        Command::Pairing(c) => rt.block_on(channels_cmd::pairing(&paths, dev, c)),
+        Command::Logs(l) => rt.block_on(logs::logs(&paths, dev, l)),
         Command::Config(c) => config_cmd::run(&paths, c.sub),
-        Command::Doctor(args) => doctor::run(&paths, cli.dev, args).exit_code(),
-        Command::Status(args) => rt
-            .block_on(status::status(&paths, cli.dev, args))
-            .exit_code(),
+        Command::Doctor(args) => doctor::run(&paths, dev, args),
+        Command::Status(args) => rt.block_on(status::status(&paths, dev, args)),
     };
     // Do not wait for lingering tasks (open sockets, timers) on the way out.
     rt.shutdown_timeout(std::time::Duration::from_millis(100));
-    ExitCode::from(code)
+    outcome
 }
 
-fn run_gateway(rt: &tokio::runtime::Runtime, paths: Paths, a: RunArgs, dev: bool) -> u8 {
+fn run_gateway(rt: &tokio::runtime::Runtime, paths: Paths, a: RunArgs, dev: bool) -> Outcome {
     let opts = openclaw_gateway::RunOptions {
         paths: Some(paths),
         overrides: RunOverrides {
@@ -307,10 +313,15 @@ fn run_gateway(rt: &tokio::runtime::Runtime, paths: Paths, a: RunArgs, dev: bool
         force: a.force,
     };
     match rt.block_on(openclaw_gateway::run(opts)) {
-        Ok(()) => 0,
+        Ok(()) => Outcome::Done,
         Err(e) => {
             eprintln!("{e}");
-            e.exit_code() as u8
+            match e {
+                StartError::Paths(_) | StartError::Config(_) | StartError::Resolve(_) => {
+                    Outcome::Config
+                }
+                _ => Outcome::Failed,
+            }
         }
     }
 }

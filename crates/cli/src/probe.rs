@@ -176,7 +176,9 @@ fn failure(e: &ClientError) -> (&'static str, Value) {
             json!({"kind": "closed", "closeCode": code, "closeReason": reason}),
         ),
         ClientError::Protocol(m) => ("protocol", json!({"kind": "protocol", "message": m})),
-        ClientError::Io(m) => ("local", json!({"kind": "local", "message": m})),
+        ClientError::Io { .. } | ClientError::NotAFile(_) => {
+            ("local", json!({"kind": "local", "message": e.to_string()}))
+        }
         ClientError::Rpc(error) => (
             "rejected",
             json!({"kind": "rejected", "code": error.code, "message": error.message}),

@@ -8,16 +8,17 @@ use openclaw_config::{Paths, load_config};
 use openclaw_protocol::connect::scopes;
 use serde_json::Value;
 
-use crate::{CallArgs, ConnArgs};
+use crate::error::CliError;
+use crate::{CallArgs, ConnArgs, Outcome};
 
 /// Target URL and credentials, resolved as the reference CLI does.
 pub fn connect_options(
     paths: &Paths,
     dev: bool,
     conn: &ConnArgs,
-) -> Result<ConnectOptions, String> {
+) -> Result<ConnectOptions, CliError> {
     let mut opts = ConnectOptions::default();
-    let loaded = load_config(&paths.config_path).map_err(|e| e.to_string())?;
+    let loaded = load_config(&paths.config_path)?;
     let cfg_auth = loaded
         .config
         .gateway
@@ -32,8 +33,7 @@ pub fn connect_options(
             opts.password = conn.password.clone();
         }
         None => {
-            let port = openclaw_config::resolve::resolve_port(None, &loaded, dev)
-                .map_err(|e| e.to_string())?;
+            let port = openclaw_config::resolve::resolve_port(None, &loaded, dev)?;
             opts.url = format!("ws://127.0.0.1:{port}");
             opts.token = conn
                 .token
@@ -67,7 +67,7 @@ pub fn connect_options(
     if opts.token.is_none() && opts.password.is_none() {
         match DeviceIdentity::load_or_create(&paths.identity_path()) {
             Ok(id) => opts.device = Some(id),
-            Err(e) => return Err(format!("cannot load device identity: {e}")),
+            Err(e) => return Err(CliError::Identity(e)),
         }
     }
     Ok(opts)
@@ -93,12 +93,12 @@ async fn connected(
     paths: &Paths,
     dev: bool,
     conn: &ConnArgs,
-) -> Result<(GatewayClient, String), u8> {
+) -> Result<(GatewayClient, String), Outcome> {
     let opts = match connect_options(paths, dev, conn) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("{e}");
-            return Err(1);
+            return Err(Outcome::Failed);
         }
     };
     let url = opts.url.clone();
@@ -106,26 +106,26 @@ async fn connected(
         Ok((c, _hello)) => Ok((c, url)),
         Err(e) => {
             eprintln!("{}", report(&e, &url));
-            Err(1)
+            Err(Outcome::Failed)
         }
     }
 }
 
 /// `openclaw gateway call <method>`.
-pub async fn call(paths: &Paths, dev: bool, args: CallArgs) -> u8 {
+pub async fn call(paths: &Paths, dev: bool, args: CallArgs) -> Outcome {
     let params = match args.params.as_deref() {
         None => None,
         Some(text) => match serde_json::from_str::<Value>(text) {
             Ok(v) => Some(v),
             Err(e) => {
                 eprintln!("invalid --params JSON: {e}");
-                return 2;
+                return Outcome::Usage;
             }
         },
     };
     let (client, url) = match connected(paths, dev, &args.conn).await {
         Ok(c) => c,
-        Err(code) => return code,
+        Err(outcome) => return outcome,
     };
     let timeout = Duration::from_millis(args.conn.timeout);
     let result = if args.expect_final {
@@ -142,21 +142,21 @@ pub async fn call(paths: &Paths, dev: bool, args: CallArgs) -> u8 {
                 "{}",
                 serde_json::to_string_pretty(&payload).unwrap_or_default()
             );
-            0
+            Outcome::Done
         }
         Err(e) => {
             eprintln!("Gateway call failed: {}", report(&e, &url));
-            1
+            Outcome::Failed
         }
     }
 }
 
 /// `openclaw health` / `openclaw gateway health`.
-pub async fn health(paths: &Paths, dev: bool, conn: ConnArgs) -> u8 {
+pub async fn health(paths: &Paths, dev: bool, conn: ConnArgs) -> Outcome {
     let started = std::time::Instant::now();
     let (client, url) = match connected(paths, dev, &conn).await {
         Ok(c) => c,
-        Err(code) => return code,
+        Err(outcome) => return outcome,
     };
     let result = client
         .request("health", None, Duration::from_millis(conn.timeout))
@@ -183,14 +183,14 @@ pub async fn health(paths: &Paths, dev: bool, conn: ConnArgs) -> u8 {
                     .unwrap_or(0);
                 println!("Channels: {channels}");
                 if !ok {
-                    return 1;
+                    return Outcome::Failed;
                 }
             }
-            0
+            Outcome::Done
         }
         Err(e) => {
             eprintln!("Health check failed: {}", report(&e, &url));
-            1
+            Outcome::Failed
         }
     }
 }

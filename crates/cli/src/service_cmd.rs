@@ -14,6 +14,7 @@ use openclaw_service::{GatewayServiceInput, Locations, Plan, Platform, ServiceSp
 use serde_json::{Value, json};
 
 use crate::Outcome;
+use crate::error::CliError;
 
 #[derive(Args, Debug)]
 pub struct InstallArgs {
@@ -115,28 +116,23 @@ pub fn resolved_port(paths: &Paths, dev: bool) -> (u16, Option<String>) {
 }
 
 /// The path of this binary, as a service should run it.
-pub fn current_exe() -> Result<String, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot locate this binary: {e}"))?;
-    let text = exe
-        .to_str()
-        .ok_or_else(|| format!("the binary path is not valid UTF-8: {}", exe.display()))?;
+pub fn current_exe() -> Result<String, CliError> {
+    let exe = std::env::current_exe().map_err(CliError::CurrentExe)?;
+    let Some(text) = exe.to_str() else {
+        return Err(CliError::ExeNotUtf8(exe));
+    };
     // Linux marks a replaced binary "(deleted)"; the path itself is still the one to run.
     Ok(text.trim_end_matches(" (deleted)").to_string())
 }
 
-fn path_str(p: &std::path::Path) -> Result<&str, String> {
+fn path_str(p: &std::path::Path) -> Result<&str, CliError> {
     p.to_str()
-        .ok_or_else(|| format!("path is not valid UTF-8: {}", p.display()))
+        .ok_or_else(|| CliError::PathNotUtf8(p.to_path_buf()))
 }
 
 /// Builds the definition and plan for this profile on this OS.
-pub fn setup(paths: &Paths, port: u16, token: Option<&str>) -> Result<Setup, String> {
-    let platform = Platform::host().ok_or_else(|| {
-        format!(
-            "service management is not supported on this OS ({}); run `openclaw gateway` under your own supervisor",
-            std::env::consts::OS
-        )
-    })?;
+pub fn setup(paths: &Paths, port: u16, token: Option<&str>) -> Result<Setup, CliError> {
+    let platform = Platform::host().ok_or(CliError::UnsupportedOs(std::env::consts::OS))?;
     let exe = current_exe()?;
     let spec = ServiceSpec::gateway(&GatewayServiceInput {
         exe: &exe,
@@ -146,10 +142,9 @@ pub fn setup(paths: &Paths, port: u16, token: Option<&str>) -> Result<Setup, Str
         config_path: path_str(&paths.config_path)?,
         version: env!("CARGO_PKG_VERSION"),
         token,
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     let loc = locations();
-    let plan = openclaw_service::plan(platform, &spec, &loc).map_err(|e| e.to_string())?;
+    let plan = openclaw_service::plan(platform, &spec, &loc)?;
     Ok(Setup {
         platform,
         loc,

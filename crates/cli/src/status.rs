@@ -213,7 +213,7 @@ pub async fn collect(
             }
             serde_json::to_value(&st).unwrap_or(Value::Null)
         }
-        Err(e) => json!({"installed": false, "supervisorError": e}),
+        Err(e) => json!({"installed": false, "supervisorError": e.to_string()}),
     };
 
     // Who holds the port on this host.
@@ -487,7 +487,7 @@ pub async fn gateway_status(paths: &Paths, dev: bool, args: GatewayStatusArgs) -
 
 /// The gateway's own `status` (needs `operator.read`, which the probe does not get).
 async fn gateway_self_status(paths: &Paths, dev: bool, conn: &ConnArgs) -> Result<Value, String> {
-    let opts = rpc::connect_options(paths, dev, conn)?;
+    let opts = rpc::connect_options(paths, dev, conn).map_err(|e| e.to_string())?;
     let url = opts.url.clone();
     let (client, _) = GatewayClient::connect(opts)
         .await

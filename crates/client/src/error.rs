@@ -1,5 +1,7 @@
 //! Everything that can go wrong between this client and a gateway, as one `thiserror` enum.
 
+use std::path::PathBuf;
+
 use openclaw_protocol::ErrorShape;
 
 /// A failed connect or request.
@@ -28,9 +30,17 @@ pub enum ClientError {
     /// The gateway sent something this client cannot work with.
     #[error("protocol error: {0}")]
     Protocol(String),
-    /// Local I/O (the device identity file).
-    #[error("{0}")]
-    Io(String),
+    /// Local I/O on the device identity file; `action` names what failed
+    /// (`read device identity`, `create the directory of`, `write`).
+    #[error("cannot {action} {}: {source}", .path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The device identity path names a directory root, not a file.
+    #[error("not a file path: {}", .0.display())]
+    NotAFile(PathBuf),
 }
 
 impl ClientError {

@@ -136,22 +136,22 @@ impl DeviceIdentity {
             Ok(text) => {
                 if let Some((identity, stored)) = Self::parse_stored(&text) {
                     if stored.device_id != identity.device_id() {
-                        write_atomic(path, &identity.stored_json(stored.created_at_ms))
-                            .map_err(ClientError::Io)?;
+                        write_atomic(path, &identity.stored_json(stored.created_at_ms))?;
                     }
                     return Ok(identity);
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
-                return Err(ClientError::Io(format!(
-                    "cannot read device identity {}: {e}",
-                    path.display()
-                )));
+                return Err(ClientError::Io {
+                    action: "read device identity",
+                    path: path.to_path_buf(),
+                    source: e,
+                });
             }
         }
         let identity = Self::generate();
-        write_atomic(path, &identity.stored_json(now_ms())).map_err(ClientError::Io)?;
+        write_atomic(path, &identity.stored_json(now_ms()))?;
         Ok(identity)
     }
 
@@ -214,15 +214,19 @@ fn pem_decode(pem: &str, label: &str) -> Option<Vec<u8>> {
 /// Writes `contents` to `path` via a temp file in the same directory, fsync and rename, so a
 /// crash leaves either the old file or the new one. The file is 0600; missing parent
 /// directories are created 0700.
-fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), String> {
-    let io_err = |what: &str, e: std::io::Error| format!("cannot {what} {}: {e}", path.display());
+fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), ClientError> {
+    let io_err = |action: &'static str, source: std::io::Error| ClientError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    };
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let name = path
         .file_name()
-        .ok_or_else(|| format!("not a file path: {}", path.display()))?;
+        .ok_or_else(|| ClientError::NotAFile(path.to_path_buf()))?;
     create_private_dir(dir).map_err(|e| io_err("create the directory of", e))?;
 
     let tmp = dir.join(format!(

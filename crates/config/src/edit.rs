@@ -30,26 +30,45 @@ pub fn get_path<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
     Some(cur)
 }
 
+/// Why [`set_path`] cannot place a value. The message names the path as given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetPathError {
+    #[error("empty config path")]
+    Empty,
+    /// The document itself is not an object, so `segment` (the first) has nowhere to go.
+    #[error("{path}: {segment} is not inside an object")]
+    RootNotAnObject { path: String, segment: String },
+    /// `segment` on the way holds a scalar or an array, so nothing can go inside it.
+    #[error("{path}: {segment} is not an object")]
+    NotAnObject { path: String, segment: String },
+    /// A one-segment path into a document that is not an object.
+    #[error("{path}: parent is not an object")]
+    ParentNotAnObject { path: String },
+}
+
 /// Sets `path` to `value`, creating objects on the way.
-pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String> {
+pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), SetPathError> {
     let segs = split_path(path);
     let Some((last, parents)) = segs.split_last() else {
-        return Err("empty config path".into());
+        return Err(SetPathError::Empty);
     };
     let mut cur = root;
     for seg in parents {
+        let Some(map) = cur.as_object_mut() else {
+            // Only the root can fail here: deeper levels were checked on the way down.
+            return Err(SetPathError::RootNotAnObject {
+                path: path.to_string(),
+                segment: seg.clone(),
+            });
+        };
+        cur = map
+            .entry(seg.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
         if !cur.is_object() {
-            return Err(format!("{path}: {seg} is not inside an object"));
-        }
-        cur = cur
-            .as_object_mut()
-            .map(|m| {
-                m.entry(seg.clone())
-                    .or_insert_with(|| Value::Object(Map::new()))
-            })
-            .ok_or_else(|| format!("{path}: not an object"))?;
-        if !cur.is_object() {
-            return Err(format!("{path}: {seg} is not an object"));
+            return Err(SetPathError::NotAnObject {
+                path: path.to_string(),
+                segment: seg.clone(),
+            });
         }
     }
     match cur.as_object_mut() {
@@ -57,7 +76,9 @@ pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String
             m.insert(last.clone(), value);
             Ok(())
         }
-        None => Err(format!("{path}: parent is not an object")),
+        None => Err(SetPathError::ParentNotAnObject {
+            path: path.to_string(),
+        }),
     }
 }
 
@@ -137,7 +158,15 @@ mod tests {
         assert_eq!(v, json!({"gateway": {"auth": {}}}));
         assert!(!unset_path(&mut v, "nope.x"));
         let mut s = json!({"a": 1});
-        assert!(set_path(&mut s, "a.b", json!(2)).is_err());
+        let e = set_path(&mut s, "a.b", json!(2)).unwrap_err();
+        assert_eq!(e.to_string(), "a.b: a is not an object");
+        let mut list = json!([1]);
+        let e = set_path(&mut list, "x.y", json!(2)).unwrap_err();
+        assert_eq!(e.to_string(), "x.y: x is not inside an object");
+        let e = set_path(&mut list, "x", json!(2)).unwrap_err();
+        assert_eq!(e.to_string(), "x: parent is not an object");
+        let e = set_path(&mut list, "", json!(2)).unwrap_err();
+        assert_eq!(e.to_string(), "empty config path");
     }
 
     #[test]

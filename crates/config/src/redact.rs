@@ -248,15 +248,29 @@ fn redact_query(path_etc: &str) -> String {
     format!("{path}{}{fragment}", params.join("&"))
 }
 
+/// A written document carries the redaction marker where the current config has no value to
+/// put back; `path` is the dotted key path (`<root>` for the document itself).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{path}: holds the redaction marker {REDACTED} but the current config has no matching value there; send the real value"
+)]
+pub struct UnmatchedMarker {
+    pub path: String,
+}
+
 /// Puts the original values back where a written document carries the marker (a client
 /// edited what `config.get` showed). `original` is the current raw document. Returns whether
 /// anything was restored; a marker with no original to restore is an error naming its path.
-pub fn restore_redacted(doc: &mut Value, original: &Value) -> Result<bool, String> {
+pub fn restore_redacted(doc: &mut Value, original: &Value) -> Result<bool, UnmatchedMarker> {
     let mut path = Vec::new();
     restore(doc, Some(original), &mut path)
 }
 
-fn restore(v: &mut Value, orig: Option<&Value>, path: &mut Vec<String>) -> Result<bool, String> {
+fn restore(
+    v: &mut Value,
+    orig: Option<&Value>,
+    path: &mut Vec<String>,
+) -> Result<bool, UnmatchedMarker> {
     match v {
         Value::String(s) if s.contains(REDACTED) => {
             let o = orig.and_then(Value::as_str);
@@ -265,15 +279,13 @@ fn restore(v: &mut Value, orig: Option<&Value>, path: &mut Vec<String>) -> Resul
                     *s = o.to_string();
                     Ok(true)
                 }
-                _ => Err(format!(
-                    "{}: holds the redaction marker {REDACTED} but the current config has no \
-                     matching value there; send the real value",
-                    if path.is_empty() {
+                _ => Err(UnmatchedMarker {
+                    path: if path.is_empty() {
                         "<root>".to_string()
                     } else {
                         path.join(".")
-                    }
-                )),
+                    },
+                }),
             }
         }
         Value::Array(items) => {
@@ -404,8 +416,14 @@ mod tests {
         assert_eq!(shown["a"]["token"], "t");
         assert_eq!(shown["a"]["url"], "https://u:p@h/");
         let mut bad = json!({"b": {"token": REDACTED}});
-        let e = restore_redacted(&mut bad, &orig).unwrap_err();
-        assert!(e.starts_with("b.token: holds the redaction marker"), "{e}");
+        let e = restore_redacted(&mut bad, &orig).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "b.token: holds the redaction marker {REDACTED} but the current config has no \
+                 matching value there; send the real value"
+            )
+        );
         let mut none = json!({"a": 1});
         assert!(!restore_redacted(&mut none, &orig).unwrap());
     }

@@ -120,11 +120,25 @@ pub fn def_name<T: JsonSchema>() -> String {
     T::schema_name().into_owned()
 }
 
-/// Validates `value` against `T`'s schema, returning the ajv-style message on failure.
-pub fn validate<T: JsonSchema>(value: &Value) -> Result<(), String> {
+/// Why a value does not fit a protocol type; the message is the reference's (ajv) wording.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaError {
+    /// No schema is generated for the type (a bug in this crate, never the peer's fault).
+    #[error("no schema for {0}")]
+    NoSchema(String),
+    /// The value breaks the schema: one ajv-style message per violation.
+    #[error("{}", .0.join("; "))]
+    Invalid(Vec<String>),
+    /// The schema let it through but the type would not take it.
+    #[error("{0}")]
+    Deserialize(String),
+}
+
+/// Validates `value` against `T`'s schema.
+pub fn validate<T: JsonSchema>(value: &Value) -> Result<(), SchemaError> {
     let name = def_name::<T>();
     let Some(v) = validator(&name) else {
-        return Err(format!("no schema for {name}"));
+        return Err(SchemaError::NoSchema(name));
     };
     let errors: Vec<String> = v
         .iter_errors(value)
@@ -133,14 +147,14 @@ pub fn validate<T: JsonSchema>(value: &Value) -> Result<(), String> {
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(errors.join("; "))
+        Err(SchemaError::Invalid(errors))
     }
 }
 
-/// Validates then deserializes; the error is the ajv-style message.
-pub fn validate_into<T: JsonSchema + DeserializeOwned>(value: Value) -> Result<T, String> {
+/// Validates then deserializes.
+pub fn validate_into<T: JsonSchema + DeserializeOwned>(value: Value) -> Result<T, SchemaError> {
     validate::<T>(&value)?;
-    serde_json::from_value(value).map_err(|e| e.to_string())
+    serde_json::from_value(value).map_err(|e| SchemaError::Deserialize(e.to_string()))
 }
 
 /// Formats one validation error like ajv does in the reference's messages.
@@ -241,8 +255,11 @@ impl FrameError {
 pub fn parse_request(text: &[u8]) -> Result<RequestFrame, FrameError> {
     let value: Value = serde_json::from_slice(text).map_err(|e| FrameError::Json(e.to_string()))?;
     let id = value.get("id").and_then(Value::as_str).map(str::to_string);
-    if let Err(message) = validate::<RequestFrame>(&value) {
-        return Err(FrameError::Invalid { id, message });
+    if let Err(e) = validate::<RequestFrame>(&value) {
+        return Err(FrameError::Invalid {
+            id,
+            message: e.to_string(),
+        });
     }
     serde_json::from_value(value).map_err(|e| FrameError::Invalid {
         id,
@@ -258,5 +275,5 @@ pub fn parse_params<T: JsonSchema + DeserializeOwned>(
 ) -> Result<T, ErrorShape> {
     let value = params.cloned().unwrap_or_else(|| json!({}));
     validate_into::<T>(value)
-        .map_err(|m| ErrorShape::invalid_request(format!("invalid {method} params: {m}")))
+        .map_err(|e| ErrorShape::invalid_request(format!("invalid {method} params: {e}")))
 }

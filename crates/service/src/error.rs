@@ -59,4 +59,16 @@ pub enum ServiceError {
     Unreachable { detail: String, hint: String },
     #[error("`{command}` failed: {detail}")]
     Command { command: String, detail: String },
+    /// A supervisor tool (`systemctl`, `launchctl`, `schtasks`…) is not installed.
+    #[error("{program} not found")]
+    ToolNotFound { program: String },
+    /// A supervisor tool could not be run or did not finish in time.
+    #[error("cannot run {program}: {source}")]
+    Run {
+        program: String,
+        source: std::io::Error,
+    },
+    /// launchd's per-user domain (`gui/<uid>`) needs a uid this process could not learn.
+    #[error("cannot determine the user id for the launchd gui domain")]
+    NoUid,
 }

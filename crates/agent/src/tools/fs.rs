@@ -13,6 +13,7 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::ToolOutput;
+use super::error::{IoOp, ToolError};
 
 /// Bytes of a file `read` looks at.
 pub const READ_MAX_BYTES: u64 = 256 * 1024;
@@ -25,7 +26,7 @@ pub const WRITE_MAX_BYTES: usize = 1024 * 1024;
 /// Entries `ls` lists at most.
 const LS_MAX_ENTRIES: usize = 500;
 
-type ToolResult = Result<ToolOutput, String>;
+type ToolResult = Result<ToolOutput, ToolError>;
 
 fn ok(content: String, details: Value) -> ToolResult {
     Ok(ToolOutput {
@@ -41,37 +42,39 @@ fn str_arg<'a>(args: &'a Value, names: &[&str]) -> Option<&'a str> {
         .find_map(|n| args.get(*n).and_then(Value::as_str))
 }
 
-fn required<'a>(args: &'a Value, names: &[&str]) -> Result<&'a str, String> {
-    str_arg(args, names).ok_or_else(|| format!("missing required string argument `{}`", names[0]))
+fn required<'a>(args: &'a Value, names: &[&str]) -> Result<&'a str, ToolError> {
+    str_arg(args, names).ok_or_else(|| ToolError::MissingArgument(names[0].to_string()))
 }
 
-fn uint_arg(args: &Value, name: &str) -> Result<Option<usize>, String> {
+fn uint_arg(args: &Value, name: &str) -> Result<Option<usize>, ToolError> {
     match args.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(v) => v
             .as_u64()
             .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
             .map(|n| Some(n as usize))
-            .ok_or_else(|| format!("`{name}` must be a positive integer")),
+            .ok_or_else(|| ToolError::NotAPositiveInteger(name.to_string())),
     }
 }
 
 /// The canonical workspace directory (created 0700 when missing).
-fn workspace_root(workspace: &Path) -> Result<PathBuf, String> {
-    openclaw_config::fsutil::ensure_private_dir(workspace)
-        .map_err(|e| format!("workspace {} is unavailable: {e}", workspace.display()))?;
-    std::fs::canonicalize(workspace)
-        .map_err(|e| format!("workspace {} is unavailable: {e}", workspace.display()))
+fn workspace_root(workspace: &Path) -> Result<PathBuf, ToolError> {
+    let unavailable = |source| ToolError::WorkspaceUnavailable {
+        workspace: workspace.to_path_buf(),
+        source,
+    };
+    openclaw_config::fsutil::ensure_private_dir(workspace).map_err(unavailable)?;
+    std::fs::canonicalize(workspace).map_err(unavailable)
 }
 
 /// Resolves a model-supplied path to a location inside the workspace (see the module doc).
-pub fn resolve_in_workspace(workspace: &Path, raw: &str) -> Result<PathBuf, String> {
+pub fn resolve_in_workspace(workspace: &Path, raw: &str) -> Result<PathBuf, ToolError> {
     let raw = raw.trim();
     if raw.is_empty() {
-        return Err("path must not be empty".into());
+        return Err(ToolError::EmptyPath);
     }
     if raw.contains('\0') {
-        return Err("path must not contain NUL".into());
+        return Err(ToolError::NulInPath);
     }
     let root = workspace_root(workspace)?;
     let given = Path::new(raw);
@@ -90,11 +93,9 @@ pub fn resolve_in_workspace(workspace: &Path, raw: &str) -> Result<PathBuf, Stri
             }
         }
     }
-    let escape = || {
-        format!(
-            "Path escapes the workspace: {raw} (workspace: {})",
-            root.display()
-        )
+    let escape = || ToolError::EscapesWorkspace {
+        path: raw.to_string(),
+        workspace: root.clone(),
     };
     // Split into the deepest existing ancestor and the not-yet-existing rest.
     let mut existing = lexical.clone();
@@ -108,11 +109,14 @@ pub fn resolve_in_workspace(workspace: &Path, raw: &str) -> Result<PathBuf, Stri
             return Err(escape());
         }
     }
-    let mut resolved = std::fs::canonicalize(&existing).map_err(|e| {
+    let mut resolved = std::fs::canonicalize(&existing).map_err(|source| {
         if std::fs::symlink_metadata(&existing).is_ok_and(|m| m.file_type().is_symlink()) {
-            format!("refusing to follow a dangling symlink: {raw}")
+            ToolError::DanglingSymlink(raw.to_string())
         } else {
-            format!("cannot resolve {raw}: {e}")
+            ToolError::Unresolvable {
+                path: raw.to_string(),
+                source,
+            }
         }
     })?;
     for name in rest.into_iter().rev() {
@@ -138,16 +142,16 @@ pub fn read(workspace: &Path, args: &Value) -> ToolResult {
     let path = resolve_in_workspace(workspace, raw)?;
     let root = workspace_root(workspace)?;
     let shown = display(&root, &path);
-    let meta = std::fs::metadata(&path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let meta = std::fs::metadata(&path).map_err(|e| ToolError::io(IoOp::Read, &shown, e))?;
     if meta.is_dir() {
-        return Err(format!("{shown} is a directory (use ls)"));
+        return Err(ToolError::ReadDirectory(shown));
     }
     let mut bytes = Vec::new();
     std::fs::File::open(&path)
         .and_then(|f| f.take(READ_MAX_BYTES).read_to_end(&mut bytes))
-        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+        .map_err(|e| ToolError::io(IoOp::Read, &shown, e))?;
     if bytes.contains(&0) {
-        return Err(format!("{shown} looks like a binary file"));
+        return Err(ToolError::Binary(shown));
     }
     let capped = meta.len() > READ_MAX_BYTES;
     let text = String::from_utf8_lossy(&bytes);
@@ -158,9 +162,11 @@ pub fn read(workspace: &Path, args: &Value) -> ToolResult {
         .unwrap_or(READ_MAX_LINES)
         .clamp(1, READ_MAX_LINES);
     if offset > total.max(1) {
-        return Err(format!(
-            "offset {offset} is beyond the end of {shown} ({total} lines)"
-        ));
+        return Err(ToolError::OffsetBeyondEnd {
+            offset,
+            path: shown,
+            lines: total,
+        });
     }
     let mut out = String::new();
     let mut last = offset - 1;
@@ -197,23 +203,22 @@ pub fn write(workspace: &Path, args: &Value) -> ToolResult {
     let raw = required(args, &["path", "file_path"])?;
     let content = required(args, &["content"])?;
     if content.len() > WRITE_MAX_BYTES {
-        return Err(format!(
-            "content is {} bytes; the limit is {} bytes",
-            content.len(),
-            WRITE_MAX_BYTES
-        ));
+        return Err(ToolError::ContentTooLarge {
+            bytes: content.len(),
+            limit: WRITE_MAX_BYTES,
+        });
     }
     let path = resolve_in_workspace(workspace, raw)?;
     let root = workspace_root(workspace)?;
     let shown = display(&root, &path);
     if path.is_dir() {
-        return Err(format!("{shown} is a directory"));
+        return Err(ToolError::WriteDirectory(shown));
     }
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {shown}: {e}"))?;
+        std::fs::create_dir_all(parent).map_err(|e| ToolError::io(IoOp::Create, &shown, e))?;
     }
     openclaw_config::fsutil::replace_keeping_mode(&path, content.as_bytes())
-        .map_err(|e| format!("cannot write {shown}: {e}"))?;
+        .map_err(|e| ToolError::io(IoOp::Write, &shown, e))?;
     ok(
         format!("Wrote {} bytes to {shown}", content.len()),
         json!({"path": shown, "bytes": content.len()}),
@@ -225,31 +230,27 @@ pub fn edit(workspace: &Path, args: &Value) -> ToolResult {
     let old = required(args, &["oldText", "old_string"])?;
     let new = required(args, &["newText", "new_string"])?;
     if old.is_empty() {
-        return Err("oldText must not be empty".into());
+        return Err(ToolError::EmptyOldText);
     }
     let path = resolve_in_workspace(workspace, raw)?;
     let root = workspace_root(workspace)?;
     let shown = display(&root, &path);
-    let meta = std::fs::metadata(&path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let meta = std::fs::metadata(&path).map_err(|e| ToolError::io(IoOp::Read, &shown, e))?;
     if meta.len() > WRITE_MAX_BYTES as u64 {
-        return Err(format!("{shown} is too large to edit"));
+        return Err(ToolError::TooLargeToEdit(shown));
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| ToolError::io(IoOp::Read, &shown, e))?;
     match text.matches(old).count() {
-        0 => return Err(format!("oldText was not found in {shown}")),
+        0 => return Err(ToolError::OldTextNotFound(shown)),
         1 => {}
-        n => {
-            return Err(format!(
-                "oldText occurs {n} times in {shown}; include more context so it is unique"
-            ));
-        }
+        count => return Err(ToolError::OldTextNotUnique { count, path: shown }),
     }
     let updated = text.replacen(old, new, 1);
     if updated.len() > WRITE_MAX_BYTES {
-        return Err(format!("the edited {shown} would exceed the size limit"));
+        return Err(ToolError::EditTooLarge(shown));
     }
     openclaw_config::fsutil::replace_keeping_mode(&path, updated.as_bytes())
-        .map_err(|e| format!("cannot write {shown}: {e}"))?;
+        .map_err(|e| ToolError::io(IoOp::Write, &shown, e))?;
     ok(format!("Edited {shown}"), json!({"path": shown}))
 }
 
@@ -261,7 +262,7 @@ pub fn ls(workspace: &Path, args: &Value) -> ToolResult {
     let root = workspace_root(workspace)?;
     let shown = display(&root, &path);
     let mut names: Vec<String> = std::fs::read_dir(&path)
-        .map_err(|e| format!("cannot list {shown}: {e}"))?
+        .map_err(|e| ToolError::io(IoOp::List, &shown, e))?
         .filter_map(Result::ok)
         .map(|e| {
             let mut n = e.file_name().to_string_lossy().into_owned();

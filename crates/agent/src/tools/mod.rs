@@ -2,6 +2,7 @@
 //! the agent workspace, and `session_status` (time and workspace). Command execution is
 //! deliberately absent. [`ToolPolicy`] decides which tools a run offers and accepts.
 
+mod error;
 mod fs;
 mod policy;
 
@@ -9,6 +10,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
+pub use error::{IoOp, ToolError};
 pub use fs::{READ_MAX_BYTES, WRITE_MAX_BYTES, resolve_in_workspace};
 pub use policy::ToolPolicy;
 
@@ -100,26 +102,26 @@ pub async fn call_tool(name: &str, args: &Value, ctx: &ToolContext) -> ToolOutpu
     let name_owned = name.to_string();
     let args = args.clone();
     let workspace = ctx.workspace.clone();
-    let run = move || -> Result<ToolOutput, String> {
+    let run = move || -> Result<ToolOutput, ToolError> {
         match name_owned.as_str() {
             "read" => fs::read(&workspace, &args),
             "write" => fs::write(&workspace, &args),
             "edit" => fs::edit(&workspace, &args),
             "ls" => fs::ls(&workspace, &args),
             "session_status" => session_status(&workspace, &args),
-            other => Err(format!("Tool not available: {other}")),
+            other => Err(ToolError::NotAvailable(other.to_string())),
         }
     };
     match tokio::task::spawn_blocking(run).await {
         Ok(Ok(out)) => out,
-        Ok(Err(message)) => ToolOutput::error(message),
+        Ok(Err(e)) => ToolOutput::error(e.to_string()),
         Err(e) => ToolOutput::error(format!("tool {name} failed: {e}")),
     }
 }
 
-fn session_status(workspace: &std::path::Path, args: &Value) -> Result<ToolOutput, String> {
+fn session_status(workspace: &std::path::Path, args: &Value) -> Result<ToolOutput, ToolError> {
     if args.get("model").is_some_and(|m| !m.is_null()) {
-        return Err("changing the model from session_status is not supported".into());
+        return Err(ToolError::ModelChangeUnsupported);
     }
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     Ok(ToolOutput {

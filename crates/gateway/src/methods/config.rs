@@ -173,7 +173,7 @@ async fn write(
             match json5::from_str::<Value>(&p.raw) {
                 Ok(mut doc) if p.raw.contains(openclaw_config::redact::REDACTED) => {
                     if restore_redacted(&mut doc, &current_doc)
-                        .map_err(ErrorShape::invalid_request)?
+                        .map_err(|e| ErrorShape::invalid_request(e.to_string()))?
                     {
                         to_text(&doc)
                     } else {
@@ -193,7 +193,8 @@ async fn write(
             }
             let mut doc = current_doc.clone();
             merge_patch(&mut doc, &patch);
-            restore_redacted(&mut doc, &current_doc).map_err(ErrorShape::invalid_request)?;
+            restore_redacted(&mut doc, &current_doc)
+                .map_err(|e| ErrorShape::invalid_request(e.to_string()))?;
             to_text(&doc)
         }
     };

@@ -18,10 +18,10 @@ fn is_unreachable(out: &CmdOutput) -> bool {
     UNREACHABLE_MARKERS.iter().any(|m| text.contains(m))
 }
 
-fn domain(ctx: &Context<'_>) -> Result<String, String> {
+fn domain(ctx: &Context<'_>) -> Result<String, ServiceError> {
     ctx.uid
         .map(|u| format!("gui/{u}"))
-        .ok_or_else(|| "cannot determine the user id for the launchd gui domain".to_string())
+        .ok_or(ServiceError::NoUid)
 }
 
 fn howto(plan: &Plan, domain: &str) -> Vec<String> {
@@ -39,7 +39,7 @@ fn bootstrap_and_kickstart(ctx: &Context<'_>, plan: &Plan, domain: &str) -> Acti
     match ctx.exec(launchctl, &["bootstrap", domain, &plist]) {
         Err(detail) => {
             return Activation::Unreachable {
-                detail,
+                detail: detail.to_string(),
                 howto: howto(plan, domain),
             };
         }
@@ -66,7 +66,7 @@ fn bootstrap_and_kickstart(ctx: &Context<'_>, plan: &Plan, domain: &str) -> Acti
             howto: howto(plan, domain),
         },
         Err(detail) => Activation::Unreachable {
-            detail,
+            detail: detail.to_string(),
             howto: howto(plan, domain),
         },
     }
@@ -77,7 +77,7 @@ pub(super) fn activate(ctx: &Context<'_>, plan: &Plan) -> Activation {
         Ok(d) => d,
         Err(detail) => {
             return Activation::Unreachable {
-                detail,
+                detail: detail.to_string(),
                 howto: howto(plan, "gui/$(id -u)"),
             };
         }
@@ -92,7 +92,7 @@ pub(super) fn activate(ctx: &Context<'_>, plan: &Plan) -> Activation {
 pub(super) fn deactivate(ctx: &Context<'_>, plan: &Plan) -> Vec<String> {
     let domain = match domain(ctx) {
         Ok(d) => d,
-        Err(e) => return vec![e],
+        Err(e) => return vec![e.to_string()],
     };
     match ctx.exec(
         &ctx.tools.launchctl,
@@ -100,7 +100,7 @@ pub(super) fn deactivate(ctx: &Context<'_>, plan: &Plan) -> Vec<String> {
     ) {
         Ok(o) if o.success() => Vec::new(),
         Ok(o) => vec![format!("launchctl bootout: {}", o.summary())],
-        Err(e) => vec![e],
+        Err(e) => vec![e.to_string()],
     }
 }
 
@@ -111,7 +111,7 @@ fn loaded(ctx: &Context<'_>, target: &str) -> bool {
 
 pub(super) fn control(ctx: &Context<'_>, plan: &Plan, action: Action) -> Result<(), ServiceError> {
     let domain = domain(ctx).map_err(|detail| ServiceError::Unreachable {
-        detail,
+        detail: detail.to_string(),
         hint: String::new(),
     })?;
     let target = format!("{domain}/{}", plan.name);
@@ -141,7 +141,7 @@ pub(super) fn control(ctx: &Context<'_>, plan: &Plan, action: Action) -> Result<
             detail: o.summary(),
         }),
         Err(detail) => Err(ServiceError::Unreachable {
-            detail,
+            detail: detail.to_string(),
             hint: String::new(),
         }),
     }
@@ -168,7 +168,7 @@ pub(super) fn query(ctx: &Context<'_>, plan: &Plan, st: &mut ServiceStatus) {
     let domain = match domain(ctx) {
         Ok(d) => d,
         Err(e) => {
-            st.supervisor_error = Some(e);
+            st.supervisor_error = Some(e.to_string());
             return;
         }
     };
@@ -188,7 +188,7 @@ pub(super) fn query(ctx: &Context<'_>, plan: &Plan, st: &mut ServiceStatus) {
             st.loaded = Some(false);
             st.running = Some(false);
         }
-        Err(e) => st.supervisor_error = Some(e),
+        Err(e) => st.supervisor_error = Some(e.to_string()),
     }
 }
 

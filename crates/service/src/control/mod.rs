@@ -160,13 +160,14 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     /// Runs `program args…`; a missing program or a timeout is an `Err` with a readable reason.
-    pub(crate) fn exec(&self, program: &str, args: &[&str]) -> Result<CmdOutput, String> {
+    pub(crate) fn exec(&self, program: &str, args: &[&str]) -> Result<CmdOutput, ServiceError> {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        self.runner.run(program, &args).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                format!("{program} not found")
+        self.runner.run(program, &args).map_err(|source| {
+            let program = program.to_string();
+            if source.kind() == std::io::ErrorKind::NotFound {
+                ServiceError::ToolNotFound { program }
             } else {
-                format!("cannot run {program}: {e}")
+                ServiceError::Run { program, source }
             }
         })
     }

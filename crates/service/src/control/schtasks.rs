@@ -34,7 +34,7 @@ pub(super) fn activate(ctx: &Context<'_>, plan: &Plan) -> Activation {
             }
             Err(detail) => {
                 return Activation::Unreachable {
-                    detail,
+                    detail: detail.to_string(),
                     howto: howto(plan),
                 };
             }
@@ -48,7 +48,7 @@ pub(super) fn deactivate(ctx: &Context<'_>, plan: &Plan) -> Vec<String> {
     match ctx.exec(&ctx.tools.schtasks, &["/Delete", "/F", "/TN", &plan.name]) {
         Ok(o) if o.success() => Vec::new(),
         Ok(o) => vec![format!("schtasks /Delete: {}", o.summary())],
-        Err(e) => vec![e],
+        Err(e) => vec![e.to_string()],
     }
 }
 
@@ -71,7 +71,7 @@ pub(super) fn control(ctx: &Context<'_>, plan: &Plan, action: Action) -> Result<
             }
             Err(detail) => {
                 return Err(ServiceError::Unreachable {
-                    detail,
+                    detail: detail.to_string(),
                     hint: String::new(),
                 });
             }
@@ -104,7 +104,7 @@ pub(super) fn query(ctx: &Context<'_>, plan: &Plan, st: &mut ServiceStatus) {
             st.loaded = Some(false);
             st.running = Some(false);
         }
-        Err(e) => st.supervisor_error = Some(e),
+        Err(e) => st.supervisor_error = Some(e.to_string()),
     }
 }
 

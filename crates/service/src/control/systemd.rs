@@ -34,7 +34,7 @@ pub fn howto(unit: &str) -> Vec<String> {
     ]
 }
 
-fn systemctl(ctx: &Context<'_>, args: &[&str]) -> Result<CmdOutput, String> {
+fn systemctl(ctx: &Context<'_>, args: &[&str]) -> Result<CmdOutput, ServiceError> {
     let mut full = vec!["--user"];
     full.extend_from_slice(args);
     ctx.exec(&ctx.tools.systemctl, &full)
@@ -48,7 +48,7 @@ pub(super) fn activate(ctx: &Context<'_>, plan: &Plan) -> Activation {
         match systemctl(ctx, args) {
             Err(detail) => {
                 return Activation::Unreachable {
-                    detail,
+                    detail: detail.to_string(),
                     howto: howto(unit),
                 };
             }
@@ -82,7 +82,7 @@ pub(super) fn deactivate(ctx: &Context<'_>, plan: &Plan) -> Vec<String> {
             plan.name,
             out.summary()
         )],
-        Err(e) => vec![e],
+        Err(e) => vec![e.to_string()],
     }
 }
 
@@ -103,7 +103,7 @@ pub(super) fn control(ctx: &Context<'_>, plan: &Plan, action: Action) -> Result<
             detail: out.summary(),
         }),
         Err(detail) => Err(ServiceError::Unreachable {
-            detail,
+            detail: detail.to_string(),
             hint: unreachable_hint(),
         }),
     }
@@ -138,7 +138,7 @@ pub(super) fn query(ctx: &Context<'_>, plan: &Plan, st: &mut ServiceStatus) {
             return;
         }
         Err(e) => {
-            st.supervisor_error = Some(e);
+            st.supervisor_error = Some(e.to_string());
             return;
         }
     };
