@@ -5,6 +5,31 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+/// A `channels.*` section that does not resolve: the key path and what is wrong, shown as
+/// `<key path>: <message>`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct ChannelConfigError(String);
+
+impl From<String> for ChannelConfigError {
+    fn from(s: String) -> Self {
+        ChannelConfigError(s)
+    }
+}
+
+impl From<&str> for ChannelConfigError {
+    fn from(s: &str) -> Self {
+        ChannelConfigError(s.to_string())
+    }
+}
+
+impl ChannelConfigError {
+    /// (key path, message).
+    pub fn parts(&self) -> (&str, &str) {
+        self.0.split_once(": ").unwrap_or(("channels", &self.0))
+    }
+}
+
 /// Channels this crate knows how to run. Other `channels.<id>` sections are ignored here.
 pub const KNOWN_CHANNELS: &[&str] = &["telegram", "whatsapp"];
 
@@ -114,12 +139,14 @@ pub fn normalize_id(s: &str) -> String {
 pub fn accounts_from_config(
     channels: &Value,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Vec<AccountConfig>, String> {
+) -> Result<Vec<AccountConfig>, ChannelConfigError> {
     let Some(obj) = channels.as_object() else {
         if channels.is_null() {
             return Ok(Vec::new());
         }
-        return Err("channels: expected an object".to_string());
+        return Err(ChannelConfigError::from(
+            "channels: expected an object".to_string(),
+        ));
     };
     let default_group_policy = obj
         .get("defaults")
@@ -133,7 +160,9 @@ pub fn accounts_from_config(
         };
         let path = format!("channels.{channel}");
         let Some(base) = section.as_object() else {
-            return Err(format!("{path}: expected an object"));
+            return Err(ChannelConfigError::from(format!(
+                "{path}: expected an object"
+            )));
         };
         let mut base = base.clone();
         let accounts = base.remove("accounts");
@@ -143,7 +172,9 @@ pub fn accounts_from_config(
                 for (id, v) in accts {
                     let apath = format!("{path}.accounts.{id}");
                     let Some(a) = v.as_object() else {
-                        return Err(format!("{apath}: expected an object"));
+                        return Err(ChannelConfigError::from(format!(
+                            "{apath}: expected an object"
+                        )));
                     };
                     let mut merged = base.clone();
                     for (k, v) in a {
@@ -160,7 +191,11 @@ pub fn accounts_from_config(
                 }
             }
             Some(Value::Object(_)) | None => ids.push(("default".to_string(), base, path.clone())),
-            Some(_) => return Err(format!("{path}.accounts: expected an object")),
+            Some(_) => {
+                return Err(ChannelConfigError::from(format!(
+                    "{path}.accounts: expected an object"
+                )));
+            }
         }
         for (id, section, apath) in ids {
             out.push(parse_account(
@@ -183,7 +218,7 @@ fn parse_account(
     path: &str,
     default_group_policy: Option<GroupPolicy>,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<AccountConfig, String> {
+) -> Result<AccountConfig, ChannelConfigError> {
     let mut a = AccountConfig::new(channel, account_id);
     a.raw = Value::Object(s.clone());
     if let Some(v) = s.get("enabled") {
@@ -198,9 +233,9 @@ fn parse_account(
             Some("open") => DmPolicy::Open,
             Some("disabled") => DmPolicy::Disabled,
             _ => {
-                return Err(format!(
+                return Err(ChannelConfigError::from(format!(
                     "{path}.dmPolicy: expected \"pairing\", \"allowlist\", \"open\" or \"disabled\""
-                ));
+                )));
             }
         };
     }
@@ -254,10 +289,14 @@ fn parse_account(
                 .ok_or(format!("{path}.apiRoot: expected a URL string"))?;
             let root = root.trim_end_matches('/');
             if !(root.starts_with("http://") || root.starts_with("https://")) {
-                return Err(format!("{path}.apiRoot: expected an http(s) URL"));
+                return Err(ChannelConfigError::from(format!(
+                    "{path}.apiRoot: expected an http(s) URL"
+                )));
             }
             if root.contains("/bot") {
-                return Err(format!("{path}.apiRoot: must not include /bot<TOKEN>"));
+                return Err(ChannelConfigError::from(format!(
+                    "{path}.apiRoot: must not include /bot<TOKEN>"
+                )));
             }
             a.api_root = root.to_string();
         }
@@ -265,14 +304,14 @@ fn parse_account(
     }
     match a.dm_policy {
         DmPolicy::Open if !a.allow_from.iter().any(|x| x == "*") => {
-            return Err(format!(
+            return Err(ChannelConfigError::from(format!(
                 "{path}.allowFrom: dmPolicy \"open\" requires allowFrom to include \"*\""
-            ));
+            )));
         }
         DmPolicy::Allowlist if a.allow_from.is_empty() => {
-            return Err(format!(
+            return Err(ChannelConfigError::from(format!(
                 "{path}.allowFrom: dmPolicy \"allowlist\" requires at least one entry"
-            ));
+            )));
         }
         _ => {}
     }
@@ -284,7 +323,7 @@ fn resolve_token(
     s: &Map<String, Value>,
     path: &str,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(), String> {
+) -> Result<(), ChannelConfigError> {
     if let Some(v) = s.get("botToken") {
         let tok = match v {
             Value::String(t) => Some(t.trim().to_string()),
@@ -294,7 +333,11 @@ fn resolve_token(
                 .and_then(Value::as_str)
                 .and_then(env)
                 .map(|t| t.trim().to_string()),
-            _ => return Err(format!("{path}.botToken: expected a string")),
+            _ => {
+                return Err(ChannelConfigError::from(format!(
+                    "{path}.botToken: expected a string"
+                )));
+            }
         };
         if let Some(t) = tok.filter(|t| !t.is_empty()) {
             a.bot_token = Some(t);
@@ -309,9 +352,9 @@ fn resolve_token(
         let meta = std::fs::symlink_metadata(p)
             .map_err(|e| format!("{path}.tokenFile: cannot read {p}: {e}"))?;
         if !meta.file_type().is_file() {
-            return Err(format!(
+            return Err(ChannelConfigError::from(format!(
                 "{path}.tokenFile: {p} must be a regular file (symlinks are rejected)"
-            ));
+            )));
         }
         let t = std::fs::read_to_string(p)
             .map_err(|e| format!("{path}.tokenFile: cannot read {p}: {e}"))?;
@@ -331,18 +374,18 @@ fn resolve_token(
     Ok(())
 }
 
-fn parse_group_policy(v: &Value, path: &str) -> Result<GroupPolicy, String> {
+fn parse_group_policy(v: &Value, path: &str) -> Result<GroupPolicy, ChannelConfigError> {
     match v.as_str() {
         Some("allowlist") => Ok(GroupPolicy::Allowlist),
         Some("open") => Ok(GroupPolicy::Open),
         Some("disabled") => Ok(GroupPolicy::Disabled),
-        _ => Err(format!(
+        _ => Err(ChannelConfigError::from(format!(
             "{path}: expected \"allowlist\", \"open\" or \"disabled\""
-        )),
+        ))),
     }
 }
 
-fn id_list(v: &Value, path: &str) -> Result<Vec<String>, String> {
+fn id_list(v: &Value, path: &str) -> Result<Vec<String>, ChannelConfigError> {
     let arr = v
         .as_array()
         .ok_or(format!("{path}: expected an array of strings"))?;
@@ -351,12 +394,17 @@ fn id_list(v: &Value, path: &str) -> Result<Vec<String>, String> {
         .map(|(i, x)| match x {
             Value::String(s) => Ok(normalize_id(s)),
             Value::Number(n) => Ok(n.to_string()),
-            _ => Err(format!("{path}[{i}]: expected a string or number")),
+            _ => Err(ChannelConfigError::from(format!(
+                "{path}[{i}]: expected a string or number"
+            ))),
         })
         .collect()
 }
 
-fn parse_groups(v: &Value, path: &str) -> Result<BTreeMap<String, GroupConfig>, String> {
+fn parse_groups(
+    v: &Value,
+    path: &str,
+) -> Result<BTreeMap<String, GroupConfig>, ChannelConfigError> {
     let obj = v.as_object().ok_or(format!("{path}: expected an object"))?;
     let mut out = BTreeMap::new();
     for (id, g) in obj {
@@ -365,7 +413,7 @@ fn parse_groups(v: &Value, path: &str) -> Result<BTreeMap<String, GroupConfig>, 
     Ok(out)
 }
 
-fn parse_group(v: &Value, path: &str) -> Result<GroupConfig, String> {
+fn parse_group(v: &Value, path: &str) -> Result<GroupConfig, ChannelConfigError> {
     let obj = v.as_object().ok_or(format!("{path}: expected an object"))?;
     let mut g = GroupConfig::default();
     if let Some(x) = obj.get("requireMention") {
@@ -429,8 +477,9 @@ mod tests {
 
     #[test]
     fn bad_config_errors_name_the_key_path() {
-        let e =
-            accounts_from_config(&json!({"telegram": {"dmPolicy": "open"}}), &no_env).unwrap_err();
+        let e = accounts_from_config(&json!({"telegram": {"dmPolicy": "open"}}), &no_env)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("channels.telegram.allowFrom") && e.contains("\"*\""),
             "{e}"
@@ -439,25 +488,29 @@ mod tests {
             &json!({"telegram": {"accounts": {"a": {"dmPolicy": "allowlist"}}}}),
             &no_env,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             e.starts_with("channels.telegram.accounts.a.allowFrom"),
             "{e}"
         );
-        let e =
-            accounts_from_config(&json!({"whatsapp": {"dmPolicy": "nope"}}), &no_env).unwrap_err();
+        let e = accounts_from_config(&json!({"whatsapp": {"dmPolicy": "nope"}}), &no_env)
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("channels.whatsapp.dmPolicy"), "{e}");
         let e = accounts_from_config(
             &json!({"telegram": {"apiRoot": "https://x/bot1:a"}}),
             &no_env,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("apiRoot"), "{e}");
         let e = accounts_from_config(
             &json!({"telegram": {"groups": {"-1": {"requireMention": "y"}}}}),
             &no_env,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert_eq!(
             e,
             "channels.telegram.groups.-1.requireMention: expected a boolean"
@@ -494,6 +547,7 @@ mod tests {
             assert!(
                 accounts_from_config(&cfg, &no_env)
                     .unwrap_err()
+                    .to_string()
                     .contains("symlinks")
             );
         }

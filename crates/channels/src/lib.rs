@@ -73,8 +73,8 @@ pub mod fake_telegram;
 pub use access::{Access, PairingRequest, PairingStore, check_access};
 pub use chunk::chunk_text;
 pub use config::{
-    AccountConfig, DmPolicy, GroupConfig, GroupPolicy, KNOWN_CHANNELS, accounts_from_config,
-    normalize_id,
+    AccountConfig, ChannelConfigError, DmPolicy, GroupConfig, GroupPolicy, KNOWN_CHANNELS,
+    accounts_from_config, normalize_id,
 };
 pub use download::{CappedFile, inbound_file_name, is_too_large};
 pub use media::{LOCAL_MEDIA_NOT_ALLOWED, LoadedMedia, guess_mime, is_url, load_media, load_url};

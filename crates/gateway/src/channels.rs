@@ -64,7 +64,7 @@ impl ChannelRuntime {
             Ok(a) => (a, None),
             Err(e) => {
                 tracing::error!(target: "channels", "channels config rejected: {e}");
-                (Vec::new(), Some(e))
+                (Vec::new(), Some(e.to_string()))
             }
         };
         let cancel = CancelToken::new();

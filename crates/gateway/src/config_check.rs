@@ -32,12 +32,8 @@ pub fn check(path: &Path, cfg: &OpenClawConfig) -> Result<(), ConfigError> {
     if let Some(channels) = &cfg.channels
         && let Err(e) = openclaw_channels::accounts_from_config(channels, &env)
     {
-        // The channels parser says `<key path>: <message>`.
-        let (key, message) = e
-            .split_once(": ")
-            .map(|(k, m)| (k.to_string(), m.to_string()))
-            .unwrap_or_else(|| ("channels".into(), e.clone()));
-        return Err(invalid(key, message));
+        let (key, message) = e.parts();
+        return Err(invalid(key.to_string(), message.to_string()));
     }
     Ok(())
 }
