@@ -502,7 +502,7 @@ pub fn media_local_roots(
     account: Option<&AccountConfig>,
 ) -> Vec<PathBuf> {
     let mut roots = vec![
-        crate::methods::agent::workspace_dir(state, agent_id),
+        crate::agents::workspace_dir(state, agent_id),
         state.paths.state_dir.join("media"),
     ];
     if let Some(a) = account {
@@ -549,7 +549,7 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
             continue;
         }
         let cfg_v = serde_json::to_value(&state.config().config).unwrap_or_default();
-        let (agents, default_agent) = crate::methods::agent::agents(&state);
+        let (agents, default_agent) = crate::agents::agents(&state);
         let default_account = rt
             .default_account(&message.channel)
             .unwrap_or_else(|| "default".into());
@@ -604,7 +604,7 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
         let key = session_key_for(&message, &agent, &main_key, &dm_scope);
         // Chat commands of allowed senders: `/new`, `/reset` (optionally followed by text), `/stop`.
         if let Some(cmd) = &command {
-            let reply = if let Some((reply, rest)) = crate::methods::agent::reset_command(&cmd.text)
+            let reply = if let Some((reply, rest)) = crate::agents::reset_command(&cmd.text)
             {
                 let store = openclaw_agent::SessionStore::open(&state_dir, &agent);
                 if let Err(e) = store.reset(&key) {

@@ -126,7 +126,7 @@ fn start_http_run(
     ),
     Response,
 > {
-    let (ids, default) = crate::methods::agent::agents(state);
+    let (ids, default) = crate::agents::agents(state);
     let agent_id = agent_from(model, headers).unwrap_or(default);
     if !ids.contains(&agent_id) {
         return Err(openai_error(
@@ -589,10 +589,10 @@ pub async fn tools_invoke(
         obj.entry("action").or_insert(json!(action));
     }
     // The tool runs as the agent the session belongs to: that agent's policy and workspace.
-    let (known_agents, default_agent) = crate::methods::agent::agents(&state);
+    let (known_agents, default_agent) = crate::agents::agents(&state);
     let agent = match req["sessionKey"].as_str().map(str::trim) {
         Some(key) if !key.is_empty() => {
-            crate::methods::agent::agent_of_key(&state, key).to_ascii_lowercase()
+            crate::agents::agent_of_key(&state, key).to_ascii_lowercase()
         }
         _ => default_agent,
     };
@@ -621,7 +621,7 @@ pub async fn tools_invoke(
         );
     }
     let ctx = ToolContext {
-        workspace: crate::methods::agent::workspace_dir(&state, &agent),
+        workspace: crate::agents::workspace_dir(&state, &agent),
     };
     let out = call_tool(tool, &args, &ctx).await;
     if out.is_error {
@@ -738,7 +738,7 @@ pub async fn hooks(
             let Some(message) = payload["message"].as_str().filter(|t| !t.is_empty()) else {
                 return Some(fail(StatusCode::BAD_REQUEST, "`message` is required"));
             };
-            let (ids, default) = crate::methods::agent::agents(state);
+            let (ids, default) = crate::agents::agents(state);
             let agent_id = payload["agentId"]
                 .as_str()
                 .map(str::to_ascii_lowercase)

@@ -531,7 +531,7 @@ async fn execute(
         );
     }
 
-    let workspace = crate::methods::agent::workspace_dir(state, &spec.agent_id);
+    let workspace = crate::agents::workspace_dir(state, &spec.agent_id);
     let system =
         match openclaw_agent::system_prompt(&workspace, spec.extra_system_prompt.as_deref()) {
             Ok(s) => s,
