@@ -1,0 +1,368 @@
+//! One run's execution: its timeout, the model chain and the system prompt from the config,
+//! the session transcript (history in, user turn written before the model is called, reply
+//! after), the tool policy, and the result the `agent` method answers with.
+
+use std::sync::Arc;
+
+use openclaw_agent::{
+    AgentMessage, ContentPart, Providers, RunEvent, SessionStore, ToolContext, ToolPolicy,
+    TurnRequest, builtin_tools, model_chain, run_turn,
+};
+use openclaw_protocol::ErrorShape;
+use serde_json::{Value, json};
+
+use super::events::{RunEvents, emit_agent, emit_chat, usage_json};
+use super::{Run, RunResult, RunSpec, RunStatus, Runs};
+use crate::state::{AppState, now_ms};
+
+/// Messages of history sent to the model.
+const HISTORY_LIMIT: usize = 40;
+/// Tool-call steps per run.
+const MAX_STEPS: usize = 8;
+
+pub(super) fn aborted_result(run: &Run, started_at: u64, ended_at: u64) -> RunResult {
+    let e = ErrorShape::unavailable("run aborted");
+    RunResult {
+        ok: false,
+        started_at,
+        ended_at,
+        payload: json!({"runId": run.run_id, "status": "error", "summary": "aborted"}),
+        error: Some(e),
+        aborted: true,
+        final_text: String::new(),
+    }
+}
+
+/// Runs `run` on its own task, bounded by its timeout, then starts the session's next run.
+pub(super) fn spawn_run(state: Arc<AppState>, run: Arc<Run>, spec: RunSpec) {
+    tokio::spawn(async move {
+        let started_at = now_ms();
+        let _ = run.status.send_replace(RunStatus::Running { started_at });
+        let outcome =
+            tokio::time::timeout(spec.timeout, execute(&state, &run, &spec, started_at)).await;
+        let ended_at = now_ms();
+        let result = match outcome {
+            Ok(r) => r,
+            Err(_) => {
+                run.cancel.cancel();
+                let msg = format!("run timed out after {}s", spec.timeout.as_secs());
+                let mut seq = 1000;
+                emit_agent(
+                    &state,
+                    &run,
+                    &mut seq,
+                    "lifecycle",
+                    json!({"phase": "error", "startedAt": started_at, "endedAt": ended_at, "error": msg}),
+                );
+                emit_chat(
+                    &state,
+                    &run,
+                    1000,
+                    "error",
+                    None,
+                    json!({"errorMessage": msg, "errorKind": "timeout"}),
+                );
+                RunResult {
+                    ok: false,
+                    started_at,
+                    ended_at,
+                    payload: json!({"runId": run.run_id, "status": "error", "summary": msg}),
+                    error: Some(ErrorShape::new(
+                        openclaw_protocol::codes::AGENT_TIMEOUT,
+                        msg,
+                    )),
+                    aborted: false,
+                    final_text: String::new(),
+                }
+            }
+        };
+        let _ = run.status.send_replace(RunStatus::Done(result));
+        Runs::finish(&state, &spec.session_key);
+    });
+}
+
+fn text_message(text: &str) -> AgentMessage {
+    AgentMessage::User {
+        content: vec![ContentPart::Text {
+            text: text.to_string(),
+        }],
+        timestamp: now_ms(),
+    }
+}
+
+/// Texts that never reach a user.
+fn is_silent(text: &str) -> bool {
+    let t = text.trim();
+    t == "NO_REPLY" || t == "HEARTBEAT_OK"
+}
+
+/// A run that failed before or while calling the model: lifecycle error, chat error, result.
+fn fail(ev: &mut RunEvents, run: &Run, started_at: u64, msg: String, kind: &str) -> RunResult {
+    let ended_at = now_ms();
+    ev.agent(
+        "lifecycle",
+        json!({"phase": "error", "startedAt": started_at, "endedAt": ended_at, "error": msg}),
+    );
+    ev.chat_error(json!({"errorMessage": msg, "errorKind": kind}));
+    RunResult {
+        ok: false,
+        started_at,
+        ended_at,
+        payload: json!({"runId": run.run_id, "status": "error", "summary": msg}),
+        error: Some(ErrorShape::unavailable(msg)),
+        aborted: false,
+        final_text: String::new(),
+    }
+}
+
+async fn execute(
+    state: &Arc<AppState>,
+    run: &Arc<Run>,
+    spec: &RunSpec,
+    started_at: u64,
+) -> RunResult {
+    let mut ev = RunEvents::new(state, run);
+    ev.agent(
+        "lifecycle",
+        json!({"phase": "start", "startedAt": started_at}),
+    );
+
+    let config = state.config();
+    let cfg_value = serde_json::to_value(&config.config).unwrap_or_default();
+    let models = cfg_value.get("models").cloned().unwrap_or(Value::Null);
+    let agents = cfg_value.get("agents").cloned().unwrap_or(Value::Null);
+    let tools_cfg = cfg_value.get("tools").cloned().unwrap_or(Value::Null);
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let providers = match Providers::from_config(&models, &env) {
+        Ok(p) => p,
+        Err(e) => {
+            return fail(
+                &mut ev,
+                run,
+                started_at,
+                format!("invalid models config: {e}"),
+                "unknown",
+            );
+        }
+    };
+    let chain: Vec<_> = model_chain(&agents, &spec.agent_id)
+        .into_iter()
+        .filter_map(|r| {
+            providers
+                .get(&r.provider)
+                .map(|p| (p.clone(), r.model.clone()))
+        })
+        .collect();
+    if chain.is_empty() {
+        return fail(
+            &mut ev,
+            run,
+            started_at,
+            "no model configured: set agents.defaults.model.primary to \"provider/model\" (and models.providers.<id> for a custom endpoint)".into(),
+            "unknown",
+        );
+    }
+
+    let workspace = crate::agents::workspace_dir(state, &spec.agent_id);
+    let system =
+        match openclaw_agent::system_prompt(&workspace, spec.extra_system_prompt.as_deref()) {
+            Ok(s) => s,
+            Err(e) => {
+                return fail(
+                    &mut ev,
+                    run,
+                    started_at,
+                    format!("cannot prepare the workspace {}: {e}", workspace.display()),
+                    "unknown",
+                );
+            }
+        };
+    let user = text_message(&spec.message);
+    let mut persisted = None;
+    let mut history = Vec::new();
+    let mut session_id = spec.run_id.clone();
+    let store = SessionStore::open(&state.paths.state_dir, &spec.agent_id);
+    if !spec.ephemeral {
+        let entry = match store.get_or_create(&spec.session_key) {
+            Ok(e) => e,
+            Err(e) => {
+                return fail(
+                    &mut ev,
+                    run,
+                    started_at,
+                    format!("cannot open the session store: {e}"),
+                    "unknown",
+                );
+            }
+        };
+        session_id = entry.session_id.clone();
+        let transcript_path = store.transcript_path(&entry);
+        let loaded =
+            openclaw_agent::Transcript::load_messages(&transcript_path).unwrap_or_default();
+        let skip = loaded.len().saturating_sub(HISTORY_LIMIT);
+        history = loaded.into_iter().skip(skip).collect();
+        let mut transcript = match openclaw_agent::Transcript::open_or_create(
+            &transcript_path,
+            &entry.session_id,
+            &workspace,
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                return fail(
+                    &mut ev,
+                    run,
+                    started_at,
+                    format!("cannot open the transcript: {e}"),
+                    "unknown",
+                );
+            }
+        };
+        // Written before the model is called (it survives a crash of this process); the fsync
+        // comes with the reply's lines, so the model call is not delayed by a disk flush.
+        if let Err(e) = transcript.append_message_unsynced(&user) {
+            return fail(
+                &mut ev,
+                run,
+                started_at,
+                format!("cannot write the transcript: {e}"),
+                "unknown",
+            );
+        }
+        persisted = Some(transcript);
+    }
+    if let Some(n) = &spec.persisted {
+        n.notify_one();
+    }
+
+    // The agent's own `tools` section narrows the global one (agent.md §7.2).
+    let policy = ToolPolicy::for_agent(&tools_cfg, &agents, &spec.agent_id);
+    let tools: Vec<_> = builtin_tools()
+        .into_iter()
+        .filter(|t| policy.allows(&t.name))
+        .collect();
+    let req = TurnRequest {
+        provider_chain: chain,
+        system: Some(system),
+        history,
+        user,
+        tools,
+        tool_ctx: ToolContext { workspace },
+        policy,
+        max_steps: MAX_STEPS,
+        max_tokens: None,
+    };
+    let mut on_event = |event: RunEvent| match event {
+        RunEvent::AssistantDelta { text, delta } => {
+            if let Some(tx) = &spec.stream_tx {
+                let _ = tx.send(delta.clone());
+            }
+            ev.assistant_delta(&text, &delta);
+        }
+        RunEvent::ToolStart { id, name, args } => {
+            ev.agent(
+                "tool",
+                json!({"phase": "start", "name": name, "toolCallId": id, "args": args}),
+            );
+        }
+        RunEvent::ToolResult {
+            id,
+            name,
+            result,
+            is_error,
+        } => {
+            ev.agent(
+                "tool",
+                json!({"phase": "result", "name": name, "toolCallId": id, "result": result, "isError": is_error}),
+            );
+        }
+    };
+    let outcome = run_turn(&state.runs.client, req, &run.cancel, &mut on_event).await;
+    let ended_at = now_ms();
+    match outcome {
+        Ok(out) => {
+            if let Some(transcript) = persisted.as_mut() {
+                for m in &out.new_messages {
+                    if let Err(e) = transcript.append_message(m) {
+                        tracing::error!(target: "agent", "transcript write failed for run {}: {e}", run.run_id);
+                    }
+                }
+            }
+            let usage = &out.usage;
+            let _ = (!spec.ephemeral).then(|| {
+                store.update(&spec.session_key, |e| {
+                    e.updated_at = ended_at;
+                    e.model = Some(out.model.clone());
+                    e.model_provider = Some(out.provider.clone());
+                    e.input_tokens = Some(usage.input);
+                    e.output_tokens = Some(usage.output);
+                    e.total_tokens = Some(usage.total_tokens);
+                    e.aborted_last_run = Some(false);
+                })
+            });
+            ev.agent(
+                "lifecycle",
+                json!({"phase": "end", "startedAt": started_at, "endedAt": ended_at, "stopReason": out.stop_reason}),
+            );
+            let silent = is_silent(&out.final_text);
+            ev.chat(
+                "final",
+                (!silent).then_some(out.final_text.as_str()),
+                json!({"usage": usage_json(usage), "stopReason": out.stop_reason}),
+            );
+            let payloads = if silent || out.final_text.is_empty() {
+                json!([])
+            } else {
+                json!([{"text": out.final_text, "mediaUrl": null}])
+            };
+            RunResult {
+                ok: true,
+                started_at,
+                ended_at,
+                payload: json!({
+                    "runId": run.run_id,
+                    "status": "ok",
+                    "summary": "completed",
+                    "result": {
+                        "payloads": payloads,
+                        "meta": {
+                            "durationMs": ended_at.saturating_sub(started_at),
+                            "agentMeta": {
+                                "sessionId": session_id,
+                                "provider": out.provider,
+                                "model": out.model,
+                                "usage": usage_json(usage),
+                            },
+                            "aborted": false,
+                            "stopReason": out.stop_reason,
+                        }
+                    }
+                }),
+                error: None,
+                aborted: false,
+                final_text: out.final_text.clone(),
+            }
+        }
+        Err((err, partial)) => {
+            if let Some(transcript) = persisted.as_mut() {
+                for m in &partial {
+                    let _ = transcript.append_message(m);
+                }
+            }
+            if run.cancel.is_cancelled() {
+                if !spec.ephemeral {
+                    let _ = store.update(&spec.session_key, |e| {
+                        e.updated_at = ended_at;
+                        e.aborted_last_run = Some(true);
+                    });
+                }
+                ev.agent(
+                    "lifecycle",
+                    json!({"phase": "end", "startedAt": started_at, "endedAt": ended_at, "aborted": true, "stopReason": "aborted"}),
+                );
+                ev.chat("aborted", None, json!({"stopReason": "aborted"}));
+                return aborted_result(run, started_at, ended_at);
+            }
+            fail(&mut ev, run, started_at, err.to_string(), err.kind())
+        }
+    }
+}
