@@ -604,8 +604,7 @@ async fn route(state: Arc<AppState>, rt: Arc<ChannelRuntime>, mut rx: mpsc::Rece
         let key = session_key_for(&message, &agent, &main_key, &dm_scope);
         // Chat commands of allowed senders: `/new`, `/reset` (optionally followed by text), `/stop`.
         if let Some(cmd) = &command {
-            let reply = if let Some((reply, rest)) = crate::agents::reset_command(&cmd.text)
-            {
+            let reply = if let Some((reply, rest)) = crate::agents::reset_command(&cmd.text) {
                 let store = openclaw_agent::SessionStore::open(&state_dir, &agent);
                 if let Err(e) = store.reset(&key) {
                     tracing::warn!(target: "channels", "cannot reset {key}: {e}");
