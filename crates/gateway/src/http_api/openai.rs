@@ -10,6 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use openclaw_protocol::AgentFinal;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -158,7 +159,7 @@ pub(super) fn start_http_run(
 }
 
 /// The result of a non-streamed run: its final payload, or the error response.
-pub(super) async fn finished(run: &Run) -> Result<Value, ApiError> {
+pub(super) async fn finished(run: &Run) -> Result<AgentFinal, ApiError> {
     let Some(result) = run.wait(Duration::from_secs(660)).await else {
         return Err(ApiError::api(
             StatusCode::GATEWAY_TIMEOUT,
@@ -173,19 +174,6 @@ pub(super) async fn finished(run: &Run) -> Result<Value, ApiError> {
         return Err(ApiError::api(StatusCode::INTERNAL_SERVER_ERROR, msg));
     }
     Ok(result.payload)
-}
-
-/// The reply text of a finished run.
-pub(super) fn run_text(payload: &Value) -> String {
-    payload["result"]["payloads"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|p| p["text"].as_str())
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .unwrap_or_default()
 }
 
 /// The common front of the OpenAI-compatible endpoints: enabled (else 404), the HTTP gate
@@ -252,13 +240,13 @@ async fn completions(
     )?;
     if !stream {
         let payload = finished(&started.run).await?;
-        let usage = &payload["result"]["meta"]["agentMeta"]["usage"];
+        let usage = payload.usage().copied().unwrap_or_default();
         return Ok(json_response(
             StatusCode::OK,
             json!({
                 "id": id, "object": "chat.completion", "created": created, "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": run_text(&payload)}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": usage["input"].as_u64().unwrap_or(0), "completion_tokens": usage["output"].as_u64().unwrap_or(0), "total_tokens": usage["total"].as_u64().unwrap_or(0)},
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": payload.text()}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": usage.input, "completion_tokens": usage.output, "total_tokens": usage.total},
             }),
         ));
     }

@@ -9,11 +9,10 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use openclaw_protocol::UsageTotals;
 use serde_json::{Value, json};
 
-use super::openai::{
-    HttpRun, Turn, finished, openai_request, run_text, split_turns, start_http_run,
-};
+use super::openai::{HttpRun, Turn, finished, openai_request, split_turns, start_http_run};
 use super::sse::{SseEvent, stream_run};
 use super::{ApiError, json_response};
 use crate::state::{AppState, now_ms};
@@ -83,7 +82,7 @@ async fn respond(
             run_id: &id,
         },
     )?;
-    let response_obj = move |status: &str, text: Option<&str>, usage: &Value| {
+    let response_obj = move |status: &str, text: Option<&str>, usage: &UsageTotals| {
         let output = match text {
             Some(t) => {
                 json!([{"type": "message", "id": msg_id, "status": "completed", "role": "assistant",
@@ -93,23 +92,23 @@ async fn respond(
         };
         json!({"id": id, "object": "response", "created_at": created, "status": status, "model": model,
                "output": output,
-               "usage": {"input_tokens": usage["input"].as_u64().unwrap_or(0),
-                         "output_tokens": usage["output"].as_u64().unwrap_or(0),
-                         "total_tokens": usage["total"].as_u64().unwrap_or(0)}})
+               "usage": {"input_tokens": usage.input,
+                         "output_tokens": usage.output,
+                         "total_tokens": usage.total}})
     };
     if !stream {
         let payload = match finished(&started.run).await {
             Ok(p) => p,
             // A failed run is still a `response` object, with status `failed`.
             Err(e) if e.status == StatusCode::INTERNAL_SERVER_ERROR => {
-                let mut v = response_obj("failed", None, &Value::Null);
+                let mut v = response_obj("failed", None, &UsageTotals::default());
                 v["error"] = json!({"code": "server_error", "message": e.message});
                 return Ok(json_response(StatusCode::INTERNAL_SERVER_ERROR, v));
             }
             Err(e) => return Err(e),
         };
-        let text = run_text(&payload);
-        let usage = payload["result"]["meta"]["agentMeta"]["usage"].clone();
+        let text = payload.text();
+        let usage = payload.usage().copied().unwrap_or_default();
         return Ok(json_response(
             StatusCode::OK,
             response_obj("completed", Some(&text), &usage),
@@ -122,7 +121,7 @@ async fn respond(
         started.deltas,
         move |ev| match ev {
             SseEvent::Start => {
-                let created = response_obj("in_progress", None, &Value::Null);
+                let created = response_obj("in_progress", None, &UsageTotals::default());
                 let first = event(
                     "response.created",
                     json!({"type": "response.created", "response": created}),
@@ -147,11 +146,11 @@ async fn respond(
                 let mut out = if ok {
                     [
                     event("response.output_text.done", json!({"type": "response.output_text.done", "output_index": 0, "content_index": 0, "text": text})),
-                    event("response.completed", json!({"type": "response.completed", "response": response_obj("completed", Some(&text), &Value::Null)})),
+                    event("response.completed", json!({"type": "response.completed", "response": response_obj("completed", Some(&text), &UsageTotals::default())})),
                 ]
                 .concat()
                 } else {
-                    let mut failed = response_obj("failed", None, &Value::Null);
+                    let mut failed = response_obj("failed", None, &UsageTotals::default());
                     failed["error"] =
                         json!({"code": "server_error", "message": error.unwrap_or_default()});
                     event(

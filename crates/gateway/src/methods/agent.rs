@@ -9,14 +9,15 @@ use openclaw_protocol::agent::names;
 use openclaw_protocol::connect::scopes;
 use openclaw_protocol::schema::parse_params;
 use openclaw_protocol::{
-    AgentParams, AgentWaitParams, ChatAbortParams, ChatHistoryParams, ChatSendParams, ErrorShape,
+    AgentFinal, AgentOutput, AgentOutputMeta, AgentParams, AgentWaitParams, ChatAbortParams,
+    ChatEvent, ChatHistoryParams, ChatMessage, ChatSendParams, ChatState, ErrorShape, ReplyPayload,
     SessionsDeleteParams, SessionsListParams, SessionsResetParams,
 };
 use serde_json::{Value, json};
 
 use crate::agents::{agent_of_key, agents, reset_command, resolve_agent, session_key};
 use crate::registry::{Access, HandlerFuture, MethodCtx, MethodSpec, Reply};
-use crate::runs::{RunResult, RunSpec, Runs, Submitted, run_timeout_ms, run_timeout_secs};
+use crate::runs::{RunSpec, Runs, Submitted, run_timeout_ms, run_timeout_secs};
 use crate::state::now_ms;
 
 pub fn register(out: &mut Vec<MethodSpec>) {
@@ -52,8 +53,8 @@ pub fn register(out: &mut Vec<MethodSpec>) {
 /// Default agent runtime timeout (`agents.defaults.timeoutSeconds`).
 const DEFAULT_TIMEOUT_SECS: u64 = 600;
 
-fn final_frame(result: &RunResult) -> (bool, Value, Option<ErrorShape>) {
-    (result.ok, result.payload.clone(), result.error.clone())
+fn final_frame(payload: &AgentFinal) -> Value {
+    serde_json::to_value(payload).unwrap_or_default()
 }
 
 fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
@@ -101,8 +102,18 @@ fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
                 .reset(&key)
                 .map_err(|e| ErrorShape::unavailable(format!("cannot reset the session: {e}")))?;
             if rest.is_empty() {
-                let payload = json!({"runId": p.idempotency_key, "status": "ok", "summary": "completed",
-                    "result": {"payloads": [{"text": text, "mediaUrl": null}], "meta": {"durationMs": 0}}});
+                let payload = final_frame(&AgentFinal {
+                    result: Some(AgentOutput {
+                        meta: AgentOutputMeta::default(),
+                        payloads: vec![ReplyPayload {
+                            media_url: None,
+                            text: text.to_string(),
+                        }],
+                    }),
+                    run_id: p.idempotency_key.clone(),
+                    status: "ok".into(),
+                    summary: "completed".into(),
+                });
                 return Ok(Reply::TwoPhase {
                     ack: json!({"runId": p.idempotency_key, "status": "accepted", "acceptedAt": now_ms()}),
                     rest: Box::pin(async move { (true, payload, None) }),
@@ -133,7 +144,7 @@ fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
             rest: Box::pin(async move {
                 match run.wait(wait_for).await {
                     Some(r) => {
-                        let (ok, mut payload, error) = final_frame(&r);
+                        let (ok, mut payload, error) = (r.ok, r.payload.clone(), r.error.clone());
                         if let (true, Some((channel, account, to))) = (ok, delivery) {
                             let text = r.final_text.trim().to_string();
                             let delivered = if text.is_empty()
@@ -151,24 +162,25 @@ fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
                                 )
                                 .await
                             };
-                            match delivered {
-                                Ok(d) => payload["result"]["meta"]["delivery"] = d,
-                                Err(e) if p.best_effort_deliver == Some(true) => {
-                                    payload["result"]["meta"]["deliveryError"] = json!(e.message);
+                            let meta = payload.result.as_mut().map(|r| &mut r.meta);
+                            match (delivered, meta) {
+                                (Ok(d), Some(meta)) => meta.delivery = Some(d),
+                                (Err(e), Some(meta)) if p.best_effort_deliver == Some(true) => {
+                                    meta.delivery_error = Some(e.message);
                                 }
-                                Err(e) => {
-                                    payload["status"] = json!("error");
-                                    payload["summary"] =
-                                        json!(format!("delivery failed: {}", e.message));
-                                    return (false, payload, Some(e));
+                                (Err(e), _) => {
+                                    payload.status = "error".into();
+                                    payload.summary = format!("delivery failed: {}", e.message);
+                                    return (false, final_frame(&payload), Some(e));
                                 }
+                                (Ok(_), None) => {}
                             }
                         }
-                        (ok, payload, error)
+                        (ok, final_frame(&payload), error)
                     }
                     None => (
                         false,
-                        json!({"runId": run.run_id, "status": "error", "summary": "run did not finish"}),
+                        final_frame(&AgentFinal::error(&run.run_id, "run did not finish")),
                         Some(ErrorShape::new(
                             openclaw_protocol::codes::AGENT_TIMEOUT,
                             "run did not finish in time",
@@ -225,15 +237,9 @@ fn chat_send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture
             store
                 .reset(&key)
                 .map_err(|e| ErrorShape::unavailable(format!("cannot reset the session: {e}")))?;
-            let payload = json!({"runId": p.idempotency_key, "sessionKey": key, "seq": 1, "state": "final",
-                "message": {"role": "assistant", "content": [{"type": "text", "text": text}], "timestamp": now_ms()}});
-            state.hub.broadcast(
-                openclaw_protocol::events::names::CHAT,
-                &payload.to_string(),
-                None,
-                false,
-                crate::hub::Audience::Operators,
-            );
+            let mut event = ChatEvent::new(&p.idempotency_key, &key, 1, ChatState::Final);
+            event.message = Some(ChatMessage::assistant(text, now_ms()));
+            crate::runs::emit_chat(state, &event);
             return Ok(Reply::Json(
                 json!({"runId": p.idempotency_key, "status": "ok"}),
             ));

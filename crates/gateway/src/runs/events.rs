@@ -5,7 +5,10 @@
 use std::time::{Duration, Instant};
 
 use openclaw_agent::Usage;
-use serde_json::{Value, json};
+use openclaw_protocol::{
+    AgentEvent, AgentEventData, AgentStream, AssistantData, ChatEvent, ChatMessage, ChatState,
+    UsageTotals,
+};
 
 use super::Run;
 use crate::hub::Audience;
@@ -14,75 +17,56 @@ use crate::state::{AppState, now_ms};
 /// Chat delta events are throttled to one per this interval per run.
 const CHAT_DELTA_EVERY: Duration = Duration::from_millis(150);
 
-/// Sends an `agent` event (seq per run) to operators.
-pub(super) fn emit_agent(state: &AppState, run: &Run, seq: &mut u64, stream: &str, data: Value) {
+/// Sends an `agent` event (seq per run) to operators; tool events only to clients that asked.
+pub(super) fn emit_agent(state: &AppState, run: &Run, seq: &mut u64, data: AgentEventData) {
     *seq += 1;
-    let payload = json!({
-        "runId": run.run_id,
-        "seq": *seq,
-        "stream": stream,
-        "ts": now_ms(),
-        "data": data,
-        "sessionKey": run.session_key,
-    });
-    let audience = if stream == "tool" {
+    let stream = data.stream();
+    let payload = AgentEvent {
+        data,
+        run_id: run.run_id.clone(),
+        seq: *seq,
+        session_key: run.session_key.clone(),
+        stream,
+        ts: now_ms(),
+    };
+    let audience = if stream == AgentStream::Tool {
         Audience::ToolEvents
     } else {
         Audience::Operators
     };
     state.hub.broadcast(
         openclaw_protocol::events::names::AGENT,
-        &payload.to_string(),
+        &serde_json::to_string(&payload).unwrap_or_default(),
         None,
-        stream == "assistant",
+        stream == AgentStream::Assistant,
         audience,
     );
 }
 
-/// Sends a `chat` event for the run's session.
-pub(super) fn emit_chat(
-    state: &AppState,
-    run: &Run,
-    seq: u64,
-    chat_state: &str,
-    text: Option<&str>,
-    extra: Value,
-) {
-    let mut payload = json!({
-        "runId": run.run_id,
-        "sessionKey": run.session_key,
-        "seq": seq,
-        "state": chat_state,
-    });
-    if let Some(t) = text {
-        payload["message"] = json!({
-            "role": "assistant",
-            "content": [{"type": "text", "text": t}],
-            "timestamp": now_ms(),
-        });
-    }
-    if let (Some(obj), Some(more)) = (payload.as_object_mut(), extra.as_object()) {
-        for (k, v) in more {
-            obj.insert(k.clone(), v.clone());
-        }
-    }
+/// Sends a `chat` event for a session; deltas may be dropped for slow clients.
+pub(crate) fn emit_chat(state: &AppState, payload: &ChatEvent) {
     state.hub.broadcast(
         openclaw_protocol::events::names::CHAT,
-        &payload.to_string(),
+        &serde_json::to_string(payload).unwrap_or_default(),
         None,
-        chat_state == "delta",
+        payload.state == ChatState::Delta,
         Audience::Operators,
     );
 }
 
-pub(super) fn usage_json(u: &Usage) -> Value {
-    json!({
-        "input": u.input,
-        "output": u.output,
-        "cacheRead": u.cache_read,
-        "cacheWrite": u.cache_write,
-        "total": u.total_tokens,
-    })
+/// A run's `chat` event with no message and no extras.
+pub(super) fn chat_event(run: &Run, seq: u64, state: ChatState) -> ChatEvent {
+    ChatEvent::new(&run.run_id, &run.session_key, seq, state)
+}
+
+pub(super) fn usage_totals(u: &Usage) -> UsageTotals {
+    UsageTotals {
+        cache_read: u.cache_read,
+        cache_write: u.cache_write,
+        input: u.input,
+        output: u.output,
+        total: u.total_tokens,
+    }
 }
 
 /// The events of one executing run, with its two counters: `agent` seq and `chat` seq.
@@ -107,36 +91,40 @@ impl<'a> RunEvents<'a> {
         }
     }
 
-    pub(super) fn agent(&mut self, stream: &str, data: Value) {
-        emit_agent(self.state, self.run, &mut self.seq, stream, data);
+    pub(super) fn agent(&mut self, data: AgentEventData) {
+        emit_agent(self.state, self.run, &mut self.seq, data);
     }
 
     /// A streamed text delta: always an `agent` event, a `chat` delta at most every
     /// [`CHAT_DELTA_EVERY`].
     pub(super) fn assistant_delta(&mut self, text: &str, delta: &str) {
-        self.agent("assistant", json!({"text": text, "delta": delta}));
+        self.agent(AgentEventData::Assistant(AssistantData {
+            delta: delta.to_string(),
+            text: text.to_string(),
+        }));
         if self.last_delta.elapsed() >= CHAT_DELTA_EVERY {
             self.last_delta = Instant::now();
             self.chat_seq += 1;
-            emit_chat(
-                self.state,
-                self.run,
-                self.chat_seq,
-                "delta",
-                Some(text),
-                json!({"deltaText": delta}),
-            );
+            let mut ev = chat_event(self.run, self.chat_seq, ChatState::Delta);
+            ev.message = Some(ChatMessage::assistant(text, now_ms()));
+            ev.delta_text = Some(delta.to_string());
+            emit_chat(self.state, &ev);
         }
     }
 
-    /// The next `chat` event of the run (`final`, `aborted`).
-    pub(super) fn chat(&mut self, chat_state: &str, text: Option<&str>, extra: Value) {
+    /// The next `chat` event of the run (`final`, `aborted`), filled in by `fill`.
+    pub(super) fn chat(&mut self, chat_state: ChatState, fill: impl FnOnce(&mut ChatEvent)) {
         self.chat_seq += 1;
-        emit_chat(self.state, self.run, self.chat_seq, chat_state, text, extra);
+        let mut ev = chat_event(self.run, self.chat_seq, chat_state);
+        fill(&mut ev);
+        emit_chat(self.state, &ev);
     }
 
     /// A `chat` error event; it carries the `agent` seq, as it always has.
-    pub(super) fn chat_error(&mut self, extra: Value) {
-        emit_chat(self.state, self.run, self.seq, "error", None, extra);
+    pub(super) fn chat_error(&mut self, message: &str, kind: &str) {
+        let mut ev = chat_event(self.run, self.seq, ChatState::Error);
+        ev.error_message = Some(message.to_string());
+        ev.error_kind = Some(kind.to_string());
+        emit_chat(self.state, &ev);
     }
 }

@@ -9,9 +9,13 @@ use openclaw_agent::{
     TurnRequest, builtin_tools, model_chain, run_turn,
 };
 use openclaw_protocol::ErrorShape;
-use serde_json::{Value, json};
+use openclaw_protocol::{
+    AgentEventData, AgentFinal, AgentMeta, AgentOutput, AgentOutputMeta, ChatMessage, ChatState,
+    LifecycleData, LifecyclePhase, ReplyPayload, ToolData, ToolPhase,
+};
+use serde_json::Value;
 
-use super::events::{RunEvents, emit_agent, emit_chat, usage_json};
+use super::events::{RunEvents, chat_event, emit_agent, emit_chat, usage_totals};
 use super::{Run, RunResult, RunSpec, RunStatus, Runs};
 use crate::state::{AppState, now_ms};
 
@@ -26,11 +30,34 @@ pub(super) fn aborted_result(run: &Run, started_at: u64, ended_at: u64) -> RunRe
         ok: false,
         started_at,
         ended_at,
-        payload: json!({"runId": run.run_id, "status": "error", "summary": "aborted"}),
+        payload: AgentFinal::error(&run.run_id, "aborted"),
         error: Some(e),
         aborted: true,
         final_text: String::new(),
     }
+}
+
+fn lifecycle_data(phase: LifecyclePhase, started_at: u64) -> LifecycleData {
+    LifecycleData {
+        aborted: None,
+        ended_at: None,
+        error: None,
+        phase,
+        started_at,
+        stop_reason: None,
+    }
+}
+
+fn lifecycle(phase: LifecyclePhase, started_at: u64) -> AgentEventData {
+    AgentEventData::Lifecycle(lifecycle_data(phase, started_at))
+}
+
+fn lifecycle_error(started_at: u64, ended_at: u64, error: &str) -> AgentEventData {
+    AgentEventData::Lifecycle(LifecycleData {
+        ended_at: Some(ended_at),
+        error: Some(error.to_string()),
+        ..lifecycle_data(LifecyclePhase::Error, started_at)
+    })
 }
 
 /// Runs `run` on its own task, bounded by its timeout, then starts the session's next run.
@@ -51,22 +78,17 @@ pub(super) fn spawn_run(state: Arc<AppState>, run: Arc<Run>, spec: RunSpec) {
                     &state,
                     &run,
                     &mut seq,
-                    "lifecycle",
-                    json!({"phase": "error", "startedAt": started_at, "endedAt": ended_at, "error": msg}),
+                    lifecycle_error(started_at, ended_at, &msg),
                 );
-                emit_chat(
-                    &state,
-                    &run,
-                    1000,
-                    "error",
-                    None,
-                    json!({"errorMessage": msg, "errorKind": "timeout"}),
-                );
+                let mut ev = chat_event(&run, 1000, ChatState::Error);
+                ev.error_message = Some(msg.clone());
+                ev.error_kind = Some("timeout".into());
+                emit_chat(&state, &ev);
                 RunResult {
                     ok: false,
                     started_at,
                     ended_at,
-                    payload: json!({"runId": run.run_id, "status": "error", "summary": msg}),
+                    payload: AgentFinal::error(&run.run_id, &msg),
                     error: Some(ErrorShape::new(
                         openclaw_protocol::codes::AGENT_TIMEOUT,
                         msg,
@@ -99,16 +121,13 @@ fn is_silent(text: &str) -> bool {
 /// A run that failed before or while calling the model: lifecycle error, chat error, result.
 fn fail(ev: &mut RunEvents, run: &Run, started_at: u64, msg: String, kind: &str) -> RunResult {
     let ended_at = now_ms();
-    ev.agent(
-        "lifecycle",
-        json!({"phase": "error", "startedAt": started_at, "endedAt": ended_at, "error": msg}),
-    );
-    ev.chat_error(json!({"errorMessage": msg, "errorKind": kind}));
+    ev.agent(lifecycle_error(started_at, ended_at, &msg));
+    ev.chat_error(&msg, kind);
     RunResult {
         ok: false,
         started_at,
         ended_at,
-        payload: json!({"runId": run.run_id, "status": "error", "summary": msg}),
+        payload: AgentFinal::error(&run.run_id, &msg),
         error: Some(ErrorShape::unavailable(msg)),
         aborted: false,
         final_text: String::new(),
@@ -122,10 +141,7 @@ async fn execute(
     started_at: u64,
 ) -> RunResult {
     let mut ev = RunEvents::new(state, run);
-    ev.agent(
-        "lifecycle",
-        json!({"phase": "start", "startedAt": started_at}),
-    );
+    ev.agent(lifecycle(LifecyclePhase::Start, started_at));
 
     let config = state.config();
     let cfg_value = serde_json::to_value(&config.config).unwrap_or_default();
@@ -259,10 +275,14 @@ async fn execute(
             ev.assistant_delta(&text, &delta);
         }
         RunEvent::ToolStart { id, name, args } => {
-            ev.agent(
-                "tool",
-                json!({"phase": "start", "name": name, "toolCallId": id, "args": args}),
-            );
+            ev.agent(AgentEventData::Tool(ToolData {
+                args: Some(args),
+                is_error: None,
+                name,
+                phase: ToolPhase::Start,
+                result: None,
+                tool_call_id: id,
+            }));
         }
         RunEvent::ToolResult {
             id,
@@ -270,10 +290,14 @@ async fn execute(
             result,
             is_error,
         } => {
-            ev.agent(
-                "tool",
-                json!({"phase": "result", "name": name, "toolCallId": id, "result": result, "isError": is_error}),
-            );
+            ev.agent(AgentEventData::Tool(ToolData {
+                args: None,
+                is_error: Some(is_error),
+                name,
+                phase: ToolPhase::Result,
+                result: Some(result),
+                tool_call_id: id,
+            }));
         }
     };
     let outcome = run_turn(&state.runs.client, req, &run.cancel, &mut on_event).await;
@@ -299,44 +323,49 @@ async fn execute(
                     e.aborted_last_run = Some(false);
                 })
             });
-            ev.agent(
-                "lifecycle",
-                json!({"phase": "end", "startedAt": started_at, "endedAt": ended_at, "stopReason": out.stop_reason}),
-            );
+            ev.agent(AgentEventData::Lifecycle(LifecycleData {
+                ended_at: Some(ended_at),
+                stop_reason: Some(out.stop_reason.clone()),
+                ..lifecycle_data(LifecyclePhase::End, started_at)
+            }));
             let silent = is_silent(&out.final_text);
-            ev.chat(
-                "final",
-                (!silent).then_some(out.final_text.as_str()),
-                json!({"usage": usage_json(usage), "stopReason": out.stop_reason}),
-            );
+            ev.chat(ChatState::Final, |c| {
+                c.message = (!silent).then(|| ChatMessage::assistant(&out.final_text, now_ms()));
+                c.usage = Some(usage_totals(usage));
+                c.stop_reason = Some(out.stop_reason.clone());
+            });
             let payloads = if silent || out.final_text.is_empty() {
-                json!([])
+                Vec::new()
             } else {
-                json!([{"text": out.final_text, "mediaUrl": null}])
+                vec![ReplyPayload {
+                    media_url: None,
+                    text: out.final_text.clone(),
+                }]
             };
             RunResult {
                 ok: true,
                 started_at,
                 ended_at,
-                payload: json!({
-                    "runId": run.run_id,
-                    "status": "ok",
-                    "summary": "completed",
-                    "result": {
-                        "payloads": payloads,
-                        "meta": {
-                            "durationMs": ended_at.saturating_sub(started_at),
-                            "agentMeta": {
-                                "sessionId": session_id,
-                                "provider": out.provider,
-                                "model": out.model,
-                                "usage": usage_json(usage),
-                            },
-                            "aborted": false,
-                            "stopReason": out.stop_reason,
-                        }
-                    }
-                }),
+                payload: AgentFinal {
+                    result: Some(AgentOutput {
+                        meta: AgentOutputMeta {
+                            aborted: Some(false),
+                            agent_meta: Some(AgentMeta {
+                                model: out.model.clone(),
+                                provider: out.provider.clone(),
+                                session_id,
+                                usage: usage_totals(usage),
+                            }),
+                            duration_ms: ended_at.saturating_sub(started_at),
+                            stop_reason: Some(out.stop_reason.clone()),
+                            ..Default::default()
+                        },
+                        payloads,
+                    }),
+                    run_id: run.run_id.clone(),
+                    status: "ok".into(),
+                    summary: "completed".into(),
+                },
                 error: None,
                 aborted: false,
                 final_text: out.final_text.clone(),
@@ -355,11 +384,15 @@ async fn execute(
                         e.aborted_last_run = Some(true);
                     });
                 }
-                ev.agent(
-                    "lifecycle",
-                    json!({"phase": "end", "startedAt": started_at, "endedAt": ended_at, "aborted": true, "stopReason": "aborted"}),
-                );
-                ev.chat("aborted", None, json!({"stopReason": "aborted"}));
+                ev.agent(AgentEventData::Lifecycle(LifecycleData {
+                    aborted: Some(true),
+                    ended_at: Some(ended_at),
+                    stop_reason: Some("aborted".into()),
+                    ..lifecycle_data(LifecyclePhase::End, started_at)
+                }));
+                ev.chat(ChatState::Aborted, |c| {
+                    c.stop_reason = Some("aborted".into())
+                });
                 return aborted_result(run, started_at, ended_at);
             }
             fail(&mut ev, run, started_at, err.to_string(), err.kind())

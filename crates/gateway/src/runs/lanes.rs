@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use openclaw_agent::CancelToken;
+use openclaw_protocol::ChatState;
 use openclaw_protocol::ErrorShape;
-use serde_json::json;
 use tokio::sync::watch;
 
 use super::execute::{aborted_result, spawn_run};
@@ -203,14 +203,9 @@ impl Runs {
             .into_iter()
             .map(|s| match s {
                 Stopped::Queued(run) => {
-                    super::events::emit_chat(
-                        state,
-                        &run,
-                        1,
-                        "aborted",
-                        None,
-                        json!({"stopReason": "aborted"}),
-                    );
+                    let mut ev = super::events::chat_event(&run, 1, ChatState::Aborted);
+                    ev.stop_reason = Some("aborted".into());
+                    super::events::emit_chat(state, &ev);
                     run.run_id.clone()
                 }
                 Stopped::Running(run) => run.run_id.clone(),

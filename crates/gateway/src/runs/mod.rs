@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use openclaw_agent::{CancelToken, ProviderClient};
-use openclaw_protocol::ErrorShape;
-use serde_json::Value;
+use openclaw_protocol::{AgentFinal, ErrorShape};
 use tokio::sync::watch;
 
+pub(crate) use events::emit_chat;
 pub use lanes::MAX_QUEUED_PER_SESSION;
 
 /// Where a run stands.
@@ -35,7 +35,7 @@ pub struct RunResult {
     pub started_at: u64,
     pub ended_at: u64,
     /// The final `agent` response payload.
-    pub payload: Value,
+    pub payload: AgentFinal,
     pub error: Option<ErrorShape>,
     pub aborted: bool,
     /// The model's final text, before silent tokens are filtered (heartbeats read it).
