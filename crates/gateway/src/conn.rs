@@ -466,7 +466,9 @@ async fn dispatch(ctx: &MethodCtx, handle: &Arc<ConnHandle>, frame: RequestFrame
         Ok(Reply::Raw(raw)) => res_ok_raw(&frame.id, &raw),
         Ok(Reply::Json(v)) => res_text(&ResponseFrame::ok(&frame.id, v)),
         Ok(Reply::TwoPhase { ack, rest }) => {
-            // The final answer reuses the request id once the work is done.
+            // The ack is queued before the work can finish (a retry of a finished run resolves
+            // at once), so a client always sees the ack first; the final answer reuses the id.
+            handle.send_text(res_text(&ResponseFrame::ok(&frame.id, ack)));
             let id = frame.id.clone();
             let handle = handle.clone();
             tokio::spawn(async move {
@@ -476,7 +478,7 @@ async fn dispatch(ctx: &MethodCtx, handle: &Arc<ConnHandle>, frame: RequestFrame
                 f.error = error;
                 handle.send_text(res_text(&f));
             });
-            res_text(&ResponseFrame::ok(&frame.id, ack))
+            String::new()
         }
         Err(e) => res_text(&ResponseFrame::err(&frame.id, e)),
     };
@@ -489,7 +491,9 @@ async fn dispatch(ctx: &MethodCtx, handle: &Arc<ConnHandle>, frame: RequestFrame
         ctx.conn_id,
         frame.id
     );
-    handle.send_text(text);
+    if !text.is_empty() {
+        handle.send_text(text);
+    }
 }
 
 /// The `id` of a request frame whose only defect is invalid UTF-8 (binary frames can carry any

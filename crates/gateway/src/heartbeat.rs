@@ -92,7 +92,7 @@ pub fn every(state: &AppState) -> Option<Duration> {
 
 /// True when HEARTBEAT.md exists but holds nothing actionable (blank lines, headings only).
 fn heartbeat_file_empty(state: &AppState, agent: &str) -> bool {
-    let path = crate::methods::agent::workspace_dir(state, agent).join("HEARTBEAT.md");
+    let path = crate::agents::workspace_dir(state, agent).join("HEARTBEAT.md");
     match std::fs::read_to_string(path) {
         Ok(t) => t
             .lines()
@@ -146,7 +146,7 @@ pub async fn beat(state: &Arc<AppState>) {
     if !state.heartbeats.enabled() {
         return record(state, skipped("disabled"));
     }
-    let (_, agent) = crate::methods::agent::agents(state);
+    let (_, agent) = crate::agents::agents(state);
     if heartbeat_file_empty(state, &agent) {
         return record(state, skipped("empty-heartbeat-file"));
     }

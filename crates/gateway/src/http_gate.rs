@@ -25,6 +25,9 @@ pub enum Style {
     OpenAi,
     /// `{"ok":false,"error":"…"}` (hooks).
     Hooks,
+    /// `{"ok":false,"error":{"type","message"}}` (a `/tools/invoke` request the gate admitted;
+    /// the gate's own refusals there are [`Style::OpenAi`]).
+    Tools,
 }
 
 /// The secret a request must carry.
@@ -44,12 +47,18 @@ fn body_timeout() -> Duration {
     )
 }
 
-pub fn error(style: Style, status: StatusCode, kind: &str, message: &str) -> Response {
-    let body = match style {
+/// The error body of an endpoint family: the one place an API failure gets its JSON shape.
+pub fn error_body(style: Style, kind: &str, message: &str) -> Value {
+    match style {
         Style::OpenAi => json!({"error": {"message": message, "type": kind}}),
         Style::Hooks => json!({"ok": false, "error": message}),
-    };
-    (status, axum::Json(body)).into_response()
+        Style::Tools => json!({"ok": false, "error": {"type": kind, "message": message}}),
+    }
+}
+
+/// An error response: `status` with [`error_body`].
+pub fn error(style: Style, status: StatusCode, kind: &str, message: &str) -> Response {
+    (status, axum::Json(error_body(style, kind, message))).into_response()
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -123,7 +132,7 @@ pub async fn admit(
             Style::Hooks => headers
                 .get("x-openclaw-token")
                 .and_then(|v| v.to_str().ok()),
-            Style::OpenAi => None,
+            Style::OpenAi | Style::Tools => None,
         });
         if given.is_some_and(|g| secret_eq(g, &expected)) {
             state.limiter.succeed(client.ip);
@@ -131,7 +140,7 @@ pub async fn admit(
             let delay = state.limiter.fail(client.ip, client.local);
             tokio::time::sleep(delay).await;
             let message = match style {
-                Style::OpenAi => "Unauthorized",
+                Style::OpenAi | Style::Tools => "Unauthorized",
                 Style::Hooks => "unauthorized",
             };
             return Err(error(

@@ -5,6 +5,7 @@
 //! loops: inbound text → `parse_request` → `registry.authorize` → `methods::*` handler → reply
 //! queued on the connection's byte-accounted queue (`hub::ConnHandle`) → socket.
 
+pub mod agents;
 pub mod auth;
 pub mod channels;
 pub mod config_check;

@@ -195,3 +195,92 @@ pub struct WakeParams {
     #[schemars(length(min = 1))]
     pub text: String,
 }
+
+// Declared in JSON key order (alphabetical), like the `Value` payloads they replaced, so the
+// bytes on the wire stay the same.
+
+/// The final (second) `agent` response: `status` `ok` with a `result`, or `error` with the
+/// `summary` saying why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentFinal {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<AgentOutput>,
+    pub run_id: String,
+    pub status: String,
+    pub summary: String,
+}
+
+impl AgentFinal {
+    /// A failed run: no result.
+    pub fn error(run_id: &str, summary: impl Into<String>) -> Self {
+        AgentFinal {
+            result: None,
+            run_id: run_id.to_string(),
+            status: "error".into(),
+            summary: summary.into(),
+        }
+    }
+
+    /// The reply texts, joined by newlines.
+    pub fn text(&self) -> String {
+        self.result
+            .as_ref()
+            .map(|r| {
+                r.payloads
+                    .iter()
+                    .map(|p| p.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default()
+    }
+
+    /// The run's token counts, when the model was called.
+    pub fn usage(&self) -> Option<&crate::events::UsageTotals> {
+        Some(&self.result.as_ref()?.meta.agent_meta.as_ref()?.usage)
+    }
+}
+
+/// What a successful run produced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AgentOutput {
+    pub meta: AgentOutputMeta,
+    pub payloads: Vec<ReplyPayload>,
+}
+
+/// One reply of a run (`mediaUrl` is always present, `null` when there is none).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplyPayload {
+    pub media_url: Option<String>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentOutputMeta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_meta: Option<AgentMeta>,
+    /// With `deliver`: what the channel send returned (`null` when nothing was sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Value>,
+    /// With `bestEffortDeliver`: why the delivery failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_error: Option<String>,
+    pub duration_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<String>,
+}
+
+/// Which session and model answered, and what it cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentMeta {
+    pub model: String,
+    pub provider: String,
+    pub session_id: String,
+    pub usage: crate::events::UsageTotals,
+}

@@ -109,3 +109,188 @@ pub struct DevicePairEvent {
     pub silent: Option<bool>,
     pub ts: u64,
 }
+
+// The run events below declare their fields in JSON key order (alphabetical): the payloads
+// they replaced were `serde_json::Value` objects, which serialise sorted, so the bytes on the
+// wire stay the same.
+
+/// Which stream of a run an `agent` event belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentStream {
+    Lifecycle,
+    Assistant,
+    Tool,
+}
+
+/// `agent` event payload `{runId, seq, stream, ts, data, sessionKey}`; `seq` counts per run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentEvent {
+    pub data: AgentEventData,
+    pub run_id: String,
+    pub seq: u64,
+    pub session_key: String,
+    pub stream: AgentStream,
+    pub ts: u64,
+}
+
+/// The `data` of an `agent` event, by stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum AgentEventData {
+    Lifecycle(LifecycleData),
+    Assistant(AssistantData),
+    Tool(ToolData),
+}
+
+impl AgentEventData {
+    pub fn stream(&self) -> AgentStream {
+        match self {
+            AgentEventData::Lifecycle(_) => AgentStream::Lifecycle,
+            AgentEventData::Assistant(_) => AgentStream::Assistant,
+            AgentEventData::Tool(_) => AgentStream::Tool,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LifecyclePhase {
+    Start,
+    End,
+    Error,
+}
+
+/// `lifecycle` data: the run started, ended (`stopReason`, `aborted`) or failed (`error`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LifecycleData {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub phase: LifecyclePhase,
+    pub started_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<String>,
+}
+
+/// `assistant` data: the reply so far (`text`) and what this event added (`delta`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AssistantData {
+    pub delta: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ToolPhase {
+    Start,
+    Result,
+}
+
+/// `tool` data: a call starts (`args`) or returns (`result`, `isError`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolData {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_error: Option<bool>,
+    pub name: String,
+    pub phase: ToolPhase,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    pub tool_call_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatState {
+    Delta,
+    Final,
+    Aborted,
+    Error,
+}
+
+/// `chat` event payload: a session's run as the chat sees it (`seq` counts per run).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatEvent {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta_text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<ChatMessage>,
+    pub run_id: String,
+    pub seq: u64,
+    pub session_key: String,
+    pub state: ChatState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<UsageTotals>,
+}
+
+impl ChatEvent {
+    /// An event with no message and no extras.
+    pub fn new(run_id: &str, session_key: &str, seq: u64, state: ChatState) -> Self {
+        ChatEvent {
+            delta_text: None,
+            error_kind: None,
+            error_message: None,
+            message: None,
+            run_id: run_id.to_string(),
+            seq,
+            session_key: session_key.to_string(),
+            state,
+            stop_reason: None,
+            usage: None,
+        }
+    }
+}
+
+/// The assistant message of a `chat` event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ChatMessage {
+    pub content: Vec<ChatText>,
+    pub role: String,
+    pub timestamp: u64,
+}
+
+impl ChatMessage {
+    pub fn assistant(text: &str, timestamp: u64) -> Self {
+        ChatMessage {
+            content: vec![ChatText {
+                text: text.to_string(),
+                kind: "text".into(),
+            }],
+            role: "assistant".into(),
+            timestamp,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ChatText {
+    pub text: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// Token counts of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageTotals {
+    pub cache_read: u64,
+    pub cache_write: u64,
+    pub input: u64,
+    pub output: u64,
+    pub total: u64,
+}

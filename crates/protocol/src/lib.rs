@@ -17,14 +17,17 @@ pub mod methods;
 pub mod schema;
 
 pub use agent::{
-    AgentParams, AgentWaitParams, ChatAbortParams, ChatHistoryParams, ChatSendParams,
-    SessionsDeleteParams, SessionsListParams, SessionsResetParams, SetHeartbeatsParams, WakeParams,
+    AgentFinal, AgentMeta, AgentOutput, AgentOutputMeta, AgentParams, AgentWaitParams,
+    ChatAbortParams, ChatHistoryParams, ChatSendParams, ReplyPayload, SessionsDeleteParams,
+    SessionsListParams, SessionsResetParams, SetHeartbeatsParams, WakeParams,
 };
 pub use channels::{ChannelAccountParams, ChannelsStatusParams, SendParams};
 pub use connect::*;
 pub use error::*;
 pub use events::{
-    ConnectChallenge, DevicePairEvent, HeartbeatEvent, PresenceEvent, Shutdown, Tick,
+    AgentEvent, AgentEventData, AgentStream, AssistantData, ChatEvent, ChatMessage, ChatState,
+    ChatText, ConnectChallenge, DevicePairEvent, HeartbeatEvent, LifecycleData, LifecyclePhase,
+    PresenceEvent, Shutdown, Tick, ToolData, ToolPhase, UsageTotals,
 };
 pub use frames::*;
 pub use hello::*;

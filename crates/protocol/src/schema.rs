@@ -27,6 +27,8 @@ fn register_all(g: &mut SchemaGenerator) {
     g.subschema_for::<Shutdown>();
     g.subschema_for::<HeartbeatEvent>();
     g.subschema_for::<DevicePairEvent>();
+    g.subschema_for::<AgentEvent>();
+    g.subschema_for::<ChatEvent>();
     g.subschema_for::<HealthParams>();
     g.subschema_for::<EmptyParams>();
     g.subschema_for::<SystemEventParams>();
@@ -41,6 +43,7 @@ fn register_all(g: &mut SchemaGenerator) {
     g.subschema_for::<ConfigWriteResult>();
     g.subschema_for::<AgentParams>();
     g.subschema_for::<AgentWaitParams>();
+    g.subschema_for::<AgentFinal>();
     g.subschema_for::<ChatSendParams>();
     g.subschema_for::<ChatHistoryParams>();
     g.subschema_for::<ChatAbortParams>();

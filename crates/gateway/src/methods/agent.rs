@@ -2,7 +2,6 @@
 //! `agent.wait`, `chat.send` / `chat.history` / `chat.abort`, and `sessions.list` / `reset` /
 //! `delete`.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use openclaw_agent::{SessionStore, Transcript, canonical_session_key};
@@ -10,14 +9,16 @@ use openclaw_protocol::agent::names;
 use openclaw_protocol::connect::scopes;
 use openclaw_protocol::schema::parse_params;
 use openclaw_protocol::{
-    AgentParams, AgentWaitParams, ChatAbortParams, ChatHistoryParams, ChatSendParams, ErrorShape,
+    AgentFinal, AgentOutput, AgentOutputMeta, AgentParams, AgentWaitParams, ChatAbortParams,
+    ChatEvent, ChatHistoryParams, ChatMessage, ChatSendParams, ChatState, ErrorShape, ReplyPayload,
     SessionsDeleteParams, SessionsListParams, SessionsResetParams,
 };
 use serde_json::{Value, json};
 
+use crate::agents::{agent_of_key, agents, reset_command, resolve_agent, session_key};
 use crate::registry::{Access, HandlerFuture, MethodCtx, MethodSpec, Reply};
-use crate::runs::{RunResult, RunSpec, Runs, Submitted, run_timeout_ms, run_timeout_secs};
-use crate::state::{AppState, now_ms};
+use crate::runs::{RunSpec, Runs, Submitted, run_timeout_ms, run_timeout_secs};
+use crate::state::now_ms;
 
 pub fn register(out: &mut Vec<MethodSpec>) {
     let write = Access::Scope(scopes::WRITE);
@@ -52,104 +53,8 @@ pub fn register(out: &mut Vec<MethodSpec>) {
 /// Default agent runtime timeout (`agents.defaults.timeoutSeconds`).
 const DEFAULT_TIMEOUT_SECS: u64 = 600;
 
-fn config_value(state: &AppState) -> Value {
-    serde_json::to_value(&state.config().config).unwrap_or_default()
-}
-
-/// Known agent ids and the default one (`default:true`, else first, else `main`).
-pub fn agents(state: &AppState) -> (Vec<String>, String) {
-    let cfg = config_value(state);
-    let list: Vec<(String, bool)> = cfg["agents"]["list"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|e| {
-                    let id = e["id"].as_str()?.to_ascii_lowercase();
-                    Some((id, e["default"].as_bool().unwrap_or(false)))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let default = list
-        .iter()
-        .find(|(_, d)| *d)
-        .or(list.first())
-        .map(|(id, _)| id.clone())
-        .unwrap_or_else(|| "main".into());
-    let mut ids: Vec<String> = list.into_iter().map(|(id, _)| id).collect();
-    if ids.is_empty() {
-        ids.push("main".into());
-    }
-    (ids, default)
-}
-
-/// The agent's workspace: `agents.list[].workspace` → `agents.defaults.workspace` →
-/// `<state>/workspace` (`<state>/workspace-<agent>` for non-default agents).
-pub fn workspace_dir(state: &AppState, agent_id: &str) -> PathBuf {
-    let cfg = config_value(state);
-    let own = cfg["agents"]["list"].as_array().and_then(|a| {
-        a.iter()
-            .find(|e| e["id"].as_str().map(str::to_ascii_lowercase).as_deref() == Some(agent_id))
-            .and_then(|e| e["workspace"].as_str().map(str::to_string))
-    });
-    if let Some(w) = own.or_else(|| state.settings().workspace.clone()) {
-        return openclaw_config::paths::expand_home(&w);
-    }
-    let (_, default) = agents(state);
-    if agent_id == default {
-        state.paths.workspace_dir()
-    } else {
-        state.paths.state_dir.join(format!("workspace-{agent_id}"))
-    }
-}
-
-fn resolve_agent(state: &AppState, requested: Option<&str>) -> Result<String, ErrorShape> {
-    let (ids, default) = agents(state);
-    match requested {
-        None => Ok(default),
-        Some(a) => {
-            let a = a.to_ascii_lowercase();
-            if ids.contains(&a) {
-                Ok(a)
-            } else {
-                Err(ErrorShape::invalid_request(format!(
-                    "unknown agent id: {a}"
-                )))
-            }
-        }
-    }
-}
-
-fn session_key(state: &AppState, agent: &str, requested: Option<&str>) -> String {
-    let main_key = state.settings().main_key.clone();
-    match requested {
-        Some(k) if !k.trim().is_empty() => canonical_session_key(k, agent, &main_key),
-        _ => format!("agent:{agent}:{main_key}"),
-    }
-}
-
-/// A `/new` or `/reset` command (alone or followed by text): `(reply when alone, rest)`.
-pub fn reset_command(text: &str) -> Option<(&'static str, String)> {
-    let trimmed = text.trim();
-    [
-        ("/new", "✅ New session started."),
-        ("/reset", "✅ Session reset."),
-    ]
-    .into_iter()
-    .find(|(c, _)| trimmed == *c || trimmed.starts_with(&format!("{c} ")))
-    .map(|(c, reply)| (reply, trimmed[c.len()..].trim().to_string()))
-}
-
-/// The agent id a session key belongs to (`agent:<id>:…`), else the default agent.
-pub fn agent_of_key(state: &AppState, key: &str) -> String {
-    key.strip_prefix("agent:")
-        .and_then(|r| r.split(':').next())
-        .map(str::to_string)
-        .unwrap_or_else(|| agents(state).1)
-}
-
-fn final_frame(result: &RunResult) -> (bool, Value, Option<ErrorShape>) {
-    (result.ok, result.payload.clone(), result.error.clone())
+fn final_frame(payload: &AgentFinal) -> Value {
+    serde_json::to_value(payload).unwrap_or_default()
 }
 
 fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
@@ -197,8 +102,18 @@ fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
                 .reset(&key)
                 .map_err(|e| ErrorShape::unavailable(format!("cannot reset the session: {e}")))?;
             if rest.is_empty() {
-                let payload = json!({"runId": p.idempotency_key, "status": "ok", "summary": "completed",
-                    "result": {"payloads": [{"text": text, "mediaUrl": null}], "meta": {"durationMs": 0}}});
+                let payload = final_frame(&AgentFinal {
+                    result: Some(AgentOutput {
+                        meta: AgentOutputMeta::default(),
+                        payloads: vec![ReplyPayload {
+                            media_url: None,
+                            text: text.to_string(),
+                        }],
+                    }),
+                    run_id: p.idempotency_key.clone(),
+                    status: "ok".into(),
+                    summary: "completed".into(),
+                });
                 return Ok(Reply::TwoPhase {
                     ack: json!({"runId": p.idempotency_key, "status": "accepted", "acceptedAt": now_ms()}),
                     rest: Box::pin(async move { (true, payload, None) }),
@@ -229,7 +144,7 @@ fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
             rest: Box::pin(async move {
                 match run.wait(wait_for).await {
                     Some(r) => {
-                        let (ok, mut payload, error) = final_frame(&r);
+                        let (ok, mut payload, error) = (r.ok, r.payload.clone(), r.error.clone());
                         if let (true, Some((channel, account, to))) = (ok, delivery) {
                             let text = r.final_text.trim().to_string();
                             let delivered = if text.is_empty()
@@ -247,24 +162,25 @@ fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
                                 )
                                 .await
                             };
-                            match delivered {
-                                Ok(d) => payload["result"]["meta"]["delivery"] = d,
-                                Err(e) if p.best_effort_deliver == Some(true) => {
-                                    payload["result"]["meta"]["deliveryError"] = json!(e.message);
+                            let meta = payload.result.as_mut().map(|r| &mut r.meta);
+                            match (delivered, meta) {
+                                (Ok(d), Some(meta)) => meta.delivery = Some(d),
+                                (Err(e), Some(meta)) if p.best_effort_deliver == Some(true) => {
+                                    meta.delivery_error = Some(e.message);
                                 }
-                                Err(e) => {
-                                    payload["status"] = json!("error");
-                                    payload["summary"] =
-                                        json!(format!("delivery failed: {}", e.message));
-                                    return (false, payload, Some(e));
+                                (Err(e), _) => {
+                                    payload.status = "error".into();
+                                    payload.summary = format!("delivery failed: {}", e.message);
+                                    return (false, final_frame(&payload), Some(e));
                                 }
+                                (Ok(_), None) => {}
                             }
                         }
-                        (ok, payload, error)
+                        (ok, final_frame(&payload), error)
                     }
                     None => (
                         false,
-                        json!({"runId": run.run_id, "status": "error", "summary": "run did not finish"}),
+                        final_frame(&AgentFinal::error(&run.run_id, "run did not finish")),
                         Some(ErrorShape::new(
                             openclaw_protocol::codes::AGENT_TIMEOUT,
                             "run did not finish in time",
@@ -321,15 +237,9 @@ fn chat_send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture
             store
                 .reset(&key)
                 .map_err(|e| ErrorShape::unavailable(format!("cannot reset the session: {e}")))?;
-            let payload = json!({"runId": p.idempotency_key, "sessionKey": key, "seq": 1, "state": "final",
-                "message": {"role": "assistant", "content": [{"type": "text", "text": text}], "timestamp": now_ms()}});
-            state.hub.broadcast(
-                openclaw_protocol::events::names::CHAT,
-                &payload.to_string(),
-                None,
-                false,
-                crate::hub::Audience::Operators,
-            );
+            let mut event = ChatEvent::new(&p.idempotency_key, &key, 1, ChatState::Final);
+            event.message = Some(ChatMessage::assistant(text, now_ms()));
+            crate::runs::emit_chat(state, &event);
             return Ok(Reply::Json(
                 json!({"runId": p.idempotency_key, "status": "ok"}),
             ));

@@ -316,7 +316,7 @@ fn send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> 
 /// The agent a `send` acts for (its workspace is where local media may come from):
 /// `agentId`, else the agent of `sessionKey` (`agent:<id>:…`), else the default agent.
 fn send_agent(state: &AppState, p: &SendParams) -> Result<String, ErrorShape> {
-    let (ids, default) = crate::methods::agent::agents(state);
+    let (ids, default) = crate::agents::agents(state);
     if let Some(a) = &p.agent_id {
         let a = a.to_ascii_lowercase();
         return if ids.contains(&a) {

@@ -1,0 +1,117 @@
+//! `POST /tools/invoke` (always on, gateway Bearer auth): runs one built-in tool as the agent the
+//! session belongs to, under that agent's tool policy, `gateway.tools.allow/deny` and a default
+//! HTTP deny list of tools no HTTP caller should reach.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use openclaw_agent::{ToolContext, ToolPolicy, builtin_tools, call_tool};
+use serde_json::{Value, json};
+
+use super::{ApiError, TOOLS_BODY_LIMIT, json_response};
+use crate::http_gate::{self, Secret, Style};
+use crate::state::AppState;
+
+/// Tools the HTTP endpoint never runs, on top of `gateway.tools.deny`.
+const HTTP_DEFAULT_DENY: &[&str] = &[
+    "sessions_spawn",
+    "sessions_send",
+    "gateway",
+    "whatsapp_login",
+    "cron",
+    "nodes",
+    "exec",
+    "bash",
+];
+
+pub async fn tools_invoke(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    // The gate's own failures (auth, body) are OpenAI-style; the tool's are `{ok:false}`.
+    if let Err(r) =
+        http_gate::admit(&state, peer, &parts.headers, Secret::Gateway, Style::OpenAi).await
+    {
+        return r;
+    }
+    let body = match http_gate::read_body(body, TOOLS_BODY_LIMIT, Style::OpenAi).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    match invoke(&state, &body).await {
+        Ok(r) => r,
+        Err(e) => e.respond(Style::Tools),
+    }
+}
+
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+}
+
+async fn invoke(state: &Arc<AppState>, body: &[u8]) -> Result<Response, ApiError> {
+    let req: Value =
+        serde_json::from_slice(body).map_err(|e| bad(format!("invalid JSON body: {e}")))?;
+    let Some(tool) = req["tool"].as_str().filter(|t| !t.is_empty()) else {
+        return Err(bad("`tool` is required"));
+    };
+    let mut args = req.get("args").cloned().unwrap_or_else(|| json!({}));
+    if !args.is_object() {
+        return Err(bad("`args` must be an object"));
+    }
+    if let (Some(action), Some(obj)) = (req["action"].as_str(), args.as_object_mut()) {
+        obj.entry("action").or_insert(json!(action));
+    }
+    // The tool runs as the agent the session belongs to: that agent's policy and workspace.
+    let (known_agents, default_agent) = crate::agents::agents(state);
+    let agent = match req["sessionKey"].as_str().map(str::trim) {
+        Some(key) if !key.is_empty() => {
+            crate::agents::agent_of_key(state, key).to_ascii_lowercase()
+        }
+        _ => default_agent,
+    };
+    if !known_agents.contains(&agent) {
+        return Err(bad(format!("unknown agent id: {agent}")));
+    }
+    let loaded = state.config();
+    let policy = ToolPolicy::for_agent(&loaded.config, &agent);
+    let gw_tools = loaded.config.gateway().tools.unwrap_or_default();
+    let listed = |k: &str| {
+        gw_tools[k]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .any(|t| t.eq_ignore_ascii_case(tool))
+            })
+            .unwrap_or(false)
+    };
+    let http_denied = (HTTP_DEFAULT_DENY.contains(&tool) && !listed("allow")) || listed("deny");
+    let known = builtin_tools().iter().any(|t| t.name == tool);
+    if !known || http_denied || !policy.allows(tool) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("Tool not available: {tool}"),
+        ));
+    }
+    let ctx = ToolContext {
+        workspace: crate::agents::workspace_dir(state, &agent),
+    };
+    let out = call_tool(tool, &args, &ctx).await;
+    if out.is_error {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "tool_error",
+            out.content,
+        ));
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"ok": true, "result": {"content": [{"type": "text", "text": out.content}], "details": out.details}}),
+    ))
+}

@@ -1,0 +1,396 @@
+//! One run's execution: its timeout, the model chain and the system prompt from the config,
+//! the session transcript (history in, user turn written before the model is called, reply
+//! after), the tool policy, and the result the `agent` method answers with.
+
+use std::sync::Arc;
+
+use openclaw_agent::{
+    AgentMessage, ContentPart, Providers, RunEvent, SessionStore, ToolContext, ToolPolicy,
+    TurnRequest, builtin_tools, model_chain, run_turn,
+};
+use openclaw_protocol::ErrorShape;
+use openclaw_protocol::{
+    AgentEventData, AgentFinal, AgentMeta, AgentOutput, AgentOutputMeta, ChatMessage, ChatState,
+    LifecycleData, LifecyclePhase, ReplyPayload, ToolData, ToolPhase,
+};
+
+use super::events::{RunEvents, chat_event, emit_agent, emit_chat, usage_totals};
+use super::{Run, RunResult, RunSpec, RunStatus, Runs};
+use crate::state::{AppState, now_ms};
+
+/// Messages of history sent to the model.
+const HISTORY_LIMIT: usize = 40;
+/// Tool-call steps per run.
+const MAX_STEPS: usize = 8;
+
+pub(super) fn aborted_result(run: &Run, started_at: u64, ended_at: u64) -> RunResult {
+    let e = ErrorShape::unavailable("run aborted");
+    RunResult {
+        ok: false,
+        started_at,
+        ended_at,
+        payload: AgentFinal::error(&run.run_id, "aborted"),
+        error: Some(e),
+        aborted: true,
+        final_text: String::new(),
+    }
+}
+
+fn lifecycle_data(phase: LifecyclePhase, started_at: u64) -> LifecycleData {
+    LifecycleData {
+        aborted: None,
+        ended_at: None,
+        error: None,
+        phase,
+        started_at,
+        stop_reason: None,
+    }
+}
+
+fn lifecycle(phase: LifecyclePhase, started_at: u64) -> AgentEventData {
+    AgentEventData::Lifecycle(lifecycle_data(phase, started_at))
+}
+
+fn lifecycle_error(started_at: u64, ended_at: u64, error: &str) -> AgentEventData {
+    AgentEventData::Lifecycle(LifecycleData {
+        ended_at: Some(ended_at),
+        error: Some(error.to_string()),
+        ..lifecycle_data(LifecyclePhase::Error, started_at)
+    })
+}
+
+/// Runs `run` on its own task, bounded by its timeout, then starts the session's next run.
+pub(super) fn spawn_run(state: Arc<AppState>, run: Arc<Run>, spec: RunSpec) {
+    tokio::spawn(async move {
+        let started_at = now_ms();
+        let _ = run.status.send_replace(RunStatus::Running { started_at });
+        let outcome =
+            tokio::time::timeout(spec.timeout, execute(&state, &run, &spec, started_at)).await;
+        let ended_at = now_ms();
+        let result = match outcome {
+            Ok(r) => r,
+            Err(_) => {
+                run.cancel.cancel();
+                let msg = format!("run timed out after {}s", spec.timeout.as_secs());
+                let mut seq = 1000;
+                emit_agent(
+                    &state,
+                    &run,
+                    &mut seq,
+                    lifecycle_error(started_at, ended_at, &msg),
+                );
+                let mut ev = chat_event(&run, 1000, ChatState::Error);
+                ev.error_message = Some(msg.clone());
+                ev.error_kind = Some("timeout".into());
+                emit_chat(&state, &ev);
+                RunResult {
+                    ok: false,
+                    started_at,
+                    ended_at,
+                    payload: AgentFinal::error(&run.run_id, &msg),
+                    error: Some(ErrorShape::new(
+                        openclaw_protocol::codes::AGENT_TIMEOUT,
+                        msg,
+                    )),
+                    aborted: false,
+                    final_text: String::new(),
+                }
+            }
+        };
+        let _ = run.status.send_replace(RunStatus::Done(Box::new(result)));
+        Runs::finish(&state, &spec.session_key);
+    });
+}
+
+fn text_message(text: &str) -> AgentMessage {
+    AgentMessage::User {
+        content: vec![ContentPart::Text {
+            text: text.to_string(),
+        }],
+        timestamp: now_ms(),
+    }
+}
+
+/// Texts that never reach a user.
+fn is_silent(text: &str) -> bool {
+    let t = text.trim();
+    t == "NO_REPLY" || t == "HEARTBEAT_OK"
+}
+
+/// A run that failed before or while calling the model: lifecycle error, chat error, result.
+fn fail(ev: &mut RunEvents, run: &Run, started_at: u64, msg: String, kind: &str) -> RunResult {
+    let ended_at = now_ms();
+    ev.agent(lifecycle_error(started_at, ended_at, &msg));
+    ev.chat_error(&msg, kind);
+    RunResult {
+        ok: false,
+        started_at,
+        ended_at,
+        payload: AgentFinal::error(&run.run_id, &msg),
+        error: Some(ErrorShape::unavailable(msg)),
+        aborted: false,
+        final_text: String::new(),
+    }
+}
+
+async fn execute(
+    state: &Arc<AppState>,
+    run: &Arc<Run>,
+    spec: &RunSpec,
+    started_at: u64,
+) -> RunResult {
+    let mut ev = RunEvents::new(state, run);
+    ev.agent(lifecycle(LifecyclePhase::Start, started_at));
+
+    let config = state.config();
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let providers = match Providers::from_config(config.config.models.as_ref(), &env) {
+        Ok(p) => p,
+        Err(e) => {
+            return fail(
+                &mut ev,
+                run,
+                started_at,
+                format!("invalid models config: {e}"),
+                "unknown",
+            );
+        }
+    };
+    let chain: Vec<_> = model_chain(&config.config, &spec.agent_id)
+        .into_iter()
+        .filter_map(|r| {
+            providers
+                .get(&r.provider)
+                .map(|p| (p.clone(), r.model.clone()))
+        })
+        .collect();
+    if chain.is_empty() {
+        return fail(
+            &mut ev,
+            run,
+            started_at,
+            "no model configured: set agents.defaults.model.primary to \"provider/model\" (and models.providers.<id> for a custom endpoint)".into(),
+            "unknown",
+        );
+    }
+
+    let workspace = crate::agents::workspace_dir(state, &spec.agent_id);
+    let system =
+        match openclaw_agent::system_prompt(&workspace, spec.extra_system_prompt.as_deref()) {
+            Ok(s) => s,
+            Err(e) => {
+                return fail(
+                    &mut ev,
+                    run,
+                    started_at,
+                    format!("cannot prepare the workspace {}: {e}", workspace.display()),
+                    "unknown",
+                );
+            }
+        };
+    let user = text_message(&spec.message);
+    let mut persisted = None;
+    let mut history = Vec::new();
+    let mut session_id = spec.run_id.clone();
+    let store = SessionStore::open(&state.paths.state_dir, &spec.agent_id);
+    if !spec.ephemeral {
+        let entry = match store.get_or_create(&spec.session_key) {
+            Ok(e) => e,
+            Err(e) => {
+                return fail(
+                    &mut ev,
+                    run,
+                    started_at,
+                    format!("cannot open the session store: {e}"),
+                    "unknown",
+                );
+            }
+        };
+        session_id = entry.session_id.clone();
+        let transcript_path = store.transcript_path(&entry);
+        let loaded =
+            openclaw_agent::Transcript::load_messages(&transcript_path).unwrap_or_default();
+        let skip = loaded.len().saturating_sub(HISTORY_LIMIT);
+        history = loaded.into_iter().skip(skip).collect();
+        let mut transcript = match openclaw_agent::Transcript::open_or_create(
+            &transcript_path,
+            &entry.session_id,
+            &workspace,
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                return fail(
+                    &mut ev,
+                    run,
+                    started_at,
+                    format!("cannot open the transcript: {e}"),
+                    "unknown",
+                );
+            }
+        };
+        // Written before the model is called (it survives a crash of this process); the fsync
+        // comes with the reply's lines, so the model call is not delayed by a disk flush.
+        if let Err(e) = transcript.append_message_unsynced(&user) {
+            return fail(
+                &mut ev,
+                run,
+                started_at,
+                format!("cannot write the transcript: {e}"),
+                "unknown",
+            );
+        }
+        persisted = Some(transcript);
+    }
+    if let Some(n) = &spec.persisted {
+        n.notify_one();
+    }
+
+    // The agent's own `tools` section narrows the global one (agent.md §7.2).
+    let policy = ToolPolicy::for_agent(&config.config, &spec.agent_id);
+    let tools: Vec<_> = builtin_tools()
+        .into_iter()
+        .filter(|t| policy.allows(&t.name))
+        .collect();
+    let req = TurnRequest {
+        provider_chain: chain,
+        system: Some(system),
+        history,
+        user,
+        tools,
+        tool_ctx: ToolContext { workspace },
+        policy,
+        max_steps: MAX_STEPS,
+        max_tokens: None,
+    };
+    let mut on_event = |event: RunEvent| match event {
+        RunEvent::AssistantDelta { text, delta } => {
+            if let Some(tx) = &spec.stream_tx {
+                let _ = tx.send(delta.clone());
+            }
+            ev.assistant_delta(&text, &delta);
+        }
+        RunEvent::ToolStart { id, name, args } => {
+            ev.agent(AgentEventData::Tool(ToolData {
+                args: Some(args),
+                is_error: None,
+                name,
+                phase: ToolPhase::Start,
+                result: None,
+                tool_call_id: id,
+            }));
+        }
+        RunEvent::ToolResult {
+            id,
+            name,
+            result,
+            is_error,
+        } => {
+            ev.agent(AgentEventData::Tool(ToolData {
+                args: None,
+                is_error: Some(is_error),
+                name,
+                phase: ToolPhase::Result,
+                result: Some(result),
+                tool_call_id: id,
+            }));
+        }
+    };
+    let outcome = run_turn(&state.runs.client, req, &run.cancel, &mut on_event).await;
+    let ended_at = now_ms();
+    match outcome {
+        Ok(out) => {
+            if let Some(transcript) = persisted.as_mut() {
+                for m in &out.new_messages {
+                    if let Err(e) = transcript.append_message(m) {
+                        tracing::error!(target: "agent", "transcript write failed for run {}: {e}", run.run_id);
+                    }
+                }
+            }
+            let usage = &out.usage;
+            let _ = (!spec.ephemeral).then(|| {
+                store.update(&spec.session_key, |e| {
+                    e.updated_at = ended_at;
+                    e.model = Some(out.model.clone());
+                    e.model_provider = Some(out.provider.clone());
+                    e.input_tokens = Some(usage.input);
+                    e.output_tokens = Some(usage.output);
+                    e.total_tokens = Some(usage.total_tokens);
+                    e.aborted_last_run = Some(false);
+                })
+            });
+            ev.agent(AgentEventData::Lifecycle(LifecycleData {
+                ended_at: Some(ended_at),
+                stop_reason: Some(out.stop_reason.clone()),
+                ..lifecycle_data(LifecyclePhase::End, started_at)
+            }));
+            let silent = is_silent(&out.final_text);
+            ev.chat(ChatState::Final, |c| {
+                c.message = (!silent).then(|| ChatMessage::assistant(&out.final_text, now_ms()));
+                c.usage = Some(usage_totals(usage));
+                c.stop_reason = Some(out.stop_reason.clone());
+            });
+            let payloads = if silent || out.final_text.is_empty() {
+                Vec::new()
+            } else {
+                vec![ReplyPayload {
+                    media_url: None,
+                    text: out.final_text.clone(),
+                }]
+            };
+            RunResult {
+                ok: true,
+                started_at,
+                ended_at,
+                payload: AgentFinal {
+                    result: Some(AgentOutput {
+                        meta: AgentOutputMeta {
+                            aborted: Some(false),
+                            agent_meta: Some(AgentMeta {
+                                model: out.model.clone(),
+                                provider: out.provider.clone(),
+                                session_id,
+                                usage: usage_totals(usage),
+                            }),
+                            duration_ms: ended_at.saturating_sub(started_at),
+                            stop_reason: Some(out.stop_reason.clone()),
+                            ..Default::default()
+                        },
+                        payloads,
+                    }),
+                    run_id: run.run_id.clone(),
+                    status: "ok".into(),
+                    summary: "completed".into(),
+                },
+                error: None,
+                aborted: false,
+                final_text: out.final_text.clone(),
+            }
+        }
+        Err((err, partial)) => {
+            if let Some(transcript) = persisted.as_mut() {
+                for m in &partial {
+                    let _ = transcript.append_message(m);
+                }
+            }
+            if run.cancel.is_cancelled() {
+                if !spec.ephemeral {
+                    let _ = store.update(&spec.session_key, |e| {
+                        e.updated_at = ended_at;
+                        e.aborted_last_run = Some(true);
+                    });
+                }
+                ev.agent(AgentEventData::Lifecycle(LifecycleData {
+                    aborted: Some(true),
+                    ended_at: Some(ended_at),
+                    stop_reason: Some("aborted".into()),
+                    ..lifecycle_data(LifecyclePhase::End, started_at)
+                }));
+                ev.chat(ChatState::Aborted, |c| {
+                    c.stop_reason = Some("aborted".into())
+                });
+                return aborted_result(run, started_at, ended_at);
+            }
+            fail(&mut ev, run, started_at, err.to_string(), err.kind())
+        }
+    }
+}
