@@ -3,6 +3,7 @@
 //! (loopback exempt from the lockout by default). Memory is bounded: at most `MAX_TRACKED`
 //! addresses are remembered.
 
+use crate::sync::LockExt;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -51,9 +52,7 @@ impl AuthLimiter {
 
     pub fn check(&self, ip: IpAddr) -> Gate {
         let ip = crate::trust::bucket(ip);
-        let Ok(map) = self.entries.lock() else {
-            return Gate::Open;
-        };
+        let map = self.entries.locked();
         match map.get(&ip).and_then(|e| e.locked_until) {
             Some(until) => {
                 let now = Instant::now();
@@ -74,9 +73,7 @@ impl AuthLimiter {
     pub fn fail(&self, ip: IpAddr, local: bool) -> Duration {
         let ip = crate::trust::bucket(ip);
         let now = Instant::now();
-        let Ok(mut map) = self.entries.lock() else {
-            return Duration::from_millis(TARPIT_START_MS);
-        };
+        let mut map = self.entries.locked();
         if map.len() >= MAX_TRACKED && !map.contains_key(&ip) {
             // Forget the stalest address to stay bounded.
             if let Some(oldest) = map.iter().min_by_key(|(_, e)| e.last).map(|(k, _)| *k) {
@@ -108,7 +105,8 @@ impl AuthLimiter {
     /// A success clears the address's record.
     pub fn succeed(&self, ip: IpAddr) {
         let ip = crate::trust::bucket(ip);
-        if let Ok(mut map) = self.entries.lock() {
+        {
+            let mut map = self.entries.locked();
             map.remove(&ip);
         }
     }

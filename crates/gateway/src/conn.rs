@@ -2,6 +2,7 @@
 //! Requests are answered in order; events and replies share one byte-accounted queue so a
 //! client that stops reading is dropped instead of growing memory.
 
+use crate::sync::LockExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -445,7 +446,8 @@ fn upsert_presence(
         instance_id: c.instance_id.clone(),
         ..Default::default()
     };
-    if let Ok(mut pres) = state.presence.lock() {
+    {
+        let mut pres = state.presence.locked();
         pres.upsert(key, entry);
     }
     state.broadcast_presence();

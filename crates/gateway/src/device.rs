@@ -5,6 +5,7 @@
 //! gateway process writes these files (the CLI goes through the gateway), so the in-process
 //! lock is enough.
 
+use crate::sync::LockExt;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -265,7 +266,7 @@ pub enum StoreError {
 /// empty; `Err` when it could not even be set aside (then it must not be overwritten).
 fn load_file<T: serde::de::DeserializeOwned + Default>(
     path: &std::path::Path,
-) -> Result<T, String> {
+) -> Result<T, crate::error::GatewayError> {
     match openclaw_config::fsutil::read_json_or_set_aside(path) {
         Ok(read) => {
             if let Some((problem, kept)) = &read.set_aside {
@@ -275,7 +276,7 @@ fn load_file<T: serde::de::DeserializeOwned + Default>(
         }
         Err(e) => {
             tracing::error!(target: "gateway", "{e}; device pairing changes are refused until it is fixed");
-            Err(e.to_string())
+            Err(crate::error::GatewayError(e.to_string()))
         }
     }
 }
@@ -311,7 +312,7 @@ impl DeviceStore {
             .into_iter()
             .flatten()
             .next()
-            .cloned();
+            .map(|e| e.0.clone());
         Self {
             dir,
             inner: Mutex::new(StoreData {
@@ -335,7 +336,7 @@ impl DeviceStore {
 
     /// Applies `change` to a copy, writes the copy, and only then makes it the live state.
     fn update<R>(&self, change: impl FnOnce(&mut StoreData) -> Change<R>) -> Result<R, StoreError> {
-        let mut data = self.inner.lock().map_err(|_| StoreError::Poisoned)?;
+        let mut data = self.inner.locked();
         let mut next = data.clone();
         match change(&mut next) {
             Change::Unchanged(r) => Ok(r),
@@ -348,11 +349,7 @@ impl DeviceStore {
     }
 
     pub fn state(&self, device_id: &str, role: &str, scopes: &[String]) -> PairState {
-        let Ok(data) = self.inner.lock() else {
-            return PairState::NeedsPairing {
-                reason: "not-paired",
-            };
-        };
+        let data = self.inner.locked();
         match data.paired.get(device_id) {
             None => PairState::NeedsPairing {
                 reason: "not-paired",
@@ -479,9 +476,7 @@ impl DeviceStore {
         scopes: &[String],
         token: &str,
     ) -> bool {
-        let Ok(data) = self.inner.lock() else {
-            return false;
-        };
+        let data = self.inner.locked();
         data.paired
             .get(device_id)
             .and_then(|d| d.tokens.get(role))

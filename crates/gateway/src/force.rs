@@ -105,7 +105,7 @@ pub fn targets(
 }
 
 /// Frees `port` if something listens on it. Returns the pids that were stopped.
-pub fn free_port(port: u16) -> Result<Vec<u32>, ForceError> {
+pub fn kill_port_owners(port: u16) -> Result<Vec<u32>, ForceError> {
     let (in_use, found) = owners(port);
     let pids = targets(port, in_use, found, std::process::id())?;
     if pids.is_empty() {
@@ -157,13 +157,13 @@ mod tests {
     }
 
     #[test]
-    fn a_free_port_needs_nothing() {
+    fn an_unused_port_needs_nothing() {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         // The listener above is dropped: nothing to stop, nothing signalled.
-        assert!(free_port(port).unwrap().is_empty());
+        assert!(kill_port_owners(port).unwrap().is_empty());
     }
 }

@@ -2,6 +2,7 @@
 //! device proof, pairing, device tokens — in the spec's order — and the `hello-ok` reply in the
 //! negotiated version's shape.
 
+use crate::sync::LockExt;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -361,11 +362,7 @@ fn build_hello(
     device_token: Option<crate::device::DeviceToken>,
 ) -> HelloOk {
     let admin = granted.iter().any(|s| s == scopes::ADMIN);
-    let presence = state
-        .presence
-        .lock()
-        .map(|mut p| p.list(now_ms()))
-        .unwrap_or_default();
+    let presence = state.presence.locked().list(now_ms());
     let health = serde_json::from_str(&state.health_json()).unwrap_or(serde_json::Value::Null);
     let main_key = state.settings().main_key.clone();
     let snapshot = Snapshot {

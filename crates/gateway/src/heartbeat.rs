@@ -3,6 +3,7 @@
 //! emits a `heartbeat` event and becomes `last-heartbeat`. `set-heartbeats` toggles it, `wake`
 //! queues a system event and (mode `now`) beats at once.
 
+use crate::sync::LockExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -119,7 +120,8 @@ fn strip_token(text: &str) -> (String, bool) {
 
 fn record(state: &AppState, ev: HeartbeatEvent) {
     let payload = serde_json::to_string(&ev).unwrap_or_default();
-    if let Ok(mut last) = state.last_heartbeat.lock() {
+    {
+        let mut last = state.last_heartbeat.locked();
         *last = Some(ev);
     }
     state.hub.broadcast(

@@ -1,6 +1,7 @@
 //! Same-port HTTP: liveness/readiness/startup probes, the WebSocket upgrade on any path, the
 //! reference's security headers, and a plain 404 for everything else.
 
+use crate::sync::LockExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -73,9 +74,8 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response<Body> {
     // A configured channel account that is down with an error makes the gateway not ready.
     let failing: Vec<String> = state
         .channels
-        .lock()
-        .ok()
-        .and_then(|c| c.clone())
+        .locked()
+        .clone()
         .map(|c| c.failing())
         .unwrap_or_default();
     let ready = failing.is_empty();

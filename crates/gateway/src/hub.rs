@@ -3,6 +3,7 @@
 //! client and any other event closes it with 1008 "slow consumer" (§9), so a slow client can
 //! never grow our memory without bound. `seq` is per connection and gap-free.
 
+use crate::sync::LockExt;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -127,7 +128,7 @@ impl ConnHandle {
         if self.closing.load(Ordering::Relaxed) {
             return;
         }
-        let Ok(mut seq) = self.seq.lock() else { return };
+        let mut seq = self.seq.locked();
         let over =
             self.queued.load(Ordering::Relaxed) + payload_json.len() + 96 > self.max_buffered;
         if over {

@@ -6,6 +6,7 @@
 //! of a chat in order (a text sent after a photo waits for the photo). A sweep deletes inbound
 //! files older than `media.ttlHours` (default 7 days).
 
+use crate::sync::LockExt;
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -53,17 +54,14 @@ impl Downloads {
     /// Whether messages of `session_key` are waiting for a download (a later message of the
     /// session must then queue behind them).
     pub fn busy(&self, session_key: &str) -> bool {
-        self.lanes
-            .lock()
-            .map(|l| l.contains_key(session_key))
-            .unwrap_or(false)
+        self.lanes.locked().contains_key(session_key)
     }
 
     /// Appends `job` to its session's lane, starting the lane's worker when there is none.
     pub fn push(self: &Arc<Self>, state: &Arc<AppState>, inbox: &Arc<Inbox>, job: Job) {
         let key = job.pending.session_key.clone();
         let start = {
-            let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+            let mut lanes = self.lanes.locked();
             let lane = lanes.entry(key.clone()).or_default();
             lane.push_back(job);
             lane.len() == 1
@@ -76,7 +74,7 @@ impl Downloads {
     /// The next job of a lane (left in place while it runs, so `busy` stays true); removes the
     /// lane when it is empty.
     fn front(&self, key: &str, finished: bool) -> Option<Job> {
-        let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut lanes = self.lanes.locked();
         let lane = lanes.get_mut(key)?;
         if finished {
             lane.pop_front();

@@ -6,6 +6,7 @@
 //! session lane is busy, and a crash or kill -9 in between loses nothing: the next generation
 //! replays what is left.
 
+use crate::sync::LockExt;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{LazyLock, Mutex};
@@ -40,7 +41,7 @@ pub struct Pending {
 static IN_FLIGHT: LazyLock<Mutex<HashSet<String>>> = LazyLock::new(|| Mutex::new(HashSet::new()));
 
 fn in_flight() -> std::sync::MutexGuard<'static, HashSet<String>> {
-    IN_FLIGHT.lock().unwrap_or_else(|p| p.into_inner())
+    IN_FLIGHT.locked()
 }
 
 /// Recently accepted `(channel, account, chat, message id)` keys, bounded: a message delivered
@@ -60,7 +61,7 @@ pub fn first_sighting(channel: &str, account: &str, chat: &str, message_id: &str
         return true;
     }
     let key = recent_key(channel, account, chat, message_id);
-    let mut g = RECENT.lock().unwrap_or_else(|p| p.into_inner());
+    let mut g = RECENT.locked();
     let (order, set) = &mut *g;
     if !set.insert(key.clone()) {
         return false;
@@ -78,7 +79,7 @@ pub fn first_sighting(channel: &str, account: &str, chat: &str, message_id: &str
 /// re-delivery is processed).
 pub fn forget(channel: &str, account: &str, chat: &str, message_id: &str) {
     let key = recent_key(channel, account, chat, message_id);
-    let mut g = RECENT.lock().unwrap_or_else(|p| p.into_inner());
+    let mut g = RECENT.locked();
     let (order, set) = &mut *g;
     if set.remove(&key) {
         order.retain(|k| k != &key);

@@ -11,6 +11,7 @@ pub mod channels;
 pub mod config_check;
 pub mod conn;
 pub mod device;
+pub mod error;
 pub mod force;
 pub mod frame_guard;
 pub mod handshake;
@@ -32,6 +33,7 @@ pub mod runs;
 pub mod runtime_token;
 pub mod server;
 pub mod state;
+pub mod sync;
 pub mod sys;
 pub mod trust;
 
@@ -168,7 +170,7 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
 
     let listeners = match server::bind(&settings) {
         Err(StartError::PortInUse { .. }) if opts.force => {
-            let pids = force::free_port(settings.port)?;
+            let pids = force::kill_port_owners(settings.port)?;
             tracing::info!(target: "gateway", "--force: stopped {pids:?}; port {} is free", settings.port);
             server::bind(&settings)?
         }

@@ -8,6 +8,8 @@
 //! warns and logs to `<state>/logs` instead. Log files are opened with `O_NOFOLLOW`, so a
 //! planted symlink cannot redirect our lines into another file.
 
+use crate::error::GatewayError;
+use crate::sync::LockExt;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -51,11 +53,12 @@ pub fn daily_log_dir(state_dir: &Path) -> (PathBuf, Option<String>) {
 /// Creates `dir` 0700 when missing, then checks (without following a symlink) that it is a
 /// directory owned by us that no one else can write to. A directory someone else made first
 /// fails the check instead of being used.
-pub fn ensure_safe_dir(dir: &Path) -> Result<(), String> {
+pub fn ensure_safe_dir(dir: &Path) -> Result<(), GatewayError> {
     if let Some(parent) = dir.parent()
         && !parent.as_os_str().is_empty()
     {
-        openclaw_config::fsutil::ensure_private_dir(parent).map_err(|e| e.to_string())?;
+        openclaw_config::fsutil::ensure_private_dir(parent)
+            .map_err(|e| GatewayError(e.to_string()))?;
     }
     let mut b = std::fs::DirBuilder::new();
     #[cfg(unix)]
@@ -66,14 +69,14 @@ pub fn ensure_safe_dir(dir: &Path) -> Result<(), String> {
     match b.create(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(format!("cannot create it: {e}")),
+        Err(e) => return Err(GatewayError::from(format!("cannot create it: {e}"))),
     }
-    let meta = std::fs::symlink_metadata(dir).map_err(|e| e.to_string())?;
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| GatewayError(e.to_string()))?;
     if meta.file_type().is_symlink() {
-        return Err("it is a symlink".into());
+        return Err(GatewayError::from("it is a symlink"));
     }
     if !meta.is_dir() {
-        return Err("it is not a directory".into());
+        return Err(GatewayError::from("it is not a directory"));
     }
     #[cfg(unix)]
     {
@@ -81,13 +84,16 @@ pub fn ensure_safe_dir(dir: &Path) -> Result<(), String> {
         // SAFETY: geteuid(2) has no preconditions and cannot fail.
         let me = unsafe { libc::geteuid() };
         if meta.uid() != me {
-            return Err(format!("owned by uid {}, not by us (uid {me})", meta.uid()));
+            return Err(GatewayError::from(format!(
+                "owned by uid {}, not by us (uid {me})",
+                meta.uid()
+            )));
         }
         if meta.mode() & 0o022 != 0 {
-            return Err(format!(
+            return Err(GatewayError::from(format!(
                 "mode {:o} lets other users write to it",
                 meta.mode() & 0o7777
-            ));
+            )));
         }
     }
     Ok(())
@@ -163,7 +169,7 @@ impl GatewayLogLayer {
 
     fn write_file(&self, line: &str) {
         let Some(target) = &self.target else { return };
-        let Ok(mut st) = self.file.lock() else { return };
+        let mut st = self.file.locked();
         let path = target.path_for_today();
         if st.file.is_none() || st.path != path {
             let first_try = st.path != path;
@@ -451,19 +457,22 @@ mod tests {
         std::fs::create_dir(&open).unwrap();
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
         let e = ensure_safe_dir(&open).unwrap_err();
-        assert!(e.contains("lets other users write"), "{e}");
+        assert!(e.0.contains("lets other users write"), "{e}");
 
         let elsewhere = dir.path().join("elsewhere");
         std::fs::create_dir(&elsewhere).unwrap();
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
-        assert_eq!(ensure_safe_dir(&link), Err("it is a symlink".to_string()));
+        assert_eq!(
+            ensure_safe_dir(&link),
+            Err(GatewayError::from("it is a symlink".to_string()))
+        );
 
         let file = dir.path().join("file");
         std::fs::write(&file, "").unwrap();
         assert_eq!(
             ensure_safe_dir(&file),
-            Err("it is not a directory".to_string())
+            Err(GatewayError::from("it is not a directory".to_string()))
         );
     }
 }

@@ -5,6 +5,7 @@
 //! address is unchanged are handed over (duplicated fds), and new ones are bound before the
 //! old generation is torn down, so a failed restart keeps the old gateway running.
 
+use crate::sync::LockExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -162,7 +163,8 @@ impl Generation {
         spawn_periodic(&state);
         crate::heartbeat::spawn(&state);
         let channels = crate::channels::ChannelRuntime::start(&state);
-        if let Ok(mut c) = state.channels.lock() {
+        {
+            let mut c = state.channels.locked();
             *c = Some(channels);
         }
         state.refresh_health();
@@ -192,7 +194,7 @@ impl Generation {
         .unwrap_or_default();
         let st = &self.state;
         // Channel accounts stop first, so a new generation can take them over.
-        let channels = st.channels.lock().ok().and_then(|mut c| c.take());
+        let channels = st.channels.locked().take();
         if let Some(c) = channels {
             c.stop().await;
         }

@@ -1,5 +1,6 @@
 //! Shared state of a running gateway, handed to every connection and method handler.
 
+use crate::sync::LockExt;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -175,7 +176,7 @@ impl AppState {
 
     pub fn state_version(&self) -> StateVersion {
         StateVersion {
-            presence: self.presence.lock().map(|p| p.version()).unwrap_or(0),
+            presence: self.presence.locked().version(),
             health: self.health_version.load(Ordering::Relaxed),
         }
     }
@@ -204,7 +205,7 @@ impl AppState {
     pub fn try_preauth(self: &Arc<Self>, ip: IpAddr) -> Option<PreauthSlot> {
         let ip = crate::trust::bucket(ip);
         let settings = self.settings();
-        let mut m = self.preauth.lock().ok()?;
+        let mut m = self.preauth.locked();
         if m.total >= settings.max_preauth_total {
             return None;
         }
@@ -223,10 +224,7 @@ impl AppState {
 
     /// Broadcasts the current presence list.
     pub fn broadcast_presence(&self) {
-        let list = match self.presence.lock() {
-            Ok(mut p) => p.list(now_ms()),
-            Err(_) => return,
-        };
+        let list = self.presence.locked().list(now_ms());
         let payload = serde_json::json!({ "presence": list }).to_string();
         self.hub.broadcast(
             openclaw_protocol::events::names::PRESENCE,
@@ -257,7 +255,8 @@ impl PreauthSlot {
             return;
         }
         self.released = true;
-        if let Ok(mut m) = self.state.preauth.lock() {
+        {
+            let mut m = self.state.preauth.locked();
             m.total = m.total.saturating_sub(1);
             if let Some(n) = m.per_ip.get_mut(&self.ip) {
                 *n = n.saturating_sub(1);

@@ -1,6 +1,7 @@
 //! Group messages the agent has not seen (not mentioned, so not answered), kept in memory and
 //! bounded, and handed to the next run of that group as context (channels.md §1.2, §5.3).
 
+use crate::sync::LockExt;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 
@@ -40,7 +41,7 @@ impl GroupHistory {
         if line.chars().count() > HISTORY_LINE_MAX {
             line = line.chars().take(HISTORY_LINE_MAX).collect::<String>() + "…";
         }
-        let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut g = self.0.locked();
         let (map, order) = &mut *g;
         order.retain(|k| k != &key);
         order.push(key.clone());
@@ -57,7 +58,7 @@ impl GroupHistory {
 
     pub(super) fn take(&self, m: &InboundMessage) -> Vec<String> {
         let key = Self::key(m);
-        let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut g = self.0.locked();
         let (map, order) = &mut *g;
         order.retain(|k| k != &key);
         map.remove(&key).map(Vec::from).unwrap_or_default()

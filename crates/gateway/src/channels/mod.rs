@@ -12,6 +12,7 @@ mod commands;
 mod history;
 mod router;
 
+use crate::sync::LockExt;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -24,6 +25,7 @@ use openclaw_channels::{
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::error::GatewayError;
 use crate::inbound_media::Downloads;
 use crate::state::AppState;
 use history::GroupHistory;
@@ -96,7 +98,7 @@ impl ChannelRuntime {
                     }
                     Err(e) => {
                         tracing::error!(target: "channels", "{} account {} cannot start: {e}", a.channel, a.account_id);
-                        (None, Some(e))
+                        (None, Some(e.0))
                     }
                 }
             };
@@ -128,9 +130,10 @@ impl ChannelRuntime {
         self.cancel.cancel();
         let sups: Vec<Supervised> = self
             .accounts
-            .lock()
-            .map(|mut m| m.values_mut().filter_map(|a| a.supervised.take()).collect())
-            .unwrap_or_default();
+            .locked()
+            .values_mut()
+            .filter_map(|a| a.supervised.take())
+            .collect();
         for s in sups {
             let _ = tokio::time::timeout(Duration::from_secs(5), s.stop()).await;
         }
@@ -138,8 +141,7 @@ impl ChannelRuntime {
 
     pub(crate) fn account_cfg(&self, channel: &str, account: &str) -> Option<AccountConfig> {
         self.accounts
-            .lock()
-            .ok()?
+            .locked()
             .get(&(channel.to_string(), account.to_string()))
             .map(|a| a.cfg.clone())
     }
@@ -147,8 +149,7 @@ impl ChannelRuntime {
     /// The running driver of an account.
     pub fn driver(&self, channel: &str, account: &str) -> Option<Arc<dyn ChannelDriver>> {
         self.accounts
-            .lock()
-            .ok()?
+            .locked()
             .get(&(channel.to_string(), account.to_string()))
             .and_then(|a| a.supervised.as_ref().map(Supervised::driver))
     }
@@ -157,16 +158,17 @@ impl ChannelRuntime {
     pub fn channels(&self) -> Vec<String> {
         let mut v: Vec<String> = self
             .accounts
-            .lock()
-            .map(|m| m.keys().map(|(c, _)| c.clone()).collect())
-            .unwrap_or_default();
+            .locked()
+            .keys()
+            .map(|(c, _)| c.clone())
+            .collect();
         v.dedup();
         v
     }
 
     /// The default account of a channel (`default`, else the first).
     pub fn default_account(&self, channel: &str) -> Option<String> {
-        let m = self.accounts.lock().ok()?;
+        let m = self.accounts.locked();
         let ids: Vec<&String> = m
             .keys()
             .filter(|(c, _)| c == channel)
@@ -191,9 +193,7 @@ impl ChannelRuntime {
 
     /// Accounts whose channel is failing (configured, enabled and linked, but down with an error).
     pub fn failing(&self) -> Vec<String> {
-        let Ok(m) = self.accounts.lock() else {
-            return Vec::new();
-        };
+        let m = self.accounts.locked();
         m.iter()
             .filter(|(_, a)| a.supervised.is_some())
             .filter_map(|((c, id), a)| {
@@ -209,13 +209,10 @@ impl ChannelRuntime {
     pub async fn probe_all(&self, timeout: Duration) -> BTreeMap<(String, String), Value> {
         let drivers: Vec<((String, String), Arc<dyn ChannelDriver>)> = self
             .accounts
-            .lock()
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, a)| a.supervised.as_ref().map(|s| (k.clone(), s.driver())))
-                    .collect()
-            })
-            .unwrap_or_default();
+            .locked()
+            .iter()
+            .filter_map(|(k, a)| a.supervised.as_ref().map(|s| (k.clone(), s.driver())))
+            .collect();
         let probes = drivers.into_iter().map(|(k, d)| async move {
             let v = tokio::time::timeout(timeout, d.probe(timeout))
                 .await
@@ -230,9 +227,7 @@ impl ChannelRuntime {
 
     /// `channels.status` result (with `probes` from [`Self::probe_all`] when asked for).
     pub fn status_json(&self, probes: &BTreeMap<(String, String), Value>) -> Value {
-        let Ok(m) = self.accounts.lock() else {
-            return json!({});
-        };
+        let m = self.accounts.locked();
         let mut order = Vec::new();
         let mut channels = serde_json::Map::new();
         let mut accounts = serde_json::Map::new();
@@ -293,29 +288,26 @@ impl ChannelRuntime {
         &self,
         channel: &str,
         account: &str,
-        f: impl FnOnce(&mut Account) -> Result<T, String>,
-    ) -> Result<T, String> {
-        let mut m = self
-            .accounts
-            .lock()
-            .map_err(|_| "channel registry unavailable".to_string())?;
+        f: impl FnOnce(&mut Account) -> Result<T, GatewayError>,
+    ) -> Result<T, GatewayError> {
+        let mut m = self.accounts.locked();
         let a = m
             .get_mut(&(channel.to_string(), account.to_string()))
-            .ok_or_else(|| format!("no {channel} account {account} is configured"))?;
+            .ok_or_else(|| GatewayError(format!("no {channel} account {account} is configured")))?;
         f(a)
     }
 
     /// `channels.start`: (re)starts a configured, enabled account. `Ok(false)` if it already runs.
-    pub fn start_account(&self, channel: &str, account: &str) -> Result<bool, String> {
+    pub fn start_account(&self, channel: &str, account: &str) -> Result<bool, GatewayError> {
         self.with_account(channel, account, |a| {
             if a.supervised.is_some() {
                 return Ok(false);
             }
             if !a.cfg.enabled {
-                return Err(format!("{channel} account {account} is disabled in the config"));
+                return Err(GatewayError::from(format!("{channel} account {account} is disabled in the config")));
             }
             if !a.cfg.configured() {
-                return Err(format!("{channel} account {account} is not configured"));
+                return Err(GatewayError::from(format!("{channel} account {account} is not configured")));
             }
             let d = make_driver(&a.cfg, &self.state_dir)?;
             tracing::info!(target: "channels", "starting {channel} account {account} (channels.start)");
@@ -330,7 +322,7 @@ impl ChannelRuntime {
     }
 
     /// `channels.stop`: stops an account's driver (bounded); `Ok(false)` if it was not running.
-    pub async fn stop_account(&self, channel: &str, account: &str) -> Result<bool, String> {
+    pub async fn stop_account(&self, channel: &str, account: &str) -> Result<bool, GatewayError> {
         let sup = self.with_account(channel, account, |a| {
             let sup = a.supervised.take();
             if sup.is_some() {
@@ -349,7 +341,7 @@ impl ChannelRuntime {
     }
 
     /// Stops an account and logs it out.
-    pub async fn logout(&self, channel: &str, account: &str) -> Result<bool, String> {
+    pub async fn logout(&self, channel: &str, account: &str) -> Result<bool, GatewayError> {
         let sup = self.with_account(channel, account, |a| {
             a.reason = Some("logged out".into());
             Ok(a.supervised.take())
@@ -358,7 +350,10 @@ impl ChannelRuntime {
             Some(s) => {
                 let driver = s.driver();
                 let _ = tokio::time::timeout(Duration::from_secs(5), s.stop()).await;
-                driver.logout().await.map_err(|e| e.to_string())
+                driver
+                    .logout()
+                    .await
+                    .map_err(|e| GatewayError(e.to_string()))
             }
             None => Ok(false),
         }
@@ -387,10 +382,15 @@ pub fn media_local_roots(
 fn make_driver(
     a: &AccountConfig,
     state_dir: &std::path::Path,
-) -> Result<Arc<dyn ChannelDriver>, String> {
+) -> Result<Arc<dyn ChannelDriver>, GatewayError> {
     match a.channel.as_str() {
-        "telegram" => openclaw_channels::telegram::driver(a, state_dir).map_err(|e| e.to_string()),
-        "whatsapp" => openclaw_channel_whatsapp::driver(a, state_dir).map_err(|e| e.to_string()),
-        other => Err(format!("channel {other} is not supported by this gateway")),
+        "telegram" => openclaw_channels::telegram::driver(a, state_dir)
+            .map_err(|e| GatewayError(e.to_string())),
+        "whatsapp" => {
+            openclaw_channel_whatsapp::driver(a, state_dir).map_err(|e| GatewayError(e.to_string()))
+        }
+        other => Err(GatewayError::from(format!(
+            "channel {other} is not supported by this gateway"
+        ))),
     }
 }

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use super::ChannelRuntime;
 use super::commands::{self, Outcome, command_text};
 use super::history::{history_limit, with_sender};
+use crate::error::GatewayError;
 use crate::inbound_media::Job;
 use crate::inbox::{Inbox, Pending};
 use crate::runs::{RunSpec, Runs, Submitted};
@@ -223,7 +224,7 @@ pub(crate) fn submit(
     inbox: &Arc<Inbox>,
     p: Pending,
     driver: Option<Arc<dyn ChannelDriver>>,
-) -> Result<(), String> {
+) -> Result<(), GatewayError> {
     let persisted = Arc::new(tokio::sync::Notify::new());
     let spec = RunSpec {
         run_id: p.run_id.clone(),
@@ -241,7 +242,7 @@ pub(crate) fn submit(
             tokio::spawn(deliver(run, persisted, inbox.clone(), p, driver));
             Ok(())
         }
-        Err(e) => Err(e.message),
+        Err(e) => Err(GatewayError::from(e.message)),
     }
 }
 

@@ -2,6 +2,7 @@
 //! <hooks.path>/agent` starts an isolated agent run on the webhook's (untrusted) text. Auth is the
 //! hooks token (Bearer or `x-openclaw-token`), never the gateway's.
 
+use crate::sync::LockExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,7 +104,8 @@ fn run_hook(state: &Arc<AppState>, name: &str, body: &[u8]) -> Result<Response, 
                 return Err(fail(StatusCode::BAD_REQUEST, "`text` is required"));
             };
             let mode = payload["mode"].as_str().unwrap_or("now").to_string();
-            if let Ok(mut q) = state.system_events.lock() {
+            {
+                let mut q = state.system_events.locked();
                 if q.len() >= crate::state::MAX_SYSTEM_EVENTS {
                     q.pop_front();
                 }

@@ -2,6 +2,7 @@
 //! `input` as a string or message items, `instructions` as extra system prompt; the reply as a
 //! `response` object, or streamed as `response.*` events.
 
+use crate::sync::LockExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -133,7 +134,8 @@ async fn respond(
                 Bytes::from([first.as_ref(), second.as_ref()].concat())
             }
             SseEvent::Delta(d) => {
-                if let Ok(mut a) = acc.lock() {
+                {
+                    let mut a = acc.locked();
                     a.push_str(&d);
                 }
                 event(
@@ -142,7 +144,7 @@ async fn respond(
                 )
             }
             SseEvent::End { ok, error } => {
-                let text = acc.lock().map(|a| a.clone()).unwrap_or_default();
+                let text = acc.locked().clone();
                 let mut out = if ok {
                     [
                     event("response.output_text.done", json!({"type": "response.output_text.done", "output_index": 0, "content_index": 0, "text": text})),

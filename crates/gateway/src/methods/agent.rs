@@ -2,6 +2,7 @@
 //! `agent.wait`, `chat.send` / `chat.history` / `chat.abort`, and `sessions.list` / `reset` /
 //! `delete`.
 
+use crate::sync::LockExt;
 use std::time::Duration;
 
 use openclaw_agent::{SessionStore, Transcript, canonical_session_key};
@@ -464,7 +465,8 @@ fn set_heartbeats<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerF
 fn wake<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
     Box::pin(async move {
         let p = parse_params::<openclaw_protocol::WakeParams>("wake", params)?;
-        if let Ok(mut q) = ctx.state.system_events.lock() {
+        {
+            let mut q = ctx.state.system_events.locked();
             if q.len() >= crate::state::MAX_SYSTEM_EVENTS {
                 q.pop_front();
             }

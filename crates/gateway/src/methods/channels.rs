@@ -2,6 +2,7 @@
 //! retried send is never delivered twice, even across restarts), `channels.status`,
 //! `channels.logout`, `channels.start` / `channels.stop`.
 
+use crate::sync::LockExt;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -150,9 +151,8 @@ fn channel_error(e: ChannelError) -> ErrorShape {
 fn runtime(state: &AppState) -> Result<Arc<crate::channels::ChannelRuntime>, ErrorShape> {
     state
         .channels
-        .lock()
-        .ok()
-        .and_then(|c| c.clone())
+        .locked()
+        .clone()
         .ok_or_else(|| ErrorShape::unavailable("channels are not running"))
 }
 

@@ -1,5 +1,6 @@
 //! System family: `health`, `status`, `system-presence`, `system-event`, `last-heartbeat`.
 
+use crate::sync::LockExt;
 use std::collections::BTreeMap;
 
 use openclaw_protocol::connect::scopes;
@@ -74,9 +75,8 @@ pub fn build_health(state: &AppState) -> HealthSummary {
     let sessions = sessions_summary(state, agent);
     let channels = state
         .channels
-        .lock()
-        .ok()
-        .and_then(|c| c.clone())
+        .locked()
+        .clone()
         .map(|c| c.status_json(&BTreeMap::new()))
         .unwrap_or(Value::Null);
     let channel_map: BTreeMap<String, Value> = channels["channels"]
@@ -135,11 +135,7 @@ fn status<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a
         parse_params::<EmptyParams>(names::STATUS, params)?;
         let state = &ctx.state;
         let sessions = sessions_summary(state, "main");
-        let queued: Vec<String> = state
-            .system_events
-            .lock()
-            .map(|q| q.iter().cloned().collect())
-            .unwrap_or_default();
+        let queued: Vec<String> = state.system_events.locked().iter().cloned().collect();
         let summary = StatusSummary {
             runtime_version: state.version.clone(),
             heartbeat: StatusHeartbeat {
@@ -174,12 +170,7 @@ fn status<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a
 fn system_presence<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
     Box::pin(async move {
         parse_params::<EmptyParams>(names::SYSTEM_PRESENCE, params)?;
-        let list = ctx
-            .state
-            .presence
-            .lock()
-            .map(|mut p| p.list(now_ms()))
-            .unwrap_or_default();
+        let list = ctx.state.presence.locked().list(now_ms());
         Ok(Reply::Json(
             serde_json::to_value(list).unwrap_or(Value::Null),
         ))
@@ -218,10 +209,12 @@ fn system_event<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFut
             scopes: p.scopes.clone(),
             instance_id: p.instance_id.clone(),
         };
-        if let Ok(mut pres) = ctx.state.presence.lock() {
+        {
+            let mut pres = ctx.state.presence.locked();
             pres.upsert(&key, entry);
         }
-        if let Ok(mut q) = ctx.state.system_events.lock() {
+        {
+            let mut q = ctx.state.system_events.locked();
             if q.len() >= MAX_SYSTEM_EVENTS {
                 q.pop_front();
             }
@@ -237,7 +230,7 @@ fn system_event<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFut
 fn last_heartbeat<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
     Box::pin(async move {
         parse_params::<EmptyParams>(names::LAST_HEARTBEAT, params)?;
-        let last = ctx.state.last_heartbeat.lock().ok().and_then(|h| h.clone());
+        let last = ctx.state.last_heartbeat.locked().clone();
         Ok(Reply::Json(
             serde_json::to_value(last).unwrap_or(Value::Null),
         ))

@@ -3,6 +3,7 @@
 //! or active runs. The bookkeeping does no I/O; `submit`/`finish`/`abort` add the spawning and
 //! the events.
 
+use crate::sync::LockExt;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -68,9 +69,7 @@ fn prune(map: &mut HashMap<String, Arc<Run>>) {
 impl Runs {
     /// Runs of a session that are queued or active.
     pub fn session_runs(&self, session_key: &str) -> Vec<Arc<Run>> {
-        let Ok(lanes) = self.lanes.lock() else {
-            return Vec::new();
-        };
+        let lanes = self.lanes.locked();
         let Some(lane) = lanes.0.get(session_key) else {
             return Vec::new();
         };
@@ -85,10 +84,7 @@ impl Runs {
     /// lane refuses it (UNAVAILABLE, retry later) and forgets the key, so a retry can succeed.
     pub(super) fn enqueue(&self, spec: &RunSpec) -> Result<Enqueued, ErrorShape> {
         let run = {
-            let mut map = self
-                .by_key
-                .lock()
-                .map_err(|_| ErrorShape::unavailable("run registry unavailable"))?;
+            let mut map = self.by_key.locked();
             prune(&mut map);
             if let Some(existing) = map.get(&spec.run_id) {
                 return Ok(Enqueued::Existing(existing.clone()));
@@ -106,17 +102,15 @@ impl Runs {
             map.insert(spec.run_id.clone(), run.clone());
             run
         };
-        let mut lanes = self
-            .lanes
-            .lock()
-            .map_err(|_| ErrorShape::unavailable("run queue unavailable"))?;
+        let mut lanes = self.lanes.locked();
         let lane = lanes.0.entry(spec.session_key.clone()).or_default();
         if lane.active.is_none() {
             lane.active = Some(run.clone());
             Ok(Enqueued::Start(run))
         } else if lane.queued.len() >= MAX_QUEUED_PER_SESSION {
             drop(lanes);
-            if let Ok(mut m) = self.by_key.lock() {
+            {
+                let mut m = self.by_key.locked();
                 m.remove(&spec.run_id);
             }
             Err(ErrorShape::unavailable(format!(
@@ -133,9 +127,7 @@ impl Runs {
     /// Ends the session's active run and makes the next queued one (not aborted meanwhile)
     /// active; the caller starts it.
     pub(super) fn next_after(&self, session_key: &str) -> Option<(Arc<Run>, RunSpec)> {
-        let Ok(mut lanes) = self.lanes.lock() else {
-            return None;
-        };
+        let mut lanes = self.lanes.locked();
         let lane = lanes.0.get_mut(session_key)?;
         lane.active = None;
         let mut next = None;

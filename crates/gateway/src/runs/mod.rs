@@ -9,6 +9,7 @@ mod events;
 mod execute;
 mod lanes;
 
+use crate::sync::LockExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -153,7 +154,7 @@ impl Default for Runs {
 
 impl Runs {
     pub fn find(&self, run_id: &str) -> Option<Arc<Run>> {
-        self.by_key.lock().ok()?.get(run_id).cloned()
+        self.by_key.locked().get(run_id).cloned()
     }
 
     pub fn client(&self) -> &ProviderClient {
