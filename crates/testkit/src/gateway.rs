@@ -232,7 +232,7 @@ impl Gateway {
     pub fn into_home(mut self) -> Home {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let home = std::mem::replace(&mut self.home, Home::new());
+        let home = std::mem::take(&mut self.home);
         drop(self);
         home
     }
