@@ -299,7 +299,6 @@ fn session_store_lifecycle() {
         assert_eq!(mode(&store.dir()), 0o700);
     }
 
-    std::thread::sleep(std::time::Duration::from_millis(5));
     let b = store
         .get_or_create("agent:main:other")
         .unwrap_or_else(|e| panic!("{e}"));

@@ -13,6 +13,7 @@ use openclaw_channels::{
     Access, AccountConfig, CancelToken, CappedFile, ChannelDriver, ChannelError, OutboundMedia,
     OutboundMessage, PairingStore, check_access, is_too_large, session_key_for,
 };
+use openclaw_testkit::wait::wait_for;
 use tokio::sync::mpsc;
 
 /// Each `connect` pops a script: events to emit, then either keep the socket silent-open or close it.
@@ -117,14 +118,6 @@ fn msg(text: &str) -> LinkEvent {
         ..Default::default()
     };
     LinkEvent::Message(Box::new(to_inbound(&w, &[]).unwrap()), None)
-}
-
-async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 #[tokio::test]

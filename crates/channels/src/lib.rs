@@ -55,7 +55,7 @@
 //! * **`channels.logout`**: `supervised.stop().await` then `driver.logout().await`
 //!   (WhatsApp deletes its session store; Telegram returns `false`).
 //! * Failures and panics in a driver never escape [`Supervised`]; they are in `lastError`.
-//! * Tests can reuse the loopback fake Bot API: feature `fake`, [`fake_telegram::FakeTelegram`].
+//! * Tests use the loopback fake Bot API in `openclaw-testkit` (`telegram::FakeTelegram`).
 
 mod access;
 mod chunk;
@@ -66,9 +66,6 @@ mod routing;
 mod supervisor;
 pub mod telegram;
 mod types;
-
-#[cfg(feature = "fake")]
-pub mod fake_telegram;
 
 pub use access::{Access, PairingRequest, PairingStore, check_access};
 pub use chunk::chunk_text;

@@ -284,4 +284,53 @@ mod tests {
             "agent:main:telegram:channel:-1009"
         );
     }
+
+    #[test]
+    fn within_a_tier_the_first_rule_wins_and_peer_rules_keep_their_account_scope() {
+        let b = serde_json::json!([
+            {"agentId": "", "match": {"channel": "telegram", "accountId": "work"}},
+            {"agentId": " First ", "type": "route", "match": {"channel": "Telegram", "accountId": " WORK "}},
+            {"agentId": "second", "match": {"channel": "telegram", "accountId": "work"}},
+            {"agentId": "elsewhere", "match": {"channel": "telegram", "accountId": "other",
+                                               "peer": {"kind": "dm", "id": "42"}}},
+            {"agentId": "chan", "match": {"channel": "telegram", "accountId": "*",
+                                          "peer": {"kind": "channel", "id": "-1009"}}}
+        ]);
+        let mut dm = m("telegram", ChatType::Direct, "42", "42", None);
+        dm.account_id = "work".into();
+        // An empty agentId is no rule; ids are trimmed and lower-cased; the peer rule is for
+        // another account, so the account tier decides, first match first.
+        assert_eq!(
+            resolve_binding(&b, &dm, "default").as_deref(),
+            Some("first")
+        );
+        dm.account_id = "other".into();
+        assert_eq!(
+            resolve_binding(&b, &dm, "default").as_deref(),
+            Some("elsewhere"),
+            "`dm` is an alias of `direct`"
+        );
+        let ch = m("telegram", ChatType::Channel, "-1009", "-1009", None);
+        assert_eq!(resolve_binding(&b, &ch, "default").as_deref(), Some("chan"));
+        // A peer rule of the wrong kind does not match the same id.
+        let mut g = m("telegram", ChatType::Group, "-1009", "5", None);
+        g.account_id = "other".into();
+        assert_eq!(resolve_binding(&b, &g, "default"), None);
+    }
+
+    #[test]
+    fn blank_agent_and_main_key_default_to_main_and_unknown_scopes_share_main() {
+        let dm = m("telegram", ChatType::Direct, "9", "9", None);
+        assert_eq!(session_key_for(&dm, " ", "", "main"), "agent:main:main");
+        assert_eq!(
+            session_key_for(&dm, "main", "Home", "per-everything"),
+            "agent:main:home"
+        );
+        let g = m("telegram", ChatType::Group, "-5", "9", None);
+        assert_eq!(
+            session_key_for(&g, "Main", "main", "per-peer"),
+            "agent:main:telegram:group:-5",
+            "groups ignore dmScope and have no topic suffix without a thread"
+        );
+    }
 }

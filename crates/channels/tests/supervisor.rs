@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use openclaw_channels::{
     Backoff, CancelToken, ChannelDriver, ChannelError, ChannelStatus, Inbound, OutboundMessage,
     SentRef, Supervised, SupervisorConfig,
 };
+use openclaw_testkit::wait::wait_for;
 use tokio::sync::mpsc;
 
 /// Panics on its first `panics` runs, then fails once with an error, then runs until cancelled.
@@ -74,14 +75,6 @@ fn fast() -> SupervisorConfig {
             0.2,
         ),
         healthy_after: Duration::from_secs(60),
-    }
-}
-
-async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

@@ -6,12 +6,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use openclaw_channels::fake_telegram::{FakeReply, FakeTelegram};
 use openclaw_channels::telegram::{self, Tuning};
 use openclaw_channels::{
     Access, AccountConfig, CancelToken, ChannelDriver, ChannelError, ChatType, DmPolicy, Inbound,
     OutboundMedia, OutboundMessage, PairingStore, Supervised, SupervisorConfig, check_access,
 };
+use openclaw_testkit::telegram::{FakeReply, FakeTelegram};
+use openclaw_testkit::wait::wait_for;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -43,14 +44,6 @@ fn fast_supervisor() -> SupervisorConfig {
             0.0,
         ),
         healthy_after: Duration::from_secs(60),
-    }
-}
-
-async fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -218,13 +211,21 @@ async fn conflict_409_is_reported_and_backed_off_not_a_tight_loop() {
             .is_some_and(|e| e.contains("another poller uses this bot token"))
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    // 50 ms → 400 ms cap: about 50+100+200+400+400+400 ms; a tight loop would be hundreds.
-    let calls = fake.count("getUpdates");
-    assert!(
-        (3..=12).contains(&calls),
-        "getUpdates calls in ~1.6 s: {calls}"
-    );
+    // Backed off, not a tight loop: each retry waits at least the backoff's lower bound
+    // (50 ms doubling to the 400 ms cap, minus 20 % jitter). Lower bounds only: the wait is
+    // on the polls themselves, so a slow machine cannot fail this.
+    wait_for("six getUpdates attempts", || fake.count("getUpdates") >= 6).await;
+    let polls: Vec<Instant> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "getUpdates")
+        .map(|r| r.at)
+        .collect();
+    for (i, pair) in polls.windows(2).take(5).enumerate() {
+        let floor = Duration::from_millis((50u64 << i).min(400) * 8 / 10);
+        let gap = pair[1] - pair[0];
+        assert!(gap >= floor, "retry {i} after {gap:?}, below {floor:?}");
+    }
     let st = sup.status();
     assert!(st.running, "the process keeps the channel running");
     assert!(!st.connected);

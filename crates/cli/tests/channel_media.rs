@@ -6,11 +6,11 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
-use openclaw_channels::fake_telegram::{FAKE_TOKEN, FakeTelegram};
 use openclaw_testkit::FakeOpenAi;
+use openclaw_testkit::telegram::{FAKE_TOKEN, FakeTelegram};
 use serde_json::{Value, json};
 
 const OP: &[&str] = &["operator.admin", "operator.read", "operator.write"];
@@ -37,14 +37,6 @@ fn config(
     cfg
 }
 
-async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 fn uploads(tg: &FakeTelegram) -> Vec<Value> {
     tg.sent_messages()
 }
@@ -66,7 +58,7 @@ async fn send_reads_local_media_only_under_the_allowed_roots() {
     std::os::unix::fs::symlink(outside.path(), ws.join("subdir")).unwrap();
     let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
     let (mut raw, _) = connected(&gw.url(), OP).await;
-    wait_until("the poller", || tg.count("getUpdates") >= 1).await;
+    wait_for("the poller", || tg.count("getUpdates") >= 1).await;
     let state = gw.home.state_dir();
 
     let send = |id: &str, media: &str| {
@@ -174,7 +166,7 @@ async fn inbound_media_is_fetched_after_access_control_capped_and_off_the_poll_l
     let bait = tg.add_file("bait.jpg", vec![1u8; 1000]);
     photo(&tg, 999, &bait, 1000, "look at this");
     tg.push_dm(OWNER, "first");
-    wait_until("the owner's reply", || {
+    wait_for("the owner's reply", || {
         replies_to(&tg, OWNER, "echo: first") == 1
     })
     .await;
@@ -185,7 +177,7 @@ async fn inbound_media_is_fetched_after_access_control_capped_and_off_the_poll_l
     // the agent is told.
     let liar = tg.add_file("liar.jpg", vec![0u8; 2 * 1024 * 1024 + 10]);
     photo(&tg, OWNER, &liar, 10, "tiny, promise");
-    wait_until("the reply to the liar", || {
+    wait_for("the reply to the liar", || {
         replies_to(&tg, OWNER, "image not downloaded") == 1
     })
     .await;
@@ -200,24 +192,24 @@ async fn inbound_media_is_fetched_after_access_control_capped_and_off_the_poll_l
     let slow = tg.add_file("slow.jpg", b"\xff\xd8 slow jpeg".to_vec());
     tg.stall_file(&slow);
     photo(&tg, OWNER, &slow, 13, "slow one");
-    wait_until("the stalled download to start", || {
+    wait_for("the stalled download to start", || {
         tg.count("download") == 2
     })
     .await;
     tg.push_dm(OWNER, "after the photo"); // same session: must wait for the photo
     tg.push_dm(FRIEND, "meanwhile");
-    wait_until("the friend's reply", || {
+    wait_for("the friend's reply", || {
         replies_to(&tg, FRIEND, "echo: meanwhile") == 1
     })
     .await;
-    wait_until("both updates acknowledged", || tg.pending_updates() == 0).await;
+    wait_for("both updates acknowledged", || tg.pending_updates() == 0).await;
     assert_eq!(replies_to(&tg, OWNER, "slow one"), 0);
     tg.release_files();
-    wait_until("the photo's reply", || {
+    wait_for("the photo's reply", || {
         replies_to(&tg, OWNER, "slow one") == 1
     })
     .await;
-    wait_until("the later reply", || {
+    wait_for("the later reply", || {
         replies_to(&tg, OWNER, "echo: after the photo") == 1
     })
     .await;
@@ -281,11 +273,11 @@ async fn old_inbound_media_is_swept() {
         &["gateway", "--port", "0"],
         &[("OPENCLAW_TEST_MEDIA_SWEEP_MS", "100")],
     );
-    wait_until("the sweep at start", || !inbound.join("old.jpg").exists()).await;
+    wait_for("the sweep at start", || !inbound.join("old.jpg").exists()).await;
     // And periodically afterwards.
     std::fs::write(inbound.join("later.jpg"), b"x").unwrap();
     age(&inbound.join("later.jpg"), 5);
-    wait_until("the periodic sweep", || !inbound.join("later.jpg").exists()).await;
+    wait_for("the periodic sweep", || !inbound.join("later.jpg").exists()).await;
     assert!(
         inbound.join("fresh.jpg").exists(),
         "younger than media.ttlHours"

@@ -9,8 +9,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use openclaw_channels::fake_telegram::{FAKE_TOKEN, FakeReply, FakeTelegram};
 use openclaw_testkit::FakeOpenAi;
+use openclaw_testkit::telegram::{FAKE_TOKEN, FakeReply, FakeTelegram};
 use serde_json::{Value, json};
 
 const OP: &[&str] = &["operator.admin", "operator.read", "operator.write"];
@@ -25,14 +25,6 @@ fn config(home: &Home, tg: &FakeTelegram, llm: &FakeOpenAi) -> Value {
     cfg["channels"] = json!({"telegram": {"botToken": FAKE_TOKEN, "apiRoot": tg.url(),
         "dmPolicy": "allowlist", "allowFrom": [OWNER.to_string()]}});
     cfg
-}
-
-async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 fn replies_to(tg: &FakeTelegram, chat: i64, text: &str) -> usize {
@@ -104,14 +96,14 @@ async fn dm_reaches_the_agent_and_strangers_are_ignored() {
     home.write_config(&config(&home, &tg, &llm));
     let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
     tg.push_dm(OWNER, "hello bot");
-    wait_until("the reply", || {
+    wait_for("the reply", || {
         replies_to(&tg, OWNER, "echo: hello bot") == 1
     })
     .await;
     assert!(tg.count("sendChatAction") >= 1, "typing indicator sent");
     tg.push_dm(999, "let me in");
     tg.push_dm(OWNER, "second");
-    wait_until("the second reply", || {
+    wait_for("the second reply", || {
         replies_to(&tg, OWNER, "echo: second") == 1
     })
     .await;
@@ -139,12 +131,12 @@ async fn kill_9_neither_loses_nor_duplicates() {
     home.write_config(&config(&home, &tg, &llm));
     let mut gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
     tg.push_dm(OWNER, "first message");
-    wait_until("the model call", || runs_for(&llm, "first message") == 1).await;
+    wait_for("the model call", || runs_for(&llm, "first message") == 1).await;
     gw.signal(libc::SIGKILL);
     gw.wait_exit(Duration::from_secs(5)).expect("killed");
     tg.push_dm(OWNER, "while down");
     let gw = Gateway::start_in(gw.into_home(), &["gateway", "--port", "0"], &[]);
-    wait_until("the queued message", || {
+    wait_for("the queued message", || {
         replies_to(&tg, OWNER, "echo: while down") == 1
     })
     .await;
@@ -213,12 +205,12 @@ async fn a_panic_in_the_telegram_task_is_contained_and_the_message_redelivered()
         .clone();
     assert!(acct["lastErrorAt"].as_u64().is_some(), "{acct}");
     // The supervised task restarts; the unacknowledged update is redelivered, answered once.
-    wait_until("the redelivered message's reply", || {
+    wait_for("the redelivered message's reply", || {
         replies_to(&tg, OWNER, "echo: boom") == 1
     })
     .await;
     tg.push_dm(OWNER, "after the panic");
-    wait_until("a later reply", || {
+    wait_for("a later reply", || {
         replies_to(&tg, OWNER, "echo: after the panic") == 1
     })
     .await;
@@ -451,11 +443,11 @@ async fn a_message_queued_behind_a_busy_session_is_acked_and_survives_kill_9() {
     let home_dir = home.state_dir();
     let mut gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
     tg.push_dm(OWNER, "first");
-    wait_until("the first model call", || runs_for(&llm, "first") == 1).await;
+    wait_for("the first model call", || runs_for(&llm, "first") == 1).await;
     tg.push_dm(OWNER, "queued");
     // Acknowledged (the offset moved past it) while the main session is still busy: the inbox
     // holds it durably instead.
-    wait_until("the queued update to be acknowledged", || {
+    wait_for("the queued update to be acknowledged", || {
         tg.pending_updates() == 0
     })
     .await;
@@ -465,7 +457,7 @@ async fn a_message_queued_behind_a_busy_session_is_acked_and_survives_kill_9() {
     gw.wait_exit(Duration::from_secs(5)).expect("killed");
 
     let gw = Gateway::start_in(gw.into_home(), &["gateway", "--port", "0"], &[]);
-    wait_until("the replayed message's reply", || {
+    wait_for("the replayed message's reply", || {
         replies_to(&tg, OWNER, "echo: queued") == 1
     })
     .await;
@@ -475,7 +467,7 @@ async fn a_message_queued_behind_a_busy_session_is_acked_and_survives_kill_9() {
         1,
         "the persisted turn is not re-run"
     );
-    wait_until("the inbox to drain", || inbox_files(&home_dir) == 0).await;
+    wait_for("the inbox to drain", || inbox_files(&home_dir) == 0).await;
     let (mut raw, _) = connected(&gw.url(), OP).await;
     let users = user_turns(&mut raw, "main").await;
     assert_eq!(
@@ -504,9 +496,9 @@ async fn a_queued_inbox_entry_survives_kill_9_after_the_run_wait() {
     let knob = [("OPENCLAW_TEST_RUN_WAIT_MS", "1500")];
     let mut gw = Gateway::start_in(home, &["gateway", "--port", "0"], &knob);
     tg.push_dm(OWNER, "first");
-    wait_until("the first model call", || runs_for(&llm, "first") == 1).await;
+    wait_for("the first model call", || runs_for(&llm, "first") == 1).await;
     tg.push_dm(OWNER, "long-queued");
-    wait_until("the queued update to be acknowledged", || {
+    wait_for("the queued update to be acknowledged", || {
         tg.pending_updates() == 0
     })
     .await;
@@ -527,12 +519,12 @@ async fn a_queued_inbox_entry_survives_kill_9_after_the_run_wait() {
     gw.wait_exit(Duration::from_secs(5)).expect("killed");
 
     let _gw = Gateway::start_in(gw.into_home(), &["gateway", "--port", "0"], &knob);
-    wait_until("the replayed message's reply", || {
+    wait_for("the replayed message's reply", || {
         replies_to(&tg, OWNER, "echo: long-queued") == 1
     })
     .await;
     assert_eq!(runs_for(&llm, "long-queued"), 1, "replayed exactly once");
-    wait_until("the inbox to drain", || inbox_files(&home_dir) == 0).await;
+    wait_for("the inbox to drain", || inbox_files(&home_dir) == 0).await;
 }
 
 /// More entries left for one session than its lane takes (1 running + 8 queued) are all
@@ -561,12 +553,12 @@ async fn replay_retries_entries_when_the_lane_is_full_instead_of_dropping_them()
     let _gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
     for i in 0..n {
         let text = format!("echo: left-{i:02}-over");
-        wait_until(&format!("the reply to {text}"), || {
+        wait_for(&format!("the reply to {text}"), || {
             replies_to(&tg, OWNER, &text) == 1
         })
         .await;
     }
-    wait_until("the inbox to drain", || inbox_files(&home_dir) == 0).await;
+    wait_for("the inbox to drain", || inbox_files(&home_dir) == 0).await;
     for i in 0..n {
         assert_eq!(runs_for(&llm, &format!("left-{i:02}-over")), 1);
     }
@@ -594,7 +586,7 @@ async fn bindings_and_mention_patterns_route_group_messages() {
     };
     tg.push_update(group(1, "just chatting"));
     tg.push_update(group(2, "Claw, how is the deploy?"));
-    wait_until("the reply in the group", || {
+    wait_for("the reply in the group", || {
         replies_to(&tg, -1001, "how is the deploy? [from: Alice (111)]") == 1
     })
     .await;
@@ -659,7 +651,7 @@ async fn channels_stop_and_start_an_account() {
         .await;
     assert_eq!(r["payload"]["started"], true, "{r}");
     assert_eq!(r["payload"]["alreadyRunning"], false, "{r}");
-    wait_until("the reply after start", || {
+    wait_for("the reply after start", || {
         replies_to(&tg, OWNER, "echo: while stopped") == 1
     })
     .await;
@@ -805,7 +797,7 @@ async fn non_utf8_text_gets_clear_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_commands_reset_and_stop_without_a_model_call() {
-    use openclaw_channels::fake_telegram::FAKE_BOT_USERNAME;
+    use openclaw_testkit::telegram::FAKE_BOT_USERNAME;
     let tg = FakeTelegram::start().await;
     let llm = FakeOpenAi::start().await;
     let home = Home::new();
@@ -815,18 +807,18 @@ async fn chat_commands_reset_and_stop_without_a_model_call() {
     home.write_config(&cfg);
     let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
     tg.push_dm(OWNER, "remember the number 7");
-    wait_until("the first reply", || {
+    wait_for("the first reply", || {
         replies_to(&tg, OWNER, "echo: remember the number 7") == 1
     })
     .await;
     tg.push_dm(OWNER, "/new");
-    wait_until("the reset reply", || {
+    wait_for("the reset reply", || {
         replies_to(&tg, OWNER, "✅ New session started.") == 1
     })
     .await;
     assert_eq!(llm.requests().len(), 1, "a bare /new calls no model");
     tg.push_dm(OWNER, "/reset what was the number?");
-    wait_until("the reply after /reset", || {
+    wait_for("the reply after /reset", || {
         replies_to(&tg, OWNER, "echo: what was the number?") == 1
     })
     .await;
@@ -837,7 +829,7 @@ async fn chat_commands_reset_and_stop_without_a_model_call() {
         "the reset session starts empty: {turns}"
     );
     tg.push_dm(OWNER, "/stop");
-    wait_until("the stop reply", || {
+    wait_for("the stop reply", || {
         replies_to(&tg, OWNER, "Nothing is running.") == 1
     })
     .await;
@@ -850,7 +842,7 @@ async fn chat_commands_reset_and_stop_without_a_model_call() {
     };
     tg.push_update(group(900, "/new@SomeOtherBot"));
     tg.push_update(group(901, &format!("/new@{FAKE_BOT_USERNAME}")));
-    wait_until("the group reset reply", || {
+    wait_for("the group reset reply", || {
         replies_to(&tg, -1002, "✅ New session started.") == 1
     })
     .await;
@@ -875,7 +867,7 @@ async fn a_stranger_pairs_with_a_code_the_owner_approves() {
     home.write_config(&cfg);
     let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
     tg.push_dm(STRANGER, "hello?");
-    wait_until("the pairing code", || {
+    wait_for("the pairing code", || {
         replies_to(&tg, STRANGER, "Your pairing code:") == 1
     })
     .await;
@@ -943,7 +935,7 @@ async fn a_stranger_pairs_with_a_code_the_owner_approves() {
     assert!(out.contains("Approved telegram sender 999"), "{out}");
     assert_eq!(replies_to(&tg, STRANGER, "You are approved"), 1);
     tg.push_dm(STRANGER, "now?");
-    wait_until("the approved sender's reply", || {
+    wait_for("the approved sender's reply", || {
         replies_to(&tg, STRANGER, "echo: now?") == 1
     })
     .await;

@@ -11,25 +11,18 @@ use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-/// A recorded connect frame from the transcripts, with the redacted token filled in; falls back
-/// to an equivalent frame when the shared directory is absent.
-fn recorded_connect(key: &str, fallback: Value) -> Value {
-    let Some(dir) = transcripts_dir() else {
-        return fallback;
-    };
-    let text = std::fs::read_to_string(dir.join("handshake_verbatim.json")).unwrap();
-    let text = text.replace("<TOKEN>", TOKEN);
+/// A recorded connect frame from the reference transcripts, with the redacted token filled in.
+fn recorded_connect(key: &str) -> Value {
+    let text = fixture("handshake_verbatim.json").replace("<TOKEN>", TOKEN);
     let v: Value = serde_json::from_str(&text).unwrap();
+    assert!(v[key].is_object(), "no {key:?} in handshake_verbatim.json");
     v[key].clone()
 }
 
 #[tokio::test]
 async fn v4_cli_handshake_matches_reference_shape() {
     let gw = Gateway::start();
-    let frame = recorded_connect(
-        "connect req (c2s, openclaw CLI gateway call)",
-        connect_frame("1:x", connect_params(Some(TOKEN), &["operator.read"])),
-    );
+    let frame = recorded_connect("connect req (c2s, openclaw CLI gateway call)");
     let (mut raw, challenge) = Raw::open(&gw.url()).await;
     assert!(challenge["payload"]["nonce"].as_str().unwrap().len() >= 32);
     assert!(challenge["payload"]["ts"].as_u64().is_some());

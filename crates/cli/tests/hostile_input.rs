@@ -6,11 +6,10 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::time::{Duration, Instant};
 
 use common::*;
-use openclaw_channels::fake_telegram::{FAKE_TOKEN, FakeTelegram};
 use openclaw_testkit::FakeOpenAi;
+use openclaw_testkit::telegram::{FAKE_TOKEN, FakeTelegram};
 use serde_json::{Value, json};
 
 const OP: &[&str] = &["operator.admin", "operator.read", "operator.write"];
@@ -277,15 +276,7 @@ fn daily_config(home: &Home) -> Value {
 }
 
 fn wait_for_file(path: &std::path::Path) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !path.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_blocking(&format!("{} to appear", path.display()), || path.exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -41,14 +41,6 @@ fn edit(gw: &Gateway, f: impl FnOnce(&mut Value)) {
     std::fs::write(&path, serde_json::to_string_pretty(&cfg).unwrap()).unwrap();
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn hybrid_applies_hot_changes_without_dropping_clients() {
     let mut gw = start_live(json!({}), None);
@@ -83,12 +75,13 @@ async fn hybrid_applies_hot_changes_without_dropping_clients() {
 async fn hybrid_restarts_on_port_change_and_clients_reconnect() {
     // The port comes from the config here: a `--port` flag would beat the file.
     let home = Home::new();
+    let (first, second) = (reserve_port(), reserve_port());
     let mut cfg = live_config(&home, json!({}));
-    cfg["gateway"]["port"] = json!(free_port());
+    cfg["gateway"]["port"] = json!(first.port());
     home.write_config(&cfg);
     let mut gw = Gateway::start_in(home, &["gateway"], &[]);
     let (mut raw, _) = connected(&gw.url(), &["operator.read"]).await;
-    let new_port = free_port();
+    let new_port = second.port();
     edit(&gw, |c| c["gateway"]["port"] = json!(new_port));
     let ev = raw.event("shutdown").await;
     assert!(
@@ -113,7 +106,8 @@ async fn hybrid_restarts_on_port_change_and_clients_reconnect() {
 async fn hot_mode_leaves_restart_changes_for_later() {
     let mut gw = start_live(json!({}), Some("hot"));
     let (mut raw, _) = connected(&gw.url(), &["operator.read"]).await;
-    edit(&gw, |c| c["gateway"]["port"] = json!(free_port()));
+    let other = reserve_port();
+    edit(&gw, |c| c["gateway"]["port"] = json!(other.port()));
     gw.expect_line("needs a restart to take effect: gateway.port");
     assert_eq!(raw.req("h", "health", None).await["ok"], true);
     connected(&gw.url(), &[]).await;
@@ -135,7 +129,8 @@ async fn restart_mode_restarts_on_any_change() {
 async fn off_mode_ignores_changes() {
     let mut gw = start_live(json!({}), Some("off"));
     let (mut raw, _) = connected(&gw.url(), &["operator.read"]).await;
-    edit(&gw, |c| c["gateway"]["port"] = json!(free_port()));
+    let other = reserve_port();
+    edit(&gw, |c| c["gateway"]["port"] = json!(other.port()));
     gw.expect_line("reload mode is off");
     assert_eq!(raw.req("h", "health", None).await["ok"], true);
     connected(&gw.url(), &[]).await;
@@ -451,8 +446,9 @@ async fn restart_onto_a_taken_port_keeps_the_old_gateway() {
     let blocker = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let taken = blocker.local_addr().unwrap().port();
     let home = Home::new();
+    let first = reserve_port();
     let mut cfg = live_config(&home, json!({}));
-    cfg["gateway"]["port"] = json!(free_port());
+    cfg["gateway"]["port"] = json!(first.port());
     home.write_config(&cfg);
     let mut gw = Gateway::start_in(home, &["gateway"], &[]);
     let (mut raw, _) = connected(&gw.url(), &["operator.read"]).await;

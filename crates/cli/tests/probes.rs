@@ -1,4 +1,4 @@
-//! The reference's negative-probe catalogue (`transcripts/d_probes_openclaw.jsonl`, 30 cases)
+//! The reference's negative-probe catalogue (`tests/fixtures/d_probes_openclaw.jsonl`, 30 cases)
 //! replayed against the real binary: every case's frames are sent in the recorded order and
 //! our answers are compared with the reference's — each `res` frame's id, `ok`,
 //! `error.code` and `error.details.code`, no frame the reference did not send, and the close
@@ -261,22 +261,17 @@ async fn replay(url: &str, case: &Value) -> Vec<String> {
     problems
 }
 
-fn catalogue() -> Option<Vec<Value>> {
-    let text = std::fs::read_to_string(transcripts_dir()?.join(CATALOGUE)).ok()?;
-    Some(
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect(),
-    )
+fn catalogue() -> Vec<Value> {
+    fixture(CATALOGUE)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn negative_probe_catalogue_matches_the_reference() {
-    let Some(cases) = catalogue() else {
-        eprintln!("skipped: {CATALOGUE} not found beside the repository");
-        return;
-    };
+    let cases = catalogue();
     assert_eq!(cases.len(), 30, "the catalogue has 30 cases");
     let gw = Gateway::start();
     // The silent client waits for the handshake timeout (15 s in the reference and by

@@ -17,12 +17,15 @@ struct Profile {
     port: u16,
     token: String,
     dir: PathBuf,
+    /// Keeps `port` from being handed to anyone else before the profile's gateway binds it.
+    _hold: ReservedPort,
 }
 
 fn write_profile(home: &Path, name: &'static str) -> Profile {
     let dir = home.join(format!(".openclaw-{name}"));
     std::fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
+    let hold = reserve_port();
+    let port = hold.port();
     let token = format!("token-for-{name}-0123456789abcdef");
     std::fs::write(
         dir.join("openclaw.json"),
@@ -38,6 +41,7 @@ fn write_profile(home: &Path, name: &'static str) -> Profile {
         port,
         token,
         dir,
+        _hold: hold,
     }
 }
 

@@ -103,17 +103,10 @@ fn taken_port_is_refused_at_once_naming_the_owner() {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn port_precedence_cli_env_config() {
-    let (p_cli, p_env, p_cfg) = (free_port(), free_port(), free_port());
+    let holds = [reserve_port(), reserve_port(), reserve_port()];
+    let [p_cli, p_env, p_cfg] = holds.each_ref().map(ReservedPort::port);
     let mk = || {
         let home = Home::new();
         let mut cfg = token_config(&home);
@@ -144,7 +137,8 @@ fn port_precedence_cli_env_config() {
 #[test]
 fn dev_profile_creates_config_token_and_workspace() {
     let home = Home::new();
-    let port = free_port().to_string();
+    let hold = reserve_port();
+    let port = hold.port().to_string();
     // No OPENCLAW_STATE_DIR: --dev uses ~/.openclaw-dev under the temp HOME.
     let gw = Gateway::start_in(
         home,

@@ -114,7 +114,8 @@ fn status_json_against_a_stopped_gateway() {
     let home = Home::new();
     home.write_config(&token_config(&home));
     let fake = FakeSystemd::new("nobus");
-    let port = free_port();
+    let stopped = reserve_port();
+    let port = stopped.port();
     let mut env = fake.env();
     env.push(port_env(port));
     let (code, out, err) = run(&home, &["gateway", "status", "--json"], &env, &[]);
@@ -493,7 +494,8 @@ fn half_written_units_and_bad_inputs_give_clear_errors() {
 fn status_deep_lists_profiles_and_legacy_services() {
     let home = Home::new();
     let fake = FakeSystemd::new("nobus");
-    let shared = free_port();
+    let shared_hold = reserve_port();
+    let shared = shared_hold.port();
     for p in ["a", "b"] {
         let dir = home.path().join(format!(".openclaw-{p}"));
         std::fs::create_dir_all(&dir).unwrap();
@@ -572,8 +574,9 @@ fn probe_reports_reachable_gateways_and_fails_when_none_answers() {
     assert_eq!(v["targets"][0]["url"], gw.url());
     assert_eq!(v["targets"][0]["ok"], true);
 
+    let nobody = reserve_port();
     let mut env = fake.env();
-    env.push(port_env(free_port()));
+    env.push(port_env(nobody.port()));
     let (code, out, _) = run(&gw.home, &["gateway", "probe"], &env, &[]);
     assert_eq!(code, 1);
     assert!(out.contains("No gateway answered"), "{out}");

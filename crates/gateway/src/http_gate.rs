@@ -192,3 +192,96 @@ pub fn parse_json(body: &Bytes, style: Style) -> Result<Value, Response> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn only_json_media_types_pass() {
+        for ct in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            " application/json ;foo=bar",
+            "application/vnd.api+json",
+        ] {
+            assert!(is_json(&headers(&[("content-type", ct)])), "{ct}");
+        }
+        for ct in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/jsonp",
+            "text/json",
+            "",
+        ] {
+            assert!(!is_json(&headers(&[("content-type", ct)])), "{ct}");
+        }
+        assert!(!is_json(&HeaderMap::new()), "no Content-Type");
+    }
+
+    #[test]
+    fn the_secret_is_read_only_from_a_bearer_authorization() {
+        assert_eq!(
+            bearer(&headers(&[("authorization", "Bearer  tok ")])),
+            Some("tok")
+        );
+        assert_eq!(
+            bearer(&headers(&[("authorization", "Basic dG9rOg==")])),
+            None
+        );
+        assert_eq!(bearer(&headers(&[("authorization", "Bearertok")])), None);
+        assert_eq!(bearer(&HeaderMap::new()), None);
+    }
+
+    async fn body_json(r: Response) -> (StatusCode, Value) {
+        let status = r.status();
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn errors_keep_each_endpoint_familys_shape() {
+        let (status, v) = body_json(error(
+            Style::OpenAi,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "no",
+        ))
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(v, json!({"error": {"message": "no", "type": "forbidden"}}));
+        let (_, v) = body_json(error(
+            Style::Hooks,
+            StatusCode::UNAUTHORIZED,
+            "x",
+            "unauthorized",
+        ))
+        .await;
+        assert_eq!(v, json!({"ok": false, "error": "unauthorized"}));
+        let Err(r) = parse_json(&Bytes::from_static(b"{\"a\":"), Style::OpenAi) else {
+            panic!("a truncated body is not JSON");
+        };
+        let (status, v) = body_json(r).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(v["error"]["type"], "invalid_request_error");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("invalid JSON body: ")
+        );
+        assert_eq!(
+            parse_json(&Bytes::from_static(b"{\"a\":1}"), Style::Hooks).unwrap(),
+            json!({"a": 1})
+        );
+    }
+}

@@ -170,6 +170,7 @@ pub fn origin_allowed(settings: &GatewaySettings, origin: &str, host: Option<&st
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     fn settings(proxies: &[&str]) -> GatewaySettings {
         let loaded =
@@ -301,6 +302,168 @@ mod tests {
             )
             .is_some(),
             "a local origin is not trusted on a remote host name"
+        );
+    }
+
+    #[test]
+    fn any_forwarding_header_from_an_untrusted_peer_or_a_missing_host_decides_local() {
+        let s = settings(&[]);
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        assert!(
+            resolve(&s, lo, &HeaderMap::new()).local,
+            "no Host: no browser, no rebinding"
+        );
+        for h in FORWARDING_HEADERS {
+            let c = resolve(&s, lo, &headers(&[("host", "localhost"), (h, "127.0.0.1")]));
+            assert!(!c.local, "{h} from an untrusted peer");
+        }
+        let v6: IpAddr = "::1".parse().unwrap();
+        assert!(resolve(&s, v6, &headers(&[("host", "[::1]:18789")])).local);
+    }
+
+    #[test]
+    fn a_trusted_chain_is_walked_from_the_right_past_every_trusted_hop() {
+        let s = settings(&["127.0.0.1", "10.0.0.2"]);
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        // Two header lines count as one list; the rightmost untrusted hop is the client,
+        // whatever the client itself claimed further left.
+        let h = headers(&[
+            ("x-forwarded-for", "127.0.0.1, 198.51.100.7"),
+            ("x-forwarded-for", "10.0.0.2"),
+        ]);
+        assert_eq!(
+            resolve(&s, lo, &h).ip,
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        // Only trusted hops: the proxy itself is the client.
+        let c = resolve(&s, lo, &headers(&[("x-forwarded-for", "10.0.0.2")]));
+        assert_eq!(c.ip, lo);
+        // A loopback client named by a loopback proxy is local only with a local Host.
+        let c = resolve(
+            &s,
+            lo,
+            &headers(&[("x-forwarded-for", "127.0.0.1"), ("host", "localhost")]),
+        );
+        assert!(c.local);
+        let c = resolve(
+            &s,
+            lo,
+            &headers(&[("x-forwarded-for", "127.0.0.1"), ("host", "gw.example")]),
+        );
+        assert!(!c.local);
+        // A trusted but non-loopback proxy never makes anything local.
+        let c = resolve(
+            &s,
+            "10.0.0.2".parse().unwrap(),
+            &headers(&[("x-forwarded-for", "127.0.0.1"), ("host", "localhost")]),
+        );
+        assert!(!c.local);
+    }
+
+    #[test]
+    fn x_real_ip_is_believed_only_when_enabled_and_garbage_is_nobody() {
+        let mut s = settings(&["127.0.0.1"]);
+        let lo: IpAddr = "127.0.0.1".parse().unwrap();
+        let h = headers(&[("x-real-ip", "203.0.113.5")]);
+        assert_eq!(resolve(&s, lo, &h).ip, lo, "off by default");
+        s.allow_real_ip_fallback = true;
+        assert_eq!(
+            resolve(&s, lo, &h).ip,
+            "203.0.113.5".parse::<IpAddr>().unwrap()
+        );
+        let c = resolve(&s, lo, &headers(&[("x-real-ip", "not an address")]));
+        assert_eq!(c.ip, IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        // X-Forwarded-For, when present, wins over X-Real-IP.
+        let h = headers(&[
+            ("x-real-ip", "203.0.113.5"),
+            ("x-forwarded-for", "198.51.100.1"),
+        ]);
+        assert_eq!(
+            resolve(&s, lo, &h).ip,
+            "198.51.100.1".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn hops_and_hosts_parse_as_proxies_and_browsers_write_them() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(parse_hop("192.0.2.1:8080"), Some(ip("192.0.2.1")));
+        assert_eq!(parse_hop("[2001:db8::2]"), Some(ip("2001:db8::2")));
+        assert_eq!(parse_hop("2001:db8::3"), Some(ip("2001:db8::3")));
+        assert_eq!(parse_hop("192.0.2.1:http"), None);
+        assert_eq!(parse_hop("unknown"), None);
+        assert_eq!(parse_hop(""), None);
+        assert_eq!(host_name(" LocalHost.:80 "), "localhost");
+        assert_eq!(host_name("[::1]:443"), "::1");
+        assert_eq!(
+            host_name("::1"),
+            "::1",
+            "a bare v6 address keeps its colons"
+        );
+        assert!(host_is_local(Some("127.8.9.10")));
+        assert!(!host_is_local(Some("0.0.0.0")));
+        assert!(!host_is_local(Some("localhost.evil.example")));
+        assert!(!host_is_local(Some("")));
+    }
+
+    #[test]
+    fn buckets_keep_v4_and_split_v6_at_the_64_boundary() {
+        let v4: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(bucket(v4), v4);
+        assert_eq!(
+            bucket("2001:db8:0:1:ffff:ffff:ffff:ffff".parse().unwrap()),
+            "2001:db8:0:1::".parse::<IpAddr>().unwrap()
+        );
+        assert_ne!(
+            bucket("2001:db8:0:1::1".parse().unwrap()),
+            bucket("2001:db8:0:2::1".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn origins_are_allowed_by_list_same_authority_or_local_pairs() {
+        let mut s = settings(&[]);
+        s.allowed_origins = vec!["https://ui.example".into()];
+        assert!(origin_allowed(&s, "https://ui.example", Some("gw.example")));
+        assert!(
+            !origin_allowed(&s, "https://ui.example/", Some("gw.example")),
+            "exact match"
+        );
+        assert!(origin_allowed(
+            &s,
+            "https://GW.example:8443/",
+            Some("gw.example:8443")
+        ));
+        assert!(!origin_allowed(
+            &s,
+            "https://gw.example",
+            Some("gw.example:8443")
+        ));
+        assert!(origin_allowed(
+            &s,
+            "http://localhost:5173",
+            Some("127.0.0.1:18789")
+        ));
+        assert!(!origin_allowed(&s, "http://localhost:5173", None));
+        assert!(
+            !origin_allowed(&s, "localhost:5173", Some("localhost:5173")),
+            "no scheme"
+        );
+        assert!(!origin_allowed(&s, "null", Some("localhost")));
+        let h = |o: &[u8]| {
+            let mut h = headers(&[("host", "localhost")]);
+            h.insert(header::ORIGIN, HeaderValue::from_bytes(o).unwrap());
+            h
+        };
+        assert_eq!(
+            cross_site(&s, &h(b"http://caf\xe9.example")).as_deref(),
+            Some("unreadable Origin")
+        );
+        let mut same = h(b"http://localhost");
+        same.insert("sec-fetch-site", HeaderValue::from_static("Cross-Site"));
+        assert!(
+            cross_site(&s, &same).is_some(),
+            "Sec-Fetch-Site wins over an allowed origin"
         );
     }
 }

@@ -1,5 +1,5 @@
 //! The committed schema matches the types, and inbound frames are validated with the
-//! reference's messages (cases from `shared/protocol/transcripts/d_probes_openclaw.jsonl`).
+//! reference's messages (cases from `crates/cli/tests/fixtures/d_probes_openclaw.jsonl`).
 
 use openclaw_protocol::schema::{FrameError, parse_params, parse_request, protocol_schema_text};
 use openclaw_protocol::{ConnectParams, EmptyParams, SystemEventParams, codes};
@@ -38,14 +38,9 @@ fn connect(extra: serde_json::Value) -> serde_json::Value {
 
 #[test]
 fn real_connect_frames_parse() {
-    let dir = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/protocol/transcripts"
-    );
-    let Ok(text) = std::fs::read_to_string(format!("{dir}/handshake_verbatim.json")) else {
-        eprintln!("shared transcripts not present; skipping");
-        return;
-    };
+    // The recorded reference transcripts, kept with the cli tests.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../cli/tests/fixtures");
+    let text = std::fs::read_to_string(format!("{dir}/handshake_verbatim.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     for key in [
         "connect req (c2s, openclaw CLI gateway call)",

@@ -1,19 +1,26 @@
-//! Test fakes of external services that speak the real wire protocols on loopback, so tests
-//! exercise our real HTTP clients end to end without the internet.
+//! The one test-support layer: fakes of external services that speak the real wire protocols
+//! on loopback (so tests exercise our real HTTP clients end to end without the internet), the
+//! harness that runs the real `openclaw` binary ([`gateway`]), and deadline-bounded waits
+//! ([`wait`]).
 //!
 //! * [`FakeOpenAi`] — OpenAI Chat Completions (`POST /v1/chat/completions`): SSE
 //!   `chat.completion.chunk`s ending in `data: [DONE]`, or one JSON document when the request
 //!   did not ask for a stream.
 //! * [`FakeAnthropic`] — Anthropic Messages (`POST /v1/messages`): `event:`/`data:` SSE with
 //!   `message_start` … `message_stop`, `ping`, and `event: error` frames.
+//! * [`telegram::FakeTelegram`] — the Telegram Bot API (long-poll `getUpdates`, sends,
+//!   uploads, file downloads, injectable failures).
 //!
-//! Each fake answers requests from a queue of [`Script`]s (`push`); with an empty queue it
+//! Each model fake answers requests from a queue of [`Script`]s (`push`); with an empty queue it
 //! echoes the last user message as `"echo: <text>"` in 3 chunks. Every request (path,
 //! headers, JSON body) is recorded for assertions.
 
 mod anthropic;
+pub mod gateway;
 mod openai;
 mod server;
+pub mod telegram;
+pub mod wait;
 
 use std::time::Duration;
 

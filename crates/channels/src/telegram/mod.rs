@@ -257,6 +257,7 @@ impl TelegramDriver {
                             continue; // already acknowledged: never process twice
                         }
                         if let Some(msg) = inbound::to_inbound(self, &u, &me) {
+                            #[cfg(feature = "test-hooks")]
                             fault_injection(&msg.text);
                             let (item, ack) = Inbound::new(msg);
                             tokio::select! {
@@ -425,10 +426,12 @@ impl TelegramDriver {
     }
 }
 
-/// Test-only fault injection, inert unless `OPENCLAW_TEST_TELEGRAM_PANIC_TEXT` is set: the first
-/// inbound message (per process) with exactly that text panics inside the polling task, before
-/// it is acknowledged. Integration tests use it to show a panic is contained, reported in
-/// status, and the message redelivered after the supervised restart.
+/// Test-only fault injection, compiled only with feature `test-hooks` (never in a release
+/// build) and inert unless `OPENCLAW_TEST_TELEGRAM_PANIC_TEXT` is set: the first inbound
+/// message (per process) with exactly that text panics inside the polling task, before it is
+/// acknowledged. Integration tests use it to show a panic is contained, reported in status, and
+/// the message redelivered after the supervised restart.
+#[cfg(feature = "test-hooks")]
 fn fault_injection(text: &str) {
     static FIRED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     static TRIGGER: LazyLock<Option<String>> =

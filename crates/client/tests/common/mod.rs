@@ -1,5 +1,5 @@
-//! Fake gateways for the client tests: a replayer of the real recorded transcripts in
-//! `../shared/protocol/transcripts/`, and a scripted server for cases no transcript covers.
+//! Fake gateways for the client tests: a replayer of the real recorded transcripts (kept in
+//! `crates/cli/tests/fixtures/`, copied from `shared/protocol/transcripts/`), and a scripted server for cases no transcript covers.
 //! Both speak real WebSocket on 127.0.0.1:0.
 
 #![allow(dead_code)]
@@ -21,24 +21,18 @@ pub type ServerWs = WebSocketStream<TcpStream>;
 /// Upper bound for any single wait in these tests (never a fixed sleep).
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// `../shared/protocol/transcripts` relative to the workspace root.
+/// The recorded reference transcripts, shared with the cli tests.
 pub fn transcripts_dir() -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/protocol/transcripts"
+        "/../cli/tests/fixtures"
     ))
 }
 
-/// Reads a transcript file; `None` (after printing a skip line) when the shared dir is absent.
-pub fn read_transcript_file(name: &str) -> Option<String> {
+/// Reads a transcript file; a missing one fails the test.
+pub fn read_transcript_file(name: &str) -> String {
     let path = transcripts_dir().join(name);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Some(text),
-        Err(e) => {
-            println!("SKIP: {} not readable ({e})", path.display());
-            None
-        }
-    }
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
 }
 
 /// One step of a recorded session, seen from the server.
@@ -54,19 +48,22 @@ pub enum Step {
 
 /// The server side of a `.jsonl` transcript: frames in order, plus a server-initiated close
 /// (a server close recorded *after* the client's is only the echo and is left out).
-pub fn load_transcript(name: &str) -> Option<Vec<Step>> {
-    let text = read_transcript_file(name)?;
+pub fn load_transcript(name: &str) -> Vec<Step> {
+    let text = read_transcript_file(name);
     let mut steps = Vec::new();
     let mut client_closed = false;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let entry: Value = serde_json::from_str(line).ok()?;
+        let entry: Value = serde_json::from_str(line).expect("transcript line is JSON");
         match (entry.get("dir").and_then(Value::as_str), entry.get("event")) {
             (Some("s2c"), _) => steps.push(Step::Send(entry["frame"].clone())),
             (Some("c2s"), _) => steps.push(Step::Expect(entry["frame"].clone())),
             (None, Some(ev)) if ev == "close" => match entry["by"].as_str() {
                 Some("client") => client_closed = true,
                 Some("server") if !client_closed => steps.push(Step::Close(
-                    entry["code"].as_u64().and_then(|c| u16::try_from(c).ok())?,
+                    entry["code"]
+                        .as_u64()
+                        .and_then(|c| u16::try_from(c).ok())
+                        .expect("close code"),
                     entry["reason"].as_str().unwrap_or_default().to_string(),
                 )),
                 _ => {}
@@ -74,7 +71,7 @@ pub fn load_transcript(name: &str) -> Option<Vec<Step>> {
             _ => {}
         }
     }
-    Some(steps)
+    steps
 }
 
 /// What the fake saw of our client.

@@ -1,4 +1,4 @@
-//! A fake Telegram Bot API on loopback (feature `fake`) for driver and gateway tests: real HTTP +
+//! A fake Telegram Bot API on loopback for driver and gateway tests: real HTTP +
 //! JSON, long-poll `getUpdates` honouring `offset`, `sendMessage`/`sendChatAction`/uploads,
 //! `getFile` + file download (streamed without a length, recorded as `download`, can be held
 //! back to simulate a slow download), and injectable failures (409, 429 `retry_after`, 5xx,
