@@ -287,7 +287,7 @@ mod tests {
 
     #[test]
     fn within_a_tier_the_first_rule_wins_and_peer_rules_keep_their_account_scope() {
-        let b = serde_json::json!([
+        let b: Vec<Binding> = serde_json::from_value(serde_json::json!([
             {"agentId": "", "match": {"channel": "telegram", "accountId": "work"}},
             {"agentId": " First ", "type": "route", "match": {"channel": "Telegram", "accountId": " WORK "}},
             {"agentId": "second", "match": {"channel": "telegram", "accountId": "work"}},
@@ -295,7 +295,8 @@ mod tests {
                                                "peer": {"kind": "dm", "id": "42"}}},
             {"agentId": "chan", "match": {"channel": "telegram", "accountId": "*",
                                           "peer": {"kind": "channel", "id": "-1009"}}}
-        ]);
+        ]))
+        .unwrap();
         let mut dm = m("telegram", ChatType::Direct, "42", "42", None);
         dm.account_id = "work".into();
         // An empty agentId is no rule; ids are trimmed and lower-cased; the peer rule is for
