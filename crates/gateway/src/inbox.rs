@@ -6,12 +6,13 @@
 //! session lane is busy, and a crash or kill -9 in between loses nothing: the next generation
 //! replays what is left.
 
-use crate::sync::LockExt;
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
+
+use crate::sync::LockExt;
 
 /// One accepted inbound message waiting for its run to persist the user turn.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -36,65 +37,79 @@ pub struct Pending {
     pub attachments: Vec<openclaw_channels::PendingMedia>,
 }
 
-/// Entries a live run of this process owns (an in-process restart must not replay them: the
-/// previous generation's lane still runs them).
-static IN_FLIGHT: LazyLock<Mutex<HashSet<String>>> = LazyLock::new(|| Mutex::new(HashSet::new()));
-
-fn in_flight() -> std::sync::MutexGuard<'static, HashSet<String>> {
-    IN_FLIGHT.locked()
-}
-
 /// Recently accepted `(channel, account, chat, message id)` keys, bounded: a message delivered
 /// twice (a driver re-delivering after a crash window, WhatsApp resending) runs once.
 const RECENT_MAX: usize = 4096;
-static RECENT: LazyLock<Mutex<(std::collections::VecDeque<String>, HashSet<String>)>> =
-    LazyLock::new(|| Mutex::new(Default::default()));
+
+/// The inbox's bookkeeping that must outlive a generation (an in-process restart must neither
+/// replay entries the previous generation's lanes still run nor forget recent message ids).
+/// One per process, owned by [`crate::process::Process`].
+#[derive(Default)]
+pub struct InboxBook {
+    /// Entries a live run of this process owns.
+    in_flight: Mutex<HashSet<String>>,
+    recent: Mutex<(VecDeque<String>, HashSet<String>)>,
+}
 
 fn recent_key(channel: &str, account: &str, chat: &str, message_id: &str) -> String {
     format!("{channel}\u{1f}{account}\u{1f}{chat}\u{1f}{message_id}")
 }
 
-/// Records a message key; `false` when it was already seen recently. Empty ids are never
-/// considered duplicates.
-pub fn first_sighting(channel: &str, account: &str, chat: &str, message_id: &str) -> bool {
-    if message_id.is_empty() {
-        return true;
+impl InboxBook {
+    /// Records a message key; `false` when it was already seen recently. Empty ids are never
+    /// considered duplicates.
+    pub fn first_sighting(
+        &self,
+        channel: &str,
+        account: &str,
+        chat: &str,
+        message_id: &str,
+    ) -> bool {
+        if message_id.is_empty() {
+            return true;
+        }
+        let key = recent_key(channel, account, chat, message_id);
+        let mut g = self.recent.locked();
+        let (order, set) = &mut *g;
+        if !set.insert(key.clone()) {
+            return false;
+        }
+        order.push_back(key);
+        if order.len() > RECENT_MAX
+            && let Some(old) = order.pop_front()
+        {
+            set.remove(&old);
+        }
+        true
     }
-    let key = recent_key(channel, account, chat, message_id);
-    let mut g = RECENT.locked();
-    let (order, set) = &mut *g;
-    if !set.insert(key.clone()) {
-        return false;
-    }
-    order.push_back(key);
-    if order.len() > RECENT_MAX
-        && let Some(old) = order.pop_front()
-    {
-        set.remove(&old);
-    }
-    true
-}
 
-/// Undoes [`first_sighting`] for a message that was not accepted after all (so its
-/// re-delivery is processed).
-pub fn forget(channel: &str, account: &str, chat: &str, message_id: &str) {
-    let key = recent_key(channel, account, chat, message_id);
-    let mut g = RECENT.locked();
-    let (order, set) = &mut *g;
-    if set.remove(&key) {
-        order.retain(|k| k != &key);
+    /// Undoes [`InboxBook::first_sighting`] for a message that was not accepted after all (so
+    /// its re-delivery is processed).
+    pub fn forget(&self, channel: &str, account: &str, chat: &str, message_id: &str) {
+        let key = recent_key(channel, account, chat, message_id);
+        let mut g = self.recent.locked();
+        let (order, set) = &mut *g;
+        if set.remove(&key) {
+            order.retain(|k| k != &key);
+        }
+    }
+
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.in_flight.locked()
     }
 }
 
 /// `$STATE_DIR/channels/inbox/`.
 pub struct Inbox {
     dir: PathBuf,
+    book: Arc<InboxBook>,
 }
 
 impl Inbox {
-    pub fn new(state_dir: &Path) -> Inbox {
+    pub fn new(state_dir: &Path, book: Arc<InboxBook>) -> Inbox {
         Inbox {
             dir: state_dir.join("channels").join("inbox"),
+            book,
         }
     }
 
@@ -116,24 +131,24 @@ impl Inbox {
     pub fn put(&self, p: &Pending) -> std::io::Result<()> {
         let bytes = serde_json::to_vec(p).map_err(std::io::Error::other)?;
         openclaw_config::fsutil::write_atomic(&self.path(&p.run_id), &bytes)?;
-        in_flight().insert(p.run_id.clone());
+        self.book.in_flight().insert(p.run_id.clone());
         Ok(())
     }
 
     /// Marks a replayed entry as owned by this process; `false` if it already is.
     pub fn claim(&self, run_id: &str) -> bool {
-        in_flight().insert(run_id.to_string())
+        self.book.in_flight().insert(run_id.to_string())
     }
 
     /// Gives up this process's claim but keeps the file: the next start (or generation)
     /// replays it.
     pub fn release(&self, run_id: &str) {
-        in_flight().remove(run_id);
+        self.book.in_flight().remove(run_id);
     }
 
     /// The message's user turn is persisted (or it will never run): forget it.
     pub fn done(&self, run_id: &str) {
-        in_flight().remove(run_id);
+        self.book.in_flight().remove(run_id);
         match std::fs::remove_file(self.path(run_id)) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -157,7 +172,7 @@ impl Inbox {
             let owned = path
                 .file_stem()
                 .and_then(|s| s.to_str())
-                .is_some_and(|s| in_flight().contains(s));
+                .is_some_and(|s| self.book.in_flight().contains(s));
             if owned {
                 continue;
             }
@@ -199,18 +214,19 @@ mod tests {
 
     #[test]
     fn duplicates_are_recognised_within_the_window() {
-        assert!(first_sighting("telegram", "a", "1", "10"));
-        assert!(!first_sighting("telegram", "a", "1", "10"));
-        assert!(first_sighting("telegram", "a", "2", "10"));
-        forget("telegram", "a", "2", "10");
-        assert!(first_sighting("telegram", "a", "2", "10"));
-        assert!(first_sighting("telegram", "a", "1", ""));
-        assert!(first_sighting("telegram", "a", "1", ""));
+        let book = InboxBook::default();
+        assert!(book.first_sighting("telegram", "a", "1", "10"));
+        assert!(!book.first_sighting("telegram", "a", "1", "10"));
+        assert!(book.first_sighting("telegram", "a", "2", "10"));
+        book.forget("telegram", "a", "2", "10");
+        assert!(book.first_sighting("telegram", "a", "2", "10"));
+        assert!(book.first_sighting("telegram", "a", "1", ""));
+        assert!(book.first_sighting("telegram", "a", "1", ""));
         for i in 0..RECENT_MAX {
-            first_sighting("x", "a", "1", &i.to_string());
+            book.first_sighting("x", "a", "1", &i.to_string());
         }
         assert!(
-            first_sighting("telegram", "a", "1", "10"),
+            book.first_sighting("telegram", "a", "1", "10"),
             "forgotten after the window"
         );
     }
@@ -218,14 +234,15 @@ mod tests {
     #[test]
     fn put_pending_done_round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        let inbox = Inbox::new(dir.path());
+        let book = Arc::new(InboxBook::default());
+        let inbox = Inbox::new(dir.path(), book.clone());
         assert!(inbox.pending().is_empty());
         inbox.put(&p("telegram-b", 2)).unwrap();
         inbox.put(&p("telegram-a", 1)).unwrap();
         // Owned by live runs of this process: not replayed.
         assert!(inbox.pending().is_empty());
-        in_flight().remove("telegram-a");
-        in_flight().remove("telegram-b");
+        book.in_flight().remove("telegram-a");
+        book.in_flight().remove("telegram-b");
         std::fs::write(dir.path().join("channels/inbox/junk.json"), b"{torn").unwrap();
         let got = inbox.pending();
         assert_eq!(got, vec![p("telegram-a", 1), p("telegram-b", 2)]);

@@ -27,6 +27,7 @@ pub mod logging;
 pub mod methods;
 pub mod portinfo;
 pub mod presence;
+pub mod process;
 pub mod registry;
 pub mod reload;
 pub mod runs;
@@ -163,10 +164,7 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
             paths.runtime_token_path().display()
         );
     }
-    reload::DEBOUNCE_MS.store(
-        settings.reload_debounce_ms,
-        std::sync::atomic::Ordering::Relaxed,
-    );
+    let process = process::Process::new(settings.reload_debounce_ms);
 
     let listeners = match server::bind(&settings) {
         Err(StartError::PortInUse { .. }) if opts.force => {
@@ -182,6 +180,7 @@ pub async fn run(opts: RunOptions) -> Result<(), StartError> {
         overrides,
         log_target: target,
         control_tx,
+        process,
     };
     sup.run(settings, loaded, listeners, control_rx).await
 }

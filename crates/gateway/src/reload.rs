@@ -2,7 +2,8 @@
 //! rename it are seen) and tells the supervisor after a quiet period (`gateway.reload.debounceMs`).
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
@@ -10,11 +11,12 @@ use tokio::sync::mpsc;
 
 use crate::server::Control;
 
-/// Current debounce, updated when a reload changes it.
-pub static DEBOUNCE_MS: AtomicU64 = AtomicU64::new(300);
-
 /// Starts watching `config_path`. Failures are logged; the gateway runs without hot reload.
-pub fn spawn_watcher(config_path: &Path, control: mpsc::Sender<Control>) {
+pub fn spawn_watcher(
+    config_path: &Path,
+    control: mpsc::Sender<Control>,
+    process: Arc<crate::process::Process>,
+) {
     let Some(dir) = config_path.parent().map(Path::to_path_buf) else {
         return;
     };
@@ -52,7 +54,7 @@ pub fn spawn_watcher(config_path: &Path, control: mpsc::Sender<Control>) {
         // The watcher lives as long as this task.
         let _watcher = watcher;
         while rx.recv().await.is_some() {
-            let quiet = Duration::from_millis(DEBOUNCE_MS.load(Ordering::Relaxed));
+            let quiet = Duration::from_millis(process.debounce_ms.load(Ordering::Relaxed));
             while let Ok(Some(())) = tokio::time::timeout(quiet, rx.recv()).await {}
             if control.send(Control::ConfigChanged).await.is_err() {
                 return;

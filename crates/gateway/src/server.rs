@@ -231,6 +231,8 @@ pub struct Supervisor {
     pub overrides: RunOverrides,
     pub log_target: Option<LogTarget>,
     pub control_tx: mpsc::Sender<Control>,
+    /// What outlives every generation.
+    pub process: Arc<crate::process::Process>,
 }
 
 impl Supervisor {
@@ -240,6 +242,7 @@ impl Supervisor {
             self.paths.clone(),
             config,
             self.log_target.clone(),
+            self.process.clone(),
         );
         state.set_control(self.control_tx.clone());
         state
@@ -254,7 +257,11 @@ impl Supervisor {
         mut control_rx: mpsc::Receiver<Control>,
     ) -> Result<(), StartError> {
         spawn_signals(self.control_tx.clone());
-        crate::reload::spawn_watcher(&self.paths.config_path, self.control_tx.clone());
+        crate::reload::spawn_watcher(
+            &self.paths.config_path,
+            self.control_tx.clone(),
+            self.process.clone(),
+        );
         let mut bound_port = listeners
             .first()
             .and_then(|l| l.local_addr().ok())

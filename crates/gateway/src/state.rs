@@ -62,6 +62,8 @@ pub struct AppState {
     pub system_events: Mutex<VecDeque<String>>,
     pub shutdown: tokio::sync::watch::Sender<Option<ShutdownKind>>,
     control: std::sync::OnceLock<tokio::sync::mpsc::Sender<crate::server::Control>>,
+    /// What outlives this generation (shared with the next one).
+    pub process: Arc<crate::process::Process>,
 }
 
 /// Max queued system-event texts kept for the main session.
@@ -73,6 +75,7 @@ impl AppState {
         paths: Paths,
         config: LoadedConfig,
         log_target: Option<LogTarget>,
+        process: Arc<crate::process::Process>,
     ) -> Arc<Self> {
         let hostname = crate::sys::hostname();
         let version = env!("CARGO_PKG_VERSION").to_string();
@@ -102,6 +105,7 @@ impl AppState {
         let limiter = AuthLimiter::new(settings.rate_limit);
         let devices = DeviceStore::open(paths.devices_dir());
         let state = Arc::new(Self {
+            process,
             settings: RwLock::new(Arc::new(settings)),
             config: RwLock::new(Arc::new(config)),
             log_target,

@@ -58,14 +58,14 @@ pub(super) async fn route(
     mut rx: mpsc::Receiver<Inbound>,
 ) {
     let state_dir: PathBuf = state.paths.state_dir.clone();
-    let inbox = Arc::new(Inbox::new(&state_dir));
+    let inbox = Arc::new(Inbox::new(&state_dir, state.process.inbox.clone()));
     replay(&state, &rt, &inbox);
     while let Some(Inbound { mut message, ack }) = rx.recv().await {
         let Some(cfg) = rt.account_cfg(&message.channel, &message.account_id) else {
             let _ = ack.send(());
             continue;
         };
-        if !crate::inbox::first_sighting(
+        if !state.process.inbox.first_sighting(
             &message.channel,
             &message.account_id,
             &message.chat_id,
@@ -176,7 +176,7 @@ pub(super) async fn route(
         };
         // Durable before the driver is acknowledged; not acknowledged ⇒ redelivered later.
         let forget = || {
-            crate::inbox::forget(
+            state.process.inbox.forget(
                 &message.channel,
                 &message.account_id,
                 &message.chat_id,
@@ -255,7 +255,10 @@ fn replay(state: &Arc<AppState>, rt: &Arc<ChannelRuntime>, inbox: &Arc<Inbox>) {
         if !inbox.claim(&p.run_id) {
             continue;
         }
-        crate::inbox::first_sighting(&p.channel, &p.account_id, &p.chat_id, &p.message_id);
+        state
+            .process
+            .inbox
+            .first_sighting(&p.channel, &p.account_id, &p.chat_id, &p.message_id);
         tracing::info!(target: "channels", "replaying inbound {} message {} left from before a restart", p.channel, p.run_id);
         if !p.attachments.is_empty() || rt.downloads.busy(&p.session_key) {
             let max_bytes = rt

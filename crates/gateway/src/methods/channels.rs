@@ -103,9 +103,6 @@ fn stop<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> 
 const DEDUPE_MAX: usize = 1000;
 const DEDUPE_TTL_MS: u64 = 24 * 3600 * 1000;
 
-/// Serializes sends so a key's check, delivery and record are one step.
-static SEND_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 fn dedupe_path(state: &AppState) -> std::path::PathBuf {
     state
         .paths
@@ -281,7 +278,7 @@ fn send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> 
             &agent,
             rt.account_cfg(&channel, &account).as_ref(),
         );
-        let _guard = SEND_LOCK.lock().await;
+        let _guard = ctx.state.process.send_lock.lock().await;
         let key = format!("send:{}", p.idempotency_key);
         let mut dedupe = load_dedupe(state);
         if let Some(done) = dedupe.get(&key) {

@@ -49,9 +49,6 @@ pub fn register(out: &mut Vec<MethodSpec>) {
     });
 }
 
-/// Writes are serialized process-wide so a base-hash check and its write are one step.
-static WRITE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// The raw (unsubstituted) document of config text; `Null` when it does not parse.
 fn raw_doc(text: &str) -> Value {
     if text.trim().is_empty() {
@@ -142,7 +139,7 @@ async fn write(
 ) -> Result<Reply, ErrorShape> {
     let p = parse_params::<ConfigWriteParams>(method, params)?;
     let path = ctx.state.paths.config_path.clone();
-    let _guard = WRITE_LOCK.lock().await;
+    let _guard = ctx.state.process.config_write_lock.lock().await;
     let current = read_raw(&path)?;
     let current_text = current.clone().unwrap_or_default();
     let current_hash = sha256_hex(&current_text);
