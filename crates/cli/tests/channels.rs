@@ -27,6 +27,16 @@ fn config(home: &Home, tg: &FakeTelegram, llm: &FakeOpenAi) -> Value {
     cfg
 }
 
+/// The fakes and a gateway started on [`config`].
+async fn started() -> (FakeTelegram, FakeOpenAi, Gateway) {
+    let tg = FakeTelegram::start().await;
+    let llm = FakeOpenAi::start().await;
+    let home = Home::new();
+    home.write_config(&config(&home, &tg, &llm));
+    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    (tg, llm, gw)
+}
+
 fn replies_to(tg: &FakeTelegram, chat: i64, text: &str) -> usize {
     tg.sent_messages()
         .iter()
@@ -90,11 +100,7 @@ fn runs_for(llm: &FakeOpenAi, text: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dm_reaches_the_agent_and_strangers_are_ignored() {
-    let tg = FakeTelegram::start().await;
-    let llm = FakeOpenAi::start().await;
-    let home = Home::new();
-    home.write_config(&config(&home, &tg, &llm));
-    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let (tg, llm, gw) = started().await;
     tg.push_dm(OWNER, "hello bot");
     wait_for("the reply", || {
         replies_to(&tg, OWNER, "echo: hello bot") == 1
@@ -125,11 +131,7 @@ async fn dm_reaches_the_agent_and_strangers_are_ignored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_neither_loses_nor_duplicates() {
-    let tg = FakeTelegram::start().await;
-    let llm = FakeOpenAi::start().await;
-    let home = Home::new();
-    home.write_config(&config(&home, &tg, &llm));
-    let mut gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let (tg, llm, mut gw) = started().await;
     tg.push_dm(OWNER, "first message");
     wait_for("the model call", || runs_for(&llm, "first message") == 1).await;
     gw.signal(libc::SIGKILL);
@@ -230,11 +232,7 @@ async fn a_panic_in_the_telegram_task_is_contained_and_the_message_redelivered()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_is_delivered_once_per_key_across_a_restart() {
-    let tg = FakeTelegram::start().await;
-    let llm = FakeOpenAi::start().await;
-    let home = Home::new();
-    home.write_config(&config(&home, &tg, &llm));
-    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let (tg, _llm, gw) = started().await;
     let params = json!({"channel": "telegram", "to": "111", "message": "ping once", "idempotencyKey": "send-1"});
     let first = {
         let (mut raw, _) = connected(&gw.url(), OP).await;
@@ -318,11 +316,7 @@ async fn send_is_delivered_once_per_key_across_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn message_send_cli() {
-    let tg = FakeTelegram::start().await;
-    let llm = FakeOpenAi::start().await;
-    let home = Home::new();
-    home.write_config(&config(&home, &tg, &llm));
-    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let (tg, _llm, gw) = started().await;
     let port = gw.port.to_string();
     let env = [("OPENCLAW_GATEWAY_PORT", port.as_str())];
     let (code, out, err) = run_cli(
@@ -375,11 +369,7 @@ async fn message_send_cli() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_deliver_sends_the_reply_through_the_channel() {
-    let tg = FakeTelegram::start().await;
-    let llm = FakeOpenAi::start().await;
-    let home = Home::new();
-    home.write_config(&config(&home, &tg, &llm));
-    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let (tg, _llm, gw) = started().await;
     let port = gw.port.to_string();
     let env = [("OPENCLAW_GATEWAY_PORT", port.as_str())];
     let (code, out, err) = run_cli(
@@ -617,11 +607,7 @@ async fn bindings_and_mention_patterns_route_group_messages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn channels_stop_and_start_an_account() {
-    let tg = FakeTelegram::start().await;
-    let llm = FakeOpenAi::start().await;
-    let home = Home::new();
-    home.write_config(&config(&home, &tg, &llm));
-    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let (tg, _llm, gw) = started().await;
     let (mut raw, _) = connected(&gw.url(), OP).await;
     let r = raw
         .req("1", "channels.stop", Some(json!({"channel": "telegram"})))
@@ -744,11 +730,7 @@ async fn an_unlinked_whatsapp_account_waits_for_login_without_connecting() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn non_utf8_text_gets_clear_errors() {
     use futures_util::SinkExt;
-    let tg = FakeTelegram::start().await;
-    let llm = FakeOpenAi::start().await;
-    let home = Home::new();
-    home.write_config(&config(&home, &tg, &llm));
-    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let (tg, _llm, gw) = started().await;
     // Over WS: a binary frame whose message text is not UTF-8 is answered, not dropped.
     let (mut raw, _) = connected(&gw.url(), OP).await;
     let mut frame = br#"{"type":"req","id":"u1","method":"send","params":{"channel":"telegram","to":"111","idempotencyKey":"u","message":""#.to_vec();
