@@ -91,6 +91,37 @@ async fn end_after_read_error(
     }
 }
 
+/// What one read from the socket means for the connection loop.
+enum Incoming {
+    Data(Vec<u8>),
+    /// A control frame: read on.
+    Skip,
+    /// The client closed (answered), the stream ended, or a read error closed it.
+    Ended,
+}
+
+async fn incoming(
+    socket: &mut Socket,
+    msg: Option<Result<Message, tokio_tungstenite::tungstenite::Error>>,
+    limit: &Limit,
+    conn_id: &str,
+) -> Incoming {
+    match msg {
+        Some(Ok(Message::Text(t))) => Incoming::Data(t.as_bytes().to_vec()),
+        Some(Ok(Message::Binary(b))) => Incoming::Data(b.to_vec()),
+        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => Incoming::Skip,
+        Some(Ok(Message::Close(_))) => {
+            answer_close(socket).await;
+            Incoming::Ended
+        }
+        None => Incoming::Ended,
+        Some(Err(e)) => {
+            end_after_read_error(socket, limit, &e, conn_id).await;
+            Incoming::Ended
+        }
+    }
+}
+
 fn res_text(frame: &ResponseFrame) -> String {
     serde_json::to_string(frame).unwrap_or_default()
 }
@@ -166,19 +197,10 @@ pub async fn serve(
                 return;
             }
         };
-        let data: Vec<u8> = match msg {
-            Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
-            Some(Ok(Message::Binary(b))) => b.to_vec(),
-            Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
-            Some(Ok(Message::Close(_))) => {
-                answer_close(&mut socket).await;
-                return;
-            }
-            None => return,
-            Some(Err(e)) => {
-                end_after_read_error(&mut socket, &limit, &e, &conn_id).await;
-                return;
-            }
+        let data = match incoming(&mut socket, msg, &limit, &conn_id).await {
+            Incoming::Data(d) => d,
+            Incoming::Skip => continue,
+            Incoming::Ended => return,
         };
         if data.len() > MAX_PREAUTH_PAYLOAD_BYTES {
             close(&mut socket, 1009, "").await;
@@ -344,19 +366,10 @@ pub async fn serve(
                 None => break,
             },
             msg = socket.next() => {
-                let data: Vec<u8> = match msg {
-                    Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
-                    Some(Ok(Message::Binary(b))) => b.to_vec(),
-                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
-                    Some(Ok(Message::Close(_))) => {
-                        answer_close(&mut socket).await;
-                        break;
-                    }
-                    None => break,
-                    Some(Err(e)) => {
-                        end_after_read_error(&mut socket, &limit, &e, &conn_id).await;
-                        break;
-                    }
+                let data = match incoming(&mut socket, msg, &limit, &conn_id).await {
+                    Incoming::Data(d) => d,
+                    Incoming::Skip => continue,
+                    Incoming::Ended => break,
                 };
                 match parse_request(&data) {
                     Ok(frame) => dispatch(&ctx, &handle, frame).await,

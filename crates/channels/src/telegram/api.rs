@@ -44,15 +44,7 @@ impl BotApi {
         body: &Value,
         timeout: Duration,
     ) -> Result<Value, ChannelError> {
-        let resp = self
-            .client
-            .post(self.method_url(method))
-            .timeout(timeout)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| self.net_err(method, e))?;
-        self.finish(method, resp).await
+        self.send(method, timeout, |r| r.json(body)).await
     }
 
     /// Calls `method` with a multipart form (uploads).
@@ -62,11 +54,18 @@ impl BotApi {
         form: reqwest::multipart::Form,
         timeout: Duration,
     ) -> Result<Value, ChannelError> {
-        let resp = self
-            .client
-            .post(self.method_url(method))
-            .timeout(timeout)
-            .multipart(form)
+        self.send(method, timeout, |r| r.multipart(form)).await
+    }
+
+    /// POSTs `method` with the body `with` attaches, under `timeout`.
+    async fn send(
+        &self,
+        method: &str,
+        timeout: Duration,
+        with: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<Value, ChannelError> {
+        let req = self.client.post(self.method_url(method)).timeout(timeout);
+        let resp = with(req)
             .send()
             .await
             .map_err(|e| self.net_err(method, e))?;
