@@ -17,12 +17,6 @@ impl From<String> for ChannelConfigError {
     }
 }
 
-impl From<&str> for ChannelConfigError {
-    fn from(s: &str) -> Self {
-        ChannelConfigError(s.to_string())
-    }
-}
-
 impl ChannelConfigError {
     /// (key path, message).
     pub fn parts(&self) -> (&str, &str) {

@@ -14,13 +14,7 @@ use openclaw_testkit::{FakeOpenAi, Script};
 use serde_json::{Value, json};
 
 fn agent_config(home: &Home, fake_url: &str, extra: Value) -> Value {
-    let mut cfg = token_config(home);
-    cfg["models"] = json!({"providers": {"fake": {
-        "baseUrl": fake_url, "api": "openai-completions", "apiKey": "sk-test",
-        "models": [{"id": "m1", "name": "Fake One"}]
-    }}});
-    cfg["agents"] = json!({"defaults": {"model": {"primary": "fake/m1"},
-                                        "workspace": home.path().join("ws")}});
+    let mut cfg = fake_model_config(home, fake_url);
     for (k, v) in extra.as_object().unwrap() {
         cfg[k] = v.clone();
     }

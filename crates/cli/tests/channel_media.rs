@@ -123,16 +123,6 @@ async fn send_reads_local_media_only_under_the_allowed_roots() {
     assert_eq!(sent[2]["document"]["_file"], "extra.pdf");
 }
 
-fn replies_to(tg: &FakeTelegram, chat: i64, text: &str) -> usize {
-    tg.sent_messages()
-        .iter()
-        .filter(|m| {
-            m["chat_id"].to_string().trim_matches('"') == chat.to_string()
-                && m["text"].as_str().is_some_and(|t| t.contains(text))
-        })
-        .count()
-}
-
 fn inbound_files(state: &std::path::Path) -> Vec<std::path::PathBuf> {
     std::fs::read_dir(state.join("media/inbound"))
         .map(|rd| rd.flatten().map(|e| e.path()).collect())
@@ -167,7 +157,7 @@ async fn inbound_media_is_fetched_after_access_control_capped_and_off_the_poll_l
     photo(&tg, 999, &bait, 1000, "look at this");
     tg.push_dm(OWNER, "first");
     wait_for("the owner's reply", || {
-        replies_to(&tg, OWNER, "echo: first") == 1
+        tg.replies_to(OWNER, "echo: first") == 1
     })
     .await;
     assert_eq!((tg.count("getFile"), tg.count("download")), (0, 0));
@@ -178,7 +168,7 @@ async fn inbound_media_is_fetched_after_access_control_capped_and_off_the_poll_l
     let liar = tg.add_file("liar.jpg", vec![0u8; 2 * 1024 * 1024 + 10]);
     photo(&tg, OWNER, &liar, 10, "tiny, promise");
     wait_for("the reply to the liar", || {
-        replies_to(&tg, OWNER, "image not downloaded") == 1
+        tg.replies_to(OWNER, "image not downloaded") == 1
     })
     .await;
     assert_eq!(tg.count("download"), 1);
@@ -199,18 +189,18 @@ async fn inbound_media_is_fetched_after_access_control_capped_and_off_the_poll_l
     tg.push_dm(OWNER, "after the photo"); // same session: must wait for the photo
     tg.push_dm(FRIEND, "meanwhile");
     wait_for("the friend's reply", || {
-        replies_to(&tg, FRIEND, "echo: meanwhile") == 1
+        tg.replies_to(FRIEND, "echo: meanwhile") == 1
     })
     .await;
     wait_for("both updates acknowledged", || tg.pending_updates() == 0).await;
-    assert_eq!(replies_to(&tg, OWNER, "slow one"), 0);
+    assert_eq!(tg.replies_to(OWNER, "slow one"), 0);
     tg.release_files();
     wait_for("the photo's reply", || {
-        replies_to(&tg, OWNER, "slow one") == 1
+        tg.replies_to(OWNER, "slow one") == 1
     })
     .await;
     wait_for("the later reply", || {
-        replies_to(&tg, OWNER, "echo: after the photo") == 1
+        tg.replies_to(OWNER, "echo: after the photo") == 1
     })
     .await;
     // In order within the session: the photo's run came before the later text's.

@@ -17,11 +17,7 @@ const OP: &[&str] = &["operator.admin", "operator.read", "operator.write"];
 const OWNER: i64 = 111;
 
 fn config(home: &Home, tg: &FakeTelegram, llm: &FakeOpenAi) -> Value {
-    let mut cfg = token_config(home);
-    cfg["models"] = json!({"providers": {"fake": {"baseUrl": llm.url(), "api": "openai-completions",
-        "apiKey": "k", "models": [{"id": "m1"}]}}});
-    cfg["agents"] =
-        json!({"defaults": {"model": {"primary": "fake/m1"}, "workspace": home.path().join("ws")}});
+    let mut cfg = fake_model_config(home, &llm.url());
     cfg["channels"] = json!({"telegram": {"botToken": FAKE_TOKEN, "apiRoot": tg.url(),
         "dmPolicy": "allowlist", "allowFrom": [OWNER.to_string()]}});
     cfg
@@ -35,16 +31,6 @@ async fn started() -> (FakeTelegram, FakeOpenAi, Gateway) {
     home.write_config(&config(&home, &tg, &llm));
     let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
     (tg, llm, gw)
-}
-
-fn replies_to(tg: &FakeTelegram, chat: i64, text: &str) -> usize {
-    tg.sent_messages()
-        .iter()
-        .filter(|m| {
-            m["chat_id"].to_string().trim_matches('"') == chat.to_string()
-                && m["text"].as_str().is_some_and(|t| t.contains(text))
-        })
-        .count()
 }
 
 /// The user turns of a session's transcript (`chat.history`), as JSON text.
@@ -102,15 +88,12 @@ fn runs_for(llm: &FakeOpenAi, text: &str) -> usize {
 async fn dm_reaches_the_agent_and_strangers_are_ignored() {
     let (tg, llm, gw) = started().await;
     tg.push_dm(OWNER, "hello bot");
-    wait_for("the reply", || {
-        replies_to(&tg, OWNER, "echo: hello bot") == 1
-    })
-    .await;
+    wait_for("the reply", || tg.replies_to(OWNER, "echo: hello bot") == 1).await;
     assert!(tg.count("sendChatAction") >= 1, "typing indicator sent");
     tg.push_dm(999, "let me in");
     tg.push_dm(OWNER, "second");
     wait_for("the second reply", || {
-        replies_to(&tg, OWNER, "echo: second") == 1
+        tg.replies_to(OWNER, "echo: second") == 1
     })
     .await;
     assert_eq!(
@@ -118,7 +101,7 @@ async fn dm_reaches_the_agent_and_strangers_are_ignored() {
         0,
         "a stranger never reaches the agent"
     );
-    assert_eq!(replies_to(&tg, 999, ""), 0);
+    assert_eq!(tg.replies_to(999, ""), 0);
     // Status over WS.
     let (mut raw, _) = connected(&gw.url(), OP).await;
     let st = raw.req("s", "channels.status", None).await["payload"].clone();
@@ -139,7 +122,7 @@ async fn kill_9_neither_loses_nor_duplicates() {
     tg.push_dm(OWNER, "while down");
     let gw = Gateway::start_in(gw.into_home(), &["gateway", "--port", "0"], &[]);
     wait_for("the queued message", || {
-        replies_to(&tg, OWNER, "echo: while down") == 1
+        tg.replies_to(OWNER, "echo: while down") == 1
     })
     .await;
     assert_eq!(
@@ -208,16 +191,16 @@ async fn a_panic_in_the_telegram_task_is_contained_and_the_message_redelivered()
     assert!(acct["lastErrorAt"].as_u64().is_some(), "{acct}");
     // The supervised task restarts; the unacknowledged update is redelivered, answered once.
     wait_for("the redelivered message's reply", || {
-        replies_to(&tg, OWNER, "echo: boom") == 1
+        tg.replies_to(OWNER, "echo: boom") == 1
     })
     .await;
     tg.push_dm(OWNER, "after the panic");
     wait_for("a later reply", || {
-        replies_to(&tg, OWNER, "echo: after the panic") == 1
+        tg.replies_to(OWNER, "echo: after the panic") == 1
     })
     .await;
     assert_eq!(runs_for(&llm, "boom"), 1, "processed exactly once");
-    assert_eq!(replies_to(&tg, OWNER, "echo: boom"), 1);
+    assert_eq!(tg.replies_to(OWNER, "echo: boom"), 1);
     let st = raw.req("s2", "channels.status", None).await["payload"].clone();
     let acct = &st["channelAccounts"]["telegram"][0];
     assert_eq!(acct["running"], true, "{acct}");
@@ -246,11 +229,7 @@ async fn send_is_delivered_once_per_key_across_a_restart() {
     let (mut raw, _) = connected(&gw.url(), OP).await;
     let r = raw.req("s2", "send", Some(params)).await;
     assert_eq!(r["payload"], first, "the cached result");
-    assert_eq!(
-        replies_to(&tg, 111, "ping once"),
-        1,
-        "delivered exactly once"
-    );
+    assert_eq!(tg.replies_to(111, "ping once"), 1, "delivered exactly once");
 
     // Bad inputs get clear errors.
     let bad = |p: Value| {
@@ -335,7 +314,7 @@ async fn message_send_cli() {
     );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("Sent via telegram"), "{out}");
-    assert_eq!(replies_to(&tg, 111, "from the cli"), 1);
+    assert_eq!(tg.replies_to(111, "from the cli"), 1);
     let (code, out, _) = run_cli(&gw.home, &["channels", "status"], &env);
     assert_eq!(code, 0);
     assert!(out.contains("telegram/default"), "{out}");
@@ -393,7 +372,7 @@ async fn agent_deliver_sends_the_reply_through_the_channel() {
         v["result"]["meta"]["delivery"]["channel"], "telegram",
         "{v}"
     );
-    assert_eq!(replies_to(&tg, 111, "echo: deliver me"), 1);
+    assert_eq!(tg.replies_to(111, "echo: deliver me"), 1);
     // Delivery without a target is a clear error.
     let (mut raw, _) = connected(&gw.url(), OP).await;
     let r = raw
@@ -448,7 +427,7 @@ async fn a_message_queued_behind_a_busy_session_is_acked_and_survives_kill_9() {
 
     let gw = Gateway::start_in(gw.into_home(), &["gateway", "--port", "0"], &[]);
     wait_for("the replayed message's reply", || {
-        replies_to(&tg, OWNER, "echo: queued") == 1
+        tg.replies_to(OWNER, "echo: queued") == 1
     })
     .await;
     assert_eq!(runs_for(&llm, "queued"), 1, "replayed exactly once");
@@ -510,7 +489,7 @@ async fn a_queued_inbox_entry_survives_kill_9_after_the_run_wait() {
 
     let _gw = Gateway::start_in(gw.into_home(), &["gateway", "--port", "0"], &knob);
     wait_for("the replayed message's reply", || {
-        replies_to(&tg, OWNER, "echo: long-queued") == 1
+        tg.replies_to(OWNER, "echo: long-queued") == 1
     })
     .await;
     assert_eq!(runs_for(&llm, "long-queued"), 1, "replayed exactly once");
@@ -544,7 +523,7 @@ async fn replay_retries_entries_when_the_lane_is_full_instead_of_dropping_them()
     for i in 0..n {
         let text = format!("echo: left-{i:02}-over");
         wait_for(&format!("the reply to {text}"), || {
-            replies_to(&tg, OWNER, &text) == 1
+            tg.replies_to(OWNER, &text) == 1
         })
         .await;
     }
@@ -577,7 +556,7 @@ async fn bindings_and_mention_patterns_route_group_messages() {
     tg.push_update(group(1, "just chatting"));
     tg.push_update(group(2, "Claw, how is the deploy?"));
     wait_for("the reply in the group", || {
-        replies_to(&tg, -1001, "how is the deploy? [from: Alice (111)]") == 1
+        tg.replies_to(-1001, "how is the deploy? [from: Alice (111)]") == 1
     })
     .await;
     // The unmentioned message started no run; it reached the agent only as pending context.
@@ -638,7 +617,7 @@ async fn channels_stop_and_start_an_account() {
     assert_eq!(r["payload"]["started"], true, "{r}");
     assert_eq!(r["payload"]["alreadyRunning"], false, "{r}");
     wait_for("the reply after start", || {
-        replies_to(&tg, OWNER, "echo: while stopped") == 1
+        tg.replies_to(OWNER, "echo: while stopped") == 1
     })
     .await;
     let again = raw
@@ -750,7 +729,7 @@ async fn non_utf8_text_gets_clear_errors() {
         "{r}"
     );
     assert_eq!(raw.req("h", "health", None).await["ok"], true);
-    assert_eq!(replies_to(&tg, 111, "caf"), 0, "nothing was sent");
+    assert_eq!(tg.replies_to(111, "caf"), 0, "nothing was sent");
 
     // On the command line: clap refuses the argument with a clear message; no panic.
     let port = gw.port.to_string();
@@ -790,18 +769,18 @@ async fn chat_commands_reset_and_stop_without_a_model_call() {
     let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
     tg.push_dm(OWNER, "remember the number 7");
     wait_for("the first reply", || {
-        replies_to(&tg, OWNER, "echo: remember the number 7") == 1
+        tg.replies_to(OWNER, "echo: remember the number 7") == 1
     })
     .await;
     tg.push_dm(OWNER, "/new");
     wait_for("the reset reply", || {
-        replies_to(&tg, OWNER, "✅ New session started.") == 1
+        tg.replies_to(OWNER, "✅ New session started.") == 1
     })
     .await;
     assert_eq!(llm.requests().len(), 1, "a bare /new calls no model");
     tg.push_dm(OWNER, "/reset what was the number?");
     wait_for("the reply after /reset", || {
-        replies_to(&tg, OWNER, "echo: what was the number?") == 1
+        tg.replies_to(OWNER, "echo: what was the number?") == 1
     })
     .await;
     let last = llm.requests().last().cloned().unwrap();
@@ -812,7 +791,7 @@ async fn chat_commands_reset_and_stop_without_a_model_call() {
     );
     tg.push_dm(OWNER, "/stop");
     wait_for("the stop reply", || {
-        replies_to(&tg, OWNER, "Nothing is running.") == 1
+        tg.replies_to(OWNER, "Nothing is running.") == 1
     })
     .await;
     // In a group that needs a mention, a command addressed to this bot works; one for
@@ -825,12 +804,12 @@ async fn chat_commands_reset_and_stop_without_a_model_call() {
     tg.push_update(group(900, "/new@SomeOtherBot"));
     tg.push_update(group(901, &format!("/new@{FAKE_BOT_USERNAME}")));
     wait_for("the group reset reply", || {
-        replies_to(&tg, -1002, "✅ New session started.") == 1
+        tg.replies_to(-1002, "✅ New session started.") == 1
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        replies_to(&tg, -1002, "✅"),
+        tg.replies_to(-1002, "✅"),
         1,
         "the other bot's command was not ours"
     );
@@ -850,7 +829,7 @@ async fn a_stranger_pairs_with_a_code_the_owner_approves() {
     let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
     tg.push_dm(STRANGER, "hello?");
     wait_for("the pairing code", || {
-        replies_to(&tg, STRANGER, "Your pairing code:") == 1
+        tg.replies_to(STRANGER, "Your pairing code:") == 1
     })
     .await;
     let text = tg
@@ -874,7 +853,7 @@ async fn a_stranger_pairs_with_a_code_the_owner_approves() {
     tg.push_dm(STRANGER, "hello again?");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        replies_to(&tg, STRANGER, "pairing code"),
+        tg.replies_to(STRANGER, "pairing code"),
         1,
         "the code is sent once"
     );
@@ -915,10 +894,10 @@ async fn a_stranger_pairs_with_a_code_the_owner_approves() {
     });
     assert_eq!(c, 0, "{err}");
     assert!(out.contains("Approved telegram sender 999"), "{out}");
-    assert_eq!(replies_to(&tg, STRANGER, "You are approved"), 1);
+    assert_eq!(tg.replies_to(STRANGER, "You are approved"), 1);
     tg.push_dm(STRANGER, "now?");
     wait_for("the approved sender's reply", || {
-        replies_to(&tg, STRANGER, "echo: now?") == 1
+        tg.replies_to(STRANGER, "echo: now?") == 1
     })
     .await;
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use ed25519_dalek::SigningKey;
 use futures_util::SinkExt;
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
@@ -203,6 +203,19 @@ fn http_auth_failures_lock_out_the_client_the_proxy_names() {
     // Nor is the WS path of a third address; but the locked one is locked there too.
 }
 
+/// A Control UI `connect` (admin scopes, the shared token, device `key`) through a page whose
+/// upgrade carries `headers`; returns the answer.
+async fn control_ui_connect(url: &str, headers: &[(&str, &str)], key: &SigningKey) -> Value {
+    let (mut raw, ch) = Raw::open_with(url, headers).await;
+    let nonce = ch["payload"]["nonce"].as_str().unwrap().to_string();
+    let mut p = connect_params(Some(TOKEN), &["operator.admin"]);
+    p["client"]["id"] = json!("openclaw-control-ui");
+    p["client"]["mode"] = json!("ui");
+    signed(&mut p, key, &nonce, TOKEN);
+    raw.send(&connect_frame("c", p)).await;
+    raw.res("c").await
+}
+
 #[tokio::test]
 async fn a_rebinding_page_on_loopback_is_not_local() {
     let gw = Gateway::start();
@@ -212,14 +225,7 @@ async fn a_rebinding_page_on_loopback_is_not_local() {
 
     // A fresh device through a rebinding page: never silently paired.
     let key = SigningKey::from_bytes(&[9; 32]);
-    let (mut raw, ch) = Raw::open_with(&gw.url(), &headers).await;
-    let nonce = ch["payload"]["nonce"].as_str().unwrap().to_string();
-    let mut p = connect_params(Some(TOKEN), &["operator.admin"]);
-    p["client"]["id"] = json!("openclaw-control-ui");
-    p["client"]["mode"] = json!("ui");
-    signed(&mut p, &key, &nonce, TOKEN);
-    raw.send(&connect_frame("c", p)).await;
-    let res = raw.res("c").await;
+    let res = control_ui_connect(&gw.url(), &headers, &key).await;
     assert_eq!(res["ok"], false, "{res}");
     assert_eq!(res["error"]["code"], "NOT_PAIRED", "{res}");
     assert_eq!(res["error"]["details"]["code"], "PAIRING_REQUIRED", "{res}");
@@ -231,14 +237,7 @@ async fn a_rebinding_page_on_loopback_is_not_local() {
 
     // The same device from a local page is paired silently, as before.
     let local = format!("http://127.0.0.1:{}", gw.port);
-    let (mut raw, ch) = Raw::open_with(&gw.url(), &[("origin", local.as_str())]).await;
-    let nonce = ch["payload"]["nonce"].as_str().unwrap().to_string();
-    let mut p = connect_params(Some(TOKEN), &["operator.admin"]);
-    p["client"]["id"] = json!("openclaw-control-ui");
-    p["client"]["mode"] = json!("ui");
-    signed(&mut p, &key, &nonce, TOKEN);
-    raw.send(&connect_frame("c", p)).await;
-    let res = raw.res("c").await;
+    let res = control_ui_connect(&gw.url(), &[("origin", local.as_str())], &key).await;
     assert_eq!(res["ok"], true, "{res}");
 }
 

@@ -477,23 +477,13 @@ async fn dispatch(ctx: &MethodCtx, handle: &Arc<ConnHandle>, frame: RequestFrame
         Err(e) => Err(e),
     };
     let ok = result.is_ok();
+    let mut rest = None;
     let text = match result {
         Ok(Reply::Raw(raw)) => res_ok_raw(&frame.id, &raw),
         Ok(Reply::Json(v)) => res_text(&ResponseFrame::ok(&frame.id, v)),
-        Ok(Reply::TwoPhase { ack, rest }) => {
-            // The ack is queued before the work can finish (a retry of a finished run resolves
-            // at once), so a client always sees the ack first; the final answer reuses the id.
-            handle.send_text(res_text(&ResponseFrame::ok(&frame.id, ack)));
-            let id = frame.id.clone();
-            let handle = handle.clone();
-            tokio::spawn(async move {
-                let (ok, payload, error) = rest.await;
-                let mut f = ResponseFrame::ok(&id, payload);
-                f.ok = ok;
-                f.error = error;
-                handle.send_text(res_text(&f));
-            });
-            String::new()
+        Ok(Reply::TwoPhase { ack, rest: work }) => {
+            rest = Some(work);
+            res_text(&ResponseFrame::ok(&frame.id, ack))
         }
         Err(e) => res_text(&ResponseFrame::err(&frame.id, e)),
     };
@@ -506,8 +496,20 @@ async fn dispatch(ctx: &MethodCtx, handle: &Arc<ConnHandle>, frame: RequestFrame
         ctx.conn_id,
         frame.id
     );
-    if !text.is_empty() {
-        handle.send_text(text);
+    handle.send_text(text);
+    // The final answer of a two-phase reply reuses the request id. It is spawned only after
+    // the ack is queued, so the ack always comes first (a retry of a finished run resolves at
+    // once).
+    if let Some(work) = rest {
+        let id = frame.id;
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            let (ok, payload, error) = work.await;
+            let mut f = ResponseFrame::ok(&id, payload);
+            f.ok = ok;
+            f.error = error;
+            handle.send_text(res_text(&f));
+        });
     }
 }
 

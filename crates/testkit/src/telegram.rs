@@ -210,6 +210,17 @@ impl FakeTelegram {
             .count()
     }
 
+    /// How many sent messages went to `chat` with `text` in them.
+    pub fn replies_to(&self, chat: i64, text: &str) -> usize {
+        self.sent_messages()
+            .iter()
+            .filter(|m| {
+                m["chat_id"].to_string().trim_matches('"') == chat.to_string()
+                    && m["text"].as_str().is_some_and(|t| t.contains(text))
+            })
+            .count()
+    }
+
     /// Bodies of `sendMessage`, `sendPhoto` and `sendDocument` calls, in order (including failed ones).
     pub fn sent_messages(&self) -> Vec<Value> {
         self.shared

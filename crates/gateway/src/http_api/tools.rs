@@ -79,7 +79,12 @@ async fn invoke(state: &Arc<AppState>, body: &[u8]) -> Result<Response, ApiError
     }
     let loaded = state.config();
     let policy = ToolPolicy::for_agent(&loaded.config, &agent);
-    let gw_tools = loaded.config.gateway().tools.unwrap_or_default();
+    let gw_tools = loaded
+        .config
+        .gateway
+        .as_ref()
+        .and_then(|g| g.tools.clone())
+        .unwrap_or_default();
     let listed = |k: &str| {
         gw_tools[k]
             .as_array()
