@@ -359,3 +359,50 @@ async fn removing_a_node_drops_its_role_and_connection() {
         .await;
     assert_eq!(r["error"]["message"], "unknown nodeId");
 }
+
+#[tokio::test]
+async fn rpc_node_pairing_of_older_nodes() {
+    let gw = Gateway::start();
+    let (mut op, _) = connected(&gw.url(), &["operator.admin"]).await;
+    let params = json!({"nodeId": "legacy-1", "displayName": "Old Mac", "platform": "darwin",
+                        "commands": ["system.which", "camera.snap"], "caps": ["system"]});
+    let r = op.req("q", "node.pair.request", Some(params.clone())).await;
+    assert_eq!(r["payload"]["status"], "pending", "{r}");
+    assert_eq!(r["payload"]["created"], true);
+    assert_eq!(r["payload"]["request"]["commands"], json!(["system.which"]));
+    let ev = op.event("node.pair.requested").await;
+    assert_eq!(ev["payload"]["nodeId"], "legacy-1");
+    let again = op.req("q2", "node.pair.request", Some(params)).await;
+    assert_eq!(again["payload"]["created"], false);
+    assert_eq!(
+        again["payload"]["request"]["requestId"],
+        r["payload"]["request"]["requestId"]
+    );
+    let ok = op
+        .req(
+            "a",
+            "node.pair.approve",
+            Some(json!({"requestId": r["payload"]["request"]["requestId"]})),
+        )
+        .await;
+    assert_eq!(ok["ok"], true, "{ok}");
+    assert!(ok["payload"]["node"].get("token").is_none(), "{ok}");
+    let listed = op.req("l", "node.pair.list", None).await;
+    assert!(listed["payload"]["paired"][0].get("token").is_none());
+    let v = op
+        .req(
+            "v",
+            "node.pair.verify",
+            Some(json!({"nodeId": "legacy-1", "token": "wrong"})),
+        )
+        .await;
+    assert_eq!(v["payload"], json!({"ok": false}), "{v}");
+    let bad = op
+        .req(
+            "b",
+            "node.pair.request",
+            Some(json!({"nodeId": "x", "bogus": 1})),
+        )
+        .await;
+    assert_eq!(bad["error"]["code"], "INVALID_REQUEST", "{bad}");
+}

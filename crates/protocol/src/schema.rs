@@ -72,6 +72,8 @@ fn register_all(g: &mut SchemaGenerator) {
     g.subschema_for::<nodes::PendingWorkItem>();
     g.subschema_for::<nodes::PairResolved>();
     g.subschema_for::<nodes::NodeInvokeRequest>();
+    g.subschema_for::<nodes::NodePairRequestParams>();
+    g.subschema_for::<nodes::NodePairVerifyParams>();
 }
 
 /// The whole protocol schema: `{"$schema", "title", "$defs": {TypeName: schema…}}`.

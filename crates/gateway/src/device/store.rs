@@ -101,7 +101,8 @@ pub struct DeviceStore {
 
 type StoreData = Maps<PairedDevice, PendingRequest>;
 
-fn random_token() -> String {
+/// A fresh secret: 32 random bytes, base64url (43 characters).
+pub fn random_token() -> String {
     let b: [u8; 32] = rand::random();
     URL_SAFE_NO_PAD.encode(b)
 }

@@ -8,9 +8,9 @@ use openclaw_protocol::connect::scopes;
 use openclaw_protocol::events::names as ev;
 use openclaw_protocol::nodes::{
     NodeError, NodeEventParams, NodeIdParams, NodeInvokeParams, NodeInvokeProgressParams,
-    NodeInvokeRequest, NodeInvokeResultParams, NodePendingAckParams, NodePendingDrainParams,
-    NodePendingEnqueueParams, NodeRenameParams, PairResolved, PendingPriority, RequestIdParams,
-    names,
+    NodeInvokeRequest, NodeInvokeResultParams, NodePairRequestParams, NodePairVerifyParams,
+    NodePendingAckParams, NodePendingDrainParams, NodePendingEnqueueParams, NodeRenameParams,
+    PairResolved, PendingPriority, RequestIdParams, names,
 };
 use openclaw_protocol::schema::parse_params;
 use openclaw_protocol::{EmptyParams, ErrorShape};
@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use super::devices::holds;
 use crate::hub::Audience;
 use crate::nodes::session::{self, catalogue};
+use crate::nodes::store::NodeFacts;
 use crate::nodes::{
     DEFAULT_INVOKE_TIMEOUT_MS, Delivery, MAX_INVOKE_TIMEOUT_MS, MAX_RESULT_BYTES, Outcome,
     node_id_of,
@@ -31,7 +32,7 @@ pub fn register(out: &mut Vec<MethodSpec>) {
     let read = Access::Scope(scopes::READ);
     let write = Access::Scope(scopes::WRITE);
     let node = Access::NodeOnly;
-    let table: [(&'static str, Access, Handler); 19] = [
+    let table: [(&'static str, Access, Handler); 21] = [
         (names::NODE_LIST, read, list),
         (names::NODE_DESCRIBE, read, describe),
         (names::NODE_RENAME, pairing, rename),
@@ -39,6 +40,8 @@ pub fn register(out: &mut Vec<MethodSpec>) {
         (names::NODE_PAIR_APPROVE, pairing, pair_approve),
         (names::NODE_PAIR_REJECT, pairing, pair_reject),
         (names::NODE_PAIR_REMOVE, pairing, pair_remove),
+        (names::NODE_PAIR_REQUEST, pairing, pair_request),
+        (names::NODE_PAIR_VERIFY, pairing, pair_verify),
         (names::NODE_INVOKE, write, invoke),
         (names::NODE_PENDING_ENQUEUE, write, pending_enqueue),
         (names::NODE_INVOKE_RESULT, node, invoke_result),
@@ -170,7 +173,71 @@ fn pair_approve<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFut
             .apply_surface(&node.node_id, &node.facts.commands);
         tracing::info!(target: "gateway", "node {} approved with {} command(s)", session::short(&node.node_id), node.facts.commands.len());
         resolved(&ctx.state, id, &node.node_id, "approved");
-        Ok(Reply::Json(json!({"requestId": id, "node": node})))
+        Ok(Reply::Json(
+            json!({"requestId": id, "node": node.redacted()}),
+        ))
+    })
+}
+
+/// `node.pair.request`: a 2026.1-era node asks for pairing over RPC (its declared commands are
+/// filtered through the allowlist like a connecting node's).
+fn pair_request<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let p = parse_params::<NodePairRequestParams>(names::NODE_PAIR_REQUEST, params)?;
+        let node_id = p.node_id.trim();
+        if node_id.is_empty() {
+            return Err(ErrorShape::invalid_request("nodeId required"));
+        }
+        let platform = p.platform.clone().unwrap_or_default();
+        let list = session::allowlist(&ctx.state, &platform, p.device_family.as_deref());
+        let facts = NodeFacts {
+            client_id: None,
+            client_mode: None,
+            display_name: p.display_name.clone(),
+            platform: p.platform.clone(),
+            version: p.version.clone(),
+            device_family: p.device_family.clone(),
+            model_identifier: p.model_identifier.clone(),
+            caps: p.caps.clone().unwrap_or_default(),
+            commands: list.filter(&p.commands.clone().unwrap_or_default()),
+        };
+        let (req, created) = ctx
+            .state
+            .nodes
+            .store
+            .request(
+                node_id,
+                facts,
+                p.remote_ip.clone(),
+                p.silent.unwrap_or(false),
+                now_ms(),
+            )
+            .map_err(store_error)?;
+        if created {
+            ctx.state.hub.broadcast(
+                ev::NODE_PAIR_REQUESTED,
+                &serde_json::to_string(&req).unwrap_or_default(),
+                None,
+                true,
+                Audience::Pairing,
+            );
+        }
+        Ok(Reply::Json(
+            json!({"status": "pending", "request": req, "created": created}),
+        ))
+    })
+}
+
+/// `node.pair.verify`: checks a 2026.1-era node token.
+fn pair_verify<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let p = parse_params::<NodePairVerifyParams>(names::NODE_PAIR_VERIFY, params)?;
+        Ok(Reply::Json(
+            match ctx.state.nodes.store.verify(p.node_id.trim(), &p.token) {
+                Some(node) => json!({"ok": true, "node": node}),
+                None => json!({"ok": false}),
+            },
+        ))
     })
 }
 

@@ -62,6 +62,19 @@ pub struct PairedNode {
     pub approved_at_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_connected_at_ms: Option<u64>,
+    /// The node token of 2026.1-era nodes (`node.pair.verify`); never listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl PairedNode {
+    /// The record as operators see it (no token).
+    pub fn redacted(&self) -> Self {
+        Self {
+            token: None,
+            ..self.clone()
+        }
+    }
 }
 
 /// Max node surface requests kept (oldest dropped).
@@ -193,10 +206,59 @@ impl NodeStore {
                 created_at_ms: created,
                 approved_at_ms: now,
                 last_connected_at_ms: last,
+                token: Some(crate::device::random_token()),
             };
             data.paired.insert(node.node_id.clone(), node.clone());
             Change::Write(Some(node))
         })
+    }
+
+    /// Files a request made over RPC (`node.pair.request`, 2026.1-era nodes); a repeat with
+    /// the same surface refreshes it. Returns the request and whether it is new.
+    pub fn request(
+        &self,
+        node_id: &str,
+        facts: NodeFacts,
+        remote_ip: Option<String>,
+        silent: bool,
+        now: u64,
+    ) -> Result<(NodePending, bool), StoreError> {
+        self.files.update(|data| {
+            if let Some(r) = data
+                .pending
+                .values_mut()
+                .find(|r| r.node_id == node_id && r.facts == facts)
+            {
+                r.ts = now;
+                return Change::Write((r.clone(), false));
+            }
+            data.pending.retain(|_, r| r.node_id != node_id);
+            evict_oldest(data);
+            let req = NodePending {
+                request_id: uuid::Uuid::new_v4().to_string(),
+                node_id: node_id.to_string(),
+                required_approve_scopes: required_scopes(&facts.commands),
+                facts,
+                remote_ip,
+                silent,
+                ts: now,
+            };
+            data.pending.insert(req.request_id.clone(), req.clone());
+            Change::Write((req, true))
+        })
+    }
+
+    /// Checks a 2026.1-era node token in constant time.
+    pub fn verify(&self, node_id: &str, token: &str) -> Option<PairedNode> {
+        let data = self.files.read();
+        data.paired
+            .get(node_id)
+            .filter(|p| {
+                p.token
+                    .as_deref()
+                    .is_some_and(|t| crate::auth::secret_eq(t, token))
+            })
+            .map(PairedNode::redacted)
     }
 
     /// Drops a surface request; `None` when unknown.
@@ -239,7 +301,7 @@ impl NodeStore {
         let data = self.files.read();
         let mut pending: Vec<NodePending> = data.pending.values().cloned().collect();
         pending.sort_by_key(|p| std::cmp::Reverse(p.ts));
-        let paired = data.paired.values().cloned().collect();
+        let paired = data.paired.values().map(PairedNode::redacted).collect();
         (pending, paired)
     }
 }
