@@ -53,10 +53,7 @@ async fn run_agent(raw: &mut Raw, id: &str) -> (Value, Value, Vec<Value>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_phase_agent_with_streamed_events() {
     let fake = FakeOpenAi::start().await;
-    fake.push(Script::Text {
-        text: "Hello from the fake model".into(),
-        chunks: 4,
-    });
+    fake.push(Script::text_in("Hello from the fake model", 4));
     let gw = start_with(&fake, json!({})).await;
     let (mut raw, _) = connected(&gw.url(), OP).await;
     raw.send(&agent_req("a1", "hi there", "run-1")).await;

@@ -37,10 +37,7 @@ fn data_lines(raw: &str) -> Vec<String> {
 #[tokio::test]
 async fn openai_stream_frames_end_with_done_and_carry_usage() {
     let fake = FakeOpenAi::start().await;
-    fake.push(Script::Text {
-        text: "abcdef".into(),
-        chunks: 3,
-    });
+    fake.push(Script::text_in("abcdef", 3));
     assert!(fake.url().ends_with("/v1"));
     let body = json!({"model": "m", "stream": true, "stream_options": {"include_usage": true},
                       "messages": [{"role": "user", "content": "hi"}]});
@@ -191,10 +188,7 @@ async fn anthropic_stream_uses_named_events_in_order() {
     assert_eq!(text, "echo: hello");
     assert!(raw.contains("\"stop_reason\":\"end_turn\""));
 
-    fake.push(Script::StreamError {
-        kind: "overloaded_error".into(),
-        message: "Overloaded".into(),
-    });
+    fake.push(Script::stream_error("overloaded_error", "Overloaded"));
     let raw = post(fake.addr(), "/v1/messages", &body).await;
     assert!(raw.contains("event: error"));
     assert!(raw.contains(r#""type":"overloaded_error""#), "{raw}");
