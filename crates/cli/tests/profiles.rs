@@ -167,12 +167,7 @@ fn two_profiles_run_side_by_side_without_touching_each_other() {
         );
         assert_eq!(entry["service"]["installed"], true);
     }
-    let warnings: Vec<&str> = v["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let warnings = strings(&v["warnings"]);
     assert!(
         !warnings.iter().any(|w| w.contains("all use port")),
         "{warnings:?}"

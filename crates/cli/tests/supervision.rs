@@ -476,7 +476,6 @@ fn half_written_units_and_bad_inputs_give_clear_errors() {
         ro.write_config(&token_config(&ro));
         let dir = ro.path().join(".config/systemd/user");
         std::fs::create_dir_all(&dir).unwrap();
-        use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o500)).unwrap();
         let (code, _, err) = run(&ro, &["gateway", "install"], &fake.env(), &[]);
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
@@ -539,12 +538,7 @@ fn status_deep_lists_profiles_and_legacy_services() {
     let legacy = &v["extraServices"][0];
     assert_eq!(legacy["name"], "clawdbot-gateway.service");
     assert_eq!(legacy["legacy"], true);
-    let warnings: Vec<&str> = v["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let warnings = strings(&v["warnings"]);
     assert!(
         warnings
             .iter()
