@@ -196,11 +196,7 @@ async fn routes_inbound_reconnects_and_watchdog_forces_reconnect() {
     );
 
     let sent = d
-        .send(OutboundMessage {
-            chat_id: "+15551234567".into(),
-            text: "abc defgh ij".into(),
-            ..Default::default()
-        })
+        .send(OutboundMessage::text("+15551234567", "abc defgh ij"))
         .await
         .unwrap();
     assert_eq!(sent.message_ids.len(), 3);
@@ -210,19 +206,14 @@ async fn routes_inbound_reconnects_and_watchdog_forces_reconnect() {
             .all(|(jid, t)| jid == "15551234567@s.whatsapp.net" && t.chars().count() <= 5)
     );
     assert!(matches!(
-        d.send(OutboundMessage {
-            chat_id: "@bob".into(),
-            text: "x".into(),
-            ..Default::default()
-        })
-        .await,
+        d.send(OutboundMessage::text("@bob", "x")).await,
         Err(ChannelError::BadTarget(_))
     ));
 
     running.stop().await;
     assert!(!d.status().running);
     assert!(matches!(
-        d.send(OutboundMessage { chat_id: "+15551234567".into(), text: "x".into(), ..Default::default() }).await,
+        d.send(OutboundMessage::text("+15551234567", "x")).await,
         Err(ChannelError::Unavailable(m)) if m.contains("No active WhatsApp Web listener")
     ));
 }
@@ -246,13 +237,7 @@ async fn logged_out_stops_with_not_linked_and_no_retry() {
     );
     assert_eq!(link.connects.lock().unwrap().len(), 1);
     assert!(!d.status().linked);
-    let err = d
-        .send(OutboundMessage {
-            chat_id: "+15551234567".into(),
-            text: "x".into(),
-            ..Default::default()
-        })
-        .await;
+    let err = d.send(OutboundMessage::text("+15551234567", "x")).await;
     assert!(matches!(err, Err(ChannelError::NotLinked(_))));
 }
 

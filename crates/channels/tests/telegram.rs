@@ -431,13 +431,7 @@ async fn send_chunks_long_text_and_falls_back_to_plain_text() {
     assert_eq!(retry["chat_id"], -1001);
     assert!(d.status().last_outbound_at.is_some());
 
-    let err = d
-        .send(OutboundMessage {
-            chat_id: "+15551234567".into(),
-            text: "x".into(),
-            ..Default::default()
-        })
-        .await;
+    let err = d.send(OutboundMessage::text("+15551234567", "x")).await;
     assert!(matches!(err, Err(ChannelError::BadTarget(_))));
 }
 
