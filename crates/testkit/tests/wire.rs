@@ -4,11 +4,21 @@
 
 use std::time::Duration;
 
-use openclaw_testkit::{FakeAnthropic, FakeOpenAi, Script};
+use openclaw_testkit::{FakeAnthropic, FakeOpenAi, FakeServer, Script};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Sends one HTTP/1.1 POST and returns the whole raw response (headers + body).
+/// `{"stream": true}` to the OpenAI fake's chat completions: the raw response.
+async fn openai_stream(fake: &FakeServer) -> String {
+    post(
+        fake.addr(),
+        "/v1/chat/completions",
+        &json!({"stream": true}),
+    )
+    .await
+}
+
 async fn post(addr: std::net::SocketAddr, path: &str, body: &Value) -> String {
     let mut s = tokio::net::TcpStream::connect(addr)
         .await
@@ -96,23 +106,13 @@ async fn openai_echo_default_json_reply_and_errors() {
     assert_eq!(body["choices"][0]["message"]["content"], "echo: ping");
 
     fake.push(Script::rate_limited(1));
-    let raw = post(
-        fake.addr(),
-        "/v1/chat/completions",
-        &json!({"stream": true}),
-    )
-    .await;
+    let raw = openai_stream(&fake).await;
     assert!(raw.starts_with("HTTP/1.1 429"), "{raw}");
     assert!(raw.to_ascii_lowercase().contains("retry-after: 1"));
     assert!(raw.contains("\"code\":\"rate_limit_exceeded\""));
 
     fake.push(Script::server_error());
-    let raw = post(
-        fake.addr(),
-        "/v1/chat/completions",
-        &json!({"stream": true}),
-    )
-    .await;
+    let raw = openai_stream(&fake).await;
     assert!(raw.starts_with("HTTP/1.1 500"), "{raw}");
     assert!(fake.wait_for_requests(3, Duration::from_secs(1)).await);
     assert_eq!(fake.pending(), 0);
@@ -127,12 +127,7 @@ async fn openai_tool_call_then_text() {
         json!({"path": "a"}),
         "done",
     ));
-    let raw = post(
-        fake.addr(),
-        "/v1/chat/completions",
-        &json!({"stream": true}),
-    )
-    .await;
+    let raw = openai_stream(&fake).await;
     let data = data_lines(&raw);
     let args: String = data
         .iter()
@@ -147,12 +142,7 @@ async fn openai_tool_call_then_text() {
     assert!(raw.contains("\"finish_reason\":\"tool_calls\""));
     // The follow-up text was queued for the next request.
     assert_eq!(fake.pending(), 1);
-    let raw = post(
-        fake.addr(),
-        "/v1/chat/completions",
-        &json!({"stream": true}),
-    )
-    .await;
+    let raw = openai_stream(&fake).await;
     assert!(raw.contains("\"content\":\"d"), "{raw}");
 }
 
