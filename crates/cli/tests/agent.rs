@@ -288,9 +288,7 @@ async fn provider_errors_retries_and_missing_model() {
     assert_eq!(fake.request_count(), 2);
 
     // No model configured: a clear error on the run, not at startup.
-    let home = Home::new();
-    home.write_config(&token_config(&home));
-    let gw2 = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let gw2 = Gateway::start();
     let (mut raw2, _) = connected(&gw2.url(), OP).await;
     raw2.send(&agent_req("a1", "x", "nomodel")).await;
     let (_, fin, _) = run_agent(&mut raw2, "a1").await;

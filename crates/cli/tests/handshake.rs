@@ -560,13 +560,7 @@ async fn device_proof_failures() {
 
 #[tokio::test]
 async fn handshake_timeout_closes_silent_sockets() {
-    let home = Home::new();
-    home.write_config(&token_config(&home));
-    let gw = Gateway::start_in(
-        home,
-        &["gateway", "--port", "0"],
-        &[("OPENCLAW_HANDSHAKE_TIMEOUT_MS", "300")],
-    );
+    let gw = Gateway::start_with_env(&[("OPENCLAW_HANDSHAKE_TIMEOUT_MS", "300")]);
     let (mut raw, _) = Raw::open(&gw.url()).await;
     assert_eq!(raw.closed().await, (1000, String::new()));
 }

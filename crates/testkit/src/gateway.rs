@@ -112,9 +112,14 @@ pub struct Gateway {
 impl Gateway {
     /// Starts with the token config and `--port 0`.
     pub fn start() -> Self {
+        Self::start_with_env(&[])
+    }
+
+    /// [`Gateway::start`] with extra env (test knobs such as `OPENCLAW_…_MS`).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Self {
         let home = Home::new();
         home.write_config(&token_config(&home));
-        Self::start_in(home, &["gateway", "--port", "0"], &[])
+        Self::start_in(home, &["gateway", "--port", "0"], env)
     }
 
     /// Starts the binary with `args` and extra env; waits for the listening line.
