@@ -139,13 +139,13 @@ async fn symlink_escapes_are_refused() {
     assert_eq!(outside, "TOP SECRET\n");
 
     // A symlink that stays inside the workspace is followed.
-    let out = call_ok(&ws, "read", json!({"path": "sublink/inside.txt"})).await;
+    call_ok(&ws, "read", json!({"path": "sublink/inside.txt"})).await;
 }
 
 #[tokio::test]
 async fn write_read_edit_ls_round_trip() {
     let (_root, ws) = setup();
-    let out = call_ok(
+    call_ok(
         &ws,
         "write",
         json!({"path": "deep/new/file.md", "content": "one\ntwo\nthree\n"}),
@@ -168,7 +168,7 @@ async fn write_read_edit_ls_round_trip() {
         out.content
     );
 
-    let out = call_ok(
+    call_ok(
         &ws,
         "edit",
         json!({"path": "deep/new/file.md", "oldText": "two", "newText": "TWO"}),
@@ -239,7 +239,7 @@ async fn bad_arguments_and_unknown_tools_are_tool_errors() {
 async fn missing_workspace_is_created_private() {
     let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let ws = root.path().join("fresh/ws");
-    let out = call_ok(&ws, "write", json!({"path": "a.txt", "content": "hi"})).await;
+    call_ok(&ws, "write", json!({"path": "a.txt", "content": "hi"})).await;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -268,7 +268,7 @@ async fn write_and_edit_replace_the_file_instead_of_truncating_it() {
     symlink(&file, ws.join("alias.sh")).unwrap_or_else(|e| panic!("{e}"));
     let mut held = std::fs::File::open(&file).unwrap_or_else(|e| panic!("{e}"));
 
-    let out = call_ok(
+    call_ok(
         &ws,
         "write",
         json!({"path": "alias.sh", "content": "echo new\n"}),
@@ -300,7 +300,7 @@ async fn write_and_edit_replace_the_file_instead_of_truncating_it() {
     assert_eq!(mode(&file), 0o750);
 
     std::fs::hard_link(&file, ws.join("new-link")).unwrap_or_else(|e| panic!("{e}"));
-    let out = call_ok(
+    call_ok(
         &ws,
         "edit",
         json!({"path": "script.sh", "oldText": "new", "newText": "edited"}),

@@ -10,8 +10,8 @@ use openclaw_channel_whatsapp::{
     to_inbound,
 };
 use openclaw_channels::{
-    Access, AccountConfig, CancelToken, CappedFile, ChannelDriver, ChannelError, OutboundMedia,
-    OutboundMessage, PairingStore, check_access, is_too_large, session_key_for,
+    Access, AccountConfig, CancelToken, CappedFile, ChannelDriver, ChannelError, Inbound,
+    OutboundMedia, OutboundMessage, PairingStore, check_access, is_too_large, session_key_for,
 };
 use openclaw_testkit::wait::wait_for;
 use tokio::sync::mpsc;

@@ -70,7 +70,10 @@ fn kill_9(mut gw: Gateway) -> Home {
 
 /// Waits until `chat` was sent exactly one message containing `text`.
 async fn replied_once(tg: &FakeTelegram, chat: i64, text: &str) {
-    replied_once(&tg, chat, text).await;
+    wait_for(&format!("one reply {text:?} to {chat}"), || {
+        tg.replies_to(chat, text) == 1
+    })
+    .await;
 }
 
 /// `openclaw <args>` against the running gateway (its port in the environment).

@@ -98,7 +98,7 @@ async fn v3_client_gets_v3_hello() {
     let mut params = connect_params(Some(TOKEN), &["operator.admin"]);
     params["minProtocol"] = json!(3);
     params["maxProtocol"] = json!(3);
-    let (mut raw, res) = try_connect(&gw.url(), "c3", params).await;
+    let (_raw, res) = try_connect(&gw.url(), "c3", params).await;
     let hello = &res["payload"];
     assert_eq!(hello["protocol"], 3, "{res}");
     assert!(hello["server"]["host"].is_string());
@@ -185,7 +185,7 @@ async fn password_auth() {
     let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
     let mut p = connect_params(None, &["operator.read"]);
     p["auth"] = json!({"password": "pw-secret-1"});
-    let (mut raw, res) = try_connect(&gw.url(), "c", p.clone()).await;
+    let (_raw, res) = try_connect(&gw.url(), "c", p.clone()).await;
     assert_eq!(res["ok"], true, "{res}");
     assert_eq!(res["payload"]["auth"]["method"], "password");
 

@@ -476,6 +476,7 @@ fn half_written_units_and_bad_inputs_give_clear_errors() {
         ro.write_config(&token_config(&ro));
         let dir = ro.path().join(".config/systemd/user");
         std::fs::create_dir_all(&dir).unwrap();
+        use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o500)).unwrap();
         let (code, _, err) = run(&ro, &["gateway", "install"], &fake.env(), &[]);
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
