@@ -122,6 +122,16 @@ async fn incoming(
     }
 }
 
+/// Answers a first request that is not a valid `connect` with `err`, then closes with 1008.
+async fn refuse_first_request(socket: &mut Socket, id: &str, err: ErrorShape) {
+    let _ = socket
+        .send(Message::Text(
+            res_text(&ResponseFrame::err(id, err.clone())).into(),
+        ))
+        .await;
+    close(socket, 1008, &err.message).await;
+}
+
 fn res_text(frame: &ResponseFrame) -> String {
     serde_json::to_string(frame).unwrap_or_default()
 }
@@ -222,25 +232,11 @@ pub async fn serve(
         if frame.method != "connect" {
             let err =
                 ErrorShape::invalid_request("invalid handshake: first request must be connect");
-            let _ = socket
-                .send(Message::Text(
-                    res_text(&ResponseFrame::err(&frame.id, err.clone())).into(),
-                ))
-                .await;
-            close(&mut socket, 1008, &err.message).await;
-            return;
+            return refuse_first_request(&mut socket, &frame.id, err).await;
         }
         match parse_params::<ConnectParams>("connect", frame.params.as_ref()) {
             Ok(p) => break (frame, p),
-            Err(err) => {
-                let _ = socket
-                    .send(Message::Text(
-                        res_text(&ResponseFrame::err(&frame.id, err.clone())).into(),
-                    ))
-                    .await;
-                close(&mut socket, 1008, &err.message).await;
-                return;
-            }
+            Err(err) => return refuse_first_request(&mut socket, &frame.id, err).await,
         }
     };
 
