@@ -61,7 +61,7 @@ async fn approve_admits_at_once_and_remove_or_revoke_cut_off() {
     let id = request_id(&res);
     assert_ne!(id, first);
 
-    let list = admin.req("l", "device.pair.list", Some(json!({}))).await;
+    let list = admin.call("device.pair.list", json!({})).await;
     let pending = list["payload"]["pending"].as_array().unwrap();
     assert_eq!(pending.len(), 1, "{list}");
     let p = &pending[0];
@@ -76,7 +76,7 @@ async fn approve_admits_at_once_and_remove_or_revoke_cut_off() {
     assert_eq!(list["payload"]["paired"], json!([]));
 
     let ok = admin
-        .req("a", "device.pair.approve", Some(json!({"requestId": id})))
+        .call("device.pair.approve", json!({"requestId": id}))
         .await;
     assert_eq!(ok["ok"], true, "{ok}");
     assert_eq!(ok["payload"]["requestId"], id);
@@ -98,9 +98,7 @@ async fn approve_admits_at_once_and_remove_or_revoke_cut_off() {
         .unwrap()
         .to_string();
     assert_eq!(dev.req("s", "status", None).await["ok"], true);
-    let w = dev
-        .req("w", "system-event", Some(json!({"text": "x"})))
-        .await;
+    let w = dev.call("system-event", json!({"text": "x"})).await;
     assert_eq!(w["ok"], false, "{w}");
 
     // The device token alone admits it too; revoking it closes the socket and refuses it.
@@ -115,10 +113,9 @@ async fn approve_admits_at_once_and_remove_or_revoke_cut_off() {
     .await;
     assert_eq!(res["ok"], true, "{res}");
     let r = admin
-        .req(
-            "r",
+        .call(
             "device.token.revoke",
-            Some(json!({"deviceId": device_id, "role": "operator"})),
+            json!({"deviceId": device_id, "role": "operator"}),
         )
         .await;
     assert_eq!(r["ok"], true, "{r}");
@@ -137,11 +134,7 @@ async fn approve_admits_at_once_and_remove_or_revoke_cut_off() {
     assert_eq!(paired["tokens"][0]["role"], "operator");
     assert!(paired["tokens"][0].get("token").is_none(), "{paired}");
     let rm = admin
-        .req(
-            "x",
-            "device.pair.remove",
-            Some(json!({"deviceId": device_id})),
-        )
+        .call("device.pair.remove", json!({"deviceId": device_id}))
         .await;
     assert_eq!(rm["payload"], json!({"deviceId": device_id}));
     assert_eq!(dev.closed().await.0, 1008);
@@ -157,7 +150,7 @@ async fn an_approval_survives_kill_9() {
     let id = request_id(&res);
     let (mut admin, _) = connected(&gw.url(), &["operator.pairing", "operator.read"]).await;
     let ok = admin
-        .req("a", "device.pair.approve", Some(json!({"requestId": id})))
+        .call("device.pair.approve", json!({"requestId": id}))
         .await;
     assert_eq!(ok["ok"], true, "{ok}");
     gw.signal(libc::SIGKILL);
@@ -178,7 +171,7 @@ async fn approvals_never_exceed_the_approver_and_bad_input_is_refused() {
 
     let (mut pairer, _) = connected(&gw.url(), &["operator.pairing"]).await;
     let r = pairer
-        .req("a", "device.pair.approve", Some(json!({"requestId": id})))
+        .call("device.pair.approve", json!({"requestId": id}))
         .await;
     assert_eq!(r["error"]["code"], "INVALID_REQUEST", "{r}");
     assert_eq!(r["error"]["message"], "missing scope: operator.admin");
@@ -248,11 +241,11 @@ async fn approvals_never_exceed_the_approver_and_bad_input_is_refused() {
     }
     // The admin may approve it; rejecting a decided request is an unknown id.
     let r = admin
-        .req("ok", "device.pair.approve", Some(json!({"requestId": id})))
+        .call("device.pair.approve", json!({"requestId": id}))
         .await;
     assert_eq!(r["ok"], true, "{r}");
     let r = admin
-        .req("rj", "device.pair.reject", Some(json!({"requestId": id})))
+        .call("device.pair.reject", json!({"requestId": id}))
         .await;
     assert_eq!(r["error"]["message"], "unknown requestId");
 }

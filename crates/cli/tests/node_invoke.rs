@@ -29,6 +29,11 @@ async fn node(url: &str, key: &SigningKey, commands: &[&str]) -> (Raw, String) {
     (raw, id)
 }
 
+/// The error message of an answer ("" when there is none).
+fn msg(r: &Value) -> &str {
+    r["error"]["message"].as_str().unwrap_or_default()
+}
+
 /// The next `node.invoke.request` the node receives.
 async fn invoke_request(node: &mut Raw) -> Value {
     node.event("node.invoke.request").await["payload"].clone()
@@ -57,6 +62,7 @@ async fn a_node_is_approved_then_invoked_with_every_error_case() {
     )
     .await;
 
+    let ask = |id: &str, cmd: &str, params: Value, t: u64| invoke(id, &node_id, cmd, params, t);
     // The surface awaits approval: filtered, announced, and nothing can be invoked yet.
     let ev = op.event("node.pair.requested").await;
     let request_id = ev["payload"]["requestId"].as_str().unwrap().to_string();
@@ -69,28 +75,19 @@ async fn a_node_is_approved_then_invoked_with_every_error_case() {
         ev["payload"]["requiredApproveScopes"],
         json!(["operator.pairing", "operator.admin"])
     );
-    let list = op.req("l", "node.list", Some(json!({}))).await;
+    let list = op.call("node.list", json!({})).await;
     let entry = &list["payload"]["nodes"][0];
     assert_eq!(entry["nodeId"], node_id, "{list}");
     assert_eq!(entry["approvalState"], "pending-approval");
     assert_eq!(entry["connected"], true);
     assert_eq!(entry["paired"], true);
     assert_eq!(entry["commands"], json!([]));
-    op.send(&invoke("i0", &node_id, "system.which", json!({}), 5000))
-        .await;
+    op.send(&ask("i0", "system.which", json!({}), 5000)).await;
     let r = op.res("i0").await;
     assert_eq!(r["error"]["code"], "INVALID_REQUEST", "{r}");
-    assert!(
-        r["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains(&request_id),
-        "{r}"
-    );
+    assert!(msg(&r).contains(&request_id), "{r}");
     // The node host's inventory update is refused with the same hint until approval.
-    let inv = n
-        .req("inv", "node.runnerInventory.update", Some(json!({})))
-        .await;
+    let inv = n.call("node.runnerInventory.update", json!({})).await;
     assert!(
         inv["error"]["message"]
             .as_str()
@@ -102,31 +99,21 @@ async fn a_node_is_approved_then_invoked_with_every_error_case() {
     assert_eq!(pending["payload"]["pending"][0]["requestId"], request_id);
     let (mut writer, _) = connected(&url, &["operator.pairing", "operator.write"]).await;
     let r = writer
-        .req(
-            "a",
-            "node.pair.approve",
-            Some(json!({"requestId": request_id})),
-        )
+        .call("node.pair.approve", json!({"requestId": request_id}))
         .await;
     assert_eq!(
         r["error"]["message"], "missing scope: operator.admin",
         "{r}"
     );
     let r = op
-        .req(
-            "a",
-            "node.pair.approve",
-            Some(json!({"requestId": request_id})),
-        )
+        .call("node.pair.approve", json!({"requestId": request_id}))
         .await;
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!(
         op.event("node.pair.resolved").await["payload"]["decision"],
         "approved"
     );
-    let d = op
-        .req("d", "node.describe", Some(json!({"nodeId": node_id})))
-        .await;
+    let d = op.call("node.describe", json!({"nodeId": node_id})).await;
     assert_eq!(d["payload"]["approvalState"], "approved", "{d}");
     assert_eq!(
         d["payload"]["commands"],
@@ -135,20 +122,12 @@ async fn a_node_is_approved_then_invoked_with_every_error_case() {
     assert_eq!(d["payload"]["caps"], json!(["system"]));
     assert_eq!(d["payload"]["pathEnv"], "/usr/bin:/bin");
     assert!(d["payload"]["ts"].as_u64().is_some());
-    let inv = n
-        .req("inv2", "node.runnerInventory.update", Some(json!({})))
-        .await;
+    let inv = n.call("node.runnerInventory.update", json!({})).await;
     assert_eq!(inv["ok"], true, "{inv}");
 
     // A round trip.
-    op.send(&invoke(
-        "i1",
-        &node_id,
-        "system.which",
-        json!({"bins": ["sh"]}),
-        5000,
-    ))
-    .await;
+    op.send(&ask("i1", "system.which", json!({"bins": ["sh"]}), 5000))
+        .await;
     let req = invoke_request(&mut n).await;
     assert_eq!(req["command"], "system.which");
     assert_eq!(req["nodeId"], node_id);
@@ -175,14 +154,8 @@ async fn a_node_is_approved_then_invoked_with_every_error_case() {
     assert_eq!(r["payload"]["command"], "system.which");
 
     // The node reports a failure.
-    op.send(&invoke(
-        "i2",
-        &node_id,
-        "system.run",
-        json!({"command": ["ls"]}),
-        5000,
-    ))
-    .await;
+    op.send(&ask("i2", "system.run", json!({"command": ["ls"]}), 5000))
+        .await;
     let req = invoke_request(&mut n).await;
     result(
         &mut n,
@@ -203,8 +176,7 @@ async fn a_node_is_approved_then_invoked_with_every_error_case() {
     );
 
     // Timeout; the late result is acknowledged and dropped.
-    op.send(&invoke("i3", &node_id, "system.which", json!({}), 200))
-        .await;
+    op.send(&ask("i3", "system.which", json!({}), 200)).await;
     let late = invoke_request(&mut n).await;
     let r = op.res("i3").await;
     assert_eq!(r["error"]["message"], "node invoke timed out", "{r}");
@@ -218,8 +190,7 @@ async fn a_node_is_approved_then_invoked_with_every_error_case() {
     assert_eq!(ack["payload"], json!({"ok": true, "ignored": true}));
 
     // A result naming another node is refused.
-    op.send(&invoke("i4", &node_id, "system.which", json!({}), 5000))
-        .await;
+    op.send(&ask("i4", "system.which", json!({}), 5000)).await;
     let req = invoke_request(&mut n).await;
     let bad = result(
         &mut n,
@@ -239,12 +210,7 @@ async fn a_node_is_approved_then_invoked_with_every_error_case() {
     assert_eq!(big["error"]["code"], "INVALID_REQUEST", "{}", big["error"]);
     let r = op.res("i4").await;
     assert_eq!(r["error"]["code"], "UNAVAILABLE");
-    assert!(
-        r["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("too large")
-    );
+    assert!(msg(&r).contains("too large"));
 
     // Commands outside the allowlist or the declaration, and bad input.
     let cases = [
@@ -259,15 +225,12 @@ async fn a_node_is_approved_then_invoked_with_every_error_case() {
         ("system.notify", "command not declared by node"),
         ("system.execApprovals.get", "use exec.approvals.node.*"),
     ];
-    for (i, (cmd, msg)) in cases.iter().enumerate() {
+    for (i, (cmd, want)) in cases.iter().enumerate() {
         let id = format!("x{i}");
         op.send(&invoke(&id, &node_id, cmd, json!({}), 1000)).await;
         let r = op.res(&id).await;
         assert_eq!(r["error"]["code"], "INVALID_REQUEST", "{cmd}: {r}");
-        assert!(
-            r["error"]["message"].as_str().unwrap().contains(msg),
-            "{cmd}: {r}"
-        );
+        assert!(msg(&r).contains(want), "{cmd}: {r}");
     }
     op.send(&invoke(
         "u",
@@ -279,26 +242,18 @@ async fn a_node_is_approved_then_invoked_with_every_error_case() {
     .await;
     assert_eq!(op.res("u").await["error"]["message"], "unknown nodeId");
     let r = op
-        .req(
-            "m",
+        .call(
             "node.invoke",
-            Some(json!({"nodeId": node_id, "command": "system.which"})),
+            json!({"nodeId": node_id, "command": "system.which"}),
         )
         .await;
-    assert!(
-        r["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("invalid node.invoke params"),
-        "{r}"
-    );
+    assert!(msg(&r).starts_with("invalid node.invoke params"), "{r}");
     // A node may call only node methods.
     let r = n.req("s", "status", None).await;
     assert_eq!(r["error"]["message"], "unauthorized role: node", "{r}");
 
     // Disconnect mid-call: the caller is told, and the node then reads as not connected.
-    op.send(&invoke("i6", &node_id, "system.which", json!({}), 10_000))
-        .await;
+    op.send(&ask("i6", "system.which", json!({}), 10_000)).await;
     invoke_request(&mut n).await;
     drop(n);
     let r = op.res("i6").await;
@@ -307,17 +262,14 @@ async fn a_node_is_approved_then_invoked_with_every_error_case() {
         "{r}"
     );
     // The session is forgotten before its invokes are failed, so this sees it gone.
-    op.send(&invoke("i7", &node_id, "system.which", json!({}), 1000))
-        .await;
+    op.send(&ask("i7", "system.which", json!({}), 1000)).await;
     let r = op.res("i7").await;
     assert_eq!(r["error"]["message"], "node not connected", "{r}");
     assert_eq!(r["error"]["details"]["code"], "NOT_CONNECTED");
 
     // The approval survives a restart of the node: it reconnects with its commands ready.
     let (_n2, _) = node(&url, &key, &["system.which", "system.run"]).await;
-    let d = op
-        .req("d2", "node.describe", Some(json!({"nodeId": node_id})))
-        .await;
+    let d = op.call("node.describe", json!({"nodeId": node_id})).await;
     assert_eq!(
         d["payload"]["commands"],
         json!(["system.which", "system.run"]),
@@ -335,27 +287,24 @@ async fn removing_a_node_drops_its_role_and_connection() {
     let (mut n, node_id) = node(&url, &key, &["system.which"]).await;
     let ev = op.event("node.pair.requested").await;
     let rid = ev["payload"]["requestId"].clone();
-    let r = op
-        .req("rj", "node.pair.reject", Some(json!({"requestId": rid})))
-        .await;
+    let r = op.call("node.pair.reject", json!({"requestId": rid})).await;
     assert_eq!(r["payload"]["nodeId"], node_id, "{r}");
     let r = op
-        .req(
-            "rn",
+        .call(
             "node.rename",
-            Some(json!({"nodeId": node_id, "displayName": "Build box"})),
+            json!({"nodeId": node_id, "displayName": "Build box"}),
         )
         .await;
     assert_eq!(r["ok"], true, "{r}");
     let r = op
-        .req("rm", "node.pair.remove", Some(json!({"nodeId": node_id})))
+        .call("node.pair.remove", json!({"nodeId": node_id}))
         .await;
     assert_eq!(r["payload"], json!({"nodeId": node_id}), "{r}");
     assert_eq!(n.closed().await.0, 1008);
     let devices = op.req("dl", "device.pair.list", None).await;
     assert_eq!(devices["payload"]["paired"], json!([]), "{devices}");
     let r = op
-        .req("rm2", "node.pair.remove", Some(json!({"nodeId": node_id})))
+        .call("node.pair.remove", json!({"nodeId": node_id}))
         .await;
     assert_eq!(r["error"]["message"], "unknown nodeId");
 }
@@ -366,23 +315,22 @@ async fn rpc_node_pairing_of_older_nodes() {
     let (mut op, _) = connected(&gw.url(), &["operator.admin"]).await;
     let params = json!({"nodeId": "legacy-1", "displayName": "Old Mac", "platform": "darwin",
                         "commands": ["system.which", "camera.snap"], "caps": ["system"]});
-    let r = op.req("q", "node.pair.request", Some(params.clone())).await;
+    let r = op.call("node.pair.request", params.clone()).await;
     assert_eq!(r["payload"]["status"], "pending", "{r}");
     assert_eq!(r["payload"]["created"], true);
     assert_eq!(r["payload"]["request"]["commands"], json!(["system.which"]));
     let ev = op.event("node.pair.requested").await;
     assert_eq!(ev["payload"]["nodeId"], "legacy-1");
-    let again = op.req("q2", "node.pair.request", Some(params)).await;
+    let again = op.call("node.pair.request", params).await;
     assert_eq!(again["payload"]["created"], false);
     assert_eq!(
         again["payload"]["request"]["requestId"],
         r["payload"]["request"]["requestId"]
     );
     let ok = op
-        .req(
-            "a",
+        .call(
             "node.pair.approve",
-            Some(json!({"requestId": r["payload"]["request"]["requestId"]})),
+            json!({"requestId": r["payload"]["request"]["requestId"]}),
         )
         .await;
     assert_eq!(ok["ok"], true, "{ok}");
@@ -390,19 +338,14 @@ async fn rpc_node_pairing_of_older_nodes() {
     let listed = op.req("l", "node.pair.list", None).await;
     assert!(listed["payload"]["paired"][0].get("token").is_none());
     let v = op
-        .req(
-            "v",
+        .call(
             "node.pair.verify",
-            Some(json!({"nodeId": "legacy-1", "token": "wrong"})),
+            json!({"nodeId": "legacy-1", "token": "wrong"}),
         )
         .await;
     assert_eq!(v["payload"], json!({"ok": false}), "{v}");
     let bad = op
-        .req(
-            "b",
-            "node.pair.request",
-            Some(json!({"nodeId": "x", "bogus": 1})),
-        )
+        .call("node.pair.request", json!({"nodeId": "x", "bogus": 1}))
         .await;
     assert_eq!(bad["error"]["code"], "INVALID_REQUEST", "{bad}");
 }

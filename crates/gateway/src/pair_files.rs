@@ -29,6 +29,24 @@ impl<P, Q> Default for Maps<P, Q> {
     }
 }
 
+impl<P, Q> Maps<P, Q> {
+    /// Drops the oldest pending requests (by `ts`) until there is room for one more under
+    /// `max`.
+    pub fn make_room(&mut self, max: usize, ts: impl Fn(&Q) -> u64) {
+        while self.pending.len() >= max {
+            let oldest = self
+                .pending
+                .iter()
+                .min_by_key(|(_, q)| ts(q))
+                .map(|(id, _)| id.clone());
+            match oldest {
+                Some(id) => self.pending.remove(&id),
+                None => break,
+            };
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot write the pairing store: {0}")]

@@ -27,8 +27,8 @@ pub use connect::*;
 pub use error::*;
 pub use events::{
     AgentEvent, AgentEventData, AgentStream, AssistantData, ChatEvent, ChatMessage, ChatState,
-    ChatText, ConnectChallenge, DevicePairEvent, HeartbeatEvent, LifecycleData, LifecyclePhase,
-    PresenceEvent, Shutdown, Tick, ToolData, ToolPhase, UsageTotals,
+    ChatText, ConnectChallenge, HeartbeatEvent, LifecycleData, LifecyclePhase, PresenceEvent,
+    Shutdown, Tick, ToolData, ToolPhase, UsageTotals,
 };
 pub use frames::*;
 pub use hello::*;

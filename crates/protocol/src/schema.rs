@@ -26,7 +26,6 @@ fn register_all(g: &mut SchemaGenerator) {
     g.subschema_for::<PresenceEvent>();
     g.subschema_for::<Shutdown>();
     g.subschema_for::<HeartbeatEvent>();
-    g.subschema_for::<DevicePairEvent>();
     g.subschema_for::<AgentEvent>();
     g.subschema_for::<ChatEvent>();
     g.subschema_for::<HealthParams>();

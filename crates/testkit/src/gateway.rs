@@ -306,6 +306,8 @@ pub struct Raw {
     /// Events that arrived while `res` waited for its answer (a broadcast may overtake the
     /// reply to the request that caused it); `event` looks here first.
     skipped: std::collections::VecDeque<Value>,
+    /// Ids for [`Raw::call`].
+    calls: u64,
 }
 
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -332,6 +334,7 @@ impl Raw {
         let mut raw = Raw {
             ws,
             skipped: Default::default(),
+            calls: 0,
         };
         let challenge = raw.frame().await;
         assert_eq!(challenge["event"], "connect.challenge", "{challenge}");
@@ -416,6 +419,13 @@ impl Raw {
                 Got::Frame(_) => {}
             }
         }
+    }
+
+    /// `req` with a fresh id (`call-<n>`).
+    pub async fn call(&mut self, method: &str, params: Value) -> Value {
+        self.calls += 1;
+        let id = format!("call-{}", self.calls);
+        self.req(&id, method, Some(params)).await
     }
 
     pub async fn req(&mut self, id: &str, method: &str, params: Option<Value>) -> Value {

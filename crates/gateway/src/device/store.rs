@@ -414,17 +414,7 @@ impl DeviceStore {
             for id in &replaced {
                 data.pending.remove(id);
             }
-            while data.pending.len() >= MAX_PENDING {
-                let oldest = data
-                    .pending
-                    .values()
-                    .min_by_key(|p| p.ts)
-                    .map(|p| p.request_id.clone());
-                match oldest {
-                    Some(id) => data.pending.remove(&id),
-                    None => break,
-                };
-            }
+            data.make_room(MAX_PENDING, |p| p.ts);
             data.pending.insert(req.request_id.clone(), req.clone());
             Change::Write(Added {
                 request: Some(req),

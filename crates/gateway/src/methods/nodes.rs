@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use super::devices::holds;
 use crate::hub::Audience;
 use crate::nodes::session::{self, catalogue};
-use crate::nodes::store::NodeFacts;
+use crate::nodes::store::{Ask, NodeFacts};
 use crate::nodes::{
     DEFAULT_INVOKE_TIMEOUT_MS, Delivery, MAX_INVOKE_TIMEOUT_MS, MAX_RESULT_BYTES, Outcome,
     node_id_of,
@@ -205,13 +205,13 @@ fn pair_request<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFut
             .state
             .nodes
             .store
-            .request(
+            .request(Ask {
                 node_id,
                 facts,
-                p.remote_ip.clone(),
-                p.silent.unwrap_or(false),
-                now_ms(),
-            )
+                remote_ip: p.remote_ip.clone(),
+                silent: p.silent.unwrap_or(false),
+                now: now_ms(),
+            })
             .map_err(store_error)?;
         if created {
             ctx.state.hub.broadcast(

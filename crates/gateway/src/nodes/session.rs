@@ -44,13 +44,13 @@ pub fn connect(
     let now = now_ms();
     let facts = facts_of(params, allowed.clone());
     let caps = facts.caps.clone();
-    let surface = state.nodes.store.on_connect(
-        &node_id,
+    let surface = state.nodes.store.on_connect(super::store::Ask {
+        node_id: &node_id,
         facts,
-        Some(remote_ip.to_string()),
-        conn.device_id.is_some(),
+        remote_ip: Some(remote_ip.to_string()),
+        silent: conn.device_id.is_some(),
         now,
-    );
+    });
     let (approved, pending) = match surface {
         Ok(s) => (
             s.paired.map(|p| p.facts.commands).unwrap_or_default(),

@@ -120,6 +120,50 @@ pub struct Surface {
     pub pending: Option<(NodePending, bool)>,
 }
 
+/// A node asking for its surface to be approved.
+pub struct Ask<'a> {
+    pub node_id: &'a str,
+    pub facts: NodeFacts,
+    pub remote_ip: Option<String>,
+    /// The node's connection was admitted without an operator (loopback).
+    pub silent: bool,
+    pub now: u64,
+}
+
+/// Files a surface request, or refreshes the node's identical one (same id); a different ask
+/// replaces the node's earlier requests. Returns the request and whether it is new.
+fn file_request(data: &mut Maps<PairedNode, NodePending>, ask: Ask<'_>) -> (NodePending, bool) {
+    let Ask {
+        node_id,
+        facts,
+        remote_ip,
+        silent,
+        now,
+    } = ask;
+    if let Some(r) = data
+        .pending
+        .values_mut()
+        .find(|r| r.node_id == node_id && r.facts == facts)
+    {
+        r.ts = now;
+        r.remote_ip = remote_ip;
+        return (r.clone(), false);
+    }
+    data.pending.retain(|_, r| r.node_id != node_id);
+    data.make_room(MAX_PENDING, |p| p.ts);
+    let req = NodePending {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        node_id: node_id.to_string(),
+        required_approve_scopes: required_scopes(&facts.commands),
+        facts,
+        remote_ip,
+        silent,
+        ts: now,
+    };
+    data.pending.insert(req.request_id.clone(), req.clone());
+    (req, true)
+}
+
 impl NodeStore {
     pub fn open(dir: PathBuf) -> Self {
         Self {
@@ -129,54 +173,27 @@ impl NodeStore {
 
     /// Records a node's connect: refreshes its approved record, or files (or refreshes) a
     /// request for the surface it declares beyond what was approved.
-    pub fn on_connect(
-        &self,
-        node_id: &str,
-        facts: NodeFacts,
-        remote_ip: Option<String>,
-        silent: bool,
-        now: u64,
-    ) -> Result<Surface, StoreError> {
+    pub fn on_connect(&self, ask: Ask<'_>) -> Result<Surface, StoreError> {
+        let (node_id, now) = (ask.node_id, ask.now);
         self.files.update(|data| {
             let paired = data.paired.get_mut(node_id).map(|p| {
                 p.last_connected_at_ms = Some(now);
                 p.clone()
             });
-            if paired.as_ref().is_some_and(|p| covers(&p.facts, &facts)) {
+            if paired
+                .as_ref()
+                .is_some_and(|p| covers(&p.facts, &ask.facts))
+            {
                 data.pending.retain(|_, r| r.node_id != node_id);
                 return Change::Write(Surface {
                     paired,
                     pending: None,
                 });
             }
-            let same = data
-                .pending
-                .values_mut()
-                .find(|r| r.node_id == node_id && r.facts == facts);
-            if let Some(existing) = same {
-                existing.ts = now;
-                existing.remote_ip = remote_ip;
-                let r = existing.clone();
-                return Change::Write(Surface {
-                    paired,
-                    pending: Some((r, false)),
-                });
-            }
-            data.pending.retain(|_, r| r.node_id != node_id);
-            evict_oldest(data);
-            let req = NodePending {
-                request_id: uuid::Uuid::new_v4().to_string(),
-                node_id: node_id.to_string(),
-                required_approve_scopes: required_scopes(&facts.commands),
-                facts,
-                remote_ip,
-                silent,
-                ts: now,
-            };
-            data.pending.insert(req.request_id.clone(), req.clone());
+            let (req, created) = file_request(data, ask);
             Change::Write(Surface {
                 paired,
-                pending: Some((req, true)),
+                pending: Some((req, created)),
             })
         })
     }
@@ -215,37 +232,9 @@ impl NodeStore {
 
     /// Files a request made over RPC (`node.pair.request`, 2026.1-era nodes); a repeat with
     /// the same surface refreshes it. Returns the request and whether it is new.
-    pub fn request(
-        &self,
-        node_id: &str,
-        facts: NodeFacts,
-        remote_ip: Option<String>,
-        silent: bool,
-        now: u64,
-    ) -> Result<(NodePending, bool), StoreError> {
-        self.files.update(|data| {
-            if let Some(r) = data
-                .pending
-                .values_mut()
-                .find(|r| r.node_id == node_id && r.facts == facts)
-            {
-                r.ts = now;
-                return Change::Write((r.clone(), false));
-            }
-            data.pending.retain(|_, r| r.node_id != node_id);
-            evict_oldest(data);
-            let req = NodePending {
-                request_id: uuid::Uuid::new_v4().to_string(),
-                node_id: node_id.to_string(),
-                required_approve_scopes: required_scopes(&facts.commands),
-                facts,
-                remote_ip,
-                silent,
-                ts: now,
-            };
-            data.pending.insert(req.request_id.clone(), req.clone());
-            Change::Write((req, true))
-        })
+    pub fn request(&self, ask: Ask<'_>) -> Result<(NodePending, bool), StoreError> {
+        self.files
+            .update(|data| Change::Write(file_request(data, ask)))
     }
 
     /// Checks a 2026.1-era node token in constant time.
@@ -306,23 +295,19 @@ impl NodeStore {
     }
 }
 
-fn evict_oldest(data: &mut Maps<PairedNode, NodePending>) {
-    while data.pending.len() >= MAX_PENDING {
-        let oldest = data
-            .pending
-            .values()
-            .min_by_key(|p| p.ts)
-            .map(|p| p.request_id.clone());
-        match oldest {
-            Some(id) => data.pending.remove(&id),
-            None => break,
-        };
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ask(facts: NodeFacts, silent: bool, now: u64) -> Ask<'static> {
+        Ask {
+            node_id: "n1",
+            facts,
+            remote_ip: None,
+            silent,
+            now,
+        }
+    }
 
     fn facts(commands: &[&str]) -> NodeFacts {
         NodeFacts {
@@ -339,7 +324,7 @@ mod tests {
         let dir = tmp.path().join("nodes");
         let store = NodeStore::open(dir.clone());
         let s = store
-            .on_connect("n1", facts(&["system.which"]), None, true, 1)
+            .on_connect(ask(facts(&["system.which"]), true, 1))
             .unwrap();
         let (req, created) = s.pending.unwrap();
         assert!(created && s.paired.is_none());
@@ -348,7 +333,7 @@ mod tests {
             ["operator.pairing", "operator.admin"]
         );
         let again = store
-            .on_connect("n1", facts(&["system.which"]), None, true, 2)
+            .on_connect(ask(facts(&["system.which"]), true, 2))
             .unwrap();
         let (same, created) = again.pending.unwrap();
         assert!(!created);
@@ -359,13 +344,13 @@ mod tests {
         assert_eq!(node.facts.commands, ["system.which"]);
         let reopened = NodeStore::open(dir);
         let s = reopened
-            .on_connect("n1", facts(&["system.which"]), None, true, 4)
+            .on_connect(ask(facts(&["system.which"]), true, 4))
             .unwrap();
         assert!(s.pending.is_none());
         assert_eq!(s.paired.unwrap().last_connected_at_ms, Some(4));
         // Declaring more asks again; the approved surface stays.
         let s = reopened
-            .on_connect("n1", facts(&["system.which", "system.run"]), None, false, 5)
+            .on_connect(ask(facts(&["system.which", "system.run"]), false, 5))
             .unwrap();
         assert!(s.paired.is_some());
         assert!(s.pending.unwrap().1);
