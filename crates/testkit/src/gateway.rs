@@ -459,7 +459,7 @@ pub async fn connected(url: &str, scopes: &[&str]) -> (Raw, Value) {
     (raw, res["payload"].clone())
 }
 
-/// Adds a v2-signed `device` block for `key` over `nonce` to connect `params`.
+/// Adds a v2-signed `device` block for `key` over `nonce` to connect `params` (for its `role`).
 pub fn signed(params: &mut Value, key: &ed25519_dalek::SigningKey, nonce: &str, token: &str) {
     let pubkey = key.verifying_key().to_bytes();
     let id = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(pubkey));
@@ -471,9 +471,10 @@ pub fn signed(params: &mut Value, key: &ed25519_dalek::SigningKey, nonce: &str, 
         .collect();
     let at = now_ms();
     let payload = format!(
-        "v2|{id}|{}|{}|operator|{}|{at}|{token}|{nonce}",
+        "v2|{id}|{}|{}|{}|{}|{at}|{token}|{nonce}",
         params["client"]["id"].as_str().unwrap(),
         params["client"]["mode"].as_str().unwrap(),
+        params["role"].as_str().unwrap_or("operator"),
         scopes.join(",")
     );
     params["device"] = json!({
