@@ -59,7 +59,6 @@ fn json_of(out: &str) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs gateway device/node methods"]
 async fn a_node_is_approved_listed_and_invoked_through_the_cli() {
     let gw = Gateway::start();
     let port = gw.port.to_string();
