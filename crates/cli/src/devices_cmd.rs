@@ -815,7 +815,7 @@ mod tests {
                             "scopes": ["operator.read"],
                             "tokens": [{"role": "operator", "scopes": ["operator.read"]}]});
         assert_eq!(
-            approval_state(&req, paired_for(&[paired.clone()], &req)).kind,
+            approval_state(&req, paired_for(std::slice::from_ref(&paired), &req)).kind,
             ApprovalKind::ScopeUpgrade
         );
         // A revoked token takes its role out of the approval.

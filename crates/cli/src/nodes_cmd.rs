@@ -1147,7 +1147,7 @@ mod tests {
         unpaired["paired"] = json!(false);
         unpaired["nodeId"] = json!("other");
         let offline = json!({"nodeId": "gone"});
-        let merged = merge_paired(&[offline.clone()], Some(&[unpaired]));
+        let merged = merge_paired(std::slice::from_ref(&offline), Some(&[unpaired]));
         assert_eq!(merged, vec![offline]);
         // Live paired nodes show up even when the pairing store does not list them.
         let merged = merge_paired(&[], Some(&live));
