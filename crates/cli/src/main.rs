@@ -5,13 +5,16 @@ mod agent_cmd;
 mod channels_cmd;
 mod config_cmd;
 mod deep;
+mod devices_cmd;
 mod doctor;
 mod error;
 mod logs;
+mod nodes_cmd;
 mod probe;
 mod rpc;
 mod service_cmd;
 mod status;
+mod table;
 
 use std::process::ExitCode;
 
@@ -59,6 +62,10 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Summary: config, service, gateway reachability (and other gateways with --deep).
     Status(status::StatusArgs),
+    /// Device pairing and device tokens.
+    Devices(devices_cmd::DevicesCmd),
+    /// Nodes: pairing, status, describe and invoke.
+    Nodes(nodes_cmd::NodesCmd),
 }
 
 #[derive(Args, Debug)]
@@ -290,6 +297,8 @@ fn run(cli: Cli) -> Outcome {
         Command::Config(c) => config_cmd::run(&paths, c.sub),
         Command::Doctor(args) => doctor::run(&paths, dev, args),
         Command::Status(args) => rt.block_on(status::status(&paths, dev, args)),
+        Command::Devices(c) => rt.block_on(devices_cmd::run(&paths, dev, c)),
+        Command::Nodes(c) => rt.block_on(nodes_cmd::run(&paths, dev, c)),
     };
     // Do not wait for lingering tasks (open sockets, timers) on the way out.
     rt.shutdown_timeout(std::time::Duration::from_millis(100));

@@ -194,3 +194,149 @@ pub async fn health(paths: &Paths, dev: bool, conn: ConnArgs) -> Outcome {
         }
     }
 }
+
+/// Where the target URL came from, as the reference names it in JSON errors.
+fn url_source(conn: &ConnArgs) -> &'static str {
+    if conn.url.is_some() {
+        "cli --url"
+    } else {
+        "local loopback"
+    }
+}
+
+/// Why an admin command (`devices …`, `nodes …`) failed: the gateway could not be reached or
+/// answered in time, or something (the gateway, the arguments) said no.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Failure {
+    /// `kind` is `closed` or `timeout`; `message` is the one line shown to a human.
+    Transport {
+        kind: &'static str,
+        message: String,
+        reason: Option<String>,
+        url: String,
+        url_source: &'static str,
+    },
+    /// The gateway answered `ok:false`.
+    Gateway { code: String, message: String },
+    /// Refused here (bad arguments, nothing to act on, no config).
+    Message(String),
+}
+
+impl Failure {
+    fn from_client(e: &ClientError, url: &str, source: &'static str) -> Failure {
+        let transport = |kind, reason: Option<String>| Failure::Transport {
+            kind,
+            message: report(e, url),
+            reason,
+            url: url.to_string(),
+            url_source: source,
+        };
+        match e {
+            ClientError::Rpc(shape) => Failure::Gateway {
+                code: shape.code.clone(),
+                message: shape.message.clone(),
+            },
+            ClientError::Unreachable { reason, .. } => transport("closed", Some(reason.clone())),
+            ClientError::Closed { .. } => transport("closed", None),
+            ClientError::Timeout(_) => transport("timeout", None),
+            other => Failure::Message(other.to_string()),
+        }
+    }
+
+    /// The reference's machine-readable error object (printed on stdout in JSON mode).
+    pub fn to_json(&self) -> Value {
+        match self {
+            Failure::Transport {
+                kind,
+                message,
+                reason,
+                url,
+                url_source,
+            } => {
+                let mut error = serde_json::json!({
+                    "type": "gateway_transport_error", "kind": kind, "message": message,
+                });
+                if let Some(r) = reason {
+                    error["reason"] = Value::from(r.as_str());
+                }
+                serde_json::json!({
+                    "ok": false, "error": error,
+                    "gateway": {"url": url, "urlSource": url_source},
+                })
+            }
+            Failure::Gateway { message: m, .. } | Failure::Message(m) => serde_json::json!({
+                "ok": false, "error": {"type": "cli_error", "message": m},
+            }),
+        }
+    }
+
+    /// Prints the failure (JSON on stdout when `json`, else `<label> failed: …` on stderr)
+    /// and ends the command with exit 1.
+    pub fn print(&self, label: &str, json: bool) -> Outcome {
+        if json {
+            print_json(&self.to_json());
+        } else {
+            match self {
+                Failure::Transport { message, .. } => eprintln!("{label} failed: {message}"),
+                Failure::Gateway { message: m, .. } | Failure::Message(m) => {
+                    eprintln!("{label} failed: {m}")
+                }
+            }
+        }
+        Outcome::Failed
+    }
+}
+
+/// Pretty JSON on stdout, as every `--json` output.
+pub fn print_json(v: &Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+/// One authenticated connection used for every call of an admin command.
+pub struct Session {
+    client: GatewayClient,
+    url: String,
+    url_source: &'static str,
+    timeout: Duration,
+}
+
+impl Session {
+    /// Connects as every RPC command does (see [`connect_options`]); `timeout` bounds the
+    /// handshake and each call.
+    pub async fn open(paths: &Paths, dev: bool, conn: &ConnArgs) -> Result<Session, Failure> {
+        let opts =
+            connect_options(paths, dev, conn).map_err(|e| Failure::Message(e.to_string()))?;
+        let url = opts.url.clone();
+        let source = url_source(conn);
+        match GatewayClient::connect(opts).await {
+            Ok((client, _)) => Ok(Session {
+                client,
+                url,
+                url_source: source,
+                timeout: Duration::from_millis(conn.timeout),
+            }),
+            Err(e) => Err(Failure::from_client(&e, &url, source)),
+        }
+    }
+
+    pub async fn call(&self, method: &str, params: Value) -> Result<Value, Failure> {
+        self.call_within(method, params, self.timeout).await
+    }
+
+    /// A call with its own budget (`node.invoke` waits for the node beyond `--timeout`).
+    pub async fn call_within(
+        &self,
+        method: &str,
+        params: Value,
+        timeout: Duration,
+    ) -> Result<Value, Failure> {
+        self.client
+            .request(method, Some(params), timeout)
+            .await
+            .map_err(|e| Failure::from_client(&e, &self.url, self.url_source))
+    }
+
+    pub async fn close(self) {
+        self.client.close().await;
+    }
+}
