@@ -125,6 +125,18 @@ async fn approve_admits_at_once_and_remove_or_revoke_cut_off() {
         remote_connect(&gw.url(), &key, by_token, &device_token, &["operator.read"]).await;
     assert_eq!(res["ok"], false, "{res}");
     assert_eq!(res["error"]["code"], "INVALID_REQUEST", "{res}");
+    // The shared secret does not bring a revoked role back: it needs approval again.
+    assert_eq!(dev.closed().await.0, 1008);
+    let (_, res) = shared(&gw.url(), &key, &["operator.read"]).await;
+    assert_eq!(res["error"]["details"]["reason"], "role-upgrade", "{res}");
+    let again = request_id(&res);
+    let ok = admin
+        .call("device.pair.approve", json!({"requestId": again}))
+        .await;
+    assert_eq!(ok["ok"], true, "{ok}");
+    let (mut dev, res) = shared(&gw.url(), &key, &["operator.read"]).await;
+    assert_eq!(res["ok"], true, "{res}");
+    assert_ne!(res["payload"]["auth"]["deviceToken"], json!(device_token));
 
     // Removal forgets the device: open sockets close, the next connect needs pairing again.
     let listed = admin.req("l2", "device.pair.list", None).await;

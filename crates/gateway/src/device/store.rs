@@ -168,6 +168,14 @@ fn apply_approval(data: &mut StoreData, req: &PendingRequest, now: u64) -> Paire
     entry.client_id = req.client_id.clone().or(entry.client_id.take());
     entry.client_mode = req.client_mode.clone().or(entry.client_mode.take());
     entry.role = Some(req.role.clone());
+    // Approving a revoked role again makes way for a fresh token.
+    if entry
+        .tokens
+        .get(&req.role)
+        .is_some_and(|t| t.revoked_at_ms.is_some())
+    {
+        entry.tokens.remove(&req.role);
+    }
     merge(&mut entry.roles, std::slice::from_ref(&req.role));
     merge(&mut entry.scopes, &req.scopes);
     merge(&mut entry.approved_scopes, &req.scopes);
@@ -207,6 +215,16 @@ impl DeviceStore {
             Some(d) if !d.roles.iter().any(|r| r == role) => PairState::NeedsPairing {
                 reason: "role-upgrade",
             },
+            // A revoked role must be approved again, whatever secret the device presents.
+            Some(d)
+                if d.tokens
+                    .get(role)
+                    .is_some_and(|t| t.revoked_at_ms.is_some()) =>
+            {
+                PairState::NeedsPairing {
+                    reason: "role-upgrade",
+                }
+            }
             Some(d) if !scopes.iter().all(|s| d.scopes.contains(s)) => PairState::NeedsPairing {
                 reason: "scope-upgrade",
             },
