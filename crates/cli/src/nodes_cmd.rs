@@ -190,6 +190,16 @@ impl NodeFilter {
         self.connected || self.last_connected.is_some()
     }
 
+    /// The nodes this filter keeps.
+    fn select(&self, nodes: &[Value], now: i64) -> Result<Vec<Value>, Failure> {
+        let since = self.since_ms().map_err(Failure::Message)?;
+        Ok(nodes
+            .iter()
+            .filter(|n| self.keeps(n, since, now))
+            .cloned()
+            .collect())
+    }
+
     fn keeps(&self, node: &Value, since: Option<i64>, now: i64) -> bool {
         if self.connected && node["connected"] != true {
             return false;
@@ -294,12 +304,7 @@ async fn dispatch(
         NodesSub::Status { filter, conn } => {
             let result = s.call("node.list", json!({})).await?;
             let all = node_list(&result);
-            let since = filter.since_ms().map_err(Failure::Message)?;
-            let kept: Vec<Value> = all
-                .iter()
-                .filter(|n| filter.keeps(n, since, now))
-                .cloned()
-                .collect();
+            let kept = filter.select(&all, now)?;
             if conn.json {
                 let mut obj = result.as_object().cloned().unwrap_or_default();
                 if !obj.get("ts").is_some_and(Value::is_number) {
@@ -315,7 +320,8 @@ async fn dispatch(
         NodesSub::List { filter, conn } => {
             let pairing = s.call("node.pair.list", json!({})).await?;
             let (pending, paired) = pairing_list(&pairing);
-            let since = filter.since_ms().map_err(Failure::Message)?;
+            // A bad --last-connected is refused before the second call.
+            filter.since_ms().map_err(Failure::Message)?;
             let live = match s.call("node.list", json!({})).await {
                 Ok(v) => Some(node_list(&v)),
                 Err(f) if !filter.is_set() => {
@@ -328,11 +334,7 @@ async fn dispatch(
                 Err(f) => return Err(f),
             };
             let merged = merge_paired(&paired, live.as_deref());
-            let kept: Vec<Value> = merged
-                .iter()
-                .filter(|n| filter.keeps(n, since, now))
-                .cloned()
-                .collect();
+            let kept = filter.select(&merged, now)?;
             if conn.json {
                 let paired: Vec<Value> = kept
                     .into_iter()
@@ -422,12 +424,9 @@ async fn dispatch(
         NodesSub::Remove { node, conn } => {
             let id = resolve_with(s, node).await?;
             let r = s.call("node.pair.remove", json!({"nodeId": id})).await?;
-            if conn.json {
-                print_json(&r);
-            } else {
-                println!("Removed paired node {}", clean(&id));
-            }
-            Ok(Outcome::Done)
+            json_or(conn.json, &r, || {
+                println!("Removed paired node {}", clean(&id))
+            })
         }
         NodesSub::Rename { node, name, conn } => {
             let id = resolve_with(s, node).await?;
@@ -435,22 +434,16 @@ async fn dispatch(
             let r = s
                 .call("node.rename", json!({"nodeId": id, "displayName": name}))
                 .await?;
-            if conn.json {
-                print_json(&r);
-            } else {
-                println!("node rename ok: {} -> {}", clean(&id), clean(name));
-            }
-            Ok(Outcome::Done)
+            json_or(conn.json, &r, || {
+                println!("node rename ok: {} -> {}", clean(&id), clean(name))
+            })
         }
         NodesSub::Describe { node, conn } => {
             let id = resolve_with(s, node).await?;
             let r = s.call("node.describe", json!({"nodeId": id})).await?;
-            if conn.json {
-                print_json(&r);
-            } else {
-                print!("{}", human_describe(&id, &r, now, conn));
-            }
-            Ok(Outcome::Done)
+            json_or(conn.json, &r, || {
+                print!("{}", human_describe(&id, &r, now, conn))
+            })
         }
         NodesSub::Invoke { node, conn, .. } => {
             let Some(args) = invoke else {
@@ -894,19 +887,7 @@ pub fn human_status(nodes: &[Value], total: usize, now: i64, conn: &ConnArgs) ->
             .into_iter()
             .flatten()
             .collect();
-            let mut status = format!(
-                "{} · {}",
-                if n["paired"] == true {
-                    "paired"
-                } else {
-                    "unpaired"
-                },
-                if n["connected"] == true {
-                    "connected"
-                } else {
-                    "disconnected"
-                }
-            );
+            let mut status = pair_state(&n);
             if let Some(t) = n["connectedAtMs"].as_i64() {
                 status.push_str(&format!(" ({})", ago(now - t)));
             }
@@ -984,19 +965,7 @@ pub fn human_describe(node_id: &str, d: &Value, now: i64, conn: &ConnArgs) -> St
         )),
         _ => None,
     };
-    let status = format!(
-        "{} · {}",
-        if d["paired"] == true {
-            "paired"
-        } else {
-            "unpaired"
-        },
-        if d["connected"] == true {
-            "connected"
-        } else {
-            "disconnected"
-        }
-    );
+    let status = pair_state(&d);
     let last_input = d["lastActiveAtMs"].as_i64().map(|t| {
         let active = if d["active"] == true {
             " (active node)"
@@ -1060,6 +1029,33 @@ pub fn human_describe(node_id: &str, d: &Value, now: i64, conn: &ConnArgs) -> St
         }
     }
     out
+}
+
+/// Prints the raw answer for `--json`, else the human line(s).
+fn json_or(json: bool, r: &Value, human: impl FnOnce()) -> Result<Outcome, Failure> {
+    if json {
+        print_json(r);
+    } else {
+        human();
+    }
+    Ok(Outcome::Done)
+}
+
+/// "paired · connected" and the like.
+fn pair_state(n: &Value) -> String {
+    format!(
+        "{} · {}",
+        if n["paired"] == true {
+            "paired"
+        } else {
+            "unpaired"
+        },
+        if n["connected"] == true {
+            "connected"
+        } else {
+            "disconnected"
+        }
+    )
 }
 
 #[cfg(test)]

@@ -20,14 +20,7 @@ async fn remote_connect(
     token: &str,
     scopes: &[&str],
 ) -> (Raw, Value) {
-    let (mut raw, ch) = Raw::open_with(url, &[("x-forwarded-for", REMOTE)]).await;
-    let nonce = ch["payload"]["nonce"].as_str().unwrap().to_string();
-    let mut p = connect_params(None, scopes);
-    p["auth"] = auth;
-    signed(&mut p, key, &nonce, token);
-    raw.send(&connect_frame("c", p)).await;
-    let res = raw.res("c").await;
-    (raw, res)
+    device_connect_from(url, REMOTE, key, scopes, auth, token).await
 }
 
 async fn shared(url: &str, key: &SigningKey, scopes: &[&str]) -> (Raw, Value) {

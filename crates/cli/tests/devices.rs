@@ -27,13 +27,9 @@ async fn remote_connect_as(
     auth: Value,
     signed_token: &str,
 ) -> Value {
-    let (mut raw, ch) = Raw::open_with(url, &[("x-forwarded-for", REMOTE_IP)]).await;
-    let nonce = ch["payload"]["nonce"].as_str().unwrap().to_string();
-    let mut p = connect_params(None, scopes);
-    p["auth"] = auth;
-    signed(&mut p, key, &nonce, signed_token);
-    raw.send(&connect_frame("c", p)).await;
-    raw.res("c").await
+    device_connect_from(url, REMOTE_IP, key, scopes, auth, signed_token)
+        .await
+        .1
 }
 
 /// A connect that presents only the device token the gateway issued.

@@ -525,6 +525,27 @@ pub fn signed(params: &mut Value, key: &ed25519_dalek::SigningKey, nonce: &str, 
     });
 }
 
+/// A device's connect from `ip` (through a trusted proxy's `X-Forwarded-For`): asks for
+/// `scopes`, presents `auth`, and proves `key` over the challenge with `signed_token` (the
+/// secret in `auth`). Returns the socket and the `connect` answer.
+pub async fn device_connect_from(
+    url: &str,
+    ip: &str,
+    key: &ed25519_dalek::SigningKey,
+    scopes: &[&str],
+    auth: Value,
+    signed_token: &str,
+) -> (Raw, Value) {
+    let (mut raw, ch) = Raw::open_with(url, &[("x-forwarded-for", ip)]).await;
+    let nonce = ch["payload"]["nonce"].as_str().unwrap().to_string();
+    let mut p = connect_params(None, scopes);
+    p["auth"] = auth;
+    signed(&mut p, key, &nonce, signed_token);
+    raw.send(&connect_frame("c", p)).await;
+    let res = raw.res("c").await;
+    (raw, res)
+}
+
 /// The token config plus a default agent on a fake OpenAI-compatible provider at `fake_url`
 /// (model `fake/m1`) with its workspace inside HOME.
 pub fn fake_model_config(home: &Home, fake_url: &str) -> Value {
