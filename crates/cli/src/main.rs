@@ -8,6 +8,7 @@ mod deep;
 mod doctor;
 mod error;
 mod logs;
+mod node_host;
 mod probe;
 mod rpc;
 mod service_cmd;
@@ -59,6 +60,8 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Summary: config, service, gateway reachability (and other gateways with --deep).
     Status(status::StatusArgs),
+    /// Headless node host: run this machine as a node of a gateway, or show its status.
+    Node(node_host::NodeCmd),
 }
 
 #[derive(Args, Debug)]
@@ -290,6 +293,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Config(c) => config_cmd::run(&paths, c.sub),
         Command::Doctor(args) => doctor::run(&paths, dev, args),
         Command::Status(args) => rt.block_on(status::status(&paths, dev, args)),
+        Command::Node(n) => rt.block_on(node_host::node(&paths, n)),
     };
     // Do not wait for lingering tasks (open sockets, timers) on the way out.
     rt.shutdown_timeout(std::time::Duration::from_millis(100));
