@@ -70,8 +70,7 @@ pub fn shared_secrets(loaded: &LoadedConfig) -> (Option<String>, Option<String>)
         .and_then(|g| g.auth.clone())
         .unwrap_or_default();
     let cfg_secret = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).map(str::to_string);
-    let token =
-        openclaw_config::env::var("GATEWAY_TOKEN").or_else(|| cfg_secret(&cfg_auth.token));
+    let token = openclaw_config::env::var("GATEWAY_TOKEN").or_else(|| cfg_secret(&cfg_auth.token));
     let password =
         openclaw_config::env::var("GATEWAY_PASSWORD").or_else(|| cfg_secret(&cfg_auth.password));
     (token, password)

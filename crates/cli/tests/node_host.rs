@@ -120,7 +120,10 @@ async fn operator(url: &str) -> GatewayClient {
         .collect(),
         ..ConnectOptions::new(url)
     };
-    GatewayClient::connect(opts).await.expect("operator connects").0
+    GatewayClient::connect(opts)
+        .await
+        .expect("operator connects")
+        .0
 }
 
 #[test]
@@ -129,7 +132,10 @@ fn node_host_connects_reports_status_and_reconnects_after_a_gateway_restart() {
     let port = reserved.port();
     let gw = start_gateway_on(port, token_home());
     let node = NodeHost::start(port);
-    node.wait_lines(&format!("node host gateway connected: ws://127.0.0.1:{port}"), 1);
+    node.wait_lines(
+        &format!("node host gateway connected: ws://127.0.0.1:{port}"),
+        1,
+    );
 
     // `node status` in the node's state dir: running, its pid, the gateway it targets.
     let (code, out, err) = run_cli(&node.home, &["node", "status", "--json"], &[]);
@@ -139,7 +145,10 @@ fn node_host_connects_reports_status_and_reconnects_after_a_gateway_restart() {
     assert_eq!(status["pid"], node.child.id());
     assert_eq!(status["gateway"], format!("ws://127.0.0.1:{port}"));
     assert_eq!(status["displayName"], "test-node");
-    assert!(status["deviceId"].as_str().is_some_and(|d| d.len() == 64), "{out}");
+    assert!(
+        status["deviceId"].as_str().is_some_and(|d| d.len() == 64),
+        "{out}"
+    );
     let (code, text, _) = run_cli(&node.home, &["node", "status"], &[]);
     assert_eq!(code, 0);
     assert!(text.contains("Node host: running"), "{text}");
@@ -243,7 +252,11 @@ async fn node_host_is_approved_and_answers_invokes_through_the_gateway() {
         .expect("system.which");
     let sh = which["payload"]["bins"]["sh"].as_str().unwrap_or_default();
     assert!(sh.starts_with('/') && sh.ends_with("/sh"), "{which}");
-    assert!(which["payload"]["bins"].get("surely-not-a-real-binary-xyz").is_none());
+    assert!(
+        which["payload"]["bins"]
+            .get("surely-not-a-real-binary-xyz")
+            .is_none()
+    );
 
     // Not in the (absent, so empty) approvals allowlist: refused, and nothing ran.
     let marker = node.home.path().join("ran");

@@ -204,7 +204,9 @@ impl ApprovalsFile {
     /// then `defaults`, then ours (allowlist, ask off). The allowlist is the
     /// `*` agent's entries followed by the agent's.
     pub fn resolve(&self, agent_id: Option<&str>) -> Resolved {
-        let key = agent_id.filter(|a| !a.trim().is_empty()).unwrap_or(DEFAULT_AGENT);
+        let key = agent_id
+            .filter(|a| !a.trim().is_empty())
+            .unwrap_or(DEFAULT_AGENT);
         let agent = self.agents.get(key);
         let wildcard = self.agents.get(WILDCARD_AGENT);
         let pick = |f: fn(&AgentPolicy) -> Option<Security>, d: Option<Security>, fb| {
@@ -222,7 +224,11 @@ impl ApprovalsFile {
             .unwrap_or(Ask::Off);
         let mut allowlist = Vec::new();
         if key != WILDCARD_AGENT {
-            allowlist.extend(wildcard.and_then(|a| a.allowlist.clone()).unwrap_or_default());
+            allowlist.extend(
+                wildcard
+                    .and_then(|a| a.allowlist.clone())
+                    .unwrap_or_default(),
+            );
         }
         allowlist.extend(agent.and_then(|a| a.allowlist.clone()).unwrap_or_default());
         Resolved {
@@ -265,10 +271,41 @@ pub enum Decision {
 /// Shells and launchers that run *another* program: allowlisting their path must not allow
 /// whatever they are told to start, so they only pass a bare `*` entry (or `security: full`).
 const WRAPPERS: &[&str] = &[
-    "sh", "bash", "dash", "zsh", "ksh", "mksh", "fish", "csh", "tcsh", "ash", "busybox", "env",
-    "nice", "nohup", "timeout", "stdbuf", "setsid", "xargs", "sudo", "doas", "su", "chroot",
-    "time", "command", "exec", "builtin", "ionice", "taskset", "cmd", "cmd.exe", "powershell",
-    "powershell.exe", "pwsh", "pwsh.exe", "nu",
+    "sh",
+    "bash",
+    "dash",
+    "zsh",
+    "ksh",
+    "mksh",
+    "fish",
+    "csh",
+    "tcsh",
+    "ash",
+    "busybox",
+    "env",
+    "nice",
+    "nohup",
+    "timeout",
+    "stdbuf",
+    "setsid",
+    "xargs",
+    "sudo",
+    "doas",
+    "su",
+    "chroot",
+    "time",
+    "command",
+    "exec",
+    "builtin",
+    "ionice",
+    "taskset",
+    "cmd",
+    "cmd.exe",
+    "powershell",
+    "powershell.exe",
+    "pwsh",
+    "pwsh.exe",
+    "nu",
 ];
 
 impl Resolved {
@@ -578,7 +615,10 @@ mod tests {
         let r = ApprovalsFile::empty().resolve(None);
         assert_eq!(r.security, Security::Allowlist);
         let d = r.decide(&argv(&["ls"]), Some(&exe("/usr/bin/ls")), false);
-        assert_eq!(d, Decision::Deny("SYSTEM_RUN_DENIED: allowlist miss".into()));
+        assert_eq!(
+            d,
+            Decision::Deny("SYSTEM_RUN_DENIED: allowlist miss".into())
+        );
         // The gateway's "approved" does not override an owner who never asked to be asked.
         let d = r.decide(&argv(&["ls"]), Some(&exe("/usr/bin/ls")), true);
         assert!(matches!(d, Decision::Deny(_)));
@@ -611,7 +651,11 @@ mod tests {
         let r = policy(json!({"version":1,"defaults":{"security":"allowlist"},
             "agents":{"default":{"allowlist":["/usr/bin/sh", "/usr/bin/env"]}}}));
         assert!(matches!(
-            r.decide(&argv(&["sh", "-c", "rm -rf /"]), Some(&exe("/usr/bin/sh")), false),
+            r.decide(
+                &argv(&["sh", "-c", "rm -rf /"]),
+                Some(&exe("/usr/bin/sh")),
+                false
+            ),
             Decision::Deny(_)
         ));
         assert!(matches!(
@@ -620,7 +664,11 @@ mod tests {
         ));
         let star = policy(json!({"version":1,"agents":{"*":{"allowlist":["*"]}}}));
         assert_eq!(
-            star.decide(&argv(&["sh", "-c", "true"]), Some(&exe("/usr/bin/sh")), false),
+            star.decide(
+                &argv(&["sh", "-c", "true"]),
+                Some(&exe("/usr/bin/sh")),
+                false
+            ),
             Decision::Allow
         );
     }
@@ -633,7 +681,10 @@ mod tests {
         ]}}}));
         let d = |a: &[&str], p: &str| r.decide(&argv(a), Some(&exe(p)), false);
         assert_eq!(d(&["git", "status"], "/usr/bin/git"), Decision::Allow);
-        assert!(matches!(d(&["git", "push"], "/usr/bin/git"), Decision::Deny(_)));
+        assert!(matches!(
+            d(&["git", "push"], "/usr/bin/git"),
+            Decision::Deny(_)
+        ));
         assert!(matches!(d(&["ls"], "/usr/bin/ls"), Decision::Deny(_)));
     }
 
@@ -671,8 +722,10 @@ mod tests {
             .unwrap_err();
         assert!(e.starts_with("defaults.security:"), "{e}");
         assert!(ApprovalsFile::from_value(json!({"version":2})).is_err());
-        assert!(ApprovalsFile::from_value(json!({"version":1,"agents":{"a":{"allowlist":[" "]}}}))
-            .is_err());
+        assert!(
+            ApprovalsFile::from_value(json!({"version":1,"agents":{"a":{"allowlist":[" "]}}}))
+                .is_err()
+        );
         assert!(ApprovalsFile::from_value(json!([1])).is_err());
         // Unknown keys survive.
         let f = ApprovalsFile::from_value(json!({"version":1,"future":{"x":1}})).unwrap();
@@ -699,7 +752,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(store.path()).unwrap().permissions().mode();
+            let mode = std::fs::metadata(store.path())
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         // A stale or missing base hash is refused and nothing changes.
@@ -713,7 +769,11 @@ mod tests {
         next.socket = None;
         let s2 = store.set(next, Some(&s1.hash)).await.unwrap();
         assert_eq!(store.snapshot().unwrap().hash, s2.hash);
-        assert!(std::fs::read_to_string(store.path()).unwrap().contains("secret"));
+        assert!(
+            std::fs::read_to_string(store.path())
+                .unwrap()
+                .contains("secret")
+        );
     }
 
     #[test]

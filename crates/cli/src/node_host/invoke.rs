@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::approvals::{ApprovalsFile, Approvals};
+use super::approvals::{Approvals, ApprovalsFile};
 use super::{run, which};
 
 /// The commands this node implements, in the order it declares them at connect.
@@ -37,7 +37,10 @@ pub struct InvokeRequest {
 pub enum InvokeResult {
     /// `payloadJSON` text.
     Ok(String),
-    Err { code: String, message: String },
+    Err {
+        code: String,
+        message: String,
+    },
 }
 
 impl InvokeResult {
@@ -284,23 +287,45 @@ mod tests {
             ("system.which", Value::Null, "paramsJSON required"),
             ("system.which", json!("[1]"), "must be an object"),
             ("system.which", json!(r#"{"bins":"sh"}"#), "bins"),
-            ("system.which", json!(r#"{"bins":[],"extra":1}"#), "unknown field"),
+            (
+                "system.which",
+                json!(r#"{"bins":[],"extra":1}"#),
+                "unknown field",
+            ),
             ("system.run", json!(r#"{"command":"ls"}"#), "command"),
             ("system.run", json!(r#"{"command":["ls"],"cwd":5}"#), "cwd"),
-            ("system.execApprovals.set", json!(r#"{"file":{"version":7}}"#), "version"),
-            ("system.execApprovals.set", json!(r#"{"baseHash":"x"}"#), "file"),
-            ("system.execApprovals.get", json!(r#"{"bogus":true}"#), "unknown field"),
+            (
+                "system.execApprovals.set",
+                json!(r#"{"file":{"version":7}}"#),
+                "version",
+            ),
+            (
+                "system.execApprovals.set",
+                json!(r#"{"baseHash":"x"}"#),
+                "file",
+            ),
+            (
+                "system.execApprovals.get",
+                json!(r#"{"bogus":true}"#),
+                "unknown field",
+            ),
         ];
         for (command, params, want) in cases {
             let (code, message) = err_of(call(&c, command, params.clone()).await);
             assert_eq!(code, "INVALID_REQUEST", "{command} {params}");
             assert!(message.contains(want), "{command} {params}: {message}");
         }
-        let huge = json!(format!(r#"{{"bins":["{}"]}}"#, "a".repeat(MAX_PARAMS_BYTES)));
+        let huge = json!(format!(
+            r#"{{"bins":["{}"]}}"#,
+            "a".repeat(MAX_PARAMS_BYTES)
+        ));
         let (_, message) = err_of(call(&c, "system.which", huge).await);
         assert!(message.contains("too large"), "{message}");
         let (code, message) = err_of(call(&c, "camera.snap", Value::Null).await);
-        assert_eq!((code.as_str(), message.as_str()), ("UNAVAILABLE", "command not supported"));
+        assert_eq!(
+            (code.as_str(), message.as_str()),
+            ("UNAVAILABLE", "command not supported")
+        );
     }
 
     #[tokio::test]

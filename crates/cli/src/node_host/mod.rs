@@ -324,7 +324,8 @@ fn report_connect_error(
     );
     // A stored device token the gateway no longer accepts (revoked, rotated, other gateway):
     // forget it, so the next attempt asks for pairing instead of failing the same way forever.
-    let token_refused = detail("code").is_some_and(|c| c.contains("MISMATCH") || c.contains("DEVICE_TOKEN"));
+    let token_refused =
+        detail("code").is_some_and(|c| c.contains("MISMATCH") || c.contains("DEVICE_TOKEN"));
     if presented_device_token && token_refused {
         let _ = DeviceAuth::store(
             &setup.device_auth_path,
@@ -352,14 +353,24 @@ fn remember_device_token(setup: &Setup, hello: &Value) {
     let scopes: Vec<String> = auth
         .get("scopes")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
     let device_id = setup.identity.device_id();
     if DeviceAuth::token(&setup.device_auth_path, &device_id, ROLE).as_deref() == Some(token) {
         return;
     }
-    if let Err(e) = DeviceAuth::store(&setup.device_auth_path, &device_id, ROLE, Some(token), &scopes)
-    {
+    if let Err(e) = DeviceAuth::store(
+        &setup.device_auth_path,
+        &device_id,
+        ROLE,
+        Some(token),
+        &scopes,
+    ) {
         eprintln!("node host: cannot store the device token: {e}");
     }
 }
@@ -480,7 +491,8 @@ impl Backoff {
 fn is_loopback(host: &str) -> bool {
     let h = host.trim_start_matches('[').trim_end_matches(']');
     h.eq_ignore_ascii_case("localhost")
-        || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The machine's host name without a trailing `.local` (the reference's fallback name).
@@ -544,7 +556,10 @@ mod tests {
         let delays: Vec<Duration> = (0..10).map(|_| b.next_delay()).collect();
         assert!(delays[0] >= Duration::from_millis(500) && delays[0] <= Duration::from_secs(1));
         for d in &delays[6..] {
-            assert!(*d >= Duration::from_secs(15) && *d <= Duration::from_secs(30), "{d:?}");
+            assert!(
+                *d >= Duration::from_secs(15) && *d <= Duration::from_secs(30),
+                "{d:?}"
+            );
         }
         b.reset();
         assert!(b.next_delay() <= Duration::from_secs(1));

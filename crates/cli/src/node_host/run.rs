@@ -31,29 +31,97 @@ const MAX_ENV: usize = 256;
 /// What a run inherits from the node host's own environment; everything else (notably the
 /// gateway token the host may have been started with) stays out.
 const INHERITED_ENV: &[&str] = &[
-    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TERM", "TZ", "TMPDIR",
-    "TEMP", "TMP", "COLORTERM", "NO_COLOR", "FORCE_COLOR",
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LANGUAGE",
+    "TERM",
+    "TZ",
+    "TMPDIR",
+    "TEMP",
+    "TMP",
+    "COLORTERM",
+    "NO_COLOR",
+    "FORCE_COLOR",
 ];
 /// Caller keys that change how programs load code or find their config (the reference's
 /// host-env policy); a request naming one is refused, not silently trimmed.
 const BLOCKED_KEYS: &[&str] = &[
-    "PATH", "NODE_OPTIONS", "NODE_PATH", "NODE_REDIRECT_WARNINGS", "NODE_REPL_EXTERNAL_MODULE",
-    "NODE_REPL_HISTORY", "NODE_V8_COVERAGE", "PYTHONHOME", "PYTHONPATH", "PYTHONSTARTUP",
-    "PERL5LIB", "PERL5OPT", "RUBYLIB", "RUBYOPT", "BASHOPTS", "BASH_ENV", "ENV", "KSH_ENV",
-    "BROWSER", "GIT_ALLOW_PROTOCOL", "GIT_EDITOR", "GIT_EXTERNAL_DIFF", "GIT_DIR",
-    "GIT_WORK_TREE", "GIT_COMMON_DIR", "GIT_EXEC_PATH", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_PROTOCOL_FROM_USER",
-    "GIT_SEQUENCE_EDITOR", "GIT_TEMPLATE_DIR", "GIT_SSL_NO_VERIFY", "GIT_SSL_CAINFO",
-    "GIT_SSL_CAPATH", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_ASKPASS", "SSH_ASKPASS",
-    "REQUESTS_CA_BUNDLE", "RUSTUP_DIST_ROOT", "RUSTUP_DIST_SERVER", "RUSTUP_HOME",
-    "RUSTUP_TOOLCHAIN", "RUSTUP_UPDATE_ROOT", "SSH_AUTH_SOCK", "SSL_CERT_DIR", "SSL_CERT_FILE",
-    "SYSTEMROOT", "WINDIR", "XDG_CACHE_HOME", "XDG_CONFIG_DIRS", "XDG_CONFIG_HOME",
-    "XDG_DATA_DIRS", "XDG_DATA_HOME", "XDG_RUNTIME_DIR", "XDG_STATE_HOME", "ZDOTDIR", "IFS",
+    "PATH",
+    "NODE_OPTIONS",
+    "NODE_PATH",
+    "NODE_REDIRECT_WARNINGS",
+    "NODE_REPL_EXTERNAL_MODULE",
+    "NODE_REPL_HISTORY",
+    "NODE_V8_COVERAGE",
+    "PYTHONHOME",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PERL5LIB",
+    "PERL5OPT",
+    "RUBYLIB",
+    "RUBYOPT",
+    "BASHOPTS",
+    "BASH_ENV",
+    "ENV",
+    "KSH_ENV",
+    "BROWSER",
+    "GIT_ALLOW_PROTOCOL",
+    "GIT_EDITOR",
+    "GIT_EXTERNAL_DIFF",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_COMMON_DIR",
+    "GIT_EXEC_PATH",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
+    "GIT_PROTOCOL_FROM_USER",
+    "GIT_SEQUENCE_EDITOR",
+    "GIT_TEMPLATE_DIR",
+    "GIT_SSL_NO_VERIFY",
+    "GIT_SSL_CAINFO",
+    "GIT_SSL_CAPATH",
+    "GIT_SSH",
+    "GIT_SSH_COMMAND",
+    "GIT_ASKPASS",
+    "SSH_ASKPASS",
+    "REQUESTS_CA_BUNDLE",
+    "RUSTUP_DIST_ROOT",
+    "RUSTUP_DIST_SERVER",
+    "RUSTUP_HOME",
+    "RUSTUP_TOOLCHAIN",
+    "RUSTUP_UPDATE_ROOT",
+    "SSH_AUTH_SOCK",
+    "SSL_CERT_DIR",
+    "SSL_CERT_FILE",
+    "SYSTEMROOT",
+    "WINDIR",
+    "XDG_CACHE_HOME",
+    "XDG_CONFIG_DIRS",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_DIRS",
+    "XDG_DATA_HOME",
+    "XDG_RUNTIME_DIR",
+    "XDG_STATE_HOME",
+    "ZDOTDIR",
+    "IFS",
     "PROMPT_COMMAND",
 ];
 const BLOCKED_PREFIXES: &[&str] = &[
-    "DYLD_", "LD_", "BASH_FUNC_", "GIT_CONFIG_", "NPM_CONFIG_", "CARGO_REGISTRIES_", "TF_VAR_",
-    "OPENCLAW_GATEWAY_", "CLAWDBOT_GATEWAY_",
+    "DYLD_",
+    "LD_",
+    "BASH_FUNC_",
+    "GIT_CONFIG_",
+    "NPM_CONFIG_",
+    "CARGO_REGISTRIES_",
+    "TF_VAR_",
+    "OPENCLAW_GATEWAY_",
+    "CLAWDBOT_GATEWAY_",
 ];
 
 /// `system.run` params. Unknown keys are ignored: the reference gateway adds bookkeeping
@@ -323,13 +391,17 @@ pub async fn execute(plan: Plan) -> RunOutcome {
         .take()
         .map(|s| tokio::spawn(read_capped(s, OUTPUT_CAP_BYTES, stop_rx)));
 
+    // Declared after `child`, so it drops first: while the child is unreaped its pid is still
+    // its group's id and cannot name anyone else's processes.
+    let mut group = GroupGuard::new(&child);
     let (status, timed_out) = match tokio::time::timeout(plan.timeout, child.wait()).await {
         Ok(status) => (status, false),
         Err(_) => {
-            kill_group(&mut child).await;
+            kill_group(&mut child);
             (child.wait().await, true)
         }
     };
+    group.disarm();
     // Pipes held open by a background grandchild must not keep us waiting forever.
     let stopper = tokio::spawn(async move {
         tokio::time::sleep(DRAIN_GRACE).await;
@@ -372,7 +444,7 @@ fn spawn_error(e: &std::io::Error, program: &Path, cwd: &Path) -> String {
     format!("spawn {} failed: {e}", program.display())
 }
 
-async fn kill_group(child: &mut tokio::process::Child) {
+fn kill_group(child: &mut tokio::process::Child) {
     #[cfg(unix)]
     if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
         // SAFETY: kill(2) with a negative pid signals the process group we created for this
@@ -382,6 +454,37 @@ async fn kill_group(child: &mut tokio::process::Child) {
         }
     }
     let _ = child.start_kill();
+}
+
+/// Kills the child's whole process group when a run is abandoned before its child was reaped
+/// (the invoke task is aborted because the gateway connection closed): `kill_on_drop` alone
+/// would only reach the direct child.
+struct GroupGuard {
+    pgid: Option<i32>,
+}
+
+impl GroupGuard {
+    fn new(child: &tokio::process::Child) -> Self {
+        GroupGuard {
+            pgid: child.id().and_then(|p| i32::try_from(p).ok()),
+        }
+    }
+
+    fn disarm(&mut self) {
+        self.pgid = None;
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(pgid) = self.pgid.take() {
+            // SAFETY: kill(2) on the group of a child we have not reaped yet (see `execute`).
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
+    }
 }
 
 async fn collect(h: Option<tokio::task::JoinHandle<(Vec<u8>, bool)>>) -> (Vec<u8>, bool) {
@@ -553,23 +656,70 @@ mod tests {
         assert!(!out.success);
         assert_eq!(out.exit_code, None);
         let pid: u32 = out.stdout.trim().parse().unwrap();
-        // Gone, or a zombie waiting for init to reap it: either way no longer running.
+        wait_stopped(pid).await;
+    }
+
+    /// Waits until `pid` is gone, or a zombie waiting for init: either way no longer running.
+    #[cfg(target_os = "linux")]
+    async fn wait_stopped(pid: u32) {
         let stopped = || {
             std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .map(|s| s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+                .map(|s| {
+                    s.rsplit(')')
+                        .next()
+                        .unwrap_or("")
+                        .trim_start()
+                        .starts_with('Z')
+                })
                 .unwrap_or(true)
         };
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while !stopped() {
-            assert!(std::time::Instant::now() < deadline, "grandchild {pid} survived");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "process {pid} survived"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn an_abandoned_run_kills_its_process_group() {
+        let d = tempfile::tempdir().unwrap();
+        let pidfile = d.path().join("pid");
+        let script = format!("sleep 30 & echo $! > {}; wait", pidfile.display());
+        let p = plan(
+            params(json!({"command":["sh","-c",script]})),
+            &full(),
+            &which::node_path_env(),
+            None,
+        )
+        .unwrap();
+        let task = tokio::spawn(execute(p));
+        let read_pid = || {
+            std::fs::read_to_string(&pidfile)
+                .ok()
+                .and_then(|t| t.trim().parse::<u32>().ok())
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let pid = loop {
+            if let Some(pid) = read_pid() {
+                break pid;
+            }
+            assert!(std::time::Instant::now() < deadline, "script never started");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        // What happens to in-flight invokes when the gateway connection closes.
+        task.abort();
+        let _ = task.await;
+        wait_stopped(pid).await;
+    }
+
     #[tokio::test]
     async fn output_is_capped_with_a_marker() {
-        let out = run_full(json!({"command":["sh","-c","head -c 1000000 /dev/zero | tr '\\0' a"]}))
-            .await;
+        let out =
+            run_full(json!({"command":["sh","-c","head -c 1000000 /dev/zero | tr '\\0' a"]})).await;
         assert!(out.success);
         assert!(out.stdout.len() <= OUTPUT_CAP_BYTES + TRUNCATED_MARKER.len() + 1);
         assert!(out.stdout.ends_with(TRUNCATED_MARKER));

@@ -220,7 +220,10 @@ mod tests {
         let p = d.path().join("identity").join("device-auth.json");
         assert_eq!(DeviceAuth::token(&p, "dev1", "node"), None);
         DeviceAuth::store(&p, "dev1", "node", Some("tok"), &[]).unwrap();
-        assert_eq!(DeviceAuth::token(&p, "dev1", "node").as_deref(), Some("tok"));
+        assert_eq!(
+            DeviceAuth::token(&p, "dev1", "node").as_deref(),
+            Some("tok")
+        );
         assert_eq!(DeviceAuth::token(&p, "dev2", "node"), None);
         assert_eq!(DeviceAuth::token(&p, "dev1", "operator"), None);
         #[cfg(unix)]

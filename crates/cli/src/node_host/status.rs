@@ -46,9 +46,9 @@ pub fn status(paths: &Paths, args: StatusArgs) -> Outcome {
     let cfg = NodeConfig::load(&cfg_path);
     let identity_path = paths.identity_path();
     let device_id = read_device_id(&identity_path);
-    let device_token_stored = device_id.as_deref().is_some_and(|id| {
-        DeviceAuth::token(&state::device_auth_path(paths), id, "node").is_some()
-    });
+    let device_token_stored = device_id
+        .as_deref()
+        .is_some_and(|id| DeviceAuth::token(&state::device_auth_path(paths), id, "node").is_some());
     let approvals = Approvals::new(paths.state_dir.join(approvals::FILE_NAME));
     let pid = state::running_pid(paths);
     let s = NodeStatus {
@@ -74,7 +74,11 @@ pub fn status(paths: &Paths, args: StatusArgs) -> Outcome {
         None => println!("Node host: not running"),
     }
     let present = |b: bool| if b { "present" } else { "missing" };
-    println!("Config: {} ({})", s.node_config, present(s.node_config_exists));
+    println!(
+        "Config: {} ({})",
+        s.node_config,
+        present(s.node_config_exists)
+    );
     if let Some(id) = &s.node_id {
         println!("Node id: {id}");
     }
@@ -83,7 +87,9 @@ pub fn status(paths: &Paths, args: StatusArgs) -> Outcome {
     }
     println!(
         "Gateway: {}",
-        s.gateway.as_deref().unwrap_or("not set (use --host/--port)")
+        s.gateway
+            .as_deref()
+            .unwrap_or("not set (use --host/--port)")
     );
     match &s.device_id {
         Some(id) => println!("Identity: {} (device {id})", s.identity),

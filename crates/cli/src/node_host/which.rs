@@ -42,8 +42,7 @@ pub fn node_path_env() -> String {
 /// `name` searched in `path_env`'s absolute directories; names with a path separator are not
 /// searched (as the reference: `which` answers for bare names only).
 pub fn find_in_path(name: &str, path_env: &str) -> Option<Executable> {
-    if name.is_empty() || name.contains('/') || name.contains('\\') || name == "." || name == ".."
-    {
+    if name.is_empty() || name.contains('/') || name.contains('\\') || name == "." || name == ".." {
         return None;
     }
     std::env::split_paths(path_env)
@@ -101,7 +100,10 @@ pub struct WhichResult {
 
 pub fn which(params: &WhichParams, path_env: &str) -> Result<WhichResult, String> {
     if params.bins.len() > MAX_BINS {
-        return Err(format!("too many bins ({} > {MAX_BINS})", params.bins.len()));
+        return Err(format!(
+            "too many bins ({} > {MAX_BINS})",
+            params.bins.len()
+        ));
     }
     let mut bins = BTreeMap::new();
     for raw in &params.bins {
@@ -139,10 +141,14 @@ mod tests {
         make_exe(a.path(), "first", 0o755);
         make_exe(b.path(), "first", 0o755);
         std::fs::create_dir(a.path().join("dir")).unwrap();
-        let path_env = std::env::join_paths(["relative/dir", a.path().to_str().unwrap(), b.path().to_str().unwrap()])
-            .unwrap()
-            .into_string()
-            .unwrap();
+        let path_env = std::env::join_paths([
+            "relative/dir",
+            a.path().to_str().unwrap(),
+            b.path().to_str().unwrap(),
+        ])
+        .unwrap()
+        .into_string()
+        .unwrap();
         let params = WhichParams {
             bins: ["tool", "first", "dir", "missing", "../tool", " tool ", ""]
                 .iter()
