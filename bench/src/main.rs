@@ -33,6 +33,8 @@ const CONNECT_SAMPLES: usize = 200;
 const LOAD_WIDE: usize = 32;
 /// Streamed completions timed per path in the TTFT phase.
 const TTFT_SAMPLES: usize = 100;
+/// `node.invoke` round trips measured (after 20 unmeasured ones).
+const NODE_INVOKE_SAMPLES: usize = 500;
 /// Hot config changes timed in the reload phase.
 const RELOADS: usize = 20;
 /// Upper bound on --reps, so a typo cannot run for hours.
@@ -208,6 +210,14 @@ async fn run(args: &Args) -> Result<()> {
         overhead_p99
     );
 
+    eprintln!("node.invoke: {NODE_INVOKE_SAMPLES} round trips operator → gateway → node → back");
+    let invoke = phases::node_invoke(&args.bin, NODE_INVOKE_SAMPLES).await?;
+    eprintln!(
+        "  p50 {:.3} ms, p99 {:.3} ms",
+        invoke.median(),
+        invoke.percentile(99.0)
+    );
+
     let line = json!({
         "version": host.version,
         "binary_bytes": host.binary_bytes,
@@ -245,6 +255,8 @@ async fn run(args: &Args) -> Result<()> {
         "ttft_gateway_p50_ms": round(via.median(), 3),
         "ttft_overhead_p50_ms": round(overhead_p50, 3),
         "ttft_overhead_p99_ms": round(overhead_p99, 3),
+        "node_invoke_p50_ms": round(invoke.median(), 3),
+        "node_invoke_p99_ms": round(invoke.percentile(99.0), 3),
     });
     println!("{line}");
     Ok(())

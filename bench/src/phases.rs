@@ -376,3 +376,90 @@ pub async fn ttft(bin: &Path, count: usize) -> Result<(Sorted, Sorted)> {
         Sorted::from_durations(&via),
     ))
 }
+
+/// `node.invoke` round trips through the gateway: an operator invokes `system.which` on a
+/// loopback node that answers at once. Returns the per-call latencies.
+pub async fn node_invoke(bin: &Path, count: usize) -> Result<Sorted> {
+    use openclaw_testkit::gateway::{Raw, connect_frame};
+    use serde_json::json;
+    let s = start(bin).await?;
+    let url = format!("ws://127.0.0.1:{}", s.port);
+    let token = crate::gateway::TOKEN;
+    let hello = |role: &str, scopes: serde_json::Value, mode: &str, id: &str| {
+        json!({"minProtocol": 3, "maxProtocol": 4,
+               "client": {"id": id, "version": "bench", "platform": "linux", "mode": mode,
+                          "instanceId": "bench-node"},
+               "role": role, "scopes": scopes, "caps": ["system"], "commands": ["system.which"],
+               "auth": {"token": token}})
+    };
+    let (mut op, _) = Raw::open(&url).await;
+    op.send(&connect_frame(
+        "c",
+        hello("operator", json!(["operator.admin"]), "cli", "cli"),
+    ))
+    .await;
+    if op.res("c").await["ok"] != true {
+        bail!("operator connect refused");
+    }
+    let (mut node, _) = Raw::open(&url).await;
+    node.send(&connect_frame(
+        "c",
+        hello("node", json!([]), "node", "node-host"),
+    ))
+    .await;
+    if node.res("c").await["ok"] != true {
+        bail!("node connect refused");
+    }
+    let ev = op.event("node.pair.requested").await;
+    let node_id = ev["payload"]["nodeId"].clone();
+    let r = op
+        .req(
+            "a",
+            "node.pair.approve",
+            Some(json!({"requestId": ev["payload"]["requestId"]})),
+        )
+        .await;
+    if r["ok"] != true {
+        bail!("node approval failed: {r}");
+    }
+    // The node answers every invoke request at once.
+    let responder = tokio::spawn(async move {
+        let mut n = 0u64;
+        loop {
+            let f = node.frame().await;
+            if f["event"] == "node.invoke.request" {
+                n += 1;
+                let p = &f["payload"];
+                let res = json!({"type": "req", "id": format!("r{n}"), "method": "node.invoke.result",
+                    "params": {"id": p["id"], "nodeId": p["nodeId"], "ok": true,
+                               "payloadJSON": "{\"bins\":{\"sh\":\"/bin/sh\"}}"}});
+                node.send(&res).await;
+            }
+        }
+    });
+    let mut out = Vec::with_capacity(count);
+    for i in 0..count + 20 {
+        let id = format!("i{i}");
+        let t0 = Instant::now();
+        let r = op
+            .req(
+                &id,
+                "node.invoke",
+                Some(json!({"nodeId": node_id, "command": "system.which",
+                            "params": {"bins": ["sh"]}, "idempotencyKey": id})),
+            )
+            .await;
+        let dt = t0.elapsed();
+        if r["ok"] != true {
+            responder.abort();
+            bail!("node.invoke failed: {r}");
+        }
+        // The first calls warm up; they are not counted.
+        if i >= 20 {
+            out.push(dt);
+        }
+    }
+    responder.abort();
+    drop(s);
+    Ok(Sorted::from_durations(&out))
+}

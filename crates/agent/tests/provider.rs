@@ -6,7 +6,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{AnyFake, anthropic_provider, chat, client, deltas, openai_provider};
+use common::{
+    AnyFake, anthropic_provider, chat, client, deltas, openai_provider, stream_once,
+    stream_retrying,
+};
 use openclaw_agent::{AgentMessage, CancelToken, ProviderError, StreamEvent, ToolSpec};
 use openclaw_testkit::{FakeAnthropic, FakeOpenAi, Script};
 use serde_json::json;
@@ -14,10 +17,7 @@ use serde_json::json;
 #[tokio::test]
 async fn openai_streams_text_and_sends_the_real_request_shape() {
     let fake = FakeOpenAi::start().await;
-    fake.push(Script::Text {
-        text: "Hello there, friend!".into(),
-        chunks: 4,
-    });
+    fake.push(Script::text_in("Hello there, friend!", 4));
     let provider = openai_provider("fakeai", &fake.url());
     let mut req = chat("hi");
     req.tools = vec![ToolSpec {
@@ -25,13 +25,9 @@ async fn openai_streams_text_and_sends_the_real_request_shape() {
         description: "Read a file".into(),
         parameters: json!({"type": "object", "properties": {"path": {"type": "string"}}}),
     }];
-    let mut events = Vec::new();
-    let msg = client()
-        .stream(&provider, &req, &CancelToken::new(), &mut |e| {
-            events.push(e)
-        })
-        .await
-        .unwrap_or_else(|e| panic!("stream failed: {e}"));
+    let streamed = stream_once(&provider, &req).await;
+    let events = streamed.events.clone();
+    let msg = streamed.message();
     assert_eq!(deltas(&events).len(), 4, "{events:?}");
     assert_eq!(deltas(&events).concat(), "Hello there, friend!");
     assert_eq!(msg.text(), "Hello there, friend!");
@@ -82,19 +78,11 @@ async fn openai_streams_text_and_sends_the_real_request_shape() {
 #[tokio::test]
 async fn anthropic_streams_text_and_sends_the_real_request_shape() {
     let fake = FakeAnthropic::start().await;
-    fake.push(Script::Text {
-        text: "Bonjour tout le monde".into(),
-        chunks: 5,
-    });
+    fake.push(Script::text_in("Bonjour tout le monde", 5));
     let provider = anthropic_provider("anthropic", &fake.url());
-    let mut events = Vec::new();
-    let msg = client()
-        .stream(&provider, &chat("salut"), &CancelToken::new(), &mut |e| {
-            events.push(e)
-        })
-        .await
-        .unwrap_or_else(|e| panic!("stream failed: {e}"));
-    assert_eq!(deltas(&events).len(), 5);
+    let streamed = stream_once(&provider, &chat("salut")).await;
+    assert_eq!(deltas(&streamed.events).len(), 5);
+    let msg = streamed.message();
     assert_eq!(msg.text(), "Bonjour tout le monde");
     assert_eq!(msg.stop_reason(), Some("stop"));
     let usage = msg.usage().copied().unwrap_or_default();
@@ -126,16 +114,9 @@ async fn tool_calls_are_assembled_from_streamed_fragments() {
             pieces: 4,
             then_text: None,
         });
-        let mut events = Vec::new();
-        let msg = client()
-            .stream(
-                &fake.provider("p"),
-                &chat("read it"),
-                &CancelToken::new(),
-                &mut |e| events.push(e),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("stream failed: {e}"));
+        let streamed = stream_once(&fake.provider("p"), &chat("read it")).await;
+        let events = streamed.events.clone();
+        let msg = streamed.message();
         assert_eq!(msg.stop_reason(), Some("toolUse"), "anthropic={anthropic}");
         let call = StreamEvent::ToolCall {
             id: "call_42".into(),
@@ -154,15 +135,9 @@ async fn rate_limit_honours_retry_after_then_succeeds() {
         fake.server().push(Script::rate_limited(1));
         fake.server().push(Script::text("after the wait"));
         let started = Instant::now();
-        let msg = client()
-            .stream_with_retries(
-                &fake.provider("p"),
-                &chat("x"),
-                &CancelToken::new(),
-                &mut |_| {},
-            )
+        let msg = stream_retrying(&fake.provider("p"), &chat("x"))
             .await
-            .unwrap_or_else(|e| panic!("should succeed after retry: {e}"));
+            .message();
         let waited = started.elapsed();
         assert_eq!(msg.text(), "after the wait");
         assert!(
@@ -178,15 +153,9 @@ async fn rate_limit_honours_retry_after_then_succeeds() {
 async fn rate_limit_without_retry_is_reported() {
     let fake = FakeOpenAi::start().await;
     fake.push(Script::rate_limited(1));
-    let err = client()
-        .stream(
-            &openai_provider("openai", &fake.url()),
-            &chat("x"),
-            &CancelToken::new(),
-            &mut |_| {},
-        )
+    let err = stream_once(&openai_provider("openai", &fake.url()), &chat("x"))
         .await
-        .err();
+        .error();
     match err {
         Some(ProviderError::RateLimited {
             retry_after,
@@ -205,15 +174,9 @@ async fn server_error_is_retried() {
     fake.push(Script::server_error());
     fake.push(Script::server_error());
     fake.push(Script::text("third time lucky"));
-    let msg = client()
-        .stream_with_retries(
-            &openai_provider("openai", &fake.url()),
-            &chat("x"),
-            &CancelToken::new(),
-            &mut |_| {},
-        )
+    let msg = stream_retrying(&openai_provider("openai", &fake.url()), &chat("x"))
         .await
-        .unwrap_or_else(|e| panic!("should succeed on the 3rd attempt: {e}"));
+        .message();
     assert_eq!(msg.text(), "third time lucky");
     assert_eq!(fake.request_count(), 3);
 }
@@ -224,15 +187,9 @@ async fn retries_stop_after_three_attempts_and_never_retry_bad_requests() {
     for _ in 0..4 {
         fake.push(Script::server_error());
     }
-    let err = client()
-        .stream_with_retries(
-            &openai_provider("openai", &fake.url()),
-            &chat("x"),
-            &CancelToken::new(),
-            &mut |_| {},
-        )
+    let err = stream_retrying(&openai_provider("openai", &fake.url()), &chat("x"))
         .await
-        .err();
+        .error();
     assert!(
         matches!(err, Some(ProviderError::Server { status: 500, .. })),
         "{err:?}"
@@ -244,15 +201,9 @@ async fn retries_stop_after_three_attempts_and_never_retry_bad_requests() {
         status: 400,
         message: "prompt is too long: 300000 tokens > 200000 maximum".into(),
     });
-    let err = client()
-        .stream_with_retries(
-            &anthropic_provider("anthropic", &fake.url()),
-            &chat("x"),
-            &CancelToken::new(),
-            &mut |_| {},
-        )
+    let err = stream_retrying(&anthropic_provider("anthropic", &fake.url()), &chat("x"))
         .await
-        .err();
+        .error();
     match &err {
         Some(e @ ProviderError::BadRequest(m)) => {
             assert!(m.contains("prompt is too long"));
@@ -268,16 +219,9 @@ async fn retries_stop_after_three_attempts_and_never_retry_bad_requests() {
 async fn mid_stream_disconnect_is_an_error_not_a_truncated_success() {
     let fake = FakeOpenAi::start().await;
     fake.push(Script::disconnect("this reply is cut off"));
-    let mut events = Vec::new();
-    let res = client()
-        .stream_with_retries(
-            &openai_provider("openai", &fake.url()),
-            &chat("x"),
-            &CancelToken::new(),
-            &mut |e| events.push(e),
-        )
-        .await;
-    match res {
+    let streamed = stream_retrying(&openai_provider("openai", &fake.url()), &chat("x")).await;
+    let events = streamed.events;
+    match streamed.result {
         Err(ProviderError::Network(_)) => {}
         other => panic!("expected a network/protocol error, got {other:?}"),
     }
@@ -286,14 +230,9 @@ async fn mid_stream_disconnect_is_an_error_not_a_truncated_success() {
 
     let fake = FakeAnthropic::start().await;
     fake.push(Script::disconnect("cut here too"));
-    let res = client()
-        .stream(
-            &anthropic_provider("anthropic", &fake.url()),
-            &chat("x"),
-            &CancelToken::new(),
-            &mut |_| {},
-        )
-        .await;
+    let res = stream_once(&anthropic_provider("anthropic", &fake.url()), &chat("x"))
+        .await
+        .result;
     assert!(
         matches!(
             res,
@@ -306,49 +245,28 @@ async fn mid_stream_disconnect_is_an_error_not_a_truncated_success() {
 #[tokio::test]
 async fn anthropic_error_event_maps_to_a_typed_error() {
     let fake = FakeAnthropic::start().await;
-    fake.push(Script::StreamError {
-        kind: "overloaded_error".into(),
-        message: "Overloaded".into(),
-    });
+    fake.push(Script::stream_error("overloaded_error", "Overloaded"));
     fake.push(Script::text("recovered"));
     let provider = anthropic_provider("anthropic", &fake.url());
-    let err = client()
-        .stream(&provider, &chat("x"), &CancelToken::new(), &mut |_| {})
-        .await
-        .err();
+    let err = stream_once(&provider, &chat("x")).await.error();
     assert!(
         matches!(&err, Some(ProviderError::Server { status: 529, message }) if message == "Overloaded"),
         "{err:?}"
     );
     // Nothing was streamed before the error, so the retrying call tries again.
-    fake.push(Script::StreamError {
-        kind: "overloaded_error".into(),
-        message: "Overloaded".into(),
-    });
+    fake.push(Script::stream_error("overloaded_error", "Overloaded"));
     fake.push(Script::text("recovered"));
-    let msg = client()
-        .stream_with_retries(&provider, &chat("x"), &CancelToken::new(), &mut |_| {})
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let msg = stream_retrying(&provider, &chat("x")).await.message();
     assert_eq!(msg.text(), "recovered");
 }
 
 #[tokio::test]
 async fn openai_in_stream_error_is_reported() {
     let fake = FakeOpenAi::start().await;
-    fake.push(Script::StreamError {
-        kind: "server_error".into(),
-        message: "boom".into(),
-    });
-    let err = client()
-        .stream(
-            &openai_provider("openai", &fake.url()),
-            &chat("x"),
-            &CancelToken::new(),
-            &mut |_| {},
-        )
+    fake.push(Script::stream_error("server_error", "boom"));
+    let err = stream_once(&openai_provider("openai", &fake.url()), &chat("x"))
         .await
-        .err();
+        .error();
     assert!(matches!(err, Some(ProviderError::Server { .. })), "{err:?}");
 }
 
@@ -357,10 +275,7 @@ async fn missing_api_key_fails_with_the_reference_message() {
     let fake = FakeOpenAi::start().await;
     let mut provider = openai_provider("openrouter", &fake.url());
     provider.api_key = None;
-    let err = client()
-        .stream_with_retries(&provider, &chat("x"), &CancelToken::new(), &mut |_| {})
-        .await
-        .err();
+    let err = stream_retrying(&provider, &chat("x")).await.error();
     let err = err.unwrap_or_else(|| panic!("expected an error"));
     assert!(matches!(err, ProviderError::NoApiKey(_)));
     assert_eq!(
@@ -438,10 +353,7 @@ async fn unreachable_provider_is_a_network_error() {
         l.local_addr().map(|a| a.port()).unwrap_or(1)
     };
     let provider = openai_provider("openai", &format!("http://127.0.0.1:{port}/v1"));
-    let err = client()
-        .stream(&provider, &chat("x"), &CancelToken::new(), &mut |_| {})
-        .await
-        .err();
+    let err = stream_once(&provider, &chat("x")).await.error();
     let err = err.unwrap_or_else(|| panic!("expected an error"));
     assert!(matches!(err, ProviderError::Network(_)), "{err:?}");
     assert!(err.is_failover() && err.is_retryable());
@@ -456,15 +368,9 @@ async fn default_echo_and_history_are_sent() {
         AgentMessage::assistant_text("first answer"),
         AgentMessage::user_text("second question"),
     ];
-    let msg = client()
-        .stream(
-            &openai_provider("openai", &fake.url()),
-            &req,
-            &CancelToken::new(),
-            &mut |_| {},
-        )
+    let msg = stream_once(&openai_provider("openai", &fake.url()), &req)
         .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .message();
     assert_eq!(msg.text(), "echo: second question");
     let body = &fake.requests()[0];
     let roles: Vec<&str> = body["messages"]

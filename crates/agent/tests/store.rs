@@ -26,6 +26,22 @@ fn lines(path: &Path) -> Vec<String> {
 }
 
 #[cfg(unix)]
+/// The names of the files in `dir` (none when it cannot be read).
+fn file_names(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `Transcript::open_or_create`, which must succeed.
+fn open_transcript(path: &Path, session_id: &str, cwd: &Path) -> Transcript {
+    Transcript::open_or_create(path, session_id, cwd).unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn mode(p: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p)
@@ -76,8 +92,7 @@ fn sample_messages() -> Vec<AgentMessage> {
 fn transcript_round_trip_with_header_ids_and_permissions() {
     let dir = tmp();
     let path = dir.path().join("sessions/abc.jsonl");
-    let mut t = Transcript::open_or_create(&path, "abc", Path::new("/work/ws"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut t = open_transcript(&path, "abc", Path::new("/work/ws"));
     let msgs = sample_messages();
     let mut ids = Vec::new();
     for m in &msgs {
@@ -117,8 +132,7 @@ fn transcript_round_trip_with_header_ids_and_permissions() {
     assert_eq!(entry["message"]["content"][1]["type"], "toolCall");
 
     // Reopening continues the chain without a second header.
-    let mut t = Transcript::open_or_create(&path, "abc", Path::new("/other"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut t = open_transcript(&path, "abc", Path::new("/other"));
     t.append_message(&AgentMessage::user_text("again"))
         .unwrap_or_else(|e| panic!("{e}"));
     let l = lines(&path);
@@ -142,8 +156,7 @@ fn transcript_round_trip_with_header_ids_and_permissions() {
 fn torn_last_line_is_skipped_and_later_appends_stay_valid() {
     let dir = tmp();
     let path = dir.path().join("s.jsonl");
-    let mut t =
-        Transcript::open_or_create(&path, "s", dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let mut t = open_transcript(&path, "s", dir.path());
     let msgs = sample_messages();
     for m in &msgs {
         t.append_message(m).unwrap_or_else(|e| panic!("{e}"));
@@ -165,8 +178,7 @@ fn torn_last_line_is_skipped_and_later_appends_stay_valid() {
     );
 
     // The next writer (a new process) terminates the fragment before appending.
-    let mut t =
-        Transcript::open_or_create(&path, "s", dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let mut t = open_transcript(&path, "s", dir.path());
     let next = AgentMessage::user_text("after the crash");
     t.append_message(&next).unwrap_or_else(|e| panic!("{e}"));
     let l = lines(&path);
@@ -216,8 +228,7 @@ fn reset_entries_start_a_new_window_and_foreign_entries_are_tolerated() {
     assert_eq!(loaded.len(), 1);
     assert_eq!(loaded[0].text(), "old");
 
-    let mut t =
-        Transcript::open_or_create(&path, "r", dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let mut t = open_transcript(&path, "r", dir.path());
     t.append_entry(json!({"type": "reset"}))
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(
@@ -240,8 +251,7 @@ fn reset_entries_start_a_new_window_and_foreign_entries_are_tolerated() {
 fn trim_lines_archives_and_keeps_the_tail() {
     let dir = tmp();
     let path = dir.path().join("t.jsonl");
-    let mut t =
-        Transcript::open_or_create(&path, "t", dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let mut t = open_transcript(&path, "t", dir.path());
     for i in 0..10 {
         t.append_message(&AgentMessage::user_text(format!("m{i}")))
             .unwrap_or_else(|e| panic!("{e}"));
@@ -329,8 +339,7 @@ fn session_store_lifecycle() {
 
     // Reset: new id, settings kept, counters cleared, old transcript archived.
     let old_path = store.transcript_path(&updated);
-    let mut t = Transcript::open_or_create(&old_path, &a.session_id, state.path())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut t = open_transcript(&old_path, &a.session_id, state.path());
     t.append_message(&AgentMessage::user_text("before reset"))
         .unwrap_or_else(|e| panic!("{e}"));
     let reset = store
@@ -340,13 +349,7 @@ fn session_store_lifecycle() {
     assert_eq!(reset.label.as_deref(), Some("Work"));
     assert_eq!(reset.input_tokens, None);
     assert!(!old_path.exists());
-    let archived: Vec<_> = std::fs::read_dir(store.dir())
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    let archived = file_names(&store.dir());
     assert!(
         archived
             .iter()
@@ -360,8 +363,7 @@ fn session_store_lifecycle() {
 
     // Delete with transcript archiving.
     let new_path = store.transcript_path(&reset);
-    Transcript::open_or_create(&new_path, &reset.session_id, state.path())
-        .unwrap_or_else(|e| panic!("{e}"));
+    open_transcript(&new_path, &reset.session_id, state.path());
     let (deleted, archived) = store
         .delete("agent:main:main", true)
         .unwrap_or_else(|e| panic!("{e}"));
@@ -418,13 +420,7 @@ fn session_store_keeps_unknown_fields_and_sets_corrupt_files_aside() {
     store
         .get_or_create("agent:main:main")
         .unwrap_or_else(|e| panic!("{e}"));
-    let aside: Vec<String> = std::fs::read_dir(store.dir())
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
+    let aside = file_names(&store.dir());
     let aside = aside
         .iter()
         .find(|n| n.starts_with("sessions.json.corrupt-"))
@@ -459,31 +455,31 @@ fn concurrent_updates_through_separate_stores_are_not_lost() {
 
 #[test]
 fn canonical_session_keys() {
-    assert_eq!(
-        canonical_session_key("main", "main", "main"),
-        "agent:main:main"
-    );
-    assert_eq!(
-        canonical_session_key("MAIN", "Ops", "main"),
-        "agent:ops:main"
-    );
-    assert_eq!(
-        canonical_session_key("main", "ops", "home"),
-        "agent:ops:home"
-    );
-    assert_eq!(
-        canonical_session_key("Agent:Main:Telegram:Group:-100", "x", "main"),
-        "agent:main:telegram:group:-100"
-    );
-    assert_eq!(
-        canonical_session_key("whatsapp:dm:+1555", "main", "main"),
-        "agent:main:whatsapp:dm:+1555"
-    );
-    assert_eq!(
-        canonical_session_key("  My Chat ", "main", "main"),
-        "agent:main:my chat"
-    );
-    assert_eq!(canonical_session_key("global", "main", "main"), "global");
+    for (key, agent, main_key, want) in [
+        ("main", "main", "main", "agent:main:main"),
+        ("MAIN", "Ops", "main", "agent:ops:main"),
+        ("main", "ops", "home", "agent:ops:home"),
+        (
+            "Agent:Main:Telegram:Group:-100",
+            "x",
+            "main",
+            "agent:main:telegram:group:-100",
+        ),
+        (
+            "whatsapp:dm:+1555",
+            "main",
+            "main",
+            "agent:main:whatsapp:dm:+1555",
+        ),
+        ("  My Chat ", "main", "main", "agent:main:my chat"),
+        ("global", "main", "main", "global"),
+    ] {
+        assert_eq!(
+            canonical_session_key(key, agent, main_key),
+            want,
+            "{key:?} {agent:?} {main_key:?}"
+        );
+    }
 }
 
 #[test]

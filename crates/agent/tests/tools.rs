@@ -17,6 +17,13 @@ async fn call(dir: &Path, name: &str, args: Value) -> ToolOutput {
     call_tool(name, &args, &ctx(dir)).await
 }
 
+/// [`call`], which must succeed.
+async fn call_ok(dir: &Path, name: &str, args: Value) -> ToolOutput {
+    let out = call(dir, name, args).await;
+    assert!(!out.is_error, "{out:?}");
+    out
+}
+
 fn setup() -> (tempfile::TempDir, std::path::PathBuf) {
     let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let ws = root.path().join("workspace");
@@ -76,8 +83,7 @@ async fn parent_dir_escapes_are_refused() {
     let out = call(&ws, "ls", json!({"path": ".."})).await;
     assert_refused(&out, "ls ..");
     // `..` that stays inside is fine.
-    let out = call(&ws, "read", json!({"path": "sub/../sub/inside.txt"})).await;
-    assert!(!out.is_error, "{out:?}");
+    let out = call_ok(&ws, "read", json!({"path": "sub/../sub/inside.txt"})).await;
     assert_eq!(out.content, "inside\n");
 }
 
@@ -90,8 +96,7 @@ async fn absolute_paths_outside_are_refused_inside_allowed() {
     let out = call(&ws, "read", json!({"path": "/etc/passwd"})).await;
     assert_refused(&out, "/etc/passwd");
     let inside = ws.join("sub/inside.txt");
-    let out = call(&ws, "read", json!({"path": inside.display().to_string()})).await;
-    assert!(!out.is_error, "{out:?}");
+    let out = call_ok(&ws, "read", json!({"path": inside.display().to_string()})).await;
     assert_eq!(out.details["path"], "sub/inside.txt");
 }
 
@@ -106,70 +111,56 @@ async fn symlink_escapes_are_refused() {
         .unwrap_or_else(|e| panic!("{e}"));
     symlink(ws.join("sub"), ws.join("sublink")).unwrap_or_else(|e| panic!("{e}"));
 
-    assert_refused(
-        &call(&ws, "read", json!({"path": "link.txt"})).await,
-        "file symlink",
-    );
-    assert_refused(
-        &call(&ws, "read", json!({"path": "updir/outside.txt"})).await,
-        "dir symlink",
-    );
-    let out = call(
-        &ws,
-        "write",
-        json!({"path": "link.txt", "content": "pwned"}),
-    )
-    .await;
-    assert_refused(&out, "write through symlink");
-    let out = call(
-        &ws,
-        "write",
-        json!({"path": "updir/new.txt", "content": "pwned"}),
-    )
-    .await;
-    assert_refused(&out, "write into symlinked dir");
+    for (tool, args, what) in [
+        ("read", json!({"path": "link.txt"}), "file symlink"),
+        ("read", json!({"path": "updir/outside.txt"}), "dir symlink"),
+        (
+            "write",
+            json!({"path": "link.txt", "content": "pwned"}),
+            "write through symlink",
+        ),
+        (
+            "write",
+            json!({"path": "updir/new.txt", "content": "pwned"}),
+            "write into symlinked dir",
+        ),
+        (
+            "write",
+            json!({"path": "dangling.txt", "content": "pwned"}),
+            "write through dangling symlink",
+        ),
+        ("ls", json!({"path": "updir"}), "ls symlinked dir"),
+    ] {
+        assert_refused(&call(&ws, tool, args).await, what);
+    }
     assert!(!root.path().join("new.txt").exists());
-    let out = call(
-        &ws,
-        "write",
-        json!({"path": "dangling.txt", "content": "pwned"}),
-    )
-    .await;
-    assert_refused(&out, "write through dangling symlink");
     assert!(!root.path().join("nope.txt").exists());
-    assert_refused(
-        &call(&ws, "ls", json!({"path": "updir"})).await,
-        "ls symlinked dir",
-    );
     let outside = std::fs::read_to_string(root.path().join("outside.txt")).unwrap_or_default();
     assert_eq!(outside, "TOP SECRET\n");
 
     // A symlink that stays inside the workspace is followed.
-    let out = call(&ws, "read", json!({"path": "sublink/inside.txt"})).await;
-    assert!(!out.is_error, "{out:?}");
+    call_ok(&ws, "read", json!({"path": "sublink/inside.txt"})).await;
 }
 
 #[tokio::test]
 async fn write_read_edit_ls_round_trip() {
     let (_root, ws) = setup();
-    let out = call(
+    call_ok(
         &ws,
         "write",
         json!({"path": "deep/new/file.md", "content": "one\ntwo\nthree\n"}),
     )
     .await;
-    assert!(!out.is_error, "{out:?}");
     assert_eq!(
         std::fs::read_to_string(ws.join("deep/new/file.md")).unwrap_or_default(),
         "one\ntwo\nthree\n"
     );
-    let out = call(
+    let out = call_ok(
         &ws,
         "read",
         json!({"path": "deep/new/file.md", "offset": 2, "limit": 1}),
     )
     .await;
-    assert!(!out.is_error, "{out:?}");
     assert!(out.content.starts_with("two\n"), "{}", out.content);
     assert!(
         out.content.contains("Use offset=3 to continue"),
@@ -177,32 +168,22 @@ async fn write_read_edit_ls_round_trip() {
         out.content
     );
 
-    let out = call(
+    call_ok(
         &ws,
         "edit",
         json!({"path": "deep/new/file.md", "oldText": "two", "newText": "TWO"}),
     )
     .await;
-    assert!(!out.is_error, "{out:?}");
     let out = call(&ws, "read", json!({"path": "deep/new/file.md"})).await;
     assert_eq!(out.content, "one\nTWO\nthree\n");
-    let out = call(
-        &ws,
-        "edit",
-        json!({"path": "deep/new/file.md", "oldText": "e", "newText": "E"}),
-    )
-    .await;
-    assert!(out.is_error && out.content.contains("occurs"), "{out:?}");
-    let out = call(
-        &ws,
-        "edit",
-        json!({"path": "deep/new/file.md", "oldText": "zzz", "newText": "E"}),
-    )
-    .await;
-    assert!(out.is_error && out.content.contains("not found"), "{out:?}");
+    // Ambiguous and missing `oldText` are refused.
+    for (old_text, says) in [("e", "occurs"), ("zzz", "not found")] {
+        let args = json!({"path": "deep/new/file.md", "oldText": old_text, "newText": "E"});
+        let out = call(&ws, "edit", args).await;
+        assert!(out.is_error && out.content.contains(says), "{out:?}");
+    }
 
-    let out = call(&ws, "ls", json!({})).await;
-    assert!(!out.is_error, "{out:?}");
+    let out = call_ok(&ws, "ls", json!({})).await;
     assert_eq!(out.content, "deep/\nsub/");
     let out = call(&ws, "read", json!({"path": "deep"})).await;
     assert!(out.is_error && out.content.contains("directory"));
@@ -258,8 +239,7 @@ async fn bad_arguments_and_unknown_tools_are_tool_errors() {
 async fn missing_workspace_is_created_private() {
     let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let ws = root.path().join("fresh/ws");
-    let out = call(&ws, "write", json!({"path": "a.txt", "content": "hi"})).await;
-    assert!(!out.is_error, "{out:?}");
+    call_ok(&ws, "write", json!({"path": "a.txt", "content": "hi"})).await;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -288,13 +268,12 @@ async fn write_and_edit_replace_the_file_instead_of_truncating_it() {
     symlink(&file, ws.join("alias.sh")).unwrap_or_else(|e| panic!("{e}"));
     let mut held = std::fs::File::open(&file).unwrap_or_else(|e| panic!("{e}"));
 
-    let out = call(
+    call_ok(
         &ws,
         "write",
         json!({"path": "alias.sh", "content": "echo new\n"}),
     )
     .await;
-    assert!(!out.is_error, "{out:?}");
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(read(&file), "echo new\n");
     assert_eq!(read(&ws.join("alias.sh")), "echo new\n");
@@ -321,13 +300,12 @@ async fn write_and_edit_replace_the_file_instead_of_truncating_it() {
     assert_eq!(mode(&file), 0o750);
 
     std::fs::hard_link(&file, ws.join("new-link")).unwrap_or_else(|e| panic!("{e}"));
-    let out = call(
+    call_ok(
         &ws,
         "edit",
         json!({"path": "script.sh", "oldText": "new", "newText": "edited"}),
     )
     .await;
-    assert!(!out.is_error, "{out:?}");
     assert_eq!(read(&file), "echo edited\n");
     assert_eq!(read(&ws.join("new-link")), "echo new\n");
     assert_eq!(mode(&file), 0o750);

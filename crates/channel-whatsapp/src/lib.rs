@@ -54,16 +54,7 @@ pub fn auth_dir(cfg: &AccountConfig, state_dir: &Path) -> PathBuf {
 }
 
 fn sanitize(id: &str) -> String {
-    let s: String = id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let s = openclaw_channels::path_safe(id);
     if s.is_empty() || s.starts_with('.') {
         format!("_{s}")
     } else {

@@ -243,35 +243,22 @@ mod tests {
 
     #[test]
     fn echoes_broadcasts_and_empty_messages_are_dropped() {
-        assert!(
-            to_inbound(
-                &WaInbound {
-                    from_me: true,
-                    ..base()
-                },
-                &[]
-            )
-            .is_none()
-        );
-        assert!(
-            to_inbound(
-                &WaInbound {
-                    chat_jid: "status@broadcast".into(),
-                    ..base()
-                },
-                &[]
-            )
-            .is_none()
-        );
-        assert!(
-            to_inbound(
-                &WaInbound {
-                    text: None,
-                    ..base()
-                },
-                &[]
-            )
-            .is_none()
-        );
+        let dropped = [
+            WaInbound {
+                from_me: true,
+                ..base()
+            },
+            WaInbound {
+                chat_jid: "status@broadcast".into(),
+                ..base()
+            },
+            WaInbound {
+                text: None,
+                ..base()
+            },
+        ];
+        for w in &dropped {
+            assert!(to_inbound(w, &[]).is_none(), "{w:?}");
+        }
     }
 }

@@ -10,8 +10,8 @@ use openclaw_channel_whatsapp::{
     to_inbound,
 };
 use openclaw_channels::{
-    Access, AccountConfig, CancelToken, CappedFile, ChannelDriver, ChannelError, OutboundMedia,
-    OutboundMessage, PairingStore, check_access, is_too_large, session_key_for,
+    Access, AccountConfig, CancelToken, CappedFile, ChannelDriver, ChannelError, Inbound,
+    OutboundMedia, OutboundMessage, PairingStore, check_access, is_too_large, session_key_for,
 };
 use openclaw_testkit::wait::wait_for;
 use tokio::sync::mpsc;
@@ -108,6 +108,37 @@ fn policy() -> ReconnectPolicy {
     }
 }
 
+/// A driver running in its own task, and the receiving end of what it routes.
+struct Running {
+    driver: Arc<WhatsAppDriver>,
+    inbound: mpsc::Receiver<Inbound>,
+    cancel: CancelToken,
+    task: tokio::task::JoinHandle<Result<(), ChannelError>>,
+}
+
+impl Running {
+    /// Runs `driver` with an inbound channel of `capacity`.
+    fn spawn(driver: WhatsAppDriver, capacity: usize) -> Running {
+        let driver = Arc::new(driver);
+        let (tx, inbound) = mpsc::channel(capacity);
+        let cancel = CancelToken::new();
+        let (d, c) = (driver.clone(), cancel.clone());
+        let task = tokio::spawn(async move { d.run(tx, c).await });
+        Running {
+            driver,
+            inbound,
+            cancel,
+            task,
+        }
+    }
+
+    /// Cancels the driver; it must stop cleanly.
+    async fn stop(self) {
+        self.cancel.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
 fn msg(text: &str) -> LinkEvent {
     let w = WaInbound {
         account_id: "default".into(),
@@ -139,17 +170,11 @@ async fn routes_inbound_reconnects_and_watchdog_forces_reconnect() {
     ];
     let mut cfg = AccountConfig::new("whatsapp", "default");
     cfg.text_chunk_limit = 5;
-    let d = Arc::new(WhatsAppDriver::new(
-        &cfg,
-        link.clone(),
-        policy(),
-        None,
-        true,
-    ));
-    let (tx, mut rx) = mpsc::channel(4);
-    let cancel = CancelToken::new();
-    let (dd, c) = (d.clone(), cancel.clone());
-    let task = tokio::spawn(async move { dd.run(tx, c).await });
+    let mut running = Running::spawn(
+        WhatsAppDriver::new(&cfg, link.clone(), policy(), None, true),
+        4,
+    );
+    let (d, rx) = (running.driver.clone(), &mut running.inbound);
 
     let first = rx.recv().await.unwrap();
     assert_eq!(first.message.text, "hello");
@@ -171,11 +196,7 @@ async fn routes_inbound_reconnects_and_watchdog_forces_reconnect() {
     );
 
     let sent = d
-        .send(OutboundMessage {
-            chat_id: "+15551234567".into(),
-            text: "abc defgh ij".into(),
-            ..Default::default()
-        })
+        .send(OutboundMessage::text("+15551234567", "abc defgh ij"))
         .await
         .unwrap();
     assert_eq!(sent.message_ids.len(), 3);
@@ -185,20 +206,14 @@ async fn routes_inbound_reconnects_and_watchdog_forces_reconnect() {
             .all(|(jid, t)| jid == "15551234567@s.whatsapp.net" && t.chars().count() <= 5)
     );
     assert!(matches!(
-        d.send(OutboundMessage {
-            chat_id: "@bob".into(),
-            text: "x".into(),
-            ..Default::default()
-        })
-        .await,
+        d.send(OutboundMessage::text("@bob", "x")).await,
         Err(ChannelError::BadTarget(_))
     ));
 
-    cancel.cancel();
-    task.await.unwrap().unwrap();
+    running.stop().await;
     assert!(!d.status().running);
     assert!(matches!(
-        d.send(OutboundMessage { chat_id: "+15551234567".into(), text: "x".into(), ..Default::default() }).await,
+        d.send(OutboundMessage::text("+15551234567", "x")).await,
         Err(ChannelError::Unavailable(m)) if m.contains("No active WhatsApp Web listener")
     ));
 }
@@ -222,13 +237,7 @@ async fn logged_out_stops_with_not_linked_and_no_retry() {
     );
     assert_eq!(link.connects.lock().unwrap().len(), 1);
     assert!(!d.status().linked);
-    let err = d
-        .send(OutboundMessage {
-            chat_id: "+15551234567".into(),
-            text: "x".into(),
-            ..Default::default()
-        })
-        .await;
+    let err = d.send(OutboundMessage::text("+15551234567", "x")).await;
     assert!(matches!(err, Err(ChannelError::NotLinked(_))));
 }
 
@@ -250,24 +259,20 @@ async fn gives_up_after_max_attempts_and_the_host_lock_is_exclusive() {
     // While one driver holds the account, a second one is refused.
     let busy = Arc::new(FakeLink::default());
     *busy.scripts.lock().unwrap() = vec![(vec![LinkEvent::Connected { self_jid: None }], true)];
-    let a = Arc::new(WhatsAppDriver::new(
-        &cfg,
-        busy,
-        policy(),
-        Some(acct.clone()),
-        true,
-    ));
-    let cancel = CancelToken::new();
-    let (aa, c, t) = (a.clone(), cancel.clone(), tx.clone());
-    let task = tokio::spawn(async move { aa.run(t, c).await });
-    wait_for("first holder connected", || a.status().connected).await;
+    let running = Running::spawn(
+        WhatsAppDriver::new(&cfg, busy, policy(), Some(acct.clone()), true),
+        4,
+    );
+    wait_for("first holder connected", || {
+        running.driver.status().connected
+    })
+    .await;
     let b = WhatsAppDriver::new(&cfg, link, p, Some(acct), true);
     assert!(matches!(
         b.run(tx, CancelToken::new()).await,
         Err(ChannelError::Conflict(_))
     ));
-    cancel.cancel();
-    task.await.unwrap().unwrap();
+    running.stop().await;
 }
 
 fn image(id: &str, bytes: Option<Vec<u8>>, declared: u64) -> LinkEvent {
@@ -296,6 +301,28 @@ fn image(id: &str, bytes: Option<Vec<u8>>, declared: u64) -> LinkEvent {
     )
 }
 
+/// `text` with local `files` attached, to the linked test number; `roots` are the directories
+/// local media may be read from.
+fn with_files(
+    text: &str,
+    files: &[&std::path::Path],
+    roots: &[&std::path::Path],
+) -> OutboundMessage {
+    OutboundMessage {
+        chat_id: "+15551234567".into(),
+        text: text.into(),
+        media: files
+            .iter()
+            .map(|f| OutboundMedia {
+                source: f.display().to_string(),
+                mime: None,
+            })
+            .collect(),
+        local_roots: roots.iter().map(|r| r.to_path_buf()).collect(),
+        ..Default::default()
+    }
+}
+
 #[tokio::test]
 async fn inbound_media_is_downloaded_under_the_cap_and_outbound_media_is_uploaded() {
     let state = tempfile::tempdir().unwrap();
@@ -316,17 +343,11 @@ async fn inbound_media_is_downloaded_under_the_cap_and_outbound_media_is_uploade
     cfg.media_max_mb = 1.0;
     cfg.text_chunk_limit = 10;
     let max = cfg.media_max_bytes();
-    let d = Arc::new(WhatsAppDriver::new(
-        &cfg,
-        link.clone(),
-        policy(),
-        None,
-        true,
-    ));
-    let (tx, mut rx) = mpsc::channel(8);
-    let cancel = CancelToken::new();
-    let (dd, c) = (d.clone(), cancel.clone());
-    let task = tokio::spawn(async move { dd.run(tx, c).await });
+    let mut running = Running::spawn(
+        WhatsAppDriver::new(&cfg, link.clone(), policy(), None, true),
+        8,
+    );
+    let (d, rx) = (running.driver.clone(), &mut running.inbound);
 
     let mut got = Vec::new();
     for _ in 0..4 {
@@ -386,23 +407,9 @@ async fn inbound_media_is_downloaded_under_the_cap_and_outbound_media_is_uploade
     std::fs::write(&pic, b"\x89PNG....").unwrap();
     let doc = state.path().join("report.pdf");
     std::fs::write(&doc, b"%PDF-1.7").unwrap();
+    let roots = [state.path()];
     let sent = d
-        .send(OutboundMessage {
-            chat_id: "+15551234567".into(),
-            text: "the numbers".into(),
-            media: vec![
-                OutboundMedia {
-                    source: pic.display().to_string(),
-                    mime: None,
-                },
-                OutboundMedia {
-                    source: doc.display().to_string(),
-                    mime: None,
-                },
-            ],
-            local_roots: vec![state.path().to_path_buf()],
-            ..Default::default()
-        })
+        .send(with_files("the numbers", &[&pic, &doc], &roots))
         .await
         .unwrap();
     assert_eq!(sent.message_ids, vec!["P1", "P2"]);
@@ -431,40 +438,14 @@ async fn inbound_media_is_downloaded_under_the_cap_and_outbound_media_is_uploade
     let huge = state.path().join("huge.bin");
     std::fs::write(&huge, vec![0u8; 1024 * 1024 + 1]).unwrap();
     let err = d
-        .send(OutboundMessage {
-            chat_id: "+15551234567".into(),
-            text: "x".into(),
-            media: vec![
-                OutboundMedia {
-                    source: pic.display().to_string(),
-                    mime: None,
-                },
-                OutboundMedia {
-                    source: huge.display().to_string(),
-                    mime: None,
-                },
-            ],
-            local_roots: vec![state.path().to_path_buf()],
-            ..Default::default()
-        })
+        .send(with_files("x", &[&pic, &huge], &roots))
         .await
         .unwrap_err();
     assert!(matches!(err, ChannelError::TooLarge(_)), "{err}");
     assert_eq!(link.sent_media.lock().unwrap().len(), 2);
 
     // A local path outside the allowed roots is refused before anything is sent.
-    let err = d
-        .send(OutboundMessage {
-            chat_id: "+15551234567".into(),
-            text: "x".into(),
-            media: vec![OutboundMedia {
-                source: pic.display().to_string(),
-                mime: None,
-            }],
-            ..Default::default()
-        })
-        .await
-        .unwrap_err();
+    let err = d.send(with_files("x", &[&pic], &[])).await.unwrap_err();
     assert!(
         matches!(&err, ChannelError::MediaAccess(m) if m.starts_with(openclaw_channels::LOCAL_MEDIA_NOT_ALLOWED)),
         "{err}"
@@ -472,8 +453,7 @@ async fn inbound_media_is_downloaded_under_the_cap_and_outbound_media_is_uploade
     assert_eq!(link.sent_media.lock().unwrap().len(), 2);
     assert!(link.sent.lock().unwrap().is_empty());
 
-    cancel.cancel();
-    task.await.unwrap().unwrap();
+    running.stop().await;
 }
 
 #[tokio::test]
@@ -517,11 +497,8 @@ async fn group_messages_route_by_own_mention_through_the_seam() {
     )
     .unwrap()
     .remove(0);
-    let d = Arc::new(WhatsAppDriver::new(&cfg, link, policy(), None, true));
-    let (tx, mut rx) = mpsc::channel(4);
-    let cancel = CancelToken::new();
-    let (dd, c) = (d.clone(), cancel.clone());
-    let task = tokio::spawn(async move { dd.run(tx, c).await });
+    let mut running = Running::spawn(WhatsAppDriver::new(&cfg, link, policy(), None, true), 4);
+    let (d, rx) = (running.driver.clone(), &mut running.inbound);
     let state = tempfile::tempdir().unwrap();
     let store = PairingStore::new(state.path(), "whatsapp", "default");
 
@@ -539,8 +516,7 @@ async fn group_messages_route_by_own_mention_through_the_seam() {
         d.status().bot_username.as_deref(),
         Some("19998887777:5@s.whatsapp.net")
     );
-    cancel.cancel();
-    task.await.unwrap().unwrap();
+    running.stop().await;
 }
 
 #[tokio::test]
@@ -551,7 +527,7 @@ async fn an_unlinked_account_never_connects_until_login_writes_the_marker() {
     let marker = acct.join("linked");
     let link = Arc::new(FakeLink::default());
     *link.scripts.lock().unwrap() = vec![(vec![LinkEvent::Connected { self_jid: None }], true)];
-    let d = Arc::new(
+    let running = Running::spawn(
         WhatsAppDriver::new(
             &AccountConfig::new("whatsapp", "default"),
             link.clone(),
@@ -560,11 +536,9 @@ async fn an_unlinked_account_never_connects_until_login_writes_the_marker() {
             false,
         )
         .with_link_marker(marker.clone()),
+        4,
     );
-    let (tx, _rx) = mpsc::channel(4);
-    let cancel = CancelToken::new();
-    let (dd, c) = (d.clone(), cancel.clone());
-    let task = tokio::spawn(async move { dd.run(tx, c).await });
+    let d = running.driver.clone();
     wait_for("the not-linked status", || {
         d.status()
             .last_error
@@ -587,6 +561,5 @@ async fn an_unlinked_account_never_connects_until_login_writes_the_marker() {
     // Logout removes the marker again.
     d.logout().await.unwrap();
     assert!(!marker.exists());
-    cancel.cancel();
-    task.await.unwrap().unwrap();
+    running.stop().await;
 }

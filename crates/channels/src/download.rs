@@ -107,6 +107,20 @@ impl Drop for CappedFile {
     }
 }
 
+/// `id` with every character outside `[A-Za-z0-9._-]` replaced by `_`, safe as one path
+/// component's text (callers decide about empty and leading-dot results).
+pub fn path_safe(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// Whether `e` is a [`CappedFile`] refusing to grow past its cap.
 pub fn is_too_large(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::FileTooLarge
@@ -115,18 +129,7 @@ pub fn is_too_large(e: &io::Error) -> bool {
 /// `<prefix>-<parts…>-<name>` restricted to `[A-Za-z0-9._-]` (no separators, no leading dot),
 /// so a sender-chosen id or file name can never leave the media directory.
 pub fn inbound_file_name(parts: &[&str], name: &str) -> String {
-    let safe = |s: &str, n: usize| -> String {
-        s.chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .take(n)
-            .collect()
-    };
+    let safe = |s: &str, n: usize| -> String { path_safe(s).chars().take(n).collect() };
     let mut out: Vec<String> = parts
         .iter()
         .map(|p| safe(p, 64).replace('.', "_"))

@@ -73,7 +73,7 @@ pub use config::{
     AccountConfig, ChannelConfigError, DmPolicy, GroupConfig, GroupPolicy, KNOWN_CHANNELS,
     accounts_from_config, normalize_id,
 };
-pub use download::{CappedFile, inbound_file_name, is_too_large};
+pub use download::{CappedFile, inbound_file_name, is_too_large, path_safe};
 pub use media::{LOCAL_MEDIA_NOT_ALLOWED, LoadedMedia, guess_mime, is_url, load_media, load_url};
 pub use routing::{MentionPatterns, resolve_binding, session_key_for};
 pub use supervisor::{Backoff, Supervised, SupervisorConfig};

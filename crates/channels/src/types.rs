@@ -87,6 +87,17 @@ pub struct OutboundMessage {
     pub local_roots: Vec<PathBuf>,
 }
 
+impl OutboundMessage {
+    /// Plain `text` to `chat_id`, nothing else.
+    pub fn text(chat_id: impl Into<String>, text: impl Into<String>) -> OutboundMessage {
+        OutboundMessage {
+            chat_id: chat_id.into(),
+            text: text.into(),
+            ..Default::default()
+        }
+    }
+}
+
 /// One outbound attachment.
 #[derive(Debug, Clone)]
 pub struct OutboundMedia {

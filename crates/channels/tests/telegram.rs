@@ -62,27 +62,79 @@ fn offset(state: &Path) -> Option<i64> {
         .as_i64()
 }
 
-fn spawn_run(
-    d: Arc<dyn ChannelDriver>,
-    tx: mpsc::Sender<Inbound>,
-) -> (
-    CancelToken,
-    tokio::task::JoinHandle<Result<(), ChannelError>>,
-) {
+/// A driver running in its own task, and the receiving end of what it delivers.
+struct Running {
+    driver: Arc<dyn ChannelDriver>,
+    rx: mpsc::Receiver<Inbound>,
+    cancel: CancelToken,
+    task: tokio::task::JoinHandle<Result<(), ChannelError>>,
+}
+
+/// Runs a driver of account `c` keeping its state under `state`.
+fn run_driver(c: &AccountConfig, state: &Path) -> Running {
+    let driver = telegram::driver_with(c, state, tuning()).unwrap();
+    let (tx, rx) = mpsc::channel(4);
     let cancel = CancelToken::new();
-    let c = cancel.clone();
-    (cancel, tokio::spawn(async move { d.run(tx, c).await }))
+    let (d, cc) = (driver.clone(), cancel.clone());
+    let task = tokio::spawn(async move { d.run(tx, cc).await });
+    Running {
+        driver,
+        rx,
+        cancel,
+        task,
+    }
+}
+
+impl Running {
+    /// The driver's last error, `""` when none.
+    fn last_error(&self) -> String {
+        self.driver.status().last_error.unwrap_or_default()
+    }
+}
+
+/// When each `getUpdates` reached the fake, in order.
+fn poll_times(fake: &FakeTelegram) -> Vec<Instant> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.method == "getUpdates")
+        .map(|r| r.at)
+        .collect()
+}
+
+/// The fake and a fresh state directory.
+async fn fake_and_state() -> (FakeTelegram, tempfile::TempDir) {
+    (FakeTelegram::start().await, tempfile::tempdir().unwrap())
+}
+
+/// A fake answering with the `failures` first, and a driver of bot `token` on it that got the
+/// DM `text` from the allowed user through them.
+async fn delivered_despite(
+    failures: Vec<(&str, FakeReply)>,
+    token: &str,
+    text: &str,
+) -> (FakeTelegram, tempfile::TempDir, Running) {
+    let (fake, state) = fake_and_state().await;
+    for (method, reply) in failures {
+        fake.inject(method, reply);
+    }
+    fake.push_dm(42, text);
+    let mut running = run_driver(&cfg(&fake, token), state.path());
+    let m = recv(&mut running.rx).await;
+    assert_eq!(m.message.text, text);
+    (fake, state, running)
 }
 
 #[tokio::test]
 async fn dm_reaches_sink_and_offset_advances_only_after_ack() {
-    let fake = FakeTelegram::start().await;
-    let state = tempfile::tempdir().unwrap();
+    let (fake, state) = fake_and_state().await;
     let c = cfg(&fake, "2001:A");
-    let d = telegram::driver_with(&c, state.path(), tuning()).unwrap();
-    let (tx, mut rx) = mpsc::channel(4);
     let id = fake.push_dm(42, "hello <bot>");
-    let (cancel, task) = spawn_run(d.clone(), tx);
+    let Running {
+        driver: d,
+        mut rx,
+        cancel,
+        task,
+    } = run_driver(&c, state.path());
 
     let inbound = recv(&mut rx).await;
     let m = &inbound.message;
@@ -130,15 +182,17 @@ async fn dm_reaches_sink_and_offset_advances_only_after_ack() {
 
 #[tokio::test]
 async fn crash_between_receive_and_ack_neither_loses_nor_duplicates() {
-    let fake = FakeTelegram::start().await;
-    let state = tempfile::tempdir().unwrap();
+    let (fake, state) = fake_and_state().await;
     let c = cfg(&fake, "2002:A");
     let u1 = fake.push_dm(42, "one");
     let u2 = fake.push_dm(42, "two");
 
-    let d1 = telegram::driver_with(&c, state.path(), tuning()).unwrap();
-    let (tx, mut rx) = mpsc::channel(4);
-    let (_c1, task1) = spawn_run(d1.clone(), tx);
+    let Running {
+        driver: d1,
+        mut rx,
+        task: task1,
+        ..
+    } = run_driver(&c, state.path());
     let first = recv(&mut rx).await;
     assert_eq!(first.message.text, "one");
     first.ack.send(()).unwrap();
@@ -153,9 +207,12 @@ async fn crash_between_receive_and_ack_neither_loses_nor_duplicates() {
     assert_eq!(offset(state.path()), Some(u1));
 
     let u3 = fake.push_dm(42, "three");
-    let d2 = telegram::driver_with(&c, state.path(), tuning()).unwrap();
-    let (tx, mut rx) = mpsc::channel(4);
-    let (c2, task2) = spawn_run(d2, tx);
+    let Running {
+        mut rx,
+        cancel: c2,
+        task: task2,
+        ..
+    } = run_driver(&c, state.path());
     let again = recv(&mut rx).await;
     assert_eq!(
         again.message.text, "two",
@@ -174,8 +231,7 @@ async fn crash_between_receive_and_ack_neither_loses_nor_duplicates() {
 
 #[tokio::test]
 async fn dropped_ack_ends_the_run_and_the_supervisor_redelivers() {
-    let fake = FakeTelegram::start().await;
-    let state = tempfile::tempdir().unwrap();
+    let (fake, state) = fake_and_state().await;
     let c = cfg(&fake, "2003:A");
     fake.push_dm(42, "retry me");
     let d = telegram::driver_with(&c, state.path(), tuning()).unwrap();
@@ -197,8 +253,7 @@ async fn dropped_ack_ends_the_run_and_the_supervisor_redelivers() {
 
 #[tokio::test]
 async fn conflict_409_is_reported_and_backed_off_not_a_tight_loop() {
-    let fake = FakeTelegram::start().await;
-    let state = tempfile::tempdir().unwrap();
+    let (fake, state) = fake_and_state().await;
     for _ in 0..100 {
         fake.inject("getUpdates", FakeReply::Conflict409);
     }
@@ -215,12 +270,7 @@ async fn conflict_409_is_reported_and_backed_off_not_a_tight_loop() {
     // (50 ms doubling to the 400 ms cap, minus 20 % jitter). Lower bounds only: the wait is
     // on the polls themselves, so a slow machine cannot fail this.
     wait_for("six getUpdates attempts", || fake.count("getUpdates") >= 6).await;
-    let polls: Vec<Instant> = fake
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "getUpdates")
-        .map(|r| r.at)
-        .collect();
+    let polls = poll_times(&fake);
     for (i, pair) in polls.windows(2).take(5).enumerate() {
         let floor = Duration::from_millis((50u64 << i).min(400) * 8 / 10);
         let gap = pair[1] - pair[0];
@@ -234,85 +284,63 @@ async fn conflict_409_is_reported_and_backed_off_not_a_tight_loop() {
 
 #[tokio::test]
 async fn rate_limit_retry_after_is_honoured() {
-    let fake = FakeTelegram::start().await;
-    let state = tempfile::tempdir().unwrap();
-    fake.inject("getUpdates", FakeReply::TooMany { retry_after: 1 });
-    fake.push_dm(42, "after the wait");
-    let d = telegram::driver_with(&cfg(&fake, "2005:A"), state.path(), tuning()).unwrap();
-    let (tx, mut rx) = mpsc::channel(4);
-    let (cancel, _task) = spawn_run(d.clone(), tx);
-    let m = recv(&mut rx).await;
-    assert_eq!(m.message.text, "after the wait");
-    let polls: Vec<Instant> = fake
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "getUpdates")
-        .map(|r| r.at)
-        .collect();
+    let (fake, _state, running) = delivered_despite(
+        vec![("getUpdates", FakeReply::TooMany { retry_after: 1 })],
+        "2005:A",
+        "after the wait",
+    )
+    .await;
+    let polls = poll_times(&fake);
     assert!(polls.len() >= 2);
     let gap = polls[1] - polls[0];
     assert!(
         gap >= Duration::from_millis(950),
         "retry_after not honoured: {gap:?}"
     );
-    assert!(
-        d.status()
-            .last_error
-            .unwrap_or_default()
-            .contains("retry after 1s")
-    );
-    cancel.cancel();
+    assert!(running.last_error().contains("retry after 1s"));
+    running.cancel.cancel();
 }
 
 #[tokio::test]
 async fn a_stalled_long_poll_is_abandoned_and_polling_resumes() {
-    let fake = FakeTelegram::start().await;
-    let state = tempfile::tempdir().unwrap();
-    fake.inject("getUpdates", FakeReply::Stall);
-    fake.push_dm(42, "after the stall");
-    let d = telegram::driver_with(&cfg(&fake, "2009:A"), state.path(), tuning()).unwrap();
-    let (tx, mut rx) = mpsc::channel(4);
-    let (cancel, _task) = spawn_run(d.clone(), tx);
-    let m = recv(&mut rx).await;
-    assert_eq!(m.message.text, "after the stall");
+    let (fake, _state, running) = delivered_despite(
+        vec![("getUpdates", FakeReply::Stall)],
+        "2009:A",
+        "after the stall",
+    )
+    .await;
     assert!(
         fake.count("getUpdates") >= 2,
         "the stalled poll was retried"
     );
-    let err = d.status().last_error.unwrap_or_default();
+    let err = running.last_error();
     assert!(err.contains("getUpdates"), "the stall is visible: {err}");
-    cancel.cancel();
+    running.cancel.cancel();
 }
 
 #[tokio::test]
 async fn server_errors_and_dropped_connections_are_recovered() {
-    let fake = FakeTelegram::start().await;
-    let state = tempfile::tempdir().unwrap();
-    fake.inject("getMe", FakeReply::Drop);
-    fake.inject("getUpdates", FakeReply::Server500);
-    fake.inject("getUpdates", FakeReply::Drop);
-    fake.inject(
-        "getUpdates",
-        FakeReply::Error {
-            code: 200,
-            description: "not json".into(),
-        },
-    );
-    fake.push_dm(42, "still here");
-    let d = telegram::driver_with(&cfg(&fake, "2006:A"), state.path(), tuning()).unwrap();
-    let (tx, mut rx) = mpsc::channel(4);
-    let (cancel, _task) = spawn_run(d.clone(), tx);
-    let m = recv(&mut rx).await;
-    assert_eq!(m.message.text, "still here");
+    let failures = vec![
+        ("getMe", FakeReply::Drop),
+        ("getUpdates", FakeReply::Server500),
+        ("getUpdates", FakeReply::Drop),
+        (
+            "getUpdates",
+            FakeReply::Error {
+                code: 200,
+                description: "not json".into(),
+            },
+        ),
+    ];
+    let (fake, _state, running) = delivered_despite(failures, "2006:A", "still here").await;
     assert!(fake.count("getUpdates") >= 4);
-    assert!(d.status().last_error.is_some());
-    cancel.cancel();
+    assert!(!running.last_error().is_empty());
+    running.cancel.cancel();
 }
 
 #[tokio::test]
 async fn unauthorized_get_me_is_fatal_with_the_reference_message() {
-    let fake = FakeTelegram::start().await;
-    let state = tempfile::tempdir().unwrap();
+    let (fake, state) = fake_and_state().await;
     fake.inject("getMe", FakeReply::Unauthorized401);
     let d = telegram::driver_with(&cfg(&fake, "2007:A"), state.path(), tuning()).unwrap();
     let (tx, _rx) = mpsc::channel(4);
@@ -331,22 +359,19 @@ async fn unauthorized_get_me_is_fatal_with_the_reference_message() {
 
 #[tokio::test]
 async fn one_poller_per_bot_token_in_process() {
-    let fake = FakeTelegram::start().await;
-    let state = tempfile::tempdir().unwrap();
-    let a = telegram::driver_with(&cfg(&fake, "2008:A"), state.path(), tuning()).unwrap();
+    let (fake, state) = fake_and_state().await;
+    let a = run_driver(&cfg(&fake, "2008:A"), state.path());
     let b = telegram::driver_with(&cfg(&fake, "2008:A"), state.path(), tuning()).unwrap();
-    let (tx, _rx) = mpsc::channel(4);
-    let (cancel, _task) = spawn_run(a, tx.clone());
     wait_for("first poller running", || fake.count("getUpdates") > 0).await;
+    let (tx, _rx) = mpsc::channel(4);
     let err = b.run(tx, CancelToken::new()).await.unwrap_err();
     assert!(matches!(err, ChannelError::Conflict(_)), "{err}");
-    cancel.cancel();
+    a.cancel.cancel();
 }
 
 #[tokio::test]
 async fn send_chunks_long_text_and_falls_back_to_plain_text() {
-    let fake = FakeTelegram::start().await;
-    let state = tempfile::tempdir().unwrap();
+    let (fake, state) = fake_and_state().await;
     let mut c = cfg(&fake, "2009:A");
     c.text_chunk_limit = 100_000; // clamped to Telegram's 4096
     let d = telegram::driver_with(&c, state.path(), tuning()).unwrap();
@@ -406,20 +431,13 @@ async fn send_chunks_long_text_and_falls_back_to_plain_text() {
     assert_eq!(retry["chat_id"], -1001);
     assert!(d.status().last_outbound_at.is_some());
 
-    let err = d
-        .send(OutboundMessage {
-            chat_id: "+15551234567".into(),
-            text: "x".into(),
-            ..Default::default()
-        })
-        .await;
+    let err = d.send(OutboundMessage::text("+15551234567", "x")).await;
     assert!(matches!(err, Err(ChannelError::BadTarget(_))));
 }
 
 #[tokio::test]
 async fn typing_and_media_out() {
-    let fake = FakeTelegram::start().await;
-    let state = tempfile::tempdir().unwrap();
+    let (fake, state) = fake_and_state().await;
     let mut c = cfg(&fake, "2010:A");
     c.media_max_mb = 0.001; // ~1 KiB
     let d = telegram::driver_with(&c, state.path(), tuning()).unwrap();
@@ -516,8 +534,7 @@ async fn typing_and_media_out() {
 
 #[tokio::test]
 async fn inbound_photos_are_announced_and_download_the_largest_size_on_request() {
-    let fake = FakeTelegram::start().await;
-    let state = tempfile::tempdir().unwrap();
+    let (fake, state) = fake_and_state().await;
     let small = fake.add_file("s.jpg", b"small".to_vec());
     let large = fake.add_file("l.jpg", b"\xff\xd8 large jpeg".to_vec());
     fake.push_update(json!({"message": {"message_id": 7, "date": 1,
@@ -525,9 +542,12 @@ async fn inbound_photos_are_announced_and_download_the_largest_size_on_request()
         "caption": "my cat",
         "photo": [{"file_id": small, "width": 90, "height": 90, "file_size": 5},
                   {"file_id": large, "width": 1280, "height": 1280, "file_size": 13}]}}));
-    let d = telegram::driver_with(&cfg(&fake, "2012:A"), state.path(), tuning()).unwrap();
-    let (tx, mut rx) = mpsc::channel(4);
-    let (cancel, _task) = spawn_run(d.clone(), tx);
+    let Running {
+        driver: d,
+        mut rx,
+        cancel,
+        ..
+    } = run_driver(&cfg(&fake, "2012:A"), state.path());
     let a = recv(&mut rx).await;
     let m = &a.message;
     assert_eq!(m.text, "my cat\n<media:image>");
@@ -554,8 +574,7 @@ async fn inbound_photos_are_announced_and_download_the_largest_size_on_request()
 
 #[tokio::test]
 async fn inbound_downloads_are_capped_whatever_the_sender_declares() {
-    let fake = FakeTelegram::start().await;
-    let state = tempfile::tempdir().unwrap();
+    let (fake, state) = fake_and_state().await;
     let mut c = cfg(&fake, "2011:A");
     c.media_max_mb = 0.001; // ~1 KiB
     let max = c.media_max_bytes();
@@ -575,9 +594,12 @@ async fn inbound_downloads_are_capped_whatever_the_sender_declares() {
     fake.push_update(doc(&ok_id, Some(9)));
     fake.push_update(doc(&big_id, Some(4096))); // refused from the declared size
     fake.push_update(doc(&big_id, Some(9))); // lies: refused while streaming
-    let d = telegram::driver_with(&c, state.path(), tuning()).unwrap();
-    let (tx, mut rx) = mpsc::channel(4);
-    let (cancel, _task) = spawn_run(d.clone(), tx);
+    let Running {
+        driver: d,
+        mut rx,
+        cancel,
+        ..
+    } = run_driver(&c, state.path());
     let inbound = state.path().join("media/inbound");
 
     let a = recv(&mut rx).await;

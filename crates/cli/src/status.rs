@@ -162,6 +162,25 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
+impl Report {
+    /// `--json`: the whole report.
+    fn print_json(&self) {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&self.json).unwrap_or_default()
+        );
+    }
+
+    /// The sections both status commands end with: the log, the deep scan, the warnings.
+    fn print_closing(&self) {
+        print_log(&self.json);
+        print_deep(&self.json);
+        for w in &self.warnings {
+            println!("warning: {w}");
+        }
+    }
+}
+
 pub async fn collect(
     paths: &Paths,
     dev: bool,
@@ -419,29 +438,27 @@ fn print_deep(v: &Value) {
             );
         }
     }
-    if let Some(services) = v["extraServices"].as_array()
-        && !services.is_empty()
+    print_items(&v["extraServices"], "Other gateway services:", |s| {
+        format!(
+            "{}{} ({})",
+            s["name"].as_str().unwrap_or("?"),
+            if s["legacy"] == true { " [legacy]" } else { "" },
+            s["path"].as_str().unwrap_or("?")
+        )
+    });
+    print_items(&v["processes"], "Gateway processes:", |p| {
+        format!("pid {}: {}", p["pid"], p["command"].as_str().unwrap_or(""))
+    });
+}
+
+/// `title`, then one indented `line` per item, when `items` is a non-empty array.
+fn print_items(items: &Value, title: &str, line: impl Fn(&Value) -> String) {
+    if let Some(items) = items.as_array()
+        && !items.is_empty()
     {
-        println!("Other gateway services:");
-        for s in services {
-            println!(
-                "  {}{} ({})",
-                s["name"].as_str().unwrap_or("?"),
-                if s["legacy"] == true { " [legacy]" } else { "" },
-                s["path"].as_str().unwrap_or("?")
-            );
-        }
-    }
-    if let Some(procs) = v["processes"].as_array()
-        && !procs.is_empty()
-    {
-        println!("Gateway processes:");
-        for p in procs {
-            println!(
-                "  pid {}: {}",
-                p["pid"],
-                p["command"].as_str().unwrap_or("")
-            );
+        println!("{title}");
+        for item in items {
+            println!("  {}", line(item));
         }
     }
 }
@@ -460,10 +477,7 @@ fn print_log(v: &Value) {
 pub async fn gateway_status(paths: &Paths, dev: bool, args: GatewayStatusArgs) -> Outcome {
     let r = collect(paths, dev, &args.conn, args.no_probe, args.deep).await;
     if args.conn.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&r.json).unwrap_or_default()
-        );
+        r.print_json();
         return Outcome::Done;
     }
     let v = &r.json;
@@ -477,11 +491,7 @@ pub async fn gateway_status(paths: &Paths, dev: bool, args: GatewayStatusArgs) -
         ),
     }
     print_port(&v["port"]);
-    print_log(v);
-    print_deep(v);
-    for w in &r.warnings {
-        println!("warning: {w}");
-    }
+    r.print_closing();
     Outcome::Done
 }
 
@@ -514,10 +524,7 @@ pub async fn status(paths: &Paths, dev: bool, args: StatusArgs) -> Outcome {
     r.json["status"] = own.clone();
     r.json["statusError"] = json!(own_error);
     if args.conn.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&r.json).unwrap_or_default()
-        );
+        r.print_json();
         return Outcome::Done;
     }
     let v = &r.json;
@@ -539,11 +546,7 @@ pub async fn status(paths: &Paths, dev: bool, args: StatusArgs) -> Outcome {
     if let Some(e) = own_error {
         println!("  status: {e}");
     }
-    print_log(v);
-    print_deep(v);
-    for w in &r.warnings {
-        println!("warning: {w}");
-    }
+    r.print_closing();
     Outcome::Done
 }
 

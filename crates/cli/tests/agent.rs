@@ -53,10 +53,7 @@ async fn run_agent(raw: &mut Raw, id: &str) -> (Value, Value, Vec<Value>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_phase_agent_with_streamed_events() {
     let fake = FakeOpenAi::start().await;
-    fake.push(Script::Text {
-        text: "Hello from the fake model".into(),
-        chunks: 4,
-    });
+    fake.push(Script::text_in("Hello from the fake model", 4));
     let gw = start_with(&fake, json!({})).await;
     let (mut raw, _) = connected(&gw.url(), OP).await;
     raw.send(&agent_req("a1", "hi there", "run-1")).await;
@@ -291,9 +288,7 @@ async fn provider_errors_retries_and_missing_model() {
     assert_eq!(fake.request_count(), 2);
 
     // No model configured: a clear error on the run, not at startup.
-    let home = Home::new();
-    home.write_config(&token_config(&home));
-    let gw2 = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let gw2 = Gateway::start();
     let (mut raw2, _) = connected(&gw2.url(), OP).await;
     raw2.send(&agent_req("a1", "x", "nomodel")).await;
     let (_, fin, _) = run_agent(&mut raw2, "a1").await;

@@ -222,11 +222,7 @@ async fn inbound_media_is_fetched_after_access_control_capped_and_off_the_poll_l
     let files = inbound_files(&state);
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(std::fs::read(&files[0]).unwrap(), b"\xff\xd8 slow jpeg");
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(file_mode(&files[0]), 0o600);
     let path = files[0].display().to_string();
     assert!(
         llm.requests().iter().any(|r| r.to_string().contains(&path)),

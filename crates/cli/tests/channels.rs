@@ -15,6 +15,16 @@ use serde_json::{Value, json};
 
 const OP: &[&str] = &["operator.admin", "operator.read", "operator.write"];
 const OWNER: i64 = 111;
+/// `openclaw message send` to the owner's chat; the message text follows.
+const SEND_TO_OWNER: &[&str] = &[
+    "message",
+    "send",
+    "--channel",
+    "telegram",
+    "--target",
+    "111",
+    "--message",
+];
 
 fn config(home: &Home, tg: &FakeTelegram, llm: &FakeOpenAi) -> Value {
     let mut cfg = fake_model_config(home, &llm.url());
@@ -23,14 +33,55 @@ fn config(home: &Home, tg: &FakeTelegram, llm: &FakeOpenAi) -> Value {
     cfg
 }
 
-/// The fakes and a gateway started on [`config`].
-async fn started() -> (FakeTelegram, FakeOpenAi, Gateway) {
+/// The fakes and a home whose config is [`config`] changed by `edit`.
+async fn configured(edit: impl FnOnce(&mut Value)) -> (FakeTelegram, FakeOpenAi, Home) {
     let tg = FakeTelegram::start().await;
     let llm = FakeOpenAi::start().await;
     let home = Home::new();
-    home.write_config(&config(&home, &tg, &llm));
-    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
-    (tg, llm, gw)
+    let mut cfg = config(&home, &tg, &llm);
+    edit(&mut cfg);
+    home.write_config(&cfg);
+    (tg, llm, home)
+}
+
+/// Groups are open, and a group message needs a mention to start a run.
+fn open_groups_need_a_mention(cfg: &mut Value) {
+    cfg["channels"]["telegram"]["groupPolicy"] = json!("open");
+    cfg["channels"]["telegram"]["groups"] = json!({"*": {"requireMention": true}});
+}
+
+/// The gateway on an ephemeral port, with test `knobs` in its environment.
+fn gateway(home: Home, knobs: &[(&str, &str)]) -> Gateway {
+    Gateway::start_in(home, &["gateway", "--port", "0"], knobs)
+}
+
+/// The fakes and a gateway started on [`config`].
+async fn started() -> (FakeTelegram, FakeOpenAi, Gateway) {
+    let (tg, llm, home) = configured(|_| {}).await;
+    (tg, llm, gateway(home, &[]))
+}
+
+/// kill -9; the home is kept for the next gateway.
+fn kill_9(mut gw: Gateway) -> Home {
+    gw.signal(libc::SIGKILL);
+    gw.wait_exit(Duration::from_secs(5)).expect("killed");
+    gw.into_home()
+}
+
+/// Waits until `chat` was sent exactly one message containing `text`.
+async fn replied_once(tg: &FakeTelegram, chat: i64, text: &str) {
+    wait_for(&format!("one reply {text:?} to {chat}"), || {
+        tg.replies_to(chat, text) == 1
+    })
+    .await;
+}
+
+/// `openclaw <args>` against the running gateway (its port in the environment).
+fn cli(gw: &Gateway, args: &[&str]) -> (i32, String, String) {
+    let port = gw.port.to_string();
+    tokio::task::block_in_place(|| {
+        run_cli(&gw.home, args, &[("OPENCLAW_GATEWAY_PORT", port.as_str())])
+    })
 }
 
 /// The user turns of a session's transcript (`chat.history`), as JSON text.
@@ -51,17 +102,18 @@ async fn user_turns(raw: &mut Raw, session_key: &str) -> Vec<String> {
         .collect()
 }
 
-/// Polls `channels.status` for up to `within` until the channel's first account has a
-/// `lastError` containing `needle`; returns the whole status payload.
-async fn status_with_error(raw: &mut Raw, channel: &str, needle: &str, within: Duration) -> Value {
-    let deadline = Instant::now() + within;
+/// Polls `channels.status` for up to 15 s until the channel's first account has a
+/// `lastError` containing `needle`; returns that account's status.
+async fn account_with_error(raw: &mut Raw, channel: &str, needle: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let st = raw.req("s", "channels.status", None).await["payload"].clone();
-        if st["channelAccounts"][channel][0]["lastError"]
+        let acct = &st["channelAccounts"][channel][0];
+        if acct["lastError"]
             .as_str()
             .is_some_and(|e| e.contains(needle))
         {
-            return st;
+            return acct.clone();
         }
         assert!(
             Instant::now() < deadline,
@@ -88,14 +140,11 @@ fn runs_for(llm: &FakeOpenAi, text: &str) -> usize {
 async fn dm_reaches_the_agent_and_strangers_are_ignored() {
     let (tg, llm, gw) = started().await;
     tg.push_dm(OWNER, "hello bot");
-    wait_for("the reply", || tg.replies_to(OWNER, "echo: hello bot") == 1).await;
+    replied_once(&tg, OWNER, "echo: hello bot").await;
     assert!(tg.count("sendChatAction") >= 1, "typing indicator sent");
     tg.push_dm(999, "let me in");
     tg.push_dm(OWNER, "second");
-    wait_for("the second reply", || {
-        tg.replies_to(OWNER, "echo: second") == 1
-    })
-    .await;
+    replied_once(&tg, OWNER, "echo: second").await;
     assert_eq!(
         runs_for(&llm, "let me in"),
         0,
@@ -114,17 +163,13 @@ async fn dm_reaches_the_agent_and_strangers_are_ignored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_neither_loses_nor_duplicates() {
-    let (tg, llm, mut gw) = started().await;
+    let (tg, llm, gw) = started().await;
     tg.push_dm(OWNER, "first message");
     wait_for("the model call", || runs_for(&llm, "first message") == 1).await;
-    gw.signal(libc::SIGKILL);
-    gw.wait_exit(Duration::from_secs(5)).expect("killed");
+    let home = kill_9(gw);
     tg.push_dm(OWNER, "while down");
-    let gw = Gateway::start_in(gw.into_home(), &["gateway", "--port", "0"], &[]);
-    wait_for("the queued message", || {
-        tg.replies_to(OWNER, "echo: while down") == 1
-    })
-    .await;
+    let gw = gateway(home, &[]);
+    replied_once(&tg, OWNER, "echo: while down").await;
     assert_eq!(
         runs_for(&llm, "first message"),
         1,
@@ -146,17 +191,14 @@ async fn kill_9_neither_loses_nor_duplicates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conflict_409_is_reported_and_the_gateway_keeps_serving() {
-    let tg = FakeTelegram::start().await;
-    let llm = FakeOpenAi::start().await;
+    let (tg, _llm, home) = configured(|_| {}).await;
     for _ in 0..50 {
         tg.inject("getUpdates", FakeReply::Conflict409);
     }
-    let home = Home::new();
-    home.write_config(&config(&home, &tg, &llm));
-    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let gw = gateway(home, &[]);
     let (mut raw, _) = connected(&gw.url(), OP).await;
-    let st = status_with_error(&mut raw, "telegram", "conflict", Duration::from_secs(15)).await;
-    assert_eq!(st["channelAccounts"]["telegram"][0]["connected"], false);
+    let acct = account_with_error(&mut raw, "telegram", "conflict").await;
+    assert_eq!(acct["connected"], false);
     // Backed off, not a tight loop.
     let calls = tg.count("getUpdates");
     assert!(calls < 30, "{calls} getUpdates calls: no backoff");
@@ -168,37 +210,17 @@ async fn conflict_409_is_reported_and_the_gateway_keeps_serving() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_in_the_telegram_task_is_contained_and_the_message_redelivered() {
-    let tg = FakeTelegram::start().await;
-    let llm = FakeOpenAi::start().await;
-    let home = Home::new();
-    home.write_config(&config(&home, &tg, &llm));
-    let mut gw = Gateway::start_in(
-        home,
-        &["gateway", "--port", "0"],
-        &[("OPENCLAW_TEST_TELEGRAM_PANIC_TEXT", "boom")],
-    );
+    let (tg, llm, home) = configured(|_| {}).await;
+    let mut gw = gateway(home, &[("OPENCLAW_TEST_TELEGRAM_PANIC_TEXT", "boom")]);
     // A client connected before the panic must survive it.
     let (mut raw, _) = connected(&gw.url(), OP).await;
     tg.push_dm(OWNER, "boom");
-    let acct = status_with_error(
-        &mut raw,
-        "telegram",
-        "panic: injected fault",
-        Duration::from_secs(15),
-    )
-    .await["channelAccounts"]["telegram"][0]
-        .clone();
+    let acct = account_with_error(&mut raw, "telegram", "panic: injected fault").await;
     assert!(acct["lastErrorAt"].as_u64().is_some(), "{acct}");
     // The supervised task restarts; the unacknowledged update is redelivered, answered once.
-    wait_for("the redelivered message's reply", || {
-        tg.replies_to(OWNER, "echo: boom") == 1
-    })
-    .await;
+    replied_once(&tg, OWNER, "echo: boom").await;
     tg.push_dm(OWNER, "after the panic");
-    wait_for("a later reply", || {
-        tg.replies_to(OWNER, "echo: after the panic") == 1
-    })
-    .await;
+    replied_once(&tg, OWNER, "echo: after the panic").await;
     assert_eq!(runs_for(&llm, "boom"), 1, "processed exactly once");
     assert_eq!(tg.replies_to(OWNER, "echo: boom"), 1);
     let st = raw.req("s2", "channels.status", None).await["payload"].clone();
@@ -225,101 +247,75 @@ async fn send_is_delivered_once_per_key_across_a_restart() {
         assert_eq!(r["payload"]["runId"], "send-1");
         r["payload"].clone()
     };
-    let gw = Gateway::start_in(gw.into_home(), &["gateway", "--port", "0"], &[]);
+    let gw = gateway(gw.into_home(), &[]);
     let (mut raw, _) = connected(&gw.url(), OP).await;
     let r = raw.req("s2", "send", Some(params)).await;
     assert_eq!(r["payload"], first, "the cached result");
     assert_eq!(tg.replies_to(111, "ping once"), 1, "delivered exactly once");
 
-    // Bad inputs get clear errors.
+    // Bad inputs get clear errors: `params` over a valid send, and what the error says.
+    enum Says {
+        Code(&'static str),
+        Message(&'static str),
+        MessageStart(&'static str),
+    }
     let bad = |p: Value| {
-        json!({"to": "111", "message": "x", "idempotencyKey": "k"})
-            .as_object()
+        let mut params = json!({"to": "111", "message": "x", "idempotencyKey": "k"});
+        params
+            .as_object_mut()
             .unwrap()
-            .clone()
-            .into_iter()
-            .chain(p.as_object().unwrap().clone())
-            .collect::<serde_json::Map<_, _>>()
+            .extend(p.as_object().unwrap().clone());
+        params
     };
-    let r = raw
-        .req(
+    for (id, params, says) in [
+        (
             "b1",
-            "send",
-            Some(Value::Object(bad(json!({"channel": "carrier-pigeon"})))),
-        )
-        .await;
-    assert_eq!(r["error"]["message"], "unsupported channel: carrier-pigeon");
-    let r = raw
-        .req(
+            bad(json!({"channel": "carrier-pigeon"})),
+            Says::Message("unsupported channel: carrier-pigeon"),
+        ),
+        (
             "b2",
-            "send",
-            Some(Value::Object(bad(
-                json!({"channel": "telegram", "to": "not a target!"}),
-            ))),
-        )
-        .await;
-    assert_eq!(r["error"]["code"], "INVALID_REQUEST", "{r}");
-    let r = raw
-        .req(
+            bad(json!({"channel": "telegram", "to": "not a target!"})),
+            Says::Code("INVALID_REQUEST"),
+        ),
+        (
             "b3",
-            "send",
-            Some(json!({"to": "111", "idempotencyKey": "k3", "channel": "telegram"})),
-        )
-        .await;
-    assert_eq!(
-        r["error"]["message"],
-        "invalid send params: text or media is required"
-    );
-    let r = raw
-        .req(
+            json!({"to": "111", "idempotencyKey": "k3", "channel": "telegram"}),
+            Says::Message("invalid send params: text or media is required"),
+        ),
+        (
             "b4",
-            "send",
-            Some(Value::Object(bad(json!({"channel": "whatsapp"})))),
-        )
-        .await;
-    assert_eq!(r["error"]["code"], "NOT_LINKED", "{r}");
-    let r = raw
-        .req(
+            bad(json!({"channel": "whatsapp"})),
+            Says::Code("NOT_LINKED"),
+        ),
+        (
             "b5",
-            "send",
-            Some(Value::Object(bad(json!({"channel": "webchat"})))),
-        )
-        .await;
-    assert!(
-        r["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("unsupported channel: webchat")
-    );
+            bad(json!({"channel": "webchat"})),
+            Says::MessageStart("unsupported channel: webchat"),
+        ),
+    ] {
+        let r = raw.req(id, "send", Some(params)).await;
+        let (code, message) = (&r["error"]["code"], r["error"]["message"].as_str());
+        match says {
+            Says::Code(want) => assert_eq!(code, want, "{r}"),
+            Says::Message(want) => assert_eq!(message, Some(want), "{r}"),
+            Says::MessageStart(want) => assert!(message.unwrap().starts_with(want), "{r}"),
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn message_send_cli() {
     let (tg, _llm, gw) = started().await;
-    let port = gw.port.to_string();
-    let env = [("OPENCLAW_GATEWAY_PORT", port.as_str())];
-    let (code, out, err) = run_cli(
-        &gw.home,
-        &[
-            "message",
-            "send",
-            "--channel",
-            "telegram",
-            "--target",
-            "111",
-            "--message",
-            "from the cli",
-        ],
-        &env,
-    );
+    let (code, out, err) = cli(&gw, &[SEND_TO_OWNER, &["from the cli"]].concat());
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("Sent via telegram"), "{out}");
     assert_eq!(tg.replies_to(111, "from the cli"), 1);
-    let (code, out, _) = run_cli(&gw.home, &["channels", "status"], &env);
+    let (code, out, _) = cli(&gw, &["channels", "status"]);
     assert_eq!(code, 0);
     assert!(out.contains("telegram/default"), "{out}");
     let getme_before = tg.count("getMe");
-    let (code, out, _) = run_cli(&gw.home, &["channels", "status", "--probe"], &env);
+    let (code, out, _) = cli(&gw, &["channels", "status", "--probe"]);
     assert_eq!(code, 0);
     assert!(out.contains("probe ok (@"), "{out}");
     assert_eq!(
@@ -327,20 +323,12 @@ async fn message_send_cli() {
         getme_before + 1,
         "a live getMe per account"
     );
+    let port = gw.port.to_string();
     drop(gw);
     let (code, _, err) = run_cli(
         &Home::new(),
-        &[
-            "message",
-            "send",
-            "--channel",
-            "telegram",
-            "--target",
-            "111",
-            "--message",
-            "x",
-        ],
-        &env,
+        &[SEND_TO_OWNER, &["x"]].concat(),
+        &[("OPENCLAW_GATEWAY_PORT", port.as_str())],
     );
     assert_eq!(code, 1, "fails fast when the gateway is down");
     assert!(err.contains("not reachable"), "{err}");
@@ -349,10 +337,8 @@ async fn message_send_cli() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_deliver_sends_the_reply_through_the_channel() {
     let (tg, _llm, gw) = started().await;
-    let port = gw.port.to_string();
-    let env = [("OPENCLAW_GATEWAY_PORT", port.as_str())];
-    let (code, out, err) = run_cli(
-        &gw.home,
+    let (code, out, err) = cli(
+        &gw,
         &[
             "agent",
             "--message",
@@ -364,7 +350,6 @@ async fn agent_deliver_sends_the_reply_through_the_channel() {
             "telegram",
             "--json",
         ],
-        &env,
     );
     assert_eq!(code, 0, "{err}");
     let v: Value = serde_json::from_str(&out).unwrap();
@@ -397,39 +382,44 @@ fn inbox_files(state_dir: &std::path::Path) -> usize {
         .unwrap_or(0)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_message_queued_behind_a_busy_session_is_acked_and_survives_kill_9() {
-    let tg = FakeTelegram::start().await;
-    let llm = FakeOpenAi::start().await;
+/// A gateway (with `knobs`) whose main session is busy with a slow first run, and `text` sent
+/// behind it: acknowledged to Telegram (the offset moved past it) and held in the inbox.
+async fn queued_behind_a_busy_run(
+    text: &str,
+    knobs: &[(&str, &str)],
+) -> (FakeTelegram, FakeOpenAi, Gateway) {
+    let (tg, llm, home) = configured(|_| {}).await;
     // The first run stays busy long enough to kill the gateway in the middle of it.
     llm.push(openclaw_testkit::Script::slow(
         "slow answer",
         2,
         Duration::from_secs(30),
     ));
-    let home = Home::new();
-    home.write_config(&config(&home, &tg, &llm));
-    let home_dir = home.state_dir();
-    let mut gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let gw = gateway(home, knobs);
     tg.push_dm(OWNER, "first");
     wait_for("the first model call", || runs_for(&llm, "first") == 1).await;
-    tg.push_dm(OWNER, "queued");
-    // Acknowledged (the offset moved past it) while the main session is still busy: the inbox
-    // holds it durably instead.
+    tg.push_dm(OWNER, text);
     wait_for("the queued update to be acknowledged", || {
         tg.pending_updates() == 0
     })
     .await;
-    assert_eq!(runs_for(&llm, "queued"), 0, "still waiting for the lane");
-    assert_eq!(inbox_files(&home_dir), 1, "recorded in the inbox");
-    gw.signal(libc::SIGKILL);
-    gw.wait_exit(Duration::from_secs(5)).expect("killed");
+    assert_eq!(
+        inbox_files(&gw.home.state_dir()),
+        1,
+        "recorded in the inbox"
+    );
+    (tg, llm, gw)
+}
 
-    let gw = Gateway::start_in(gw.into_home(), &["gateway", "--port", "0"], &[]);
-    wait_for("the replayed message's reply", || {
-        tg.replies_to(OWNER, "echo: queued") == 1
-    })
-    .await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_queued_behind_a_busy_session_is_acked_and_survives_kill_9() {
+    let (tg, llm, gw) = queued_behind_a_busy_run("queued", &[]).await;
+    let home_dir = gw.home.state_dir();
+    // Acknowledged while the main session is still busy: the inbox holds it durably instead.
+    assert_eq!(runs_for(&llm, "queued"), 0, "still waiting for the lane");
+
+    let gw = gateway(kill_9(gw), &[]);
+    replied_once(&tg, OWNER, "echo: queued").await;
     assert_eq!(runs_for(&llm, "queued"), 1, "replayed exactly once");
     assert_eq!(
         runs_for(&llm, "first"),
@@ -452,26 +442,9 @@ async fn a_message_queued_behind_a_busy_session_is_acked_and_survives_kill_9() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queued_inbox_entry_survives_kill_9_after_the_run_wait() {
     const WAIT_MS: u64 = 1500;
-    let tg = FakeTelegram::start().await;
-    let llm = FakeOpenAi::start().await;
-    llm.push(openclaw_testkit::Script::slow(
-        "slow answer",
-        2,
-        Duration::from_secs(30),
-    ));
-    let home = Home::new();
-    home.write_config(&config(&home, &tg, &llm));
-    let home_dir = home.state_dir();
     let knob = [("OPENCLAW_TEST_RUN_WAIT_MS", "1500")];
-    let mut gw = Gateway::start_in(home, &["gateway", "--port", "0"], &knob);
-    tg.push_dm(OWNER, "first");
-    wait_for("the first model call", || runs_for(&llm, "first") == 1).await;
-    tg.push_dm(OWNER, "long-queued");
-    wait_for("the queued update to be acknowledged", || {
-        tg.pending_updates() == 0
-    })
-    .await;
-    assert_eq!(inbox_files(&home_dir), 1, "recorded in the inbox");
+    let (tg, llm, gw) = queued_behind_a_busy_run("long-queued", &knob).await;
+    let home_dir = gw.home.state_dir();
     // The scenario itself is "waits longer than the run wait": let that time pass.
     tokio::time::sleep(Duration::from_millis(3 * WAIT_MS)).await;
     assert_eq!(
@@ -484,14 +457,8 @@ async fn a_queued_inbox_entry_survives_kill_9_after_the_run_wait() {
         1,
         "a queued entry stays past the run wait"
     );
-    gw.signal(libc::SIGKILL);
-    gw.wait_exit(Duration::from_secs(5)).expect("killed");
-
-    let _gw = Gateway::start_in(gw.into_home(), &["gateway", "--port", "0"], &knob);
-    wait_for("the replayed message's reply", || {
-        tg.replies_to(OWNER, "echo: long-queued") == 1
-    })
-    .await;
+    let _gw = gateway(kill_9(gw), &knob);
+    replied_once(&tg, OWNER, "echo: long-queued").await;
     assert_eq!(runs_for(&llm, "long-queued"), 1, "replayed exactly once");
     wait_for("the inbox to drain", || inbox_files(&home_dir) == 0).await;
 }
@@ -500,10 +467,7 @@ async fn a_queued_inbox_entry_survives_kill_9_after_the_run_wait() {
 /// replayed in turn: a full lane at replay means "later", never "drop".
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_retries_entries_when_the_lane_is_full_instead_of_dropping_them() {
-    let tg = FakeTelegram::start().await;
-    let llm = FakeOpenAi::start().await;
-    let home = Home::new();
-    home.write_config(&config(&home, &tg, &llm));
+    let (tg, llm, home) = configured(|_| {}).await;
     let home_dir = home.state_dir();
     let inbox = home_dir.join("channels/inbox");
     std::fs::create_dir_all(&inbox).unwrap();
@@ -519,13 +483,10 @@ async fn replay_retries_entries_when_the_lane_is_full_instead_of_dropping_them()
         )
         .unwrap();
     }
-    let _gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let _gw = gateway(home, &[]);
     for i in 0..n {
         let text = format!("echo: left-{i:02}-over");
-        wait_for(&format!("the reply to {text}"), || {
-            tg.replies_to(OWNER, &text) == 1
-        })
-        .await;
+        replied_once(&tg, OWNER, &text).await;
     }
     wait_for("the inbox to drain", || inbox_files(&home_dir) == 0).await;
     for i in 0..n {
@@ -535,18 +496,15 @@ async fn replay_retries_entries_when_the_lane_is_full_instead_of_dropping_them()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bindings_and_mention_patterns_route_group_messages() {
-    let tg = FakeTelegram::start().await;
-    let llm = FakeOpenAi::start().await;
-    let home = Home::new();
-    let mut cfg = config(&home, &tg, &llm);
-    cfg["agents"]["list"] = json!([{"id": "main", "default": true}, {"id": "ops"}]);
-    cfg["bindings"] = json!([{"agentId": "ops", "match": {"channel": "telegram",
-        "peer": {"kind": "group", "id": "-1001"}}}]);
-    cfg["messages"] = json!({"groupChat": {"mentionPatterns": ["\\bclaw\\b"]}});
-    cfg["channels"]["telegram"]["groupPolicy"] = json!("open");
-    cfg["channels"]["telegram"]["groups"] = json!({"*": {"requireMention": true}});
-    home.write_config(&cfg);
-    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let (tg, llm, home) = configured(|cfg| {
+        cfg["agents"]["list"] = json!([{"id": "main", "default": true}, {"id": "ops"}]);
+        cfg["bindings"] = json!([{"agentId": "ops", "match": {"channel": "telegram",
+            "peer": {"kind": "group", "id": "-1001"}}}]);
+        cfg["messages"] = json!({"groupChat": {"mentionPatterns": ["\\bclaw\\b"]}});
+        open_groups_need_a_mention(cfg);
+    })
+    .await;
+    let gw = gateway(home, &[]);
     let group = |id: i64, text: &str| {
         json!({"message": {"message_id": id, "date": 1_700_000_000,
             "chat": {"id": -1001, "type": "supergroup", "title": "Ops"},
@@ -616,10 +574,7 @@ async fn channels_stop_and_start_an_account() {
         .await;
     assert_eq!(r["payload"]["started"], true, "{r}");
     assert_eq!(r["payload"]["alreadyRunning"], false, "{r}");
-    wait_for("the reply after start", || {
-        tg.replies_to(OWNER, "echo: while stopped") == 1
-    })
-    .await;
+    replied_once(&tg, OWNER, "echo: while stopped").await;
     let again = raw
         .req("4", "channels.start", Some(json!({"channel": "telegram"})))
         .await;
@@ -658,16 +613,14 @@ async fn an_unlinked_whatsapp_account_waits_for_login_without_connecting() {
     cfg["channels"] = json!({"whatsapp": {"dmPolicy": "allowlist", "allowFrom": ["+15551234567"]}});
     home.write_config(&cfg);
     let state_dir = home.state_dir();
-    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let gw = gateway(home, &[]);
     let (mut raw, _) = connected(&gw.url(), OP).await;
-    let acct = status_with_error(
+    let acct = account_with_error(
         &mut raw,
         "whatsapp",
         "openclaw channels login --channel whatsapp",
-        Duration::from_secs(10),
     )
-    .await["channelAccounts"]["whatsapp"][0]
-        .clone();
+    .await;
     assert_eq!(acct["linked"], false, "{acct}");
     assert_eq!(acct["connected"], false, "{acct}");
     // No session store was created: nothing was opened towards WhatsApp.
@@ -688,22 +641,9 @@ async fn an_unlinked_whatsapp_account_waits_for_login_without_connecting() {
         .await;
     assert_eq!(r["error"]["code"], "NOT_LINKED", "{r}");
     // Waiting for the user is not a failure: the gateway is ready.
-    let port = gw.port;
-    let status = tokio::task::spawn_blocking(move || {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        write!(
-            s,
-            "GET /readyz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut buf = String::new();
-        s.read_to_string(&mut buf).unwrap();
-        buf
-    })
-    .await
-    .unwrap();
-    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    let (status, head, body) =
+        tokio::task::block_in_place(|| http_request(gw.port, "GET", "/readyz", &[], ""));
+    assert_eq!(status, 200, "{head}{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -734,15 +674,7 @@ async fn non_utf8_text_gets_clear_errors() {
     // On the command line: clap refuses the argument with a clear message; no panic.
     let port = gw.port.to_string();
     let out = tokio::task::spawn_blocking({
-        let mut cmd = gw.home.command(&[
-            "message",
-            "send",
-            "--channel",
-            "telegram",
-            "--target",
-            "111",
-            "--message",
-        ]);
+        let mut cmd = gw.home.command(SEND_TO_OWNER);
         use std::os::unix::ffi::OsStrExt;
         cmd.arg(std::ffi::OsStr::from_bytes(b"caf\xe9"))
             .env("OPENCLAW_GATEWAY_PORT", &port);
@@ -759,30 +691,15 @@ async fn non_utf8_text_gets_clear_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_commands_reset_and_stop_without_a_model_call() {
     use openclaw_testkit::telegram::FAKE_BOT_USERNAME;
-    let tg = FakeTelegram::start().await;
-    let llm = FakeOpenAi::start().await;
-    let home = Home::new();
-    let mut cfg = config(&home, &tg, &llm);
-    cfg["channels"]["telegram"]["groupPolicy"] = json!("open");
-    cfg["channels"]["telegram"]["groups"] = json!({"*": {"requireMention": true}});
-    home.write_config(&cfg);
-    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let (tg, llm, home) = configured(open_groups_need_a_mention).await;
+    let gw = gateway(home, &[]);
     tg.push_dm(OWNER, "remember the number 7");
-    wait_for("the first reply", || {
-        tg.replies_to(OWNER, "echo: remember the number 7") == 1
-    })
-    .await;
+    replied_once(&tg, OWNER, "echo: remember the number 7").await;
     tg.push_dm(OWNER, "/new");
-    wait_for("the reset reply", || {
-        tg.replies_to(OWNER, "✅ New session started.") == 1
-    })
-    .await;
+    replied_once(&tg, OWNER, "✅ New session started.").await;
     assert_eq!(llm.requests().len(), 1, "a bare /new calls no model");
     tg.push_dm(OWNER, "/reset what was the number?");
-    wait_for("the reply after /reset", || {
-        tg.replies_to(OWNER, "echo: what was the number?") == 1
-    })
-    .await;
+    replied_once(&tg, OWNER, "echo: what was the number?").await;
     let last = llm.requests().last().cloned().unwrap();
     let turns = last["messages"].to_string();
     assert!(
@@ -790,10 +707,7 @@ async fn chat_commands_reset_and_stop_without_a_model_call() {
         "the reset session starts empty: {turns}"
     );
     tg.push_dm(OWNER, "/stop");
-    wait_for("the stop reply", || {
-        tg.replies_to(OWNER, "Nothing is running.") == 1
-    })
-    .await;
+    replied_once(&tg, OWNER, "Nothing is running.").await;
     // In a group that needs a mention, a command addressed to this bot works; one for
     // another bot is not ours.
     let group = |id: i64, text: &str| {
@@ -803,10 +717,7 @@ async fn chat_commands_reset_and_stop_without_a_model_call() {
     };
     tg.push_update(group(900, "/new@SomeOtherBot"));
     tg.push_update(group(901, &format!("/new@{FAKE_BOT_USERNAME}")));
-    wait_for("the group reset reply", || {
-        tg.replies_to(-1002, "✅ New session started.") == 1
-    })
-    .await;
+    replied_once(&tg, -1002, "✅ New session started.").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         tg.replies_to(-1002, "✅"),
@@ -820,18 +731,11 @@ async fn chat_commands_reset_and_stop_without_a_model_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stranger_pairs_with_a_code_the_owner_approves() {
     const STRANGER: i64 = 999;
-    let tg = FakeTelegram::start().await;
-    let llm = FakeOpenAi::start().await;
-    let home = Home::new();
-    let mut cfg = config(&home, &tg, &llm);
-    cfg["channels"]["telegram"]["dmPolicy"] = json!("pairing");
-    home.write_config(&cfg);
-    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let (tg, llm, home) =
+        configured(|cfg| cfg["channels"]["telegram"]["dmPolicy"] = json!("pairing")).await;
+    let gw = gateway(home, &[]);
     tg.push_dm(STRANGER, "hello?");
-    wait_for("the pairing code", || {
-        tg.replies_to(STRANGER, "Your pairing code:") == 1
-    })
-    .await;
+    replied_once(&tg, STRANGER, "Your pairing code:").await;
     let text = tg
         .sent_messages()
         .iter()
@@ -863,43 +767,22 @@ async fn a_stranger_pairs_with_a_code_the_owner_approves() {
         "a stranger never reaches the agent"
     );
 
-    let home = &gw.home;
-    let port = gw.port.to_string();
-    let env = [("OPENCLAW_GATEWAY_PORT", port.as_str())];
-    let (c, out, err) =
-        tokio::task::block_in_place(|| run_cli(home, &["pairing", "list", "telegram"], &env));
+    let (c, out, err) = cli(&gw, &["pairing", "list", "telegram"]);
     assert_eq!(c, 0, "{err}");
     assert!(out.contains(&code) && out.contains("999"), "{out}");
-    let (c, _, err) = tokio::task::block_in_place(|| {
-        run_cli(home, &["pairing", "approve", "telegram", "WRONG234"], &env)
-    });
+    let (c, _, err) = cli(&gw, &["pairing", "approve", "telegram", "WRONG234"]);
     assert_eq!(c, 1);
     assert!(err.contains("no pending telegram pairing request"), "{err}");
-    let (c, _, err) =
-        tokio::task::block_in_place(|| run_cli(home, &["pairing", "list", "carrier-pigeon"], &env));
+    let (c, _, err) = cli(&gw, &["pairing", "list", "carrier-pigeon"]);
     assert_eq!(c, 2);
     assert!(err.contains("unknown channel"), "{err}");
-    let (c, out, err) = tokio::task::block_in_place(|| {
-        run_cli(
-            home,
-            &[
-                "pairing",
-                "approve",
-                "telegram",
-                &code.to_lowercase(),
-                "--notify",
-            ],
-            &env,
-        )
-    });
+    let lower = code.to_lowercase();
+    let (c, out, err) = cli(&gw, &["pairing", "approve", "telegram", &lower, "--notify"]);
     assert_eq!(c, 0, "{err}");
     assert!(out.contains("Approved telegram sender 999"), "{out}");
     assert_eq!(tg.replies_to(STRANGER, "You are approved"), 1);
     tg.push_dm(STRANGER, "now?");
-    wait_for("the approved sender's reply", || {
-        tg.replies_to(STRANGER, "echo: now?") == 1
-    })
-    .await;
+    replied_once(&tg, STRANGER, "echo: now?").await;
 }
 
 /// `openclaw pairing approve` processes running at once (and the gateway, which writes the

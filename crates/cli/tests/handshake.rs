@@ -98,9 +98,7 @@ async fn v3_client_gets_v3_hello() {
     let mut params = connect_params(Some(TOKEN), &["operator.admin"]);
     params["minProtocol"] = json!(3);
     params["maxProtocol"] = json!(3);
-    let (mut raw, _) = Raw::open(&gw.url()).await;
-    raw.send(&connect_frame("c3", params)).await;
-    let res = raw.res("c3").await;
+    let (_raw, res) = try_connect(&gw.url(), "c3", params).await;
     let hello = &res["payload"];
     assert_eq!(hello["protocol"], 3, "{res}");
     assert!(hello["server"]["host"].is_string());
@@ -122,17 +120,14 @@ async fn range_3_to_5_negotiates_4_and_mismatch_closes_1002() {
     let mut p = connect_params(Some(TOKEN), &[]);
     p["minProtocol"] = json!(3);
     p["maxProtocol"] = json!(5);
-    let (mut raw, _) = Raw::open(&gw.url()).await;
-    raw.send(&connect_frame("c", p)).await;
-    assert_eq!(raw.res("c").await["payload"]["protocol"], 4);
+    let (_, res) = try_connect(&gw.url(), "c", p).await;
+    assert_eq!(res["payload"]["protocol"], 4);
 
     for (min, max) in [(5, 6), (1, 2)] {
         let mut p = connect_params(Some(TOKEN), &[]);
         p["minProtocol"] = json!(min);
         p["maxProtocol"] = json!(max);
-        let (mut raw, _) = Raw::open(&gw.url()).await;
-        raw.send(&connect_frame("c", p)).await;
-        let res = raw.res("c").await;
+        let (mut raw, res) = try_connect(&gw.url(), "c", p).await;
         assert_eq!(res["ok"], false);
         assert_eq!(res["error"]["code"], "INVALID_REQUEST");
         assert_eq!(res["error"]["message"], "protocol mismatch");
@@ -151,13 +146,12 @@ async fn token_auth_accepts_and_rejects() {
     let gw = Gateway::start();
     connected(&gw.url(), &["operator.read"]).await;
 
-    let (mut raw, _) = Raw::open(&gw.url()).await;
-    raw.send(&connect_frame(
+    let (mut raw, res) = try_connect(
+        &gw.url(),
         "c",
         connect_params(Some("wrong-token"), &["operator.read"]),
-    ))
+    )
     .await;
-    let res = raw.res("c").await;
     let msg = "unauthorized: gateway token mismatch (use this gateway's gateway.auth.token or pair the device)";
     assert_eq!(res["error"]["code"], "INVALID_REQUEST");
     assert_eq!(res["error"]["message"], msg);
@@ -169,13 +163,8 @@ async fn token_auth_accepts_and_rejects() {
     assert_eq!(raw.closed().await, (1008, msg.into()));
 
     // No credentials and no device identity.
-    let (mut raw, _) = Raw::open(&gw.url()).await;
-    raw.send(&connect_frame(
-        "c",
-        connect_params(None, &["operator.read"]),
-    ))
-    .await;
-    let res = raw.res("c").await;
+    let (mut raw, res) =
+        try_connect(&gw.url(), "c", connect_params(None, &["operator.read"])).await;
     assert_eq!(res["error"]["code"], "NOT_PAIRED");
     assert_eq!(res["error"]["message"], "device identity required");
     assert_eq!(res["error"]["details"]["code"], "DEVICE_IDENTITY_REQUIRED");
@@ -196,16 +185,12 @@ async fn password_auth() {
     let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
     let mut p = connect_params(None, &["operator.read"]);
     p["auth"] = json!({"password": "pw-secret-1"});
-    let (mut raw, _) = Raw::open(&gw.url()).await;
-    raw.send(&connect_frame("c", p.clone())).await;
-    let res = raw.res("c").await;
+    let (_raw, res) = try_connect(&gw.url(), "c", p.clone()).await;
     assert_eq!(res["ok"], true, "{res}");
     assert_eq!(res["payload"]["auth"]["method"], "password");
 
     p["auth"] = json!({"password": "nope"});
-    let (mut raw, _) = Raw::open(&gw.url()).await;
-    raw.send(&connect_frame("c", p)).await;
-    let res = raw.res("c").await;
+    let (mut raw, res) = try_connect(&gw.url(), "c", p).await;
     assert_eq!(res["error"]["details"]["code"], "AUTH_PASSWORD_MISMATCH");
     assert_eq!(raw.closed().await.0, 1008);
 }
@@ -271,27 +256,23 @@ async fn connect_params_schema_errors_name_the_path() {
         for (k, v) in patch.as_object().unwrap() {
             p[k] = v.clone();
         }
-        let (mut raw, _) = Raw::open(&gw.url()).await;
-        raw.send(&connect_frame("c", p)).await;
-        let res = raw.res("c").await;
+        let (mut raw, res) = try_connect(&gw.url(), "c", p).await;
         assert_eq!(res["error"]["code"], "INVALID_REQUEST");
         assert_eq!(res["error"]["message"], msg);
         assert_eq!(raw.closed().await, (1008, msg.into()));
     }
     let mut p = connect_params(Some(TOKEN), &[]);
     p.as_object_mut().unwrap().remove("client");
-    let (mut raw, _) = Raw::open(&gw.url()).await;
-    raw.send(&connect_frame("c", p)).await;
+    let (_, res) = try_connect(&gw.url(), "c", p).await;
     assert_eq!(
-        raw.res("c").await["error"]["message"],
+        res["error"]["message"],
         "invalid connect params: must have required property 'client'"
     );
     // Role outside operator/node.
     let mut p = connect_params(Some(TOKEN), &[]);
     p["role"] = json!("root");
-    let (mut raw, _) = Raw::open(&gw.url()).await;
-    raw.send(&connect_frame("c", p)).await;
-    assert_eq!(raw.res("c").await["error"]["message"], "invalid role");
+    let (mut raw, res) = try_connect(&gw.url(), "c", p).await;
+    assert_eq!(res["error"]["message"], "invalid role");
     assert_eq!(raw.closed().await.0, 1008);
 }
 
@@ -381,9 +362,7 @@ async fn probe_clients_get_no_scopes() {
     let mut p = connect_params(Some(TOKEN), &["operator.read"]);
     p["client"]["mode"] = json!("probe");
     p["minProtocol"] = json!(3);
-    let (mut raw, _) = Raw::open(&gw.url()).await;
-    raw.send(&connect_frame("c", p)).await;
-    let res = raw.res("c").await;
+    let (mut raw, res) = try_connect(&gw.url(), "c", p).await;
     assert_eq!(res["payload"]["auth"]["scopes"], json!([]));
     let r = raw.req("s", "status", None).await;
     assert_eq!(r["error"]["code"], "FORBIDDEN");
@@ -406,14 +385,20 @@ impl Device {
     fn id(&self) -> String {
         hex::encode(Sha256::digest(self.key.verifying_key().to_bytes()))
     }
+    /// Opens a session and sends `connect` with `params` signed by this device over the
+    /// challenge's nonce (and `token`); returns the session and the response.
+    async fn connect(&self, url: &str, mut params: Value, token: &str) -> (Raw, Value) {
+        let (mut raw, ch) = Raw::open(url).await;
+        let nonce = ch["payload"]["nonce"].as_str().unwrap().to_string();
+        self.sign(&mut params, &nonce, token, now_ms());
+        raw.send(&connect_frame("c", params)).await;
+        let res = raw.res("c").await;
+        (raw, res)
+    }
+
     /// Adds a v3-signed device block to connect params.
     fn sign(&self, params: &mut Value, nonce: &str, token: &str, signed_at: u64) {
-        let scopes: Vec<&str> = params["scopes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s.as_str().unwrap())
-            .collect();
+        let scopes = scopes_of(params);
         let payload = format!(
             "v3|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
             self.id(),
@@ -449,12 +434,9 @@ async fn device_identity_pairs_on_loopback_and_issues_a_token() {
     let scopes = ["operator.admin", "operator.pairing"];
 
     // Token + device: loopback auto-approves and a device token is issued.
-    let (mut raw, ch) = Raw::open(&gw.url()).await;
-    let nonce = ch["payload"]["nonce"].as_str().unwrap().to_string();
-    let mut p = connect_params(Some(TOKEN), &scopes);
-    dev.sign(&mut p, &nonce, TOKEN, now_ms());
-    raw.send(&connect_frame("c", p)).await;
-    let res = raw.res("c").await;
+    let (_, res) = dev
+        .connect(&gw.url(), connect_params(Some(TOKEN), &scopes), TOKEN)
+        .await;
     assert_eq!(res["ok"], true, "{res}");
     let device_token = res["payload"]["auth"]["deviceToken"]
         .as_str()
@@ -467,31 +449,20 @@ async fn device_identity_pairs_on_loopback_and_issues_a_token() {
     let stored: Value = serde_json::from_str(&std::fs::read_to_string(&paired).unwrap()).unwrap();
     assert_eq!(stored[dev.id()]["publicKey"], dev.public());
     assert!(!std::fs::read_to_string(&paired).unwrap().is_empty());
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&paired).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(file_mode(&paired), 0o600);
 
     // Later: the device token alone authenticates.
-    let (mut raw, ch) = Raw::open(&gw.url()).await;
-    let nonce = ch["payload"]["nonce"].as_str().unwrap().to_string();
     let mut p = connect_params(None, &scopes);
     p["auth"] = json!({"deviceToken": device_token});
-    dev.sign(&mut p, &nonce, &device_token, now_ms());
-    raw.send(&connect_frame("c", p)).await;
-    let res = raw.res("c").await;
+    let (_, res) = dev.connect(&gw.url(), p, &device_token).await;
     assert_eq!(res["ok"], true, "{res}");
     assert_eq!(res["payload"]["auth"]["method"], "device-token");
 
     // A wrong device token is refused.
-    let (mut raw, ch) = Raw::open(&gw.url()).await;
-    let nonce = ch["payload"]["nonce"].as_str().unwrap().to_string();
     let mut p = connect_params(None, &scopes);
     p["auth"] = json!({"deviceToken": "not-the-token"});
-    dev.sign(&mut p, &nonce, "not-the-token", now_ms());
-    raw.send(&connect_frame("c", p)).await;
-    assert_eq!(raw.res("c").await["ok"], false);
+    let (mut raw, res) = dev.connect(&gw.url(), p, "not-the-token").await;
+    assert_eq!(res["ok"], false);
     assert_eq!(raw.closed().await.0, 1008);
 }
 
@@ -512,12 +483,9 @@ async fn a_corrupt_paired_json_is_set_aside_not_emptied() {
     let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
     let dev = Device::new(11);
     let scopes = ["operator.admin"];
-    let (mut raw, ch) = Raw::open(&gw.url()).await;
-    let nonce = ch["payload"]["nonce"].as_str().unwrap().to_string();
-    let mut p = connect_params(Some(TOKEN), &scopes);
-    dev.sign(&mut p, &nonce, TOKEN, now_ms());
-    raw.send(&connect_frame("c", p)).await;
-    let res = raw.res("c").await;
+    let (_, res) = dev
+        .connect(&gw.url(), connect_params(Some(TOKEN), &scopes), TOKEN)
+        .await;
     assert_eq!(res["ok"], true, "{res}");
     assert!(res["payload"]["auth"]["deviceToken"].as_str().is_some());
 
@@ -592,13 +560,7 @@ async fn device_proof_failures() {
 
 #[tokio::test]
 async fn handshake_timeout_closes_silent_sockets() {
-    let home = Home::new();
-    home.write_config(&token_config(&home));
-    let gw = Gateway::start_in(
-        home,
-        &["gateway", "--port", "0"],
-        &[("OPENCLAW_HANDSHAKE_TIMEOUT_MS", "300")],
-    );
+    let gw = Gateway::start_with_env(&[("OPENCLAW_HANDSHAKE_TIMEOUT_MS", "300")]);
     let (mut raw, _) = Raw::open(&gw.url()).await;
     assert_eq!(raw.closed().await, (1000, String::new()));
 }

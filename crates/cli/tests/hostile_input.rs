@@ -300,10 +300,7 @@ async fn a_shared_log_dir_is_refused_for_a_private_one() {
     );
     let fallback = state.join("logs");
     wait_for_file(&today_file(&fallback));
-    assert_eq!(
-        std::fs::metadata(&fallback).unwrap().permissions().mode() & 0o777,
-        0o700
-    );
+    assert_eq!(file_mode(&fallback), 0o700);
     assert!(
         !today_file(&shared).exists(),
         "nothing written to the shared dir"

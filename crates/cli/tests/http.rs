@@ -51,13 +51,7 @@ fn other_paths_are_404_text() {
 
 #[tokio::test]
 async fn too_many_unauthenticated_sockets_get_503() {
-    let home = Home::new();
-    home.write_config(&token_config(&home));
-    let gw = Gateway::start_in(
-        home,
-        &["gateway", "--port", "0"],
-        &[("OPENCLAW_MAX_PREAUTH_CONNECTIONS_PER_IP", "2")],
-    );
+    let gw = Gateway::start_with_env(&[("OPENCLAW_MAX_PREAUTH_CONNECTIONS_PER_IP", "2")]);
     let (_a, _) = Raw::open(&gw.url()).await;
     let (_b, _) = Raw::open(&gw.url()).await;
     let err = tokio_tungstenite::connect_async(gw.url())

@@ -312,15 +312,7 @@ async fn config_rpc_with_optimistic_concurrency() {
         serde_json::from_str(&std::fs::read_to_string(gw.home.config_path()).unwrap()).unwrap();
     assert_eq!(on_disk["logging"]["level"], "debug");
     assert!(gw.home.state_dir().join("openclaw.json.bak").exists());
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(gw.home.config_path())
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777,
-        0o600
-    );
+    assert_eq!(file_mode(gw.home.config_path()), 0o600);
 
     // Missing base hash, invalid content, merge patch.
     let r = a.req("s3", "config.set", Some(json!({"raw": "{}"}))).await;
@@ -430,15 +422,7 @@ fn config_cli_get_set_unset() {
     let (code, _, err) = run_cli(&home, &["config", "get", "gateway.port"], &[]);
     assert_eq!(code, 1);
     assert!(err.contains("not set"));
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(home.config_path())
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777,
-        0o600
-    );
+    assert_eq!(file_mode(home.config_path()), 0o600);
 }
 
 #[tokio::test]

@@ -276,13 +276,7 @@ async fn negative_probe_catalogue_matches_the_reference() {
     let gw = Gateway::start();
     // The silent client waits for the handshake timeout (15 s in the reference and by
     // default here); its own gateway shortens it with the knob, the close is the same.
-    let silent_home = Home::new();
-    silent_home.write_config(&token_config(&silent_home));
-    let silent_gw = Gateway::start_in(
-        silent_home,
-        &["gateway", "--port", "0"],
-        &[("OPENCLAW_HANDSHAKE_TIMEOUT_MS", "300")],
-    );
+    let silent_gw = Gateway::start_with_env(&[("OPENCLAW_HANDSHAKE_TIMEOUT_MS", "300")]);
 
     let mut problems = Vec::new();
     for case in cases {

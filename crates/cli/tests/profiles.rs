@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 use sup::*;
 
 struct Profile {
@@ -95,20 +95,17 @@ fn two_profiles_run_side_by_side_without_touching_each_other() {
         assert_eq!(code, 0, "{out}{err}");
     };
 
-    let before_b = files(&b.dir);
-    act(&a);
-    assert_eq!(
-        files(&b.dir),
-        before_b,
-        "profile a touched profile b's files"
-    );
-    let before_a = files(&a.dir);
-    act(&b);
-    assert_eq!(
-        files(&a.dir),
-        before_a,
-        "profile b touched profile a's files"
-    );
+    for (acting, other) in [(&a, &b), (&b, &a)] {
+        let before = files(&other.dir);
+        act(acting);
+        assert_eq!(
+            files(&other.dir),
+            before,
+            "profile {} touched profile {}'s files",
+            acting.name,
+            other.name
+        );
+    }
 
     // Two units, each carrying its own profile, state dir and port.
     let units = h.join(".config/systemd/user");
@@ -167,12 +164,7 @@ fn two_profiles_run_side_by_side_without_touching_each_other() {
         );
         assert_eq!(entry["service"]["installed"], true);
     }
-    let warnings: Vec<&str> = v["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let warnings = strings(&v["warnings"]);
     assert!(
         !warnings.iter().any(|w| w.contains("all use port")),
         "{warnings:?}"

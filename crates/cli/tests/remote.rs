@@ -23,7 +23,10 @@ async fn new_remote_device_needs_pairing() {
     raw.send(&connect_frame("c", p)).await;
     let res = raw.res("c").await;
     assert_eq!(res["error"]["code"], "NOT_PAIRED", "{res}");
-    assert_eq!(res["error"]["message"], "pairing required");
+    assert_eq!(
+        res["error"]["message"],
+        "pairing required: device is not approved yet"
+    );
     let d = &res["error"]["details"];
     assert_eq!(d["code"], "PAIRING_REQUIRED");
     assert_eq!(d["reason"], "not-paired");

@@ -153,11 +153,7 @@ fn dev_profile_creates_config_token_and_workspace() {
     let token = cfg["gateway"]["auth"]["token"].as_str().unwrap();
     assert!(token.len() >= 32);
     assert!(dev_dir.join("workspace").is_dir());
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&cfg_path).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(file_mode(&cfg_path), 0o600);
     assert_eq!(gw.port.to_string(), port, "env beats the dev config's port");
 }
 
@@ -206,15 +202,7 @@ fn logs_go_to_stdout_and_json_file_without_secrets() {
     assert!(
         first["time"].is_string() && first["hostname"].is_string() && first["message"].is_string()
     );
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(gw.home.log_path())
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777,
-        0o600
-    );
+    assert_eq!(file_mode(gw.home.log_path()), 0o600);
 }
 
 #[tokio::test]

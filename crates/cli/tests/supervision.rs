@@ -539,12 +539,7 @@ fn status_deep_lists_profiles_and_legacy_services() {
     let legacy = &v["extraServices"][0];
     assert_eq!(legacy["name"], "clawdbot-gateway.service");
     assert_eq!(legacy["legacy"], true);
-    let warnings: Vec<&str> = v["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let warnings = strings(&v["warnings"]);
     assert!(
         warnings
             .iter()

@@ -315,13 +315,7 @@ async fn a_preauth_frame_over_64k_is_closed_with_1009() {
 
 #[test]
 fn a_slow_header_client_is_cut_off() {
-    let home = Home::new();
-    home.write_config(&token_config(&home));
-    let gw = Gateway::start_in(
-        home,
-        &["gateway", "--port", "0"],
-        &[("OPENCLAW_HTTP_HEADER_TIMEOUT_MS", "300")],
-    );
+    let gw = Gateway::start_with_env(&[("OPENCLAW_HTTP_HEADER_TIMEOUT_MS", "300")]);
     let mut s = TcpStream::connect(("127.0.0.1", gw.port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
     s.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
@@ -339,13 +333,7 @@ fn a_slow_header_client_is_cut_off() {
 
 #[test]
 fn connections_over_the_cap_are_closed_at_once() {
-    let home = Home::new();
-    home.write_config(&token_config(&home));
-    let gw = Gateway::start_in(
-        home,
-        &["gateway", "--port", "0"],
-        &[("OPENCLAW_MAX_CONNECTIONS", "3")],
-    );
+    let gw = Gateway::start_with_env(&[("OPENCLAW_MAX_CONNECTIONS", "3")]);
     let idle: Vec<TcpStream> = (0..3)
         .map(|_| TcpStream::connect(("127.0.0.1", gw.port)).unwrap())
         .collect();

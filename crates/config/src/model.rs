@@ -230,7 +230,7 @@ pub struct GatewayConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nodes: Option<Value>,
+    pub nodes: Option<crate::sections::NodesConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -392,3 +392,57 @@ impl ModelDefinition {
             .and_then(|n| n.as_u64().or_else(|| n.as_f64().map(|f| f as u64)))
     }
 }
+
+/// `gateway.nodes`: which node commands may be invoked beyond the platform defaults. Both the
+/// 2026.2 names (`allowCommands`/`denyCommands`) and the newer `commands.{allow,deny}` are read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodesConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_commands: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deny_commands: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commands: Option<NodeCommandsConfig>,
+    #[serde(flatten)]
+    pub rest: Rest,
+}
+
+/// `gateway.nodes.commands`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeCommandsConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deny: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub rest: Rest,
+}
+
+impl NodesConfig {
+    /// Extra allowed commands (trimmed, both spellings).
+    pub fn allowed(&self) -> Vec<String> {
+        trimmed(
+            &self.allow_commands,
+            self.commands.as_ref().and_then(|c| c.allow.as_ref()),
+        )
+    }
+
+    /// Denied commands (trimmed, both spellings).
+    pub fn denied(&self) -> Vec<String> {
+        trimmed(
+            &self.deny_commands,
+            self.commands.as_ref().and_then(|c| c.deny.as_ref()),
+        )
+    }
+}
+
+fn trimmed(a: &Option<Vec<String>>, b: Option<&Vec<String>>) -> Vec<String> {
+    a.iter()
+        .flatten()
+        .chain(b.into_iter().flatten())
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}

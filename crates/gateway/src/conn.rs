@@ -122,6 +122,16 @@ async fn incoming(
     }
 }
 
+/// Answers a first request that is not a valid `connect` with `err`, then closes with 1008.
+async fn refuse_first_request(socket: &mut Socket, id: &str, err: ErrorShape) {
+    let _ = socket
+        .send(Message::Text(
+            res_text(&ResponseFrame::err(id, err.clone())).into(),
+        ))
+        .await;
+    close(socket, 1008, &err.message).await;
+}
+
 fn res_text(frame: &ResponseFrame) -> String {
     serde_json::to_string(frame).unwrap_or_default()
 }
@@ -222,25 +232,11 @@ pub async fn serve(
         if frame.method != "connect" {
             let err =
                 ErrorShape::invalid_request("invalid handshake: first request must be connect");
-            let _ = socket
-                .send(Message::Text(
-                    res_text(&ResponseFrame::err(&frame.id, err.clone())).into(),
-                ))
-                .await;
-            close(&mut socket, 1008, &err.message).await;
-            return;
+            return refuse_first_request(&mut socket, &frame.id, err).await;
         }
         match parse_params::<ConnectParams>("connect", frame.params.as_ref()) {
             Ok(p) => break (frame, p),
-            Err(err) => {
-                let _ = socket
-                    .send(Message::Text(
-                        res_text(&ResponseFrame::err(&frame.id, err.clone())).into(),
-                    ))
-                    .await;
-                close(&mut socket, 1008, &err.message).await;
-                return;
-            }
+            Err(err) => return refuse_first_request(&mut socket, &frame.id, err).await,
         }
     };
 
@@ -272,14 +268,17 @@ pub async fn serve(
     let params = Arc::new(params);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let queued = Arc::new(AtomicUsize::new(0));
-    let handle = Arc::new(ConnHandle::new(
-        conn_id.clone(),
-        accepted.role.clone(),
-        accepted.scopes.clone(),
-        tx,
-        queued.clone(),
-        MAX_BUFFERED_BYTES,
-    ));
+    let handle = Arc::new(
+        ConnHandle::new(
+            conn_id.clone(),
+            accepted.role.clone(),
+            accepted.scopes.clone(),
+            tx,
+            queued.clone(),
+            MAX_BUFFERED_BYTES,
+        )
+        .with_device(accepted.device_id.clone()),
+    );
     let wants_tools = params
         .caps
         .as_ref()
@@ -287,17 +286,28 @@ pub async fn serve(
     handle
         .tool_events
         .store(wants_tools, std::sync::atomic::Ordering::Relaxed);
+    let mut registration = Registration {
+        state: state.clone(),
+        conn_id: conn_id.clone(),
+        presence: None,
+        node: None,
+    };
+    // A node is registered before its hello-ok goes out, so a client that sees the node
+    // connected can invoke it at once (what is queued for it is sent after the hello-ok).
+    if accepted.role == openclaw_protocol::roles::NODE {
+        registration.node = Some(crate::nodes::session::connect(
+            &state,
+            &handle,
+            &params,
+            &peer.ip.to_string(),
+        ));
+    }
     let hello_json = serde_json::to_value(&accepted.hello).unwrap_or_default();
     let hello_text = res_text(&ResponseFrame::ok(&connect_req.id, hello_json));
     if socket.send(Message::Text(hello_text.into())).await.is_err() {
         return;
     }
     state.hub.register(handle.clone());
-    let mut registration = Registration {
-        state: state.clone(),
-        conn_id: conn_id.clone(),
-        presence: None,
-    };
     tracing::info!(
         target: "ws",
         "connected conn={conn_id} client={} mode={} protocol={} role={} scopes={}",
@@ -403,6 +413,8 @@ struct Registration {
     state: Arc<AppState>,
     conn_id: String,
     presence: Option<PresenceOnDrop>,
+    /// The node id of a `role: node` connection.
+    node: Option<String>,
 }
 
 struct PresenceOnDrop {
@@ -416,6 +428,9 @@ struct PresenceOnDrop {
 impl Drop for Registration {
     fn drop(&mut self) {
         self.state.hub.unregister(&self.conn_id);
+        if let Some(node_id) = &self.node {
+            self.state.nodes.unregister(node_id, &self.conn_id);
+        }
         if let Some(p) = &self.presence {
             upsert_presence(
                 &self.state,
@@ -476,6 +491,10 @@ async fn dispatch(ctx: &MethodCtx, handle: &Arc<ConnHandle>, frame: RequestFrame
         Ok(spec) => (spec.handler)(ctx, frame.params.as_ref()).await,
         Err(e) => Err(e),
     };
+    if let Ok(Reply::Deferred(work)) = result {
+        spawn_final(handle, frame.id, work);
+        return;
+    }
     let ok = result.is_ok();
     let mut rest = None;
     let text = match result {
@@ -485,6 +504,7 @@ async fn dispatch(ctx: &MethodCtx, handle: &Arc<ConnHandle>, frame: RequestFrame
             rest = Some(work);
             res_text(&ResponseFrame::ok(&frame.id, ack))
         }
+        Ok(Reply::Deferred(_)) => return,
         Err(e) => res_text(&ResponseFrame::err(&frame.id, e)),
     };
     tracing::debug!(
@@ -501,16 +521,20 @@ async fn dispatch(ctx: &MethodCtx, handle: &Arc<ConnHandle>, frame: RequestFrame
     // the ack is queued, so the ack always comes first (a retry of a finished run resolves at
     // once).
     if let Some(work) = rest {
-        let id = frame.id;
-        let handle = handle.clone();
-        tokio::spawn(async move {
-            let (ok, payload, error) = work.await;
-            let mut f = ResponseFrame::ok(&id, payload);
-            f.ok = ok;
-            f.error = error;
-            handle.send_text(res_text(&f));
-        });
+        spawn_final(handle, frame.id, work);
     }
+}
+
+/// Sends the later answer of a request when `work` ends.
+fn spawn_final(handle: &Arc<ConnHandle>, id: String, work: crate::registry::FinalFuture) {
+    let handle = handle.clone();
+    tokio::spawn(async move {
+        let (ok, payload, error) = work.await;
+        let mut f = ResponseFrame::ok(&id, payload);
+        f.ok = ok;
+        f.error = error;
+        handle.send_text(res_text(&f));
+    });
 }
 
 /// The `id` of a request frame whose only defect is invalid UTF-8 (binary frames can carry any

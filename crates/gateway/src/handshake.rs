@@ -11,9 +11,9 @@ use openclaw_config::AuthMode;
 use openclaw_protocol::connect::{roles, scopes};
 use openclaw_protocol::events::names as ev;
 use openclaw_protocol::{
-    ClientMode, ConnectParams, DevicePairEvent, ErrorShape, Features, HelloAuth, HelloOk,
-    HelloOkTag, MAX_BUFFERED_BYTES, MAX_PAYLOAD_BYTES, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION,
-    Policy, ServerInfo, SessionDefaults, Snapshot, codes, detail_codes,
+    ClientMode, ConnectParams, ErrorShape, Features, HelloAuth, HelloOk, HelloOkTag,
+    MAX_BUFFERED_BYTES, MAX_PAYLOAD_BYTES, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, Policy,
+    ServerInfo, SessionDefaults, Snapshot, codes, detail_codes,
 };
 use serde_json::json;
 
@@ -60,6 +60,8 @@ pub struct Accepted {
     pub role: String,
     pub scopes: Vec<String>,
     pub hello: HelloOk,
+    /// The verified device id (its public key's hash), when the client proved one.
+    pub device_id: Option<String>,
 }
 
 /// The events this gateway emits (only what is implemented).
@@ -189,6 +191,7 @@ pub fn process(state: &Arc<AppState>, peer: &Peer, p: &ConnectParams) -> Result<
     let now = now_ms();
     let mut auth_method = "none";
     let mut device_token = None;
+    let mut verified_device = None;
     match &p.device {
         // 7. No device identity.
         None => match shared {
@@ -215,6 +218,7 @@ pub fn process(state: &Arc<AppState>, peer: &Peer, p: &ConnectParams) -> Result<
                 )
             })?;
             let device_id = proof.id.to_ascii_lowercase();
+            verified_device = Some(device_id.clone());
             // 6/9. Shared secret, else a device token.
             match shared {
                 Shared::Ok(m) => auth_method = m,
@@ -237,6 +241,10 @@ pub fn process(state: &Arc<AppState>, peer: &Peer, p: &ConnectParams) -> Result<
             if let PairState::NeedsPairing { reason } =
                 state.devices.state(&device_id, &role, &granted)
             {
+                let browser = p.client.id.is_browser();
+                let auto = local
+                    && (peer.origin.is_none() || browser)
+                    && matches!(reason, "not-paired" | "scope-upgrade" | "role-upgrade");
                 let req = PendingRequest {
                     request_id: state.devices.new_request(),
                     device_id: device_id.clone(),
@@ -246,74 +254,59 @@ pub fn process(state: &Arc<AppState>, peer: &Peer, p: &ConnectParams) -> Result<
                     client_id: Some(p.client.id.as_str().to_string()),
                     client_mode: Some(p.client.mode.as_str().to_string()),
                     role: role.clone(),
+                    roles: vec![role.clone()],
                     scopes: granted.clone(),
                     remote_ip: Some(peer.ip.to_string()),
+                    silent: auto,
+                    is_repair: false,
                     ts: now,
                 };
-                let browser = p.client.id.is_browser();
-                let auto = local
-                    && (peer.origin.is_none() || browser)
-                    && matches!(reason, "not-paired" | "scope-upgrade" | "role-upgrade");
-                let event = |decision: Option<&str>| {
-                    serde_json::to_string(&DevicePairEvent {
-                        request_id: req.request_id.clone(),
-                        device_id: device_id.clone(),
-                        public_key: Some(public_key.clone()),
-                        display_name: req.display_name.clone(),
-                        platform: req.platform.clone(),
-                        client_id: req.client_id.clone(),
-                        client_mode: req.client_mode.clone(),
-                        role: Some(role.clone()),
-                        scopes: Some(granted.clone()),
-                        remote_ip: req.remote_ip.clone(),
-                        decision: decision.map(str::to_string),
-                        silent: Some(auto),
-                        ts: now,
-                    })
-                    .unwrap_or_default()
+                let unavailable = |e: crate::device::StoreError| {
+                    refuse(ErrorShape::unavailable(e.to_string()), 1011)
                 };
                 if auto {
-                    state
-                        .devices
-                        .approve(&req, now)
-                        .map_err(|e| refuse(ErrorShape::unavailable(e.to_string()), 1011))?;
+                    state.devices.approve(&req, now).map_err(unavailable)?;
                     tracing::info!(target: "gateway", "device {} auto-approved for a local client ({reason})", short(&device_id));
-                    state.hub.broadcast(
-                        ev::DEVICE_PAIR_REQUESTED,
-                        &event(None),
-                        None,
-                        true,
-                        Audience::Pairing,
-                    );
-                    state.hub.broadcast(
-                        ev::DEVICE_PAIR_RESOLVED,
-                        &event(Some("approved")),
-                        None,
-                        true,
-                        Audience::Pairing,
+                    crate::device::announce_resolved(
+                        state,
+                        &req.request_id,
+                        &device_id,
+                        "approved",
                     );
                 } else {
-                    let stored = state
-                        .devices
-                        .add_pending(req.clone())
-                        .map_err(|e| refuse(ErrorShape::unavailable(e.to_string()), 1011))?;
-                    state.hub.broadcast(
-                        ev::DEVICE_PAIR_REQUESTED,
-                        &event(None),
-                        None,
-                        true,
-                        Audience::Pairing,
-                    );
-                    let e = ErrorShape::new(codes::NOT_PAIRED, "pairing required").with_details(
-                        json!({
-                            "code": detail_codes::PAIRING_REQUIRED,
-                            "reason": reason,
-                            "requestId": stored.request_id,
-                            "deviceId": device_id,
-                            "requestedRole": role,
-                            "requestedScopes": granted,
-                        }),
-                    );
+                    let added = state.devices.add_pending(req).map_err(unavailable)?;
+                    let Some(stored) = added.request else {
+                        return Err(refuse(
+                            ErrorShape::unavailable("device store is unavailable"),
+                            1011,
+                        ));
+                    };
+                    for old in &added.replaced {
+                        crate::device::announce_resolved(state, old, &device_id, "superseded");
+                    }
+                    if added.created {
+                        state.hub.broadcast(
+                            ev::DEVICE_PAIR_REQUESTED,
+                            &serde_json::to_string(&stored).unwrap_or_default(),
+                            None,
+                            true,
+                            Audience::Pairing,
+                        );
+                        tracing::info!(target: "gateway", "device {} asks to pair as {role} ({reason}); approve with: openclaw devices approve {}", short(&device_id), stored.request_id);
+                    }
+                    let e = ErrorShape::new(
+                        codes::NOT_PAIRED,
+                        "pairing required: device is not approved yet",
+                    )
+                    .with_details(json!({
+                        "code": detail_codes::PAIRING_REQUIRED,
+                        "reason": reason,
+                        "requestId": stored.request_id,
+                        "remediationHint": "Approve this device from the pending pairing requests.",
+                        "deviceId": device_id,
+                        "requestedRole": role,
+                        "requestedScopes": granted,
+                    }));
                     let mut r = refuse(e, 1008);
                     r.close_reason = "pairing required".into();
                     return Err(r);
@@ -345,6 +338,7 @@ pub fn process(state: &Arc<AppState>, peer: &Peer, p: &ConnectParams) -> Result<
         role,
         scopes: granted,
         hello,
+        device_id: verified_device,
     })
 }
 

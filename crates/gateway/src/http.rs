@@ -17,6 +17,7 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::conn::{self, Upgrade};
+use crate::http_api::{OpenAiEndpoint, openai_route};
 use crate::state::AppState;
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -30,12 +31,9 @@ pub fn router(state: Arc<AppState>) -> Router {
     let r = r
         .route(
             "/v1/chat/completions",
-            post(crate::http_api::chat_completions).fallback(crate::http_api::openai_wrong_method),
+            openai_route(OpenAiEndpoint::ChatCompletions),
         )
-        .route(
-            "/v1/responses",
-            post(crate::http_api::responses).fallback(crate::http_api::openai_wrong_method),
-        )
+        .route("/v1/responses", openai_route(OpenAiEndpoint::Responses))
         .route("/tools/invoke", post(crate::http_api::tools_invoke));
     r.fallback(fallback)
         .layer(axum::middleware::map_response(security_headers))

@@ -43,6 +43,8 @@ pub struct ConnHandle {
     max_buffered: usize,
     /// The client declared the `tool-events` cap.
     pub tool_events: AtomicBool,
+    /// The verified device identity of the client, if it proved one.
+    pub device_id: Option<String>,
 }
 
 impl ConnHandle {
@@ -64,7 +66,13 @@ impl ConnHandle {
             closing: AtomicBool::new(false),
             max_buffered,
             tool_events: AtomicBool::new(false),
+            device_id: None,
         }
+    }
+
+    pub fn with_device(mut self, device_id: Option<String>) -> Self {
+        self.device_id = device_id;
+        self
     }
 
     fn sees(&self, audience: Audience) -> bool {
@@ -217,6 +225,23 @@ impl Hub {
         for c in self.snapshot() {
             if c.sees(audience) {
                 c.send_event(event, payload_json, state_version, drop_if_slow);
+            }
+        }
+    }
+
+    /// Whether a connection of this device is open.
+    pub fn has_device(&self, device_id: &str) -> bool {
+        self.snapshot()
+            .iter()
+            .any(|c| c.device_id.as_deref() == Some(device_id))
+    }
+
+    /// Closes the connections of a device (of one role, when given): after its pairing or
+    /// token was withdrawn, it must prove itself again.
+    pub fn close_device(&self, device_id: &str, role: Option<&str>, code: u16, reason: &str) {
+        for c in self.snapshot() {
+            if c.device_id.as_deref() == Some(device_id) && role.is_none_or(|r| c.role == r) {
+                c.close(code, reason);
             }
         }
     }

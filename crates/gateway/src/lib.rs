@@ -25,6 +25,8 @@ pub mod inbox;
 pub mod listener;
 pub mod logging;
 pub mod methods;
+pub mod nodes;
+pub mod pair_files;
 pub mod portinfo;
 pub mod presence;
 pub mod process;

@@ -38,7 +38,13 @@ pub type FinalFuture = Pin<Box<dyn Future<Output = (bool, Value, Option<ErrorSha
 pub enum Reply {
     Json(Value),
     Raw(Arc<str>),
-    TwoPhase { ack: Value, rest: FinalFuture },
+    TwoPhase {
+        ack: Value,
+        rest: FinalFuture,
+    },
+    /// One answer that comes later (`node.invoke` waits for a node); the connection keeps
+    /// reading and answering other requests meanwhile.
+    Deferred(FinalFuture),
 }
 
 /// The caller of a method.
@@ -83,6 +89,8 @@ impl Registry {
         methods::config::register(&mut methods);
         methods::agent::register(&mut methods);
         methods::channels::register(&mut methods);
+        methods::devices::register(&mut methods);
+        methods::nodes::register(&mut methods);
         Self { methods }
     }
 

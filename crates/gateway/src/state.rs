@@ -48,6 +48,7 @@ pub struct AppState {
     health_version: AtomicU64,
     health_json: RwLock<Arc<str>>,
     pub devices: DeviceStore,
+    pub nodes: crate::nodes::Nodes,
     pub limiter: AuthLimiter,
     /// Unauthenticated sockets per address bucket (`trust::bucket`) and in total.
     preauth: Mutex<Preauth>,
@@ -104,6 +105,7 @@ impl AppState {
         let (shutdown, _) = tokio::sync::watch::channel(None);
         let limiter = AuthLimiter::new(settings.rate_limit);
         let devices = DeviceStore::open(paths.devices_dir());
+        let nodes = crate::nodes::Nodes::open(paths.state_dir.join("nodes"));
         let state = Arc::new(Self {
             process,
             settings: RwLock::new(Arc::new(settings)),
@@ -119,6 +121,7 @@ impl AppState {
             health_version: AtomicU64::new(0),
             health_json: RwLock::new(Arc::from("{}")),
             devices,
+            nodes,
             limiter,
             preauth: Mutex::new(Preauth::default()),
             connections: crate::listener::connection_cap(),

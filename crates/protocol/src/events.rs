@@ -14,6 +14,10 @@ pub mod names {
     pub const HEARTBEAT: &str = "heartbeat";
     pub const DEVICE_PAIR_REQUESTED: &str = "device.pair.requested";
     pub const DEVICE_PAIR_RESOLVED: &str = "device.pair.resolved";
+    pub const DEVICE_PAIR_CHANGED: &str = "device.pair.changed";
+    pub const NODE_PAIR_REQUESTED: &str = "node.pair.requested";
+    pub const NODE_PAIR_RESOLVED: &str = "node.pair.resolved";
+    pub const NODE_INVOKE_REQUEST: &str = "node.invoke.request";
     pub const AGENT: &str = "agent";
     pub const CHAT: &str = "chat";
 
@@ -28,6 +32,10 @@ pub mod names {
         HEARTBEAT,
         DEVICE_PAIR_REQUESTED,
         DEVICE_PAIR_RESOLVED,
+        DEVICE_PAIR_CHANGED,
+        NODE_PAIR_REQUESTED,
+        NODE_PAIR_RESOLVED,
+        NODE_INVOKE_REQUEST,
         AGENT,
         CHAT,
     ];

@@ -14,6 +14,7 @@ pub mod events;
 pub mod frames;
 pub mod hello;
 pub mod methods;
+pub mod nodes;
 pub mod schema;
 
 pub use agent::{

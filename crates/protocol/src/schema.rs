@@ -55,6 +55,25 @@ fn register_all(g: &mut SchemaGenerator) {
     g.subschema_for::<SendParams>();
     g.subschema_for::<ChannelsStatusParams>();
     g.subschema_for::<ChannelAccountParams>();
+    g.subschema_for::<nodes::RequestIdParams>();
+    g.subschema_for::<nodes::DeviceIdParams>();
+    g.subschema_for::<nodes::DeviceRenameParams>();
+    g.subschema_for::<nodes::DeviceTokenParams>();
+    g.subschema_for::<nodes::ScopeUpgradeParams>();
+    g.subschema_for::<nodes::NodeIdParams>();
+    g.subschema_for::<nodes::NodeRenameParams>();
+    g.subschema_for::<nodes::NodeInvokeParams>();
+    g.subschema_for::<nodes::NodeInvokeResultParams>();
+    g.subschema_for::<nodes::NodeInvokeProgressParams>();
+    g.subschema_for::<nodes::NodeEventParams>();
+    g.subschema_for::<nodes::NodePendingEnqueueParams>();
+    g.subschema_for::<nodes::NodePendingDrainParams>();
+    g.subschema_for::<nodes::NodePendingAckParams>();
+    g.subschema_for::<nodes::PendingWorkItem>();
+    g.subschema_for::<nodes::PairResolved>();
+    g.subschema_for::<nodes::NodeInvokeRequest>();
+    g.subschema_for::<nodes::NodePairRequestParams>();
+    g.subschema_for::<nodes::NodePairVerifyParams>();
 }
 
 /// The whole protocol schema: `{"$schema", "title", "$defs": {TypeName: schema…}}`.

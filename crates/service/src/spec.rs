@@ -133,6 +133,15 @@ impl ServiceSpec {
     }
 }
 
+/// The value `key` last has in an environment list (a later entry overrides an earlier one, as
+/// the supervisors apply them).
+pub fn env_value<'a>(env: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    env.iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
 /// The port in a gateway argv (`… gateway --port N` or `--port=N`).
 pub fn port_of(program: &[String]) -> Option<u16> {
     let mut it = program.iter();

@@ -94,11 +94,7 @@ pub struct ParsedUnit {
 
 impl ParsedUnit {
     pub fn env_value(&self, key: &str) -> Option<&str> {
-        self.env
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        crate::spec::env_value(&self.env, key)
     }
 
     /// Why this unit cannot be a complete gateway unit (empty when it looks whole). A file cut

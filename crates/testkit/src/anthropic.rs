@@ -4,42 +4,21 @@
 //! `message_stop`, `error`), non-streaming `message` documents, and
 //! `{"type":"error","error":{type,message}}` bodies.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
-use crate::server::Reply;
+use crate::server::{Api, Reply, ToolCall};
 use crate::{Script, split, tokens};
 
 /// The default reply: `echo: <last user text>` (tool-result-only user turns are skipped).
 pub(crate) fn echo(body: &Value) -> Script {
-    let text = body
-        .get("messages")
-        .and_then(Value::as_array)
-        .and_then(|msgs| {
-            msgs.iter().rev().find_map(|m| {
-                if m.get("role").and_then(Value::as_str) != Some("user") {
-                    return None;
-                }
-                match m.get("content") {
-                    Some(Value::String(s)) => Some(s.clone()),
-                    Some(Value::Array(blocks)) => {
-                        let t: Vec<&str> = blocks
-                            .iter()
-                            .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
-                            .filter_map(|b| b.get("text").and_then(Value::as_str))
-                            .collect();
-                        (!t.is_empty()).then(|| t.join(""))
-                    }
-                    _ => None,
-                }
-            })
-        })
-        .unwrap_or_default();
-    Script::Text {
-        text: format!("echo: {text}"),
-        chunks: 3,
-    }
+    crate::echo_last_user(body, |blocks| {
+        let t: Vec<&str> = blocks
+            .iter()
+            .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
+            .filter_map(|b| b.get("text").and_then(Value::as_str))
+            .collect();
+        (!t.is_empty()).then(|| t.join(""))
+    })
 }
 
 fn event(v: &Value) -> String {
@@ -70,14 +49,13 @@ impl Ctx {
     }
 
     fn message(&self, content: Value, stop_reason: &str, output: u64) -> Reply {
-        Reply::Json {
-            status: 200,
-            headers: vec![],
-            body: json!({"id": self.id, "type": "message", "role": "assistant",
+        Reply::json(
+            200,
+            json!({"id": self.id, "type": "message", "role": "assistant",
                 "model": self.model, "content": content, "stop_reason": stop_reason,
                 "stop_sequence": null,
                 "usage": {"input_tokens": self.input_tokens, "output_tokens": output}}),
-        }
+        )
     }
 }
 
@@ -85,115 +63,87 @@ fn error_body(kind: &str, message: &str) -> Value {
     json!({"type": "error", "error": {"type": kind, "message": message}})
 }
 
-pub(crate) fn render(script: &Script, body: &Value, streaming: bool, seq: u64) -> Reply {
-    let ctx = Ctx {
+/// The Anthropic rendering of one request's reply, for [`crate::server::render`].
+pub(crate) fn api(body: &Value, seq: u64) -> impl Api {
+    Ctx {
         id: format!("msg_fake{seq}"),
-        model: body
-            .get("model")
-            .and_then(Value::as_str)
-            .unwrap_or("claude-fake")
-            .to_string(),
+        model: crate::requested_model(body, "claude-fake"),
         input_tokens: tokens(&body.to_string()),
-    };
-    match script {
-        Script::Text { text, chunks }
-        | Script::Slow { text, chunks, .. }
-        | Script::Disconnect { text, chunks } => {
-            let delay = match script {
-                Script::Slow { delay, .. } => *delay,
-                _ => Duration::ZERO,
-            };
-            let disconnect = matches!(script, Script::Disconnect { .. });
-            if !streaming && !disconnect {
-                return ctx.message(
-                    json!([{"type": "text", "text": text}]),
-                    "end_turn",
-                    tokens(text),
-                );
-            }
-            let mut frames = vec![
-                ctx.start(),
-                event(
-                    &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-                ),
-                event(&json!({"type": "ping"})),
-            ];
-            for piece in split(text, *chunks) {
-                frames.push(event(&json!({"type": "content_block_delta", "index": 0,
-                    "delta": {"type": "text_delta", "text": piece}})));
-            }
-            if !disconnect {
-                frames.push(event(&json!({"type": "content_block_stop", "index": 0})));
-                ctx.end(&mut frames, "end_turn", tokens(text));
-            }
-            Reply::Sse {
-                frames,
-                delay,
-                disconnect,
-            }
-        }
-        Script::ToolCall {
-            id,
-            name,
-            arguments,
-            pieces,
-            ..
-        } => {
-            let args = arguments.to_string();
-            if !streaming {
-                return ctx.message(
-                    json!([{"type": "tool_use", "id": id, "name": name, "input": arguments}]),
-                    "tool_use",
-                    tokens(&args),
-                );
-            }
-            let mut frames = vec![
-                ctx.start(),
-                event(&json!({"type": "content_block_start", "index": 0,
-                    "content_block": {"type": "tool_use", "id": id, "name": name, "input": {}}})),
-            ];
-            for piece in split(&args, *pieces) {
-                frames.push(event(&json!({"type": "content_block_delta", "index": 0,
-                    "delta": {"type": "input_json_delta", "partial_json": piece}})));
-            }
-            frames.push(event(&json!({"type": "content_block_stop", "index": 0})));
-            ctx.end(&mut frames, "tool_use", tokens(&args));
-            Reply::Sse {
-                frames,
-                delay: Duration::ZERO,
-                disconnect: false,
-            }
-        }
-        Script::RateLimited { retry_after } => Reply::Json {
-            status: 429,
-            headers: retry_after
-                .iter()
-                .map(|v| ("retry-after", v.clone()))
-                .collect(),
-            body: error_body(
-                "rate_limit_error",
-                "Number of request tokens has exceeded your per-minute rate limit",
+    }
+}
+
+impl Api for Ctx {
+    fn text_message(&self, text: &str) -> Reply {
+        self.message(
+            json!([{"type": "text", "text": text}]),
+            "end_turn",
+            tokens(text),
+        )
+    }
+
+    fn text_frames(&self, text: &str, chunks: usize, complete: bool) -> Vec<String> {
+        let mut frames = vec![
+            self.start(),
+            event(
+                &json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
             ),
-        },
-        Script::HttpError { status, message } => {
-            let kind = match status {
-                400 => "invalid_request_error",
-                401 => "authentication_error",
-                403 => "permission_error",
-                404 => "not_found_error",
-                529 => "overloaded_error",
-                _ => "api_error",
-            };
-            Reply::Json {
-                status: *status,
-                headers: vec![],
-                body: error_body(kind, message),
-            }
+            event(&json!({"type": "ping"})),
+        ];
+        for piece in split(text, chunks) {
+            frames.push(event(&json!({"type": "content_block_delta", "index": 0,
+                "delta": {"type": "text_delta", "text": piece}})));
         }
-        Script::StreamError { kind, message } => Reply::Sse {
-            frames: vec![ctx.start(), event(&error_body(kind, message))],
-            delay: Duration::ZERO,
-            disconnect: false,
-        },
+        if complete {
+            frames.push(event(&json!({"type": "content_block_stop", "index": 0})));
+            self.end(&mut frames, "end_turn", tokens(text));
+        }
+        frames
+    }
+
+    fn tool_message(&self, call: &ToolCall) -> Reply {
+        self.message(
+            json!([{"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}]),
+            "tool_use",
+            tokens(&call.arguments.to_string()),
+        )
+    }
+
+    fn tool_frames(&self, call: &ToolCall) -> Vec<String> {
+        let args = call.arguments.to_string();
+        let mut frames = vec![
+            self.start(),
+            event(&json!({"type": "content_block_start", "index": 0,
+                "content_block": {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}})),
+        ];
+        for piece in split(&args, call.pieces) {
+            frames.push(event(&json!({"type": "content_block_delta", "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": piece}})));
+        }
+        frames.push(event(&json!({"type": "content_block_stop", "index": 0})));
+        self.end(&mut frames, "tool_use", tokens(&args));
+        frames
+    }
+
+    fn rate_limited_body(&self) -> Value {
+        error_body(
+            "rate_limit_error",
+            "Number of request tokens has exceeded your per-minute rate limit",
+        )
+    }
+
+    fn http_error_body(&self, status: u16, message: &str) -> Value {
+        let kind = match status {
+            400 => "invalid_request_error",
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 => "not_found_error",
+            529 => "overloaded_error",
+            _ => "api_error",
+        };
+        error_body(kind, message)
+    }
+
+    fn stream_error_frames(&self, kind: &str, message: &str) -> Vec<String> {
+        vec![self.start(), event(&error_body(kind, message))]
     }
 }

@@ -112,9 +112,14 @@ pub struct Gateway {
 impl Gateway {
     /// Starts with the token config and `--port 0`.
     pub fn start() -> Self {
+        Self::start_with_env(&[])
+    }
+
+    /// [`Gateway::start`] with extra env (test knobs such as `OPENCLAW_…_MS`).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Self {
         let home = Home::new();
         home.write_config(&token_config(&home));
-        Self::start_in(home, &["gateway", "--port", "0"], &[])
+        Self::start_in(home, &["gateway", "--port", "0"], env)
     }
 
     /// Starts the binary with `args` and extra env; waits for the listening line.
@@ -437,6 +442,21 @@ pub fn connect_params(token: Option<&str>, scopes: &[&str]) -> Value {
     p
 }
 
+/// The permission bits of the file at `path` (`0o600` …).
+pub fn file_mode(path: impl AsRef<Path>) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// The strings of the JSON array `v`, which must be an array.
+pub fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not an array: {v}"))
+        .iter()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -449,31 +469,43 @@ pub fn connect_frame(id: &str, params: Value) -> Value {
     json!({"type": "req", "id": id, "method": "connect", "params": params})
 }
 
+/// Opens a session and sends one `connect` request `id` with `params`; returns the session and
+/// the response, whatever it is.
+pub async fn try_connect(url: &str, id: &str, params: Value) -> (Raw, Value) {
+    let (mut raw, _) = Raw::open(url).await;
+    raw.send(&connect_frame(id, params)).await;
+    let res = raw.res(id).await;
+    (raw, res)
+}
+
 /// Opens, connects with the token and the given scopes, returns the session and hello-ok.
 pub async fn connected(url: &str, scopes: &[&str]) -> (Raw, Value) {
-    let (mut raw, _) = Raw::open(url).await;
-    raw.send(&connect_frame("c1", connect_params(Some(TOKEN), scopes)))
-        .await;
-    let res = raw.res("c1").await;
+    let (raw, res) = try_connect(url, "c1", connect_params(Some(TOKEN), scopes)).await;
     assert_eq!(res["ok"], true, "{res}");
     (raw, res["payload"].clone())
 }
 
-/// Adds a v2-signed `device` block for `key` over `nonce` to connect `params`.
-pub fn signed(params: &mut Value, key: &ed25519_dalek::SigningKey, nonce: &str, token: &str) {
-    let pubkey = key.verifying_key().to_bytes();
-    let id = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(pubkey));
-    let scopes: Vec<&str> = params["scopes"]
+/// The `scopes` of connect `params`, as a device signature lists them.
+pub fn scopes_of(params: &Value) -> Vec<&str> {
+    params["scopes"]
         .as_array()
         .unwrap()
         .iter()
         .map(|s| s.as_str().unwrap())
-        .collect();
+        .collect()
+}
+
+/// Adds a v2-signed `device` block for `key` over `nonce` to connect `params` (for its `role`).
+pub fn signed(params: &mut Value, key: &ed25519_dalek::SigningKey, nonce: &str, token: &str) {
+    let pubkey = key.verifying_key().to_bytes();
+    let id = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(pubkey));
+    let scopes = scopes_of(params);
     let at = now_ms();
     let payload = format!(
-        "v2|{id}|{}|{}|operator|{}|{at}|{token}|{nonce}",
+        "v2|{id}|{}|{}|{}|{}|{at}|{token}|{nonce}",
         params["client"]["id"].as_str().unwrap(),
         params["client"]["mode"].as_str().unwrap(),
+        params["role"].as_str().unwrap_or("operator"),
         scopes.join(",")
     );
     params["device"] = json!({

@@ -28,6 +28,8 @@ use serde_json::Value;
 
 pub use server::{FakeServer, Recorded};
 
+use server::Pacing;
+
 /// How a fake answers one request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Script {
@@ -63,9 +65,14 @@ pub enum Script {
 impl Script {
     /// `text` in 3 chunks.
     pub fn text(text: impl Into<String>) -> Script {
+        Script::text_in(text, 3)
+    }
+
+    /// `text` in `chunks` chunks.
+    pub fn text_in(text: impl Into<String>, chunks: usize) -> Script {
         Script::Text {
             text: text.into(),
-            chunks: 3,
+            chunks,
         }
     }
 
@@ -109,6 +116,14 @@ impl Script {
         }
     }
 
+    /// An in-stream error of the API's error type `kind`.
+    pub fn stream_error(kind: impl Into<String>, message: impl Into<String>) -> Script {
+        Script::StreamError {
+            kind: kind.into(),
+            message: message.into(),
+        }
+    }
+
     /// Two chunks of `text`, then the connection drops.
     pub fn disconnect(text: impl Into<String>) -> Script {
         Script::Disconnect {
@@ -118,47 +133,85 @@ impl Script {
     }
 }
 
-/// A fake OpenAI Chat Completions server.
-pub struct FakeOpenAi(FakeServer);
+/// Declares a model fake: a [`FakeServer`] of one flavor whose `url()` is the base URL as a
+/// provider of that API is configured (`http://127.0.0.1:PORT` + `$path`).
+macro_rules! model_fake {
+    ($(#[$doc:meta])* $name:ident, $flavor:ident, $path:literal) => {
+        $(#[$doc])*
+        pub struct $name(FakeServer);
 
-impl FakeOpenAi {
-    pub async fn start() -> FakeOpenAi {
-        FakeOpenAi(FakeServer::start(server::Flavor::OpenAi).await)
-    }
+        impl $name {
+            pub async fn start() -> $name {
+                $name(FakeServer::start(server::Flavor::$flavor).await)
+            }
 
-    /// Base URL as configured for an OpenAI provider: `http://127.0.0.1:PORT/v1`.
-    pub fn url(&self) -> String {
-        format!("http://{}/v1", self.0.addr())
+            #[doc = concat!("Base URL as configured for the provider: `http://127.0.0.1:PORT", $path, "`.")]
+            pub fn url(&self) -> String {
+                format!("http://{}{}", self.0.addr(), $path)
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = FakeServer;
+            fn deref(&self) -> &FakeServer {
+                &self.0
+            }
+        }
+    };
+}
+
+model_fake!(
+    /// A fake OpenAI Chat Completions server.
+    FakeOpenAi,
+    OpenAi,
+    "/v1"
+);
+model_fake!(
+    /// A fake Anthropic Messages server (the client appends `/v1/messages` to its URL).
+    FakeAnthropic,
+    Anthropic,
+    ""
+);
+
+impl Script {
+    /// How a text-like script streams: `Slow` waits before each chunk, `Disconnect` drops the
+    /// connection after its chunks; everything else streams at once and ends cleanly.
+    pub(crate) fn pacing(&self) -> Pacing {
+        match self {
+            Script::Slow { delay, .. } => Pacing {
+                delay: *delay,
+                disconnect: false,
+            },
+            Script::Disconnect { .. } => Pacing {
+                delay: Duration::ZERO,
+                disconnect: true,
+            },
+            _ => Pacing::default(),
+        }
     }
 }
 
-impl std::ops::Deref for FakeOpenAi {
-    type Target = FakeServer;
-    fn deref(&self) -> &FakeServer {
-        &self.0
-    }
-}
-
-/// A fake Anthropic Messages server.
-pub struct FakeAnthropic(FakeServer);
-
-impl FakeAnthropic {
-    pub async fn start() -> FakeAnthropic {
-        FakeAnthropic(FakeServer::start(server::Flavor::Anthropic).await)
-    }
-
-    /// Base URL as configured for an Anthropic provider: `http://127.0.0.1:PORT` (the client
-    /// appends `/v1/messages`).
-    pub fn url(&self) -> String {
-        format!("http://{}", self.0.addr())
-    }
-}
-
-impl std::ops::Deref for FakeAnthropic {
-    type Target = FakeServer;
-    fn deref(&self) -> &FakeServer {
-        &self.0
-    }
+/// The default reply of both fakes: `echo: <last user text>`. A string content is taken as
+/// is; an array content (the APIs' content parts) goes through `parts_text`, and a user turn
+/// it yields nothing for (e.g. tool results only) is skipped.
+pub(crate) fn echo_last_user(body: &Value, parts_text: fn(&[Value]) -> Option<String>) -> Script {
+    let text = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .and_then(|msgs| {
+            msgs.iter().rev().find_map(|m| {
+                if m.get("role").and_then(Value::as_str) != Some("user") {
+                    return None;
+                }
+                match m.get("content") {
+                    Some(Value::String(s)) => Some(s.clone()),
+                    Some(Value::Array(parts)) => parts_text(parts),
+                    _ => None,
+                }
+            })
+        })
+        .unwrap_or_default();
+    Script::text(format!("echo: {text}"))
 }
 
 /// Splits `text` into at most `n` (≥ 1) pieces of roughly equal length, on char boundaries.
@@ -170,6 +223,14 @@ pub(crate) fn split(text: &str, n: usize) -> Vec<String> {
     let n = n.clamp(1, chars.len());
     let size = chars.len().div_ceil(n);
     chars.chunks(size).map(|c| c.iter().collect()).collect()
+}
+
+/// The `model` the request named, or `default`.
+pub(crate) fn requested_model(body: &Value, default: &str) -> String {
+    body.get("model")
+        .and_then(Value::as_str)
+        .unwrap_or(default)
+        .to_string()
 }
 
 /// A rough token count for usage numbers (4 bytes per token).

@@ -3,43 +3,24 @@
 //! `stream_options.include_usage`, `data: [DONE]`), non-streaming `chat.completion`
 //! documents, and `{"error":{message,type,param,code}}` bodies.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
-use crate::server::Reply;
+use crate::server::{Api, Reply, ToolCall};
 use crate::{Script, split, tokens};
 
 const CREATED: u64 = 1_737_264_000;
 
 /// The default reply: `echo: <last user text>`.
 pub(crate) fn echo(body: &Value) -> Script {
-    let text = body
-        .get("messages")
-        .and_then(Value::as_array)
-        .and_then(|msgs| {
-            msgs.iter().rev().find_map(|m| {
-                if m.get("role").and_then(Value::as_str) != Some("user") {
-                    return None;
-                }
-                match m.get("content") {
-                    Some(Value::String(s)) => Some(s.clone()),
-                    Some(Value::Array(parts)) => Some(
-                        parts
-                            .iter()
-                            .filter_map(|p| p.get("text").and_then(Value::as_str))
-                            .collect::<Vec<_>>()
-                            .join(""),
-                    ),
-                    _ => None,
-                }
-            })
-        })
-        .unwrap_or_default();
-    Script::Text {
-        text: format!("echo: {text}"),
-        chunks: 3,
-    }
+    crate::echo_last_user(body, |parts| {
+        Some(
+            parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join(""),
+        )
+    })
 }
 
 fn frame(v: &Value) -> String {
@@ -81,15 +62,14 @@ impl Ctx {
     }
 
     fn completion(&self, message: Value, finish: &str, completion: u64) -> Reply {
-        Reply::Json {
-            status: 200,
-            headers: vec![],
-            body: json!({
+        Reply::json(
+            200,
+            json!({
                 "id": self.id, "object": "chat.completion", "created": CREATED, "model": self.model,
                 "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
                 "usage": self.usage(completion),
             }),
-        }
+        )
     }
 }
 
@@ -97,116 +77,92 @@ fn error_body(message: &str, kind: &str, code: Option<&str>) -> Value {
     json!({"error": {"message": message, "type": kind, "param": null, "code": code}})
 }
 
-pub(crate) fn render(script: &Script, body: &Value, streaming: bool, seq: u64) -> Reply {
-    let ctx = Ctx {
+/// The OpenAI rendering of one request's reply, for [`crate::server::render`].
+pub(crate) fn api(body: &Value, seq: u64) -> impl Api {
+    Ctx {
         id: format!("chatcmpl-fake{seq}"),
-        model: body
-            .get("model")
-            .and_then(Value::as_str)
-            .unwrap_or("gpt-fake")
-            .to_string(),
+        model: crate::requested_model(body, "gpt-fake"),
         prompt_tokens: tokens(&body.to_string()),
         include_usage: body
             .pointer("/stream_options/include_usage")
             .and_then(Value::as_bool)
             == Some(true),
-    };
-    let role = json!({"role": "assistant", "content": ""});
-    match script {
-        Script::Text { text, chunks }
-        | Script::Slow { text, chunks, .. }
-        | Script::Disconnect { text, chunks } => {
-            let delay = match script {
-                Script::Slow { delay, .. } => *delay,
-                _ => Duration::ZERO,
-            };
-            let disconnect = matches!(script, Script::Disconnect { .. });
-            if !streaming && !disconnect {
-                return ctx.completion(
-                    json!({"role": "assistant", "content": text, "refusal": null}),
-                    "stop",
-                    tokens(text),
-                );
-            }
-            let mut frames = vec![ctx.chunk(role, None)];
-            for piece in split(text, *chunks) {
-                frames.push(ctx.chunk(json!({"content": piece}), None));
-            }
-            if !disconnect {
-                ctx.tail(&mut frames, "stop", tokens(text));
-            }
-            Reply::Sse {
-                frames,
-                delay,
-                disconnect,
-            }
+    }
+}
+
+fn role_chunk() -> Value {
+    json!({"role": "assistant", "content": ""})
+}
+
+impl Api for Ctx {
+    fn text_message(&self, text: &str) -> Reply {
+        self.completion(
+            json!({"role": "assistant", "content": text, "refusal": null}),
+            "stop",
+            tokens(text),
+        )
+    }
+
+    fn text_frames(&self, text: &str, chunks: usize, complete: bool) -> Vec<String> {
+        let mut frames = vec![self.chunk(role_chunk(), None)];
+        for piece in split(text, chunks) {
+            frames.push(self.chunk(json!({"content": piece}), None));
         }
-        Script::ToolCall {
-            id,
-            name,
-            arguments,
-            pieces,
-            ..
-        } => {
-            let args = arguments.to_string();
-            if !streaming {
-                return ctx.completion(
-                    json!({"role": "assistant", "content": null, "tool_calls": [
-                        {"id": id, "type": "function", "function": {"name": name, "arguments": args}}]}),
-                    "tool_calls",
-                    tokens(&args),
-                );
-            }
-            let mut frames = vec![ctx.chunk(
-                json!({"role": "assistant", "content": null, "tool_calls": [
-                    {"index": 0, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}]}),
+        if complete {
+            self.tail(&mut frames, "stop", tokens(text));
+        }
+        frames
+    }
+
+    fn tool_message(&self, call: &ToolCall) -> Reply {
+        let args = call.arguments.to_string();
+        self.completion(
+            json!({"role": "assistant", "content": null, "tool_calls": [
+                {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": args}}]}),
+            "tool_calls",
+            tokens(&args),
+        )
+    }
+
+    fn tool_frames(&self, call: &ToolCall) -> Vec<String> {
+        let args = call.arguments.to_string();
+        let mut frames = vec![self.chunk(
+            json!({"role": "assistant", "content": null, "tool_calls": [
+                {"index": 0, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}]}),
+            None,
+        )];
+        for piece in split(&args, call.pieces) {
+            frames.push(self.chunk(
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}),
                 None,
-            )];
-            for piece in split(&args, *pieces) {
-                frames.push(ctx.chunk(
-                    json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}),
-                    None,
-                ));
-            }
-            ctx.tail(&mut frames, "tool_calls", tokens(&args));
-            Reply::Sse {
-                frames,
-                delay: Duration::ZERO,
-                disconnect: false,
-            }
+            ));
         }
-        Script::RateLimited { retry_after } => Reply::Json {
-            status: 429,
-            headers: retry_after
-                .iter()
-                .map(|v| ("retry-after", v.clone()))
-                .collect(),
-            body: error_body(
-                "Rate limit reached for requests. Please try again later.",
-                "requests",
-                Some("rate_limit_exceeded"),
-            ),
-        },
-        Script::HttpError { status, message } => {
-            let kind = match status {
-                401 => "invalid_request_error",
-                500..=599 => "server_error",
-                _ => "invalid_request_error",
-            };
-            let code = (*status == 401).then_some("invalid_api_key");
-            Reply::Json {
-                status: *status,
-                headers: vec![],
-                body: error_body(message, kind, code),
-            }
-        }
-        Script::StreamError { kind, message } => Reply::Sse {
-            frames: vec![
-                ctx.chunk(role, None),
-                frame(&error_body(message, kind, None)),
-            ],
-            delay: Duration::ZERO,
-            disconnect: false,
-        },
+        self.tail(&mut frames, "tool_calls", tokens(&args));
+        frames
+    }
+
+    fn rate_limited_body(&self) -> Value {
+        error_body(
+            "Rate limit reached for requests. Please try again later.",
+            "requests",
+            Some("rate_limit_exceeded"),
+        )
+    }
+
+    fn http_error_body(&self, status: u16, message: &str) -> Value {
+        let kind = match status {
+            401 => "invalid_request_error",
+            500..=599 => "server_error",
+            _ => "invalid_request_error",
+        };
+        let code = (status == 401).then_some("invalid_api_key");
+        error_body(message, kind, code)
+    }
+
+    fn stream_error_frames(&self, kind: &str, message: &str) -> Vec<String> {
+        vec![
+            self.chunk(role_chunk(), None),
+            frame(&error_body(message, kind, None)),
+        ]
     }
 }

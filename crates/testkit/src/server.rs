@@ -45,19 +45,120 @@ impl Recorded {
 
 /// What a flavor renders for one request.
 pub(crate) enum Reply {
-    /// An SSE body: `frames` sent one by one (each already `…\n\n`-terminated), waiting
-    /// `delay` before each; with `disconnect` the connection is dropped after the last one.
-    Sse {
-        frames: Vec<String>,
-        delay: Duration,
-        disconnect: bool,
-    },
+    /// An SSE body: `frames` sent one by one (each already `…\n\n`-terminated), paced by
+    /// `pacing`.
+    Sse { frames: Vec<String>, pacing: Pacing },
     /// A complete response.
     Json {
         status: u16,
         headers: Vec<(&'static str, String)>,
         body: Value,
     },
+}
+
+/// How a streamed reply is paced: a wait before each frame, and whether the connection drops
+/// after the last one (no terminator).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Pacing {
+    pub delay: Duration,
+    pub disconnect: bool,
+}
+
+impl Reply {
+    /// A complete stream, sent without delay.
+    pub(crate) fn sse(frames: Vec<String>) -> Reply {
+        Reply::Sse {
+            frames,
+            pacing: Pacing::default(),
+        }
+    }
+
+    /// A complete JSON response without extra headers.
+    pub(crate) fn json(status: u16, body: Value) -> Reply {
+        Reply::Json {
+            status,
+            headers: vec![],
+            body,
+        }
+    }
+
+    /// HTTP 429 carrying the API's error `body` and, when scripted, a `Retry-After` header.
+    pub(crate) fn rate_limited(retry_after: &Option<String>, body: Value) -> Reply {
+        Reply::Json {
+            status: 429,
+            headers: retry_after
+                .iter()
+                .map(|v| ("retry-after", v.clone()))
+                .collect(),
+            body,
+        }
+    }
+}
+
+/// A scripted tool call, as both APIs render it.
+pub(crate) struct ToolCall<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub arguments: &'a Value,
+    pub pieces: usize,
+}
+
+/// What differs between the model APIs when a [`Script`] is rendered; [`render`] does the rest.
+pub(crate) trait Api {
+    /// A complete (non-streamed) text reply.
+    fn text_message(&self, text: &str) -> Reply;
+    /// The SSE frames of a text reply in `chunks` pieces; without `complete` the stream stops
+    /// after the text (no stop frames).
+    fn text_frames(&self, text: &str, chunks: usize, complete: bool) -> Vec<String>;
+    fn tool_message(&self, call: &ToolCall) -> Reply;
+    fn tool_frames(&self, call: &ToolCall) -> Vec<String>;
+    fn rate_limited_body(&self) -> Value;
+    fn http_error_body(&self, status: u16, message: &str) -> Value;
+    fn stream_error_frames(&self, kind: &str, message: &str) -> Vec<String>;
+}
+
+/// Renders `script` as `api` answers it, streamed when the request asked for a stream.
+fn render(api: &impl Api, script: &Script, streaming: bool) -> Reply {
+    match script {
+        Script::Text { text, chunks }
+        | Script::Slow { text, chunks, .. }
+        | Script::Disconnect { text, chunks } => {
+            let pacing = script.pacing();
+            if !streaming && !pacing.disconnect {
+                return api.text_message(text);
+            }
+            Reply::Sse {
+                frames: api.text_frames(text, *chunks, !pacing.disconnect),
+                pacing,
+            }
+        }
+        Script::ToolCall {
+            id,
+            name,
+            arguments,
+            pieces,
+            ..
+        } => {
+            let call = ToolCall {
+                id,
+                name,
+                arguments,
+                pieces: *pieces,
+            };
+            if streaming {
+                Reply::sse(api.tool_frames(&call))
+            } else {
+                api.tool_message(&call)
+            }
+        }
+        Script::RateLimited { retry_after } => {
+            Reply::rate_limited(retry_after, api.rate_limited_body())
+        }
+        Script::HttpError { status, message } => {
+            Reply::json(*status, api.http_error_body(*status, message))
+        }
+        Script::StreamError { kind, message } => Reply::sse(api.stream_error_frames(kind, message)),
+    }
 }
 
 struct Shared {
@@ -68,17 +169,40 @@ struct Shared {
     counter: Mutex<u64>,
 }
 
-/// A running fake; stops when dropped.
-pub struct FakeServer {
-    addr: SocketAddr,
-    shared: Arc<Shared>,
+/// An axum app served on 127.0.0.1:0 until dropped (every fake's listener).
+pub(crate) struct Serving {
+    pub addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for FakeServer {
+impl Serving {
+    /// Binds an ephemeral loopback port and serves `app` there; `fake` names it in panics.
+    pub(crate) async fn start(fake: &str, app: Router) -> Serving {
+        let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
+            Ok(l) => l,
+            Err(e) => panic!("{fake}: cannot bind 127.0.0.1:0: {e}"),
+        };
+        let addr = match listener.local_addr() {
+            Ok(a) => a,
+            Err(e) => panic!("{fake}: no local address: {e}"),
+        };
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Serving { addr, task }
+    }
+}
+
+impl Drop for Serving {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// A running fake; stops when dropped.
+pub struct FakeServer {
+    serving: Serving,
+    shared: Arc<Shared>,
 }
 
 impl FakeServer {
@@ -95,23 +219,15 @@ impl FakeServer {
             .route("/chat/completions", post(handle))
             .route("/v1/messages", post(handle))
             .with_state(shared.clone());
-        let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-            Ok(l) => l,
-            Err(e) => panic!("fake server: cannot bind 127.0.0.1:0: {e}"),
-        };
-        let addr = match listener.local_addr() {
-            Ok(a) => a,
-            Err(e) => panic!("fake server: no local address: {e}"),
-        };
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        FakeServer { addr, shared, task }
+        FakeServer {
+            serving: Serving::start("fake server", app).await,
+            shared,
+        }
     }
 
     /// `127.0.0.1:PORT`.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.serving.addr
     }
 
     /// Queues how the next unanswered request is answered.
@@ -201,11 +317,11 @@ async fn handle(
     let reply = match shared.flavor {
         Flavor::OpenAi => {
             let script = script.unwrap_or_else(|| crate::openai::echo(&json));
-            crate::openai::render(&script, &json, streaming, seq)
+            render(&crate::openai::api(&json, seq), &script, streaming)
         }
         Flavor::Anthropic => {
             let script = script.unwrap_or_else(|| crate::anthropic::echo(&json));
-            crate::anthropic::render(&script, &json, streaming, seq)
+            render(&crate::anthropic::api(&json, seq), &script, streaming)
         }
     };
     respond(reply)
@@ -227,11 +343,8 @@ fn respond(reply: Reply) -> Response {
             b.body(Body::from(body.to_string()))
                 .unwrap_or_else(|_| Response::new(Body::empty()))
         }
-        Reply::Sse {
-            frames,
-            delay,
-            disconnect,
-        } => {
+        Reply::Sse { frames, pacing } => {
+            let Pacing { delay, disconnect } = pacing;
             let state = (frames.into_iter(), delay, disconnect, false);
             let stream = futures_util::stream::unfold(
                 state,

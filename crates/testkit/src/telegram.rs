@@ -5,7 +5,6 @@
 //! 401, 400, dropped connections). Every request is recorded.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,6 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
+
+use crate::server::Serving;
 
 /// A scripted failure for the next call of one method.
 #[derive(Debug, Clone)]
@@ -71,15 +72,8 @@ impl Shared {
 
 /// The running fake. Dropping it stops the server.
 pub struct FakeTelegram {
-    addr: SocketAddr,
+    serving: Serving,
     shared: Arc<Shared>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeTelegram {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 /// The bot the fake answers `getMe` with.
@@ -109,22 +103,15 @@ impl FakeTelegram {
             .route("/file/{bot}/{*path}", get(file))
             .route("/{bot}/{method}", any(method))
             .with_state(shared.clone());
-        let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
-            Ok(l) => l,
-            Err(e) => panic!("fake telegram: bind failed: {e}"),
-        };
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("fake telegram: {e}"));
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        FakeTelegram { addr, shared, task }
+        FakeTelegram {
+            serving: Serving::start("fake telegram", app).await,
+            shared,
+        }
     }
 
     /// API root to put in `channels.telegram.apiRoot`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.serving.addr)
     }
 
     /// Queues an update; assigns `update_id` when missing. Wakes parked `getUpdates`.

@@ -4,11 +4,21 @@
 
 use std::time::Duration;
 
-use openclaw_testkit::{FakeAnthropic, FakeOpenAi, Script};
+use openclaw_testkit::{FakeAnthropic, FakeOpenAi, FakeServer, Script};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Sends one HTTP/1.1 POST and returns the whole raw response (headers + body).
+/// `{"stream": true}` to the OpenAI fake's chat completions: the raw response.
+async fn openai_stream(fake: &FakeServer) -> String {
+    post(
+        fake.addr(),
+        "/v1/chat/completions",
+        &json!({"stream": true}),
+    )
+    .await
+}
+
 async fn post(addr: std::net::SocketAddr, path: &str, body: &Value) -> String {
     let mut s = tokio::net::TcpStream::connect(addr)
         .await
@@ -37,10 +47,7 @@ fn data_lines(raw: &str) -> Vec<String> {
 #[tokio::test]
 async fn openai_stream_frames_end_with_done_and_carry_usage() {
     let fake = FakeOpenAi::start().await;
-    fake.push(Script::Text {
-        text: "abcdef".into(),
-        chunks: 3,
-    });
+    fake.push(Script::text_in("abcdef", 3));
     assert!(fake.url().ends_with("/v1"));
     let body = json!({"model": "m", "stream": true, "stream_options": {"include_usage": true},
                       "messages": [{"role": "user", "content": "hi"}]});
@@ -99,23 +106,13 @@ async fn openai_echo_default_json_reply_and_errors() {
     assert_eq!(body["choices"][0]["message"]["content"], "echo: ping");
 
     fake.push(Script::rate_limited(1));
-    let raw = post(
-        fake.addr(),
-        "/v1/chat/completions",
-        &json!({"stream": true}),
-    )
-    .await;
+    let raw = openai_stream(&fake).await;
     assert!(raw.starts_with("HTTP/1.1 429"), "{raw}");
     assert!(raw.to_ascii_lowercase().contains("retry-after: 1"));
     assert!(raw.contains("\"code\":\"rate_limit_exceeded\""));
 
     fake.push(Script::server_error());
-    let raw = post(
-        fake.addr(),
-        "/v1/chat/completions",
-        &json!({"stream": true}),
-    )
-    .await;
+    let raw = openai_stream(&fake).await;
     assert!(raw.starts_with("HTTP/1.1 500"), "{raw}");
     assert!(fake.wait_for_requests(3, Duration::from_secs(1)).await);
     assert_eq!(fake.pending(), 0);
@@ -130,12 +127,7 @@ async fn openai_tool_call_then_text() {
         json!({"path": "a"}),
         "done",
     ));
-    let raw = post(
-        fake.addr(),
-        "/v1/chat/completions",
-        &json!({"stream": true}),
-    )
-    .await;
+    let raw = openai_stream(&fake).await;
     let data = data_lines(&raw);
     let args: String = data
         .iter()
@@ -150,12 +142,7 @@ async fn openai_tool_call_then_text() {
     assert!(raw.contains("\"finish_reason\":\"tool_calls\""));
     // The follow-up text was queued for the next request.
     assert_eq!(fake.pending(), 1);
-    let raw = post(
-        fake.addr(),
-        "/v1/chat/completions",
-        &json!({"stream": true}),
-    )
-    .await;
+    let raw = openai_stream(&fake).await;
     assert!(raw.contains("\"content\":\"d"), "{raw}");
 }
 
@@ -191,10 +178,7 @@ async fn anthropic_stream_uses_named_events_in_order() {
     assert_eq!(text, "echo: hello");
     assert!(raw.contains("\"stop_reason\":\"end_turn\""));
 
-    fake.push(Script::StreamError {
-        kind: "overloaded_error".into(),
-        message: "Overloaded".into(),
-    });
+    fake.push(Script::stream_error("overloaded_error", "Overloaded"));
     let raw = post(fake.addr(), "/v1/messages", &body).await;
     assert!(raw.contains("event: error"));
     assert!(raw.contains(r#""type":"overloaded_error""#), "{raw}");

@@ -6,7 +6,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{ChatRequest, Completion, ProviderError, StreamEvent, parse_arguments, stream_error};
+use super::{
+    ChatRequest, Completion, ProviderError, StreamEvent, parse_arguments, stream_error,
+    tool_result_text,
+};
 use crate::messages::{AgentMessage, ContentPart, Usage};
 use crate::models::{Api, ProviderConfig};
 
@@ -47,14 +50,7 @@ pub(crate) fn request_body(
                 is_error,
                 ..
             } => {
-                let mut text = String::new();
-                for p in content {
-                    match p {
-                        ContentPart::Text { text: t } => text.push_str(t),
-                        ContentPart::Image { .. } => text.push_str("[image omitted]"),
-                        _ => {}
-                    }
-                }
+                let mut text = tool_result_text(content);
                 if text.is_empty() {
                     text.push_str("(no output)");
                 }
@@ -160,6 +156,27 @@ enum Block {
     Other,
 }
 
+impl Block {
+    /// A content block as the API sends it (in `content_block_start`, or in a whole
+    /// message's `content`); a tool call's arguments start as `json`.
+    fn from_api(cb: &Value, json: String) -> Block {
+        let s = |k: &str| cb.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        match cb.get("type").and_then(Value::as_str) {
+            Some("text") => Block::Text(s("text")),
+            Some("thinking") => Block::Thinking {
+                text: s("thinking"),
+                signature: s("signature"),
+            },
+            Some("tool_use") => Block::ToolUse {
+                id: s("id"),
+                name: s("name"),
+                json,
+            },
+            _ => Block::Other,
+        }
+    }
+}
+
 /// Assembles one streamed message.
 #[derive(Debug, Default)]
 pub(crate) struct Decoder {
@@ -200,26 +217,12 @@ impl Decoder {
             "content_block_start" => {
                 let index = v.get("index").and_then(Value::as_u64).unwrap_or(0);
                 let cb = v.get("content_block").cloned().unwrap_or(Value::Null);
-                let s = |k: &str| cb.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-                let block = match cb.get("type").and_then(Value::as_str) {
-                    Some("text") => {
-                        let t = s("text");
-                        if !t.is_empty() {
-                            emit(StreamEvent::TextDelta(t.clone()));
-                        }
-                        Block::Text(t)
-                    }
-                    Some("thinking") => Block::Thinking {
-                        text: s("thinking"),
-                        signature: s("signature"),
-                    },
-                    Some("tool_use") => Block::ToolUse {
-                        id: s("id"),
-                        name: s("name"),
-                        json: String::new(),
-                    },
-                    _ => Block::Other,
-                };
+                let block = Block::from_api(&cb, String::new());
+                if let Block::Text(t) = &block
+                    && !t.is_empty()
+                {
+                    emit(StreamEvent::TextDelta(t.clone()));
+                }
                 self.blocks.push((index, block));
             }
             "content_block_delta" => {
@@ -363,21 +366,8 @@ pub(crate) fn from_json(v: &Value) -> Result<Completion, ProviderError> {
         .and_then(Value::as_array)
         .ok_or_else(|| ProviderError::Protocol("response has no content".into()))?;
     for (i, b) in blocks.iter().enumerate() {
-        let s = |k: &str| b.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        let block = match b.get("type").and_then(Value::as_str) {
-            Some("text") => Block::Text(s("text")),
-            Some("thinking") => Block::Thinking {
-                text: s("thinking"),
-                signature: s("signature"),
-            },
-            Some("tool_use") => Block::ToolUse {
-                id: s("id"),
-                name: s("name"),
-                json: b.get("input").map(Value::to_string).unwrap_or_default(),
-            },
-            _ => Block::Other,
-        };
-        d.blocks.push((i as u64, block));
+        let input = b.get("input").map(Value::to_string).unwrap_or_default();
+        d.blocks.push((i as u64, Block::from_api(b, input)));
     }
     d.stop_reason = Some(
         v.get("stop_reason")

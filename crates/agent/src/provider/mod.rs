@@ -267,15 +267,10 @@ impl ProviderClient {
         }
         tracing::debug!(provider = %provider.id, model = %req.model, %url, "model request");
 
-        let resp = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => return Err(ProviderError::Aborted),
-            r = tokio::time::timeout(self.timeout, builder.send()) => match r {
-                Err(_) => return Err(ProviderError::Timeout),
-                Ok(Err(e)) => return Err(map_reqwest_error(e)),
-                Ok(Ok(resp)) => resp,
-            },
-        };
+        let resp = self
+            .idle_bounded(cancel, builder.send())
+            .await?
+            .map_err(map_reqwest_error)?;
         let status = resp.status();
         if !status.is_success() {
             let retry_after = retry_after(resp.headers());
@@ -322,24 +317,18 @@ impl ProviderClient {
             let mut events = resp.bytes_stream().eventsource();
             let mut terminated = false;
             loop {
-                let next = tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => return Err(ProviderError::Aborted),
-                    r = tokio::time::timeout(self.timeout, events.next()) => r,
-                };
-                match next {
-                    Err(_) => return Err(ProviderError::Timeout),
-                    Ok(None) => break,
-                    Ok(Some(Err(EventStreamError::Transport(e)))) => {
+                match self.idle_bounded(cancel, events.next()).await? {
+                    None => break,
+                    Some(Err(EventStreamError::Transport(e))) => {
                         return Err(ProviderError::Network(format!(
                             "stream interrupted: {}",
                             error_chain(&e)
                         )));
                     }
-                    Ok(Some(Err(e))) => {
+                    Some(Err(e)) => {
                         return Err(ProviderError::Protocol(format!("bad SSE stream: {e}")));
                     }
-                    Ok(Some(Ok(ev))) => {
+                    Some(Ok(ev)) => {
                         if decoder.event(&ev.event, &ev.data, on_event)? {
                             terminated = true;
                             break;
@@ -412,6 +401,19 @@ impl ProviderClient {
         }
     }
 
+    /// Awaits `fut` for at most the idle timeout; a cancel wins over everything.
+    async fn idle_bounded<T>(
+        &self,
+        cancel: &CancelToken,
+        fut: impl Future<Output = T>,
+    ) -> Result<T, ProviderError> {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => Err(ProviderError::Aborted),
+            r = tokio::time::timeout(self.timeout, fut) => r.map_err(|_| ProviderError::Timeout),
+        }
+    }
+
     fn backoff(&self, attempt: u32) -> Duration {
         let base = self
             .retry_base
@@ -430,15 +432,10 @@ impl ProviderClient {
     ) -> Result<Vec<u8>, ProviderError> {
         let mut out = Vec::new();
         loop {
-            let chunk = tokio::select! {
-                biased;
-                _ = cancel.cancelled() => return Err(ProviderError::Aborted),
-                r = tokio::time::timeout(self.timeout, resp.chunk()) => match r {
-                    Err(_) => return Err(ProviderError::Timeout),
-                    Ok(Err(e)) => return Err(map_reqwest_error(e)),
-                    Ok(Ok(c)) => c,
-                },
-            };
+            let chunk = self
+                .idle_bounded(cancel, resp.chunk())
+                .await?
+                .map_err(map_reqwest_error)?;
             let Some(chunk) = chunk else {
                 return Ok(out);
             };
@@ -632,6 +629,19 @@ pub(crate) fn normalize_history(messages: &[AgentMessage]) -> Vec<AgentMessage> 
 
 /// Parses complete tool-call arguments; an empty string is `{}`, invalid JSON is kept as a
 /// string (the tool then reports the bad arguments to the model).
+/// A tool result's content as the text both APIs take (images are named, not sent).
+pub(crate) fn tool_result_text(content: &[ContentPart]) -> String {
+    let mut text = String::new();
+    for p in content {
+        match p {
+            ContentPart::Text { text: t } => text.push_str(t),
+            ContentPart::Image { .. } => text.push_str("[image omitted]"),
+            _ => {}
+        }
+    }
+    text
+}
+
 pub(crate) fn parse_arguments(raw: &str) -> Value {
     if raw.trim().is_empty() {
         return Value::Object(Map::new());

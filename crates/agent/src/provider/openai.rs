@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{ChatRequest, Completion, ProviderError, StreamEvent, parse_arguments, stream_error};
+use super::{
+    ChatRequest, Completion, ProviderError, StreamEvent, parse_arguments, stream_error,
+    tool_result_text,
+};
 use crate::messages::{AgentMessage, ContentPart, Usage};
 use crate::models::ProviderConfig;
 
@@ -108,14 +111,7 @@ fn message_json(m: &AgentMessage) -> Option<Value> {
             content,
             ..
         } => {
-            let mut text = String::new();
-            for p in content {
-                match p {
-                    ContentPart::Text { text: t } => text.push_str(t),
-                    ContentPart::Image { .. } => text.push_str("[image omitted]"),
-                    _ => {}
-                }
-            }
+            let text = tool_result_text(content);
             Some(json!({"role": "tool", "tool_call_id": tool_call_id, "content": text}))
         }
     }

@@ -6,7 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use openclaw_agent::{
-    AgentMessage, Api, ChatRequest, ProviderClient, ProviderConfig, RunEvent, StreamEvent,
+    AgentMessage, Api, CancelToken, ChatRequest, ProviderClient, ProviderConfig, ProviderError,
+    RunEvent, StreamEvent,
 };
 
 pub fn openai_provider(id: &str, url: &str) -> ProviderConfig {
@@ -44,6 +45,56 @@ pub fn chat(text: &str) -> ChatRequest {
         tools: vec![],
         max_tokens: Some(256),
     }
+}
+
+/// What one streamed call gave: its outcome and every event it emitted on the way.
+pub struct Streamed {
+    pub result: Result<AgentMessage, ProviderError>,
+    pub events: Vec<StreamEvent>,
+}
+
+impl Streamed {
+    /// The reply, or a panic naming the error.
+    pub fn message(self) -> AgentMessage {
+        self.result.unwrap_or_else(|e| panic!("stream failed: {e}"))
+    }
+
+    pub fn error(self) -> Option<ProviderError> {
+        self.result.err()
+    }
+}
+
+/// Which client entry point a test call goes through.
+#[derive(Clone, Copy)]
+pub enum Attempts {
+    /// `ProviderClient::stream`: one request.
+    One,
+    /// `ProviderClient::stream_with_retries`: the retrying loop.
+    Retrying,
+}
+
+/// Streams `req` through `provider` with a fresh cancel token, collecting the events.
+pub async fn stream(provider: &ProviderConfig, req: &ChatRequest, attempts: Attempts) -> Streamed {
+    let mut events = Vec::new();
+    let (client, cancel) = (client(), CancelToken::new());
+    let mut sink = |e| events.push(e);
+    let result = match attempts {
+        Attempts::One => client.stream(provider, req, &cancel, &mut sink).await,
+        Attempts::Retrying => {
+            client
+                .stream_with_retries(provider, req, &cancel, &mut sink)
+                .await
+        }
+    };
+    Streamed { result, events }
+}
+
+pub async fn stream_once(provider: &ProviderConfig, req: &ChatRequest) -> Streamed {
+    stream(provider, req, Attempts::One).await
+}
+
+pub async fn stream_retrying(provider: &ProviderConfig, req: &ChatRequest) -> Streamed {
+    stream(provider, req, Attempts::Retrying).await
 }
 
 /// Collects stream events; `sink()` is the callback.

@@ -14,17 +14,7 @@ pub struct OffsetStore {
 
 /// `[^a-z0-9._-]` → `_` (lower-cased), empty → `default`.
 pub fn sanitize_account_id(id: &str) -> String {
-    let s: String = id
-        .to_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let s = crate::download::path_safe(&id.to_lowercase());
     if s.is_empty() { "default".into() } else { s }
 }
 

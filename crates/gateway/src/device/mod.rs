@@ -160,3 +160,26 @@ pub fn verify_proof(
 
 mod store;
 pub use store::*;
+
+/// Tells pairing-scoped operators that a device request was decided.
+pub fn announce_resolved(
+    state: &crate::state::AppState,
+    request_id: &str,
+    device_id: &str,
+    decision: &str,
+) {
+    let payload = openclaw_protocol::nodes::PairResolved {
+        request_id: request_id.to_string(),
+        device_id: Some(device_id.to_string()),
+        node_id: None,
+        decision: decision.to_string(),
+        ts: crate::state::now_ms(),
+    };
+    state.hub.broadcast(
+        openclaw_protocol::events::names::DEVICE_PAIR_RESOLVED,
+        &serde_json::to_string(&payload).unwrap_or_default(),
+        None,
+        true,
+        crate::hub::Audience::Pairing,
+    );
+}

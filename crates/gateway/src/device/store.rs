@@ -6,14 +6,14 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::secret_eq;
-use crate::sync::LockExt;
+pub use crate::pair_files::StoreError;
+use crate::pair_files::{Change, Maps, PairFiles};
 
 /// A device token issued for one role.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,11 +46,15 @@ pub struct PairedDevice {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_mode: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator_label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
     #[serde(default)]
     pub roles: Vec<String>,
     #[serde(default)]
     pub scopes: Vec<String>,
+    #[serde(default)]
+    pub approved_scopes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_ip: Option<String>,
     #[serde(default)]
@@ -75,9 +79,15 @@ pub struct PendingRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_mode: Option<String>,
     pub role: String,
+    #[serde(default)]
+    pub roles: Vec<String>,
     pub scopes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_ip: Option<String>,
+    #[serde(default)]
+    pub silent: bool,
+    #[serde(default)]
+    pub is_repair: bool,
     pub ts: u64,
 }
 
@@ -86,59 +96,15 @@ const MAX_PENDING: usize = 100;
 
 /// The paired-device store. All changes are persisted before they take effect for a client.
 pub struct DeviceStore {
-    dir: PathBuf,
-    inner: Mutex<StoreData>,
-    /// Why writes are refused: a corrupt store file could not be set aside, and writing would
-    /// destroy it.
-    frozen: Option<String>,
+    files: PairFiles<PairedDevice, PendingRequest>,
 }
 
-#[derive(Default, Clone)]
-struct StoreData {
-    paired: BTreeMap<String, PairedDevice>,
-    pending: BTreeMap<String, PendingRequest>,
-}
+type StoreData = Maps<PairedDevice, PendingRequest>;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("cannot write the device store: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("device store is unavailable")]
-    Poisoned,
-    #[error("device store is read-only: {0}")]
-    Frozen(String),
-}
-
-/// Reads one store file. Missing or blank ⇒ empty. Unreadable or unparsable ⇒ set aside and
-/// empty; `Err` when it could not even be set aside (then it must not be overwritten).
-fn load_file<T: serde::de::DeserializeOwned + Default>(
-    path: &std::path::Path,
-) -> Result<T, crate::error::GatewayError> {
-    match openclaw_config::fsutil::read_json_or_set_aside(path) {
-        Ok(read) => {
-            if let Some((problem, kept)) = &read.set_aside {
-                tracing::error!(target: "gateway", "{} is {problem}; kept it as {} and started an empty one", path.display(), kept.display());
-            }
-            Ok(read.value)
-        }
-        Err(e) => {
-            tracing::error!(target: "gateway", "{e}; device pairing changes are refused until it is fixed");
-            Err(crate::error::GatewayError(e.to_string()))
-        }
-    }
-}
-
-fn random_token() -> String {
+/// A fresh secret: 32 random bytes, base64url (43 characters).
+pub fn random_token() -> String {
     let b: [u8; 32] = rand::random();
     URL_SAFE_NO_PAD.encode(b)
-}
-
-/// The outcome of an [`DeviceStore::update`] closure.
-enum Change<R> {
-    /// Nothing to write.
-    Unchanged(R),
-    /// Write the changed copy, then return `R`.
-    Write(R),
 }
 
 /// What a device may do, as stored.
@@ -149,54 +115,91 @@ pub enum PairState {
     NeedsPairing { reason: &'static str },
 }
 
+/// Pending device requests expire five minutes after their last retry.
+pub const PENDING_TTL_MS: u64 = 300_000;
+
+fn expired(p: &PendingRequest, now: u64) -> bool {
+    now.saturating_sub(p.ts) > PENDING_TTL_MS
+}
+
+/// Drops expired requests (lazily, as the reference: no event).
+fn prune(data: &mut StoreData, now: u64) {
+    data.pending.retain(|_, p| !expired(p, now));
+}
+
+fn merge(into: &mut Vec<String>, more: &[String]) {
+    for s in more {
+        if !into.contains(s) {
+            into.push(s.clone());
+        }
+    }
+}
+
+/// Merges an approved request into the device's record (roles and scopes only grow) and drops
+/// the device's pending requests.
+fn apply_approval(data: &mut StoreData, req: &PendingRequest, now: u64) -> PairedDevice {
+    let entry = data
+        .paired
+        .entry(req.device_id.clone())
+        .or_insert_with(|| PairedDevice {
+            device_id: req.device_id.clone(),
+            public_key: req.public_key.clone(),
+            display_name: None,
+            platform: None,
+            client_id: None,
+            client_mode: None,
+            operator_label: None,
+            role: None,
+            roles: Vec::new(),
+            scopes: Vec::new(),
+            approved_scopes: Vec::new(),
+            remote_ip: None,
+            tokens: BTreeMap::new(),
+            created_at_ms: now,
+            approved_at_ms: now,
+        });
+    if entry.public_key != req.public_key {
+        // A new key for a known id: earlier tokens belonged to the old key.
+        entry.tokens.clear();
+        entry.public_key = req.public_key.clone();
+    }
+    entry.display_name = req.display_name.clone().or(entry.display_name.take());
+    entry.platform = req.platform.clone().or(entry.platform.take());
+    entry.client_id = req.client_id.clone().or(entry.client_id.take());
+    entry.client_mode = req.client_mode.clone().or(entry.client_mode.take());
+    entry.role = Some(req.role.clone());
+    merge(&mut entry.roles, std::slice::from_ref(&req.role));
+    merge(&mut entry.scopes, &req.scopes);
+    merge(&mut entry.approved_scopes, &req.scopes);
+    entry.remote_ip = req.remote_ip.clone();
+    entry.approved_at_ms = now;
+    let dev = entry.clone();
+    data.pending.retain(|_, p| p.device_id != req.device_id);
+    dev
+}
+
+/// What [`DeviceStore::add_pending`] did.
+#[derive(Debug, Default)]
+pub struct Added {
+    pub request: Option<PendingRequest>,
+    pub created: bool,
+    pub replaced: Vec<String>,
+}
+
 impl DeviceStore {
-    /// Opens the store; never fatal. Unreadable files are set aside and the store starts
-    /// empty; one that cannot be set aside leaves the store read-only.
+    /// Opens the store; never fatal (see [`PairFiles::open`]).
     pub fn open(dir: PathBuf) -> Self {
-        let paired = load_file(&dir.join("paired.json"));
-        let pending = load_file(&dir.join("pending.json"));
-        let frozen = [paired.as_ref().err(), pending.as_ref().err()]
-            .into_iter()
-            .flatten()
-            .next()
-            .map(|e| e.0.clone());
         Self {
-            dir,
-            inner: Mutex::new(StoreData {
-                paired: paired.unwrap_or_default(),
-                pending: pending.unwrap_or_default(),
-            }),
-            frozen,
+            files: PairFiles::open(dir, "device pairing"),
         }
     }
 
-    fn persist(&self, data: &StoreData) -> Result<(), StoreError> {
-        if let Some(why) = &self.frozen {
-            return Err(StoreError::Frozen(why.clone()));
-        }
-        let paired = serde_json::to_vec_pretty(&data.paired).map_err(std::io::Error::other)?;
-        openclaw_config::fsutil::write_atomic(&self.dir.join("paired.json"), &paired)?;
-        let pending = serde_json::to_vec_pretty(&data.pending).map_err(std::io::Error::other)?;
-        openclaw_config::fsutil::write_atomic(&self.dir.join("pending.json"), &pending)?;
-        Ok(())
-    }
-
-    /// Applies `change` to a copy, writes the copy, and only then makes it the live state.
     fn update<R>(&self, change: impl FnOnce(&mut StoreData) -> Change<R>) -> Result<R, StoreError> {
-        let mut data = self.inner.locked();
-        let mut next = data.clone();
-        match change(&mut next) {
-            Change::Unchanged(r) => Ok(r),
-            Change::Write(r) => {
-                self.persist(&next)?;
-                *data = next;
-                Ok(r)
-            }
-        }
+        self.files.update(change)
     }
 
     pub fn state(&self, device_id: &str, role: &str, scopes: &[String]) -> PairState {
-        let data = self.inner.locked();
+        let data = self.files.read();
         match data.paired.get(device_id) {
             None => PairState::NeedsPairing {
                 reason: "not-paired",
@@ -212,55 +215,204 @@ impl DeviceStore {
     }
 
     /// Approves (or widens) a device for `role` and `scopes`, keeping earlier grants.
-    pub fn approve(&self, req: &PendingRequest, now: u64) -> Result<(), StoreError> {
+    pub fn approve(&self, req: &PendingRequest, now: u64) -> Result<PairedDevice, StoreError> {
         self.update(|data| {
-            let entry = data
-                .paired
-                .entry(req.device_id.clone())
-                .or_insert_with(|| PairedDevice {
-                    device_id: req.device_id.clone(),
-                    public_key: req.public_key.clone(),
-                    display_name: None,
-                    platform: None,
-                    client_id: None,
-                    client_mode: None,
-                    role: None,
-                    roles: Vec::new(),
-                    scopes: Vec::new(),
-                    remote_ip: None,
-                    tokens: BTreeMap::new(),
-                    created_at_ms: now,
-                    approved_at_ms: now,
-                });
-            entry.public_key = req.public_key.clone();
-            entry.display_name = req.display_name.clone().or(entry.display_name.take());
-            entry.platform = req.platform.clone();
-            entry.client_id = req.client_id.clone();
-            entry.client_mode = req.client_mode.clone();
-            entry.role = Some(req.role.clone());
-            if !entry.roles.contains(&req.role) {
-                entry.roles.push(req.role.clone());
-            }
-            for s in &req.scopes {
-                if !entry.scopes.contains(s) {
-                    entry.scopes.push(s.clone());
-                }
-            }
-            entry.remote_ip = req.remote_ip.clone();
-            entry.approved_at_ms = now;
-            data.pending.retain(|_, p| p.device_id != req.device_id);
-            Change::Write(())
+            let dev = apply_approval(data, req, now);
+            Change::Write(dev)
         })
     }
 
-    /// Records a pending request (bounded) and returns it.
-    pub fn add_pending(&self, req: PendingRequest) -> Result<PendingRequest, StoreError> {
+    /// Approves the pending request `request_id`; `None` when there is no such request.
+    pub fn approve_pending(
+        &self,
+        request_id: &str,
+        now: u64,
+    ) -> Result<Option<PairedDevice>, StoreError> {
         self.update(|data| {
-            // One pending request per device: a retry reuses it.
-            if let Some(existing) = data.pending.values().find(|p| {
-                p.device_id == req.device_id && p.role == req.role && p.scopes == req.scopes
-            }) {
-                return Change::Unchanged(existing.clone());
+            prune(data, now);
+            match data.pending.get(request_id).cloned() {
+                None => Change::Unchanged(None),
+                Some(req) => Change::Write(Some(apply_approval(data, &req, now))),
+            }
+        })
+    }
+
+    /// Drops the pending request `request_id`; returns it, or `None` when unknown.
+    pub fn reject(&self, request_id: &str, now: u64) -> Result<Option<PendingRequest>, StoreError> {
+        self.update(|data| {
+            prune(data, now);
+            match data.pending.remove(request_id) {
+                None => Change::Unchanged(None),
+                Some(req) => Change::Write(Some(req)),
+            }
+        })
+    }
+
+    /// Forgets a paired device and its pending requests; `None` when unknown.
+    pub fn remove(&self, device_id: &str) -> Result<Option<PairedDevice>, StoreError> {
+        self.update(|data| match data.paired.remove(device_id) {
+            None => Change::Unchanged(None),
+            Some(dev) => {
+                data.pending.retain(|_, p| p.device_id != device_id);
+                Change::Write(Some(dev))
+            }
+        })
+    }
+
+    /// Withdraws one role from a device (its token too); a device left with no role is
+    /// forgotten. `false` when the device did not have the role.
+    pub fn drop_role(&self, device_id: &str, role: &str) -> Result<bool, StoreError> {
+        self.update(|data| {
+            let Some(dev) = data.paired.get_mut(device_id) else {
+                return Change::Unchanged(false);
+            };
+            if !dev.roles.iter().any(|r| r == role) {
+                return Change::Unchanged(false);
+            }
+            dev.roles.retain(|r| r != role);
+            dev.tokens.remove(role);
+            if dev.role.as_deref() == Some(role) {
+                dev.role = dev.roles.first().cloned();
+            }
+            if dev.roles.is_empty() {
+                data.paired.remove(device_id);
+            }
+            Change::Write(true)
+        })
+    }
+
+    /// Sets the operator's label of a paired device; `false` when unknown.
+    pub fn rename(&self, device_id: &str, label: &str) -> Result<bool, StoreError> {
+        self.update(|data| match data.paired.get_mut(device_id) {
+            None => Change::Unchanged(false),
+            Some(dev) => {
+                dev.operator_label = Some(label.to_string());
+                Change::Write(true)
+            }
+        })
+    }
+
+    /// Issues a new token for a role the device was approved for, keeping its scopes unless
+    /// `scopes` narrows or names them; `None` for an unknown device or role.
+    pub fn rotate(
+        &self,
+        device_id: &str,
+        role: &str,
+        scopes: Option<&[String]>,
+        now: u64,
+    ) -> Result<Option<DeviceToken>, StoreError> {
+        self.update(|data| {
+            let Some(dev) = data.paired.get_mut(device_id) else {
+                return Change::Unchanged(None);
+            };
+            let old = dev.tokens.get(role).cloned();
+            if old.is_none() && !dev.roles.iter().any(|r| r == role) {
+                return Change::Unchanged(None);
+            }
+            let scopes = match scopes {
+                Some(s) => s.to_vec(),
+                None => old
+                    .as_ref()
+                    .map(|t| t.scopes.clone())
+                    .unwrap_or_else(|| dev.scopes.clone()),
+            };
+            let t = DeviceToken {
+                token: random_token(),
+                role: role.to_string(),
+                scopes,
+                created_at_ms: old.as_ref().map_or(now, |t| t.created_at_ms),
+                rotated_at_ms: Some(now),
+                revoked_at_ms: None,
+                last_used_at_ms: None,
+            };
+            dev.tokens.insert(role.to_string(), t.clone());
+            Change::Write(Some(t))
+        })
+    }
+
+    /// Revokes the token of `(device, role)`; returns when, or `None` for an unknown pair.
+    pub fn revoke(&self, device_id: &str, role: &str, now: u64) -> Result<Option<u64>, StoreError> {
+        self.update(|data| {
+            let Some(t) = data
+                .paired
+                .get_mut(device_id)
+                .and_then(|d| d.tokens.get_mut(role))
+            else {
+                return Change::Unchanged(None);
+            };
+            t.revoked_at_ms = Some(now);
+            Change::Write(Some(now))
+        })
+    }
+
+    /// Pending requests (newest first) and paired devices (newest approval first).
+    pub fn list(&self, now: u64) -> (Vec<PendingRequest>, Vec<PairedDevice>) {
+        let data = self.files.read();
+        let mut pending: Vec<PendingRequest> = data
+            .pending
+            .values()
+            .filter(|p| !expired(p, now))
+            .cloned()
+            .collect();
+        pending.sort_by_key(|p| std::cmp::Reverse(p.ts));
+        let mut paired: Vec<PairedDevice> = data.paired.values().cloned().collect();
+        paired.sort_by_key(|d| std::cmp::Reverse(d.approved_at_ms));
+        (pending, paired)
+    }
+
+    pub fn pending(&self, request_id: &str, now: u64) -> Option<PendingRequest> {
+        let data = self.files.read();
+        data.pending
+            .get(request_id)
+            .filter(|p| !expired(p, now))
+            .cloned()
+    }
+
+    pub fn paired(&self, device_id: &str) -> Option<PairedDevice> {
+        self.files.read().paired.get(device_id).cloned()
+    }
+
+    /// Records a pending request (bounded). A retry of the same device asking for the same
+    /// thing refreshes the existing request (same id); asking for something else replaces the
+    /// device's earlier requests. Returns the stored request, whether it is new, and the ids it
+    /// replaced.
+    pub fn add_pending(&self, mut req: PendingRequest) -> Result<Added, StoreError> {
+        self.update(|data| {
+            prune(data, req.ts);
+            req.is_repair = data.paired.contains_key(&req.device_id);
+            if req.roles.is_empty() {
+                req.roles = vec![req.role.clone()];
+            }
+            let same = data
+                .pending
+                .values()
+                .find(|p| {
+                    p.device_id == req.device_id
+                        && p.role == req.role
+                        && p.scopes == req.scopes
+                        && p.public_key == req.public_key
+                })
+                .map(|p| p.request_id.clone());
+            if let Some(id) = same {
+                let Some(existing) = data.pending.get_mut(&id) else {
+                    return Change::Unchanged(Added::default());
+                };
+                existing.ts = req.ts;
+                existing.remote_ip = req.remote_ip.clone();
+                return Change::Write(Added {
+                    request: Some(existing.clone()),
+                    created: false,
+                    replaced: Vec::new(),
+                });
+            }
+            let replaced: Vec<String> = data
+                .pending
+                .values()
+                .filter(|p| p.device_id == req.device_id)
+                .map(|p| p.request_id.clone())
+                .collect();
+            for id in &replaced {
+                data.pending.remove(id);
             }
             while data.pending.len() >= MAX_PENDING {
                 let oldest = data
@@ -274,7 +426,11 @@ impl DeviceStore {
                 };
             }
             data.pending.insert(req.request_id.clone(), req.clone());
-            Change::Write(req)
+            Change::Write(Added {
+                request: Some(req),
+                created: true,
+                replaced,
+            })
         })
     }
 
@@ -323,7 +479,7 @@ impl DeviceStore {
         scopes: &[String],
         token: &str,
     ) -> bool {
-        let data = self.inner.locked();
+        let data = self.files.read();
         data.paired
             .get(device_id)
             .and_then(|d| d.tokens.get(role))
@@ -353,8 +509,11 @@ mod tests {
             client_id: None,
             client_mode: None,
             role: "operator".into(),
+            roles: vec![],
             scopes: vec!["operator.read".into()],
             remote_ip: None,
+            silent: false,
+            is_repair: false,
             ts: 1,
         }
     }
@@ -386,9 +545,9 @@ mod tests {
             PairState::NeedsPairing { .. }
         ));
         assert!(store.add_pending(request("c")).is_err());
-        assert!(store.inner.lock().unwrap().pending.is_empty());
+        assert!(store.files.read().pending.is_empty());
         assert!(store.issue_token("a", "operator", &scopes(), 3).is_err());
-        assert!(store.inner.lock().unwrap().paired["a"].tokens.is_empty());
+        assert!(store.files.read().paired["a"].tokens.is_empty());
         assert!(matches!(
             store.state("a", "operator", &scopes()),
             PairState::Paired

@@ -22,8 +22,7 @@ use crate::http_gate::{self, Style};
 use crate::state::AppState;
 
 pub use hooks::{hooks, is_hook_path};
-pub use openai::chat_completions;
-pub use responses::responses;
+pub use openai::{OpenAiEndpoint, openai_route};
 pub use tools::tools_invoke;
 
 /// Body caps.

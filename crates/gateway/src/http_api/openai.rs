@@ -10,6 +10,7 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, post};
 use openclaw_protocol::AgentFinal;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -86,6 +87,19 @@ pub(super) struct HttpRun<'a> {
     pub turn: Turn,
     pub stream: bool,
     pub run_id: &'a str,
+}
+
+impl<'a> HttpRun<'a> {
+    /// The run a request body asks for: its `model` (default `openclaw`), `user` and `stream`.
+    pub fn of(req: &'a Value, turn: Turn, run_id: &'a str) -> HttpRun<'a> {
+        HttpRun {
+            model: req["model"].as_str().unwrap_or("openclaw"),
+            user: req["user"].as_str(),
+            turn,
+            stream: req["stream"].as_bool().unwrap_or(false),
+            run_id,
+        }
+    }
 }
 
 /// A started run and its text deltas (closed at once unless streaming).
@@ -195,19 +209,44 @@ pub(super) async fn openai_request(
     Ok((v, parts.headers))
 }
 
-pub async fn chat_completions(
-    State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    req: Request,
-) -> Response {
-    let (req, headers) = match openai_request(&state, peer, req, "chatCompletions").await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    match completions(&state, &req, &headers).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
+/// The OpenAI-compatible endpoints, each named as in `gateway.http.endpoints`.
+#[derive(Debug, Clone, Copy)]
+pub enum OpenAiEndpoint {
+    ChatCompletions,
+    Responses,
+}
+
+impl OpenAiEndpoint {
+    fn config_name(self) -> &'static str {
+        match self {
+            OpenAiEndpoint::ChatCompletions => "chatCompletions",
+            OpenAiEndpoint::Responses => "responses",
+        }
     }
+}
+
+/// The route of an OpenAI-compatible endpoint: `POST` through [`openai_request`] to the
+/// endpoint's handling; any other method gets `openai_wrong_method`.
+pub fn openai_route(endpoint: OpenAiEndpoint) -> MethodRouter<Arc<AppState>> {
+    post(
+        move |State(state): State<Arc<AppState>>,
+              ConnectInfo(peer): ConnectInfo<SocketAddr>,
+              req: Request| async move {
+            let (req, headers) =
+                match openai_request(&state, peer, req, endpoint.config_name()).await {
+                    Ok(v) => v,
+                    Err(r) => return r,
+                };
+            let handled = match endpoint {
+                OpenAiEndpoint::ChatCompletions => completions(&state, &req, &headers).await,
+                OpenAiEndpoint::Responses => {
+                    super::responses::respond(&state, &req, &headers).await
+                }
+            };
+            handled.unwrap_or_else(IntoResponse::into_response)
+        },
+    )
+    .fallback(super::openai_wrong_method)
 }
 
 async fn completions(
@@ -223,21 +262,11 @@ async fn completions(
     let refs: Vec<&Value> = messages.iter().collect();
     let turn = split_turns(&refs)
         .ok_or_else(|| ApiError::invalid_request("no user message in `messages`"))?;
-    let model = req["model"].as_str().unwrap_or("openclaw").to_string();
-    let stream = req["stream"].as_bool().unwrap_or(false);
     let id = format!("chatcmpl_{}", uuid::Uuid::new_v4());
     let created = now_ms() / 1000;
-    let started = start_http_run(
-        state,
-        headers,
-        HttpRun {
-            model: &model,
-            user: req["user"].as_str(),
-            turn,
-            stream,
-            run_id: &id,
-        },
-    )?;
+    let run = HttpRun::of(req, turn, &id);
+    let (model, stream) = (run.model.to_string(), run.stream);
+    let started = start_http_run(state, headers, run)?;
     if !stream {
         let payload = finished(&started.run).await?;
         let usage = payload.usage().copied().unwrap_or_default();

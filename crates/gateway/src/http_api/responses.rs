@@ -3,35 +3,18 @@
 //! `response` object, or streamed as `response.*` events.
 
 use crate::sync::LockExt;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use openclaw_protocol::UsageTotals;
 use serde_json::{Value, json};
 
-use super::openai::{HttpRun, Turn, finished, openai_request, split_turns, start_http_run};
+use super::openai::{HttpRun, Turn, finished, split_turns, start_http_run};
 use super::sse::{SseEvent, stream_run};
 use super::{ApiError, json_response};
 use crate::state::{AppState, now_ms};
-
-pub async fn responses(
-    State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    req: Request,
-) -> Response {
-    let (req, headers) = match openai_request(&state, peer, req, "responses").await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    match respond(&state, &req, &headers).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
-}
 
 /// `input` (and `instructions`) as one agent turn.
 fn turn_of(req: &Value) -> Result<Turn, ApiError> {
@@ -61,28 +44,18 @@ fn turn_of(req: &Value) -> Result<Turn, ApiError> {
     }
 }
 
-async fn respond(
+pub(super) async fn respond(
     state: &Arc<AppState>,
     req: &Value,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let turn = turn_of(req)?;
-    let model = req["model"].as_str().unwrap_or("openclaw").to_string();
-    let stream = req["stream"].as_bool().unwrap_or(false);
     let id = format!("resp_{}", uuid::Uuid::new_v4().simple());
     let msg_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
     let created = now_ms() / 1000;
-    let started = start_http_run(
-        state,
-        headers,
-        HttpRun {
-            model: &model,
-            user: req["user"].as_str(),
-            turn,
-            stream,
-            run_id: &id,
-        },
-    )?;
+    let run = HttpRun::of(req, turn, &id);
+    let (model, stream) = (run.model.to_string(), run.stream);
+    let started = start_http_run(state, headers, run)?;
     let response_obj = move |status: &str, text: Option<&str>, usage: &UsageTotals| {
         let output = match text {
             Some(t) => {

@@ -3,5 +3,7 @@
 pub mod agent;
 pub mod channels;
 pub mod config;
+pub mod devices;
 pub mod logs;
+pub mod nodes;
 pub mod system;

@@ -283,11 +283,7 @@ pub struct Installed {
 
 impl Installed {
     pub fn env_value(&self, key: &str) -> Option<&str> {
-        self.env
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        crate::spec::env_value(&self.env, key)
     }
 
     /// Written by openclaw: carries the marker.
