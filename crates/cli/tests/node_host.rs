@@ -177,7 +177,6 @@ fn node_status_without_a_node_host() {
 
 /// Our node host through our gateway: pending → approve → `node.list` → `node.invoke`.
 #[tokio::test]
-#[ignore = "needs gateway node support"]
 async fn node_host_is_approved_and_answers_invokes_through_the_gateway() {
     let gw = tokio::task::spawn_blocking(|| {
         let home = token_home();
@@ -210,9 +209,8 @@ async fn node_host_is_approved_and_answers_invokes_through_the_gateway() {
     .expect("approve");
 
     // Connected, paired, with the commands we implement.
-    let mut node_id = String::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
+    let node_id = loop {
         let list = op
             .request("node.list", Some(json!({})), Duration::from_secs(10))
             .await
@@ -228,8 +226,7 @@ async fn node_host_is_approved_and_answers_invokes_through_the_gateway() {
             if commands.iter().any(|c| c == "system.which") {
                 assert_eq!(n["paired"], true, "{n}");
                 assert!(commands.iter().any(|c| c == "system.run"), "{n}");
-                node_id = n["nodeId"].as_str().unwrap().to_string();
-                break;
+                break n["nodeId"].as_str().unwrap().to_string();
             }
         }
         assert!(
@@ -238,7 +235,7 @@ async fn node_host_is_approved_and_answers_invokes_through_the_gateway() {
             node.output()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    };
 
     let which = op
         .request(
@@ -274,7 +271,49 @@ async fn node_host_is_approved_and_answers_invokes_through_the_gateway() {
     let text = serde_json::to_string(&shape).unwrap();
     assert!(text.contains("SYSTEM_RUN_DENIED"), "{text}");
     assert!(!marker.exists(), "the refused command ran");
+
+    // The node's owner allowlists `sleep`: a slow run does not hold up other invokes.
+    let sleep = which_path(&op, &node_id, "sleep").await;
+    std::fs::write(
+        node.home.state_dir().join("exec-approvals.json"),
+        json!({"version": 1, "agents": {"*": {"allowlist": [sleep]}}}).to_string(),
+    )
+    .unwrap();
+    let done = {
+        let run = op.request(
+            "node.invoke",
+            Some(json!({"nodeId": node_id, "command": "system.run",
+                "params": {"command": ["sleep", "3"]}, "idempotencyKey": "run-2"})),
+            Duration::from_secs(30),
+        );
+        tokio::pin!(run);
+        tokio::select! {
+            r = &mut run => panic!("the slow run finished before a which sent after it: {r:?}"),
+            sh = which_path(&op, &node_id, "sh") => assert!(sh.starts_with('/'), "{sh}"),
+        }
+        run.await.expect("allowlisted run")
+    };
+    assert_eq!(done["payload"]["success"], true, "{done}");
+    assert_eq!(done["payload"]["exitCode"], 0, "{done}");
     op.close().await;
+}
+
+/// The node's `system.which` answer for one name, made canonical (what the allowlist sees).
+async fn which_path(op: &GatewayClient, node_id: &str, bin: &str) -> String {
+    let r = op
+        .request(
+            "node.invoke",
+            Some(json!({"nodeId": node_id, "command": "system.which",
+                "params": {"bins": [bin]}, "idempotencyKey": format!("which-{bin}")})),
+            Duration::from_secs(20),
+        )
+        .await
+        .expect("system.which");
+    let found = r["payload"]["bins"][bin].as_str().expect("found").to_string();
+    std::fs::canonicalize(&found)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The pending node request for our node (display name `test-node`), if any.
