@@ -9,6 +9,7 @@ mod devices_cmd;
 mod doctor;
 mod error;
 mod logs;
+mod node_host;
 mod nodes_cmd;
 mod probe;
 mod rpc;
@@ -66,6 +67,8 @@ enum Command {
     Devices(devices_cmd::DevicesCmd),
     /// Nodes: pairing, status, describe and invoke.
     Nodes(nodes_cmd::NodesCmd),
+    /// Headless node host: run this machine as a node of a gateway, or show its status.
+    Node(node_host::NodeCmd),
 }
 
 #[derive(Args, Debug)]
@@ -299,6 +302,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Status(args) => rt.block_on(status::status(&paths, dev, args)),
         Command::Devices(c) => rt.block_on(devices_cmd::run(&paths, dev, c)),
         Command::Nodes(c) => rt.block_on(nodes_cmd::run(&paths, dev, c)),
+        Command::Node(n) => rt.block_on(node_host::node(&paths, n)),
     };
     // Do not wait for lingering tasks (open sockets, timers) on the way out.
     rt.shutdown_timeout(std::time::Duration::from_millis(100));

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use openclaw_client::{ClientError, ConnectOptions, DeviceIdentity, GatewayClient};
-use openclaw_config::{Paths, load_config};
+use openclaw_config::{LoadedConfig, Paths, load_config};
 use openclaw_protocol::connect::scopes;
 use serde_json::Value;
 
@@ -19,13 +19,6 @@ pub fn connect_options(
 ) -> Result<ConnectOptions, CliError> {
     let mut opts = ConnectOptions::default();
     let loaded = load_config(&paths.config_path)?;
-    let cfg_auth = loaded
-        .config
-        .gateway
-        .as_ref()
-        .and_then(|g| g.auth.clone())
-        .unwrap_or_default();
-    let cfg_secret = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).map(str::to_string);
     match &conn.url {
         Some(url) => {
             opts.url = url.clone();
@@ -35,16 +28,9 @@ pub fn connect_options(
         None => {
             let port = openclaw_config::resolve::resolve_port(None, &loaded, dev)?;
             opts.url = format!("ws://127.0.0.1:{port}");
-            opts.token = conn
-                .token
-                .clone()
-                .or_else(|| openclaw_config::env::var("GATEWAY_TOKEN"))
-                .or_else(|| cfg_secret(&cfg_auth.token));
-            opts.password = conn
-                .password
-                .clone()
-                .or_else(|| openclaw_config::env::var("GATEWAY_PASSWORD"))
-                .or_else(|| cfg_secret(&cfg_auth.password));
+            let (token, password) = shared_secrets(&loaded);
+            opts.token = conn.token.clone().or(token);
+            opts.password = conn.password.clone().or(password);
             if opts.token.is_none() && opts.password.is_none() {
                 // A local gateway with no configured secret runs on a generated token that
                 // only this user can read.
@@ -73,8 +59,25 @@ pub fn connect_options(
     Ok(opts)
 }
 
+/// `(token, password)` a client presents when none is given on the command line:
+/// `OPENCLAW_GATEWAY_TOKEN` / `OPENCLAW_GATEWAY_PASSWORD`, else `gateway.auth.token` /
+/// `gateway.auth.password` of the config.
+pub fn shared_secrets(loaded: &LoadedConfig) -> (Option<String>, Option<String>) {
+    let cfg_auth = loaded
+        .config
+        .gateway
+        .as_ref()
+        .and_then(|g| g.auth.clone())
+        .unwrap_or_default();
+    let cfg_secret = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).map(str::to_string);
+    let token = openclaw_config::env::var("GATEWAY_TOKEN").or_else(|| cfg_secret(&cfg_auth.token));
+    let password =
+        openclaw_config::env::var("GATEWAY_PASSWORD").or_else(|| cfg_secret(&cfg_auth.password));
+    (token, password)
+}
+
 /// The token of a local gateway that runs without a configured secret, if one is running.
-fn runtime_token(paths: &Paths) -> Option<String> {
+pub fn runtime_token(paths: &Paths) -> Option<String> {
     let text = std::fs::read_to_string(paths.runtime_token_path()).ok()?;
     let t = text.trim();
     (!t.is_empty()).then(|| t.to_string())

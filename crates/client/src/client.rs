@@ -96,6 +96,12 @@ impl GatewayClient {
         self.inbox.next_event().await
     }
 
+    /// [`Self::next_event`] for a client shared in an `Arc` (a node answers invokes from other
+    /// tasks while one task takes events). Only one task should take events.
+    pub async fn next_event_shared(&self) -> Option<EventFrame> {
+        self.inbox.next_event().await
+    }
+
     /// How many events were dropped because nobody took them in time.
     pub fn dropped_events(&self) -> u64 {
         self.inbox.dropped_events()

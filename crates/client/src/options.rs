@@ -1,5 +1,6 @@
 //! What a client says about itself in `connect`, with the official CLI's defaults.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use openclaw_protocol::{ClientId, ClientInfo, ClientMode, ConnectAuth, ConnectParams, scopes};
@@ -32,6 +33,13 @@ pub struct ConnectOptions {
     pub role: String,
     pub scopes: Vec<String>,
     pub caps: Vec<String>,
+    /// Node role: the exact command names this node implements (`None` leaves the key out).
+    pub commands: Option<Vec<String>>,
+    /// Node role: OS permission states (`None` leaves the key out).
+    pub permissions: Option<BTreeMap<String, bool>>,
+    /// Node role: the node's `PATH`, for the gateway's remote binary probes.
+    pub path_env: Option<String>,
+    pub model_identifier: Option<String>,
     pub min_protocol: u32,
     pub max_protocol: u32,
     /// When set, `connect` carries a `device` block signed over the challenge nonce (v3 payload).
@@ -61,6 +69,10 @@ impl Default for ConnectOptions {
                 scopes::PAIRING.to_string(),
             ],
             caps: Vec::new(),
+            commands: None,
+            permissions: None,
+            path_env: None,
+            model_identifier: None,
             min_protocol: openclaw_protocol::MIN_PROTOCOL_VERSION,
             max_protocol: openclaw_protocol::PROTOCOL_VERSION,
             device: None,
@@ -98,16 +110,16 @@ impl ConnectOptions {
                 version: self.client_version.clone(),
                 platform: self.platform.clone(),
                 device_family: self.device_family.clone(),
-                model_identifier: None,
+                model_identifier: self.model_identifier.clone(),
                 mode: self.client_mode,
                 instance_id: self.instance_id.clone(),
             },
             role: Some(self.role.clone()),
             scopes: Some(self.scopes.clone()),
             caps: Some(self.caps.clone()),
-            commands: None,
-            permissions: None,
-            path_env: None,
+            commands: self.commands.clone(),
+            permissions: self.permissions.clone(),
+            path_env: self.path_env.clone(),
             device: None,
             auth: has_auth.then_some(auth),
             locale: None,
