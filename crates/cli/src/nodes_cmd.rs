@@ -887,7 +887,7 @@ pub fn human_status(nodes: &[Value], total: usize, now: i64, conn: &ConnArgs) ->
             .into_iter()
             .flatten()
             .collect();
-            let mut status = pair_state(&n);
+            let mut status = pair_state(n);
             if let Some(t) = n["connectedAtMs"].as_i64() {
                 status.push_str(&format!(" ({})", ago(now - t)));
             }
@@ -965,7 +965,7 @@ pub fn human_describe(node_id: &str, d: &Value, now: i64, conn: &ConnArgs) -> St
         )),
         _ => None,
     };
-    let status = pair_state(&d);
+    let status = pair_state(d);
     let last_input = d["lastActiveAtMs"].as_i64().map(|t| {
         let active = if d["active"] == true {
             " (active node)"
