@@ -163,6 +163,114 @@ fn node_host_connects_reports_status_and_reconnects_after_a_gateway_restart() {
     drop(reserved);
 }
 
+/// A loopback TCP proxy that adds `X-Forwarded-For: <client>` to each upgrade request, so the
+/// gateway (trusting 127.0.0.1 as a proxy) sees a remote client; nothing leaves loopback.
+async fn forwarding_proxy(gateway_port: u16, client: &'static str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 16 * 1024 {
+                    if inbound.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                let (line, rest) = text.split_once("\r\n").unwrap();
+                let head = format!("{line}\r\nX-Forwarded-For: {client}\r\n{rest}");
+                let Ok(mut outbound) =
+                    tokio::net::TcpStream::connect(("127.0.0.1", gateway_port)).await
+                else {
+                    return;
+                };
+                if outbound.write_all(head.as_bytes()).await.is_ok() {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A node on another machine: its device is not paired, so the gateway says NOT_PAIRED; the
+/// node prints the request id with the approve commands, keeps retrying, and gets in once an
+/// operator approves — without a restart.
+#[tokio::test]
+async fn a_remote_node_prints_the_pairing_hint_and_connects_once_approved() {
+    let gw = tokio::task::spawn_blocking(|| {
+        bin();
+        proxied_gateway(json!({}), &[])
+    })
+    .await
+    .unwrap();
+    let port = forwarding_proxy(gw.port, "203.0.113.7").await;
+    let node = NodeHost::start(port);
+    let hint = "pairing required (request ";
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let line = loop {
+        let found = node
+            .lines
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|l| l.contains(hint))
+            .cloned();
+        if let Some(l) = found {
+            break l;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no pairing hint; node output:\n{}",
+            node.output()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let rest = &line[line.find(hint).unwrap() + hint.len()..];
+    let request_id = rest.split(')').next().unwrap().to_string();
+    assert!(
+        line.contains(&format!("`openclaw devices approve {request_id}`"))
+            && line.contains(&format!("`openclaw nodes approve {request_id}`")),
+        "{line}"
+    );
+    assert_eq!(node.count("node host gateway connected"), 0);
+
+    let op = operator(&gw.url()).await;
+    op.request(
+        "device.pair.approve",
+        Some(json!({"requestId": request_id})),
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("approve the node's device");
+    tokio::task::spawn_blocking(move || {
+        node.wait_lines(
+            &format!("node host gateway connected: ws://127.0.0.1:{port}"),
+            1,
+        );
+        // The gateway issued a device token on that hello; the node keeps it (0600).
+        let auth = node
+            .home
+            .state_dir()
+            .join("identity")
+            .join("device-auth.json");
+        let stored: Value = serde_json::from_slice(&std::fs::read(&auth).unwrap()).unwrap();
+        assert!(
+            stored["tokens"]["node"]["token"]
+                .as_str()
+                .is_some_and(|t| !t.is_empty())
+        );
+    })
+    .await
+    .unwrap();
+    op.close().await;
+}
+
 #[test]
 fn node_status_without_a_node_host() {
     let home = Home::new();
