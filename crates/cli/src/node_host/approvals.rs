@@ -573,9 +573,10 @@ impl Approvals {
                 .and_then(|v| ApprovalsFile::from_value(v).ok())
         };
         if parsed.is_none() {
-            tracing::warn!(
-                path = %self.path.display(),
-                "exec approvals file is malformed; denying every system.run until it is fixed"
+            // The node host's log is its stderr; the owner must learn why nothing runs.
+            eprintln!(
+                "node host: {} is malformed; every system.run is denied until it is fixed",
+                self.path.display()
             );
         }
         Ok(OnDisk {

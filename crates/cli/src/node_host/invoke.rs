@@ -141,11 +141,18 @@ pub async fn dispatch(ctx: &Context, req: &InvokeRequest) -> InvokeResult {
             };
             match run::plan(params, &file, &ctx.path_env, req.timeout_ms) {
                 Ok(plan) => {
-                    tracing::info!(id = %req.id, program = %plan.program.display(), "system.run");
+                    eprintln!(
+                        "node host: system.run {} (invoke {})",
+                        plan.program.display(),
+                        req.id
+                    );
                     InvokeResult::json(&run::execute(plan).await)
                 }
                 Err(refusal) => {
-                    tracing::info!(id = %req.id, reason = %refusal.message, "system.run refused");
+                    eprintln!(
+                        "node host: system.run refused (invoke {}): {}",
+                        req.id, refusal.message
+                    );
                     InvokeResult::err(refusal.code, refusal.message)
                 }
             }
