@@ -257,8 +257,9 @@ async fn connection_loop(
         };
         let delay = match attempt {
             Ok((client, hello)) => {
-                eprintln!("node host gateway connected: {}", setup.url);
+                // Stored first, so whoever sees "connected" finds the token on disk.
                 remember_device_token(setup, &hello);
+                eprintln!("node host gateway connected: {}", setup.url);
                 let started = Instant::now();
                 let client = Arc::new(client);
                 let ended = serve(Arc::clone(&client), Arc::clone(&ctx), shutdown).await;
