@@ -254,3 +254,63 @@ async fn approvals_never_exceed_the_approver_and_bad_input_is_refused() {
         .await;
     assert_eq!(r["error"]["message"], "unknown requestId");
 }
+
+#[tokio::test]
+async fn a_device_asks_for_more_scopes_and_waits_for_the_decision() {
+    let gw = proxied_gateway(json!({}), &[]);
+    let (mut admin, _) = connected(&gw.url(), &["operator.admin"]).await;
+    let key = SigningKey::from_bytes(&[24; 32]);
+    let (_, res) = shared(&gw.url(), &key, &["operator.read"]).await;
+    let id = request_id(&res);
+    let ok = admin
+        .call("device.pair.approve", json!({"requestId": id}))
+        .await;
+    assert_eq!(ok["ok"], true, "{ok}");
+    let (mut dev, res) = shared(&gw.url(), &key, &["operator.read"]).await;
+    assert_eq!(res["ok"], true, "{res}");
+
+    let up = dev
+        .call(
+            "device.scopes.requestUpgrade",
+            json!({"scopes": ["operator.write"]}),
+        )
+        .await;
+    assert_eq!(up["payload"]["status"], "pending", "{up}");
+    let rid = up["payload"]["requestId"].as_str().unwrap().to_string();
+    // (The first pairing request was announced too; skip to this one.)
+    let ev = loop {
+        let ev = admin.event("device.pair.requested").await;
+        if ev["payload"]["requestId"] == rid.as_str() {
+            break ev;
+        }
+    };
+    assert_eq!(ev["payload"]["isRepair"], true);
+    // The wait answers only once an operator decides; the socket stays usable meanwhile.
+    dev.send(
+        &json!({"type": "req", "id": "w", "method": "device.scopes.waitUpgrade",
+                     "params": {"requestId": rid}}),
+    )
+    .await;
+    assert_eq!(dev.req("s", "status", None).await["ok"], true);
+    let ok = admin
+        .call("device.pair.approve", json!({"requestId": rid}))
+        .await;
+    assert_eq!(ok["ok"], true, "{ok}");
+    let w = dev.res("w").await;
+    assert_eq!(w["payload"]["status"], "approved", "{w}");
+    assert!(
+        w["payload"]["deviceToken"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    );
+    let scopes = w["payload"]["scopes"].as_array().unwrap();
+    assert!(scopes.contains(&json!("operator.write")), "{w}");
+    // The device now connects with write.
+    let (_, res) = shared(&gw.url(), &key, &["operator.read", "operator.write"]).await;
+    assert_eq!(res["ok"], true, "{res}");
+
+    let bad = dev
+        .call("device.scopes.waitUpgrade", json!({"requestId": "nope"}))
+        .await;
+    assert_eq!(bad["error"]["message"], "unknown requestId", "{bad}");
+}
