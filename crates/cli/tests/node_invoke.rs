@@ -349,3 +349,70 @@ async fn rpc_node_pairing_of_older_nodes() {
         .await;
     assert_eq!(bad["error"]["code"], "INVALID_REQUEST", "{bad}");
 }
+
+#[tokio::test]
+async fn exec_approvals_are_relayed_to_the_node_for_admins_only() {
+    let gw = Gateway::start();
+    let url = gw.url();
+    let (mut op, _) = connected(&url, &["operator.admin"]).await;
+    let key = SigningKey::from_bytes(&[33; 32]);
+    let (mut n, node_id) = node(
+        &url,
+        &key,
+        &[
+            "system.which",
+            "system.execApprovals.get",
+            "system.execApprovals.set",
+        ],
+    )
+    .await;
+    let (mut writer, _) = connected(&url, &["operator.write"]).await;
+    let r = writer
+        .call("exec.approvals.node.get", json!({"nodeId": node_id}))
+        .await;
+    assert_eq!(msg(&r), "missing scope: operator.admin", "{r}");
+
+    op.send(
+        &json!({"type": "req", "id": "g", "method": "exec.approvals.node.get",
+                    "params": {"nodeId": node_id}}),
+    )
+    .await;
+    let req = invoke_request(&mut n).await;
+    assert_eq!(req["command"], "system.execApprovals.get");
+    let snapshot =
+        r#"{"path":"/x/exec-approvals.json","exists":false,"hash":"h0","file":{"version":1}}"#;
+    result(
+        &mut n,
+        "r",
+        json!({"id": req["id"], "nodeId": node_id, "ok": true, "payloadJSON": snapshot}),
+    )
+    .await;
+    let g = op.res("g").await;
+    assert_eq!(g["payload"]["hash"], "h0", "{g}");
+    assert_eq!(g["payload"]["exists"], false);
+
+    op.send(
+        &json!({"type": "req", "id": "s", "method": "exec.approvals.node.set",
+                    "params": {"nodeId": node_id, "file": {"version": 1}, "baseHash": "h0"}}),
+    )
+    .await;
+    let req = invoke_request(&mut n).await;
+    assert_eq!(req["command"], "system.execApprovals.set");
+    assert_eq!(
+        serde_json::from_str::<Value>(req["paramsJSON"].as_str().unwrap()).unwrap(),
+        json!({"file": {"version": 1}, "baseHash": "h0"})
+    );
+    result(
+        &mut n,
+        "r2",
+        json!({"id": req["id"], "nodeId": node_id, "ok": false,
+               "error": {"code": "INVALID_REQUEST", "message": "baseHash is stale"}}),
+    )
+    .await;
+    let s = op.res("s").await;
+    assert_eq!(msg(&s), "baseHash is stale", "{s}");
+    let r = op
+        .call("exec.approvals.node.get", json!({"nodeId": "nope"}))
+        .await;
+    assert_eq!(msg(&r), "unknown nodeId");
+}

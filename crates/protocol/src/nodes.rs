@@ -36,6 +36,8 @@ pub mod names {
     pub const NODE_SKILLS_UPDATE: &str = "node.skills.update";
     pub const NODE_PLUGIN_TOOLS_UPDATE: &str = "node.pluginTools.update";
     pub const SKILLS_BINS: &str = "skills.bins";
+    pub const EXEC_APPROVALS_NODE_GET: &str = "exec.approvals.node.get";
+    pub const EXEC_APPROVALS_NODE_SET: &str = "exec.approvals.node.set";
 }
 
 /// `{requestId}` (`device.pair.approve/reject`, `node.pair.approve/reject`,
@@ -316,4 +318,24 @@ pub struct NodePairVerifyParams {
     pub node_id: String,
     #[schemars(length(min = 1))]
     pub token: String,
+}
+
+/// `exec.approvals.node.get {nodeId}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecApprovalsNodeGetParams {
+    #[schemars(length(min = 1))]
+    pub node_id: String,
+}
+
+/// `exec.approvals.node.set {nodeId, file, baseHash?}` (`native` policies are not supported).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecApprovalsNodeSetParams {
+    #[schemars(length(min = 1))]
+    pub node_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_hash: Option<String>,
 }

@@ -73,6 +73,8 @@ fn register_all(g: &mut SchemaGenerator) {
     g.subschema_for::<nodes::NodeInvokeRequest>();
     g.subschema_for::<nodes::NodePairRequestParams>();
     g.subschema_for::<nodes::NodePairVerifyParams>();
+    g.subschema_for::<nodes::ExecApprovalsNodeGetParams>();
+    g.subschema_for::<nodes::ExecApprovalsNodeSetParams>();
 }
 
 /// The whole protocol schema: `{"$schema", "title", "$defs": {TypeName: schema…}}`.

@@ -7,10 +7,11 @@ use std::time::Duration;
 use openclaw_protocol::connect::scopes;
 use openclaw_protocol::events::names as ev;
 use openclaw_protocol::nodes::{
-    NodeError, NodeEventParams, NodeIdParams, NodeInvokeParams, NodeInvokeProgressParams,
-    NodeInvokeRequest, NodeInvokeResultParams, NodePairRequestParams, NodePairVerifyParams,
-    NodePendingAckParams, NodePendingDrainParams, NodePendingEnqueueParams, NodeRenameParams,
-    PairResolved, PendingPriority, RequestIdParams, names,
+    ExecApprovalsNodeGetParams, ExecApprovalsNodeSetParams, NodeError, NodeEventParams,
+    NodeIdParams, NodeInvokeParams, NodeInvokeProgressParams, NodeInvokeRequest,
+    NodeInvokeResultParams, NodePairRequestParams, NodePairVerifyParams, NodePendingAckParams,
+    NodePendingDrainParams, NodePendingEnqueueParams, NodeRenameParams, PairResolved,
+    PendingPriority, RequestIdParams, names,
 };
 use openclaw_protocol::schema::parse_params;
 use openclaw_protocol::{EmptyParams, ErrorShape};
@@ -32,7 +33,8 @@ pub fn register(out: &mut Vec<MethodSpec>) {
     let read = Access::Scope(scopes::READ);
     let write = Access::Scope(scopes::WRITE);
     let node = Access::NodeOnly;
-    let table: [(&'static str, Access, Handler); 21] = [
+    let admin = Access::Scope(scopes::ADMIN);
+    let table: [(&'static str, Access, Handler); 23] = [
         (names::NODE_LIST, read, list),
         (names::NODE_DESCRIBE, read, describe),
         (names::NODE_RENAME, pairing, rename),
@@ -43,6 +45,8 @@ pub fn register(out: &mut Vec<MethodSpec>) {
         (names::NODE_PAIR_REQUEST, pairing, pair_request),
         (names::NODE_PAIR_VERIFY, pairing, pair_verify),
         (names::NODE_INVOKE, write, invoke),
+        (names::EXEC_APPROVALS_NODE_GET, admin, approvals_get),
+        (names::EXEC_APPROVALS_NODE_SET, admin, approvals_set),
         (names::NODE_PENDING_ENQUEUE, write, pending_enqueue),
         (names::NODE_INVOKE_RESULT, node, invoke_result),
         (names::NODE_INVOKE_PROGRESS, node, invoke_progress),
@@ -364,72 +368,170 @@ fn invoke<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a
             None | Some(Value::Null) => None,
             Some(v) => Some(serde_json::to_string(v).unwrap_or_default()),
         };
-        let invoke_id = uuid::Uuid::new_v4().to_string();
-        let Some(rx) = ctx
-            .state
-            .nodes
-            .start_invoke(&invoke_id, &node_id, &conn.conn_id)
-        else {
-            return Err(ErrorShape::unavailable("too many node invokes in flight"));
-        };
-        let req = NodeInvokeRequest {
-            id: invoke_id.clone(),
-            node_id: node_id.clone(),
-            command: command.clone(),
+        let waiting = relay(
+            &ctx.state,
+            &conn,
+            &node_id,
+            &command,
             params_json,
             timeout_ms,
-            idempotency_key: p.idempotency_key.clone(),
-        };
-        let text = crate::hub::event_text(
-            ev::NODE_INVOKE_REQUEST,
-            &serde_json::to_string(&req).unwrap_or_default(),
-            None,
-            None,
-        );
-        if !conn.send_text(text) {
-            ctx.state.nodes.cancel_invoke(&invoke_id);
-            return Err(ErrorShape::unavailable("failed to send invoke to node"));
-        }
-        let state = ctx.state.clone();
+            p.idempotency_key.clone(),
+        )?;
         Ok(Reply::Deferred(Box::pin(async move {
-            let outcome = tokio::time::timeout(Duration::from_millis(timeout_ms.max(1)), rx).await;
-            let err = |e: ErrorShape| (false, Value::Null, Some(e));
-            match outcome {
-                Err(_) => {
-                    state.nodes.cancel_invoke(&invoke_id);
-                    err(ErrorShape::unavailable("node invoke timed out").with_details(
-                        json!({"nodeError": {"code": "TIMEOUT", "message": "node invoke timed out"}}),
-                    ))
-                }
-                Ok(Err(_)) | Ok(Ok(Outcome::Disconnected)) => err(ErrorShape::unavailable(
-                    format!("node disconnected ({command})"),
-                )),
-                Ok(Ok(Outcome::Failed(e))) => {
-                    let msg = e
-                        .message
-                        .clone()
-                        .unwrap_or_else(|| "node invoke failed".to_string());
-                    err(ErrorShape::unavailable(msg)
-                        .with_details(json!({"nodeError": {"code": e.code, "message": e.message}})))
-                }
-                Ok(Ok(Outcome::Ok {
-                    payload,
-                    payload_json,
-                })) => {
-                    let payload = match (&payload_json, payload) {
-                        (Some(raw), _) => serde_json::from_str(raw)
-                            .unwrap_or_else(|_| json!({"payloadJSON": raw})),
-                        (None, Some(p)) => p,
-                        (None, None) => Value::Null,
-                    };
-                    (
-                        true,
-                        json!({"ok": true, "nodeId": node_id, "command": command, "payload": payload, "payloadJSON": payload_json}),
-                        None,
-                    )
-                }
+            match waiting.await {
+                Err(e) => (false, Value::Null, Some(e)),
+                Ok((payload, payload_json)) => (
+                    true,
+                    json!({"ok": true, "nodeId": node_id, "command": command, "payload": payload, "payloadJSON": payload_json}),
+                    None,
+                ),
             }
         })))
+    })
+}
+
+/// The node's answer: `(payload, payloadJSON)`, or the caller's error.
+type Relayed = Result<(Value, Option<String>), ErrorShape>;
+
+/// Sends `node.invoke.request` to the node's session and returns the wait for its answer
+/// (bounded by `timeout_ms`; a disconnect or node error becomes the spec's error).
+fn relay(
+    state: &std::sync::Arc<AppState>,
+    conn: &std::sync::Arc<crate::hub::ConnHandle>,
+    node_id: &str,
+    command: &str,
+    params_json: Option<String>,
+    timeout_ms: u64,
+    idempotency_key: String,
+) -> Result<impl std::future::Future<Output = Relayed> + Send + 'static, ErrorShape> {
+    let invoke_id = uuid::Uuid::new_v4().to_string();
+    let Some(rx) = state.nodes.start_invoke(&invoke_id, node_id, &conn.conn_id) else {
+        return Err(ErrorShape::unavailable("too many node invokes in flight"));
+    };
+    let req = NodeInvokeRequest {
+        id: invoke_id.clone(),
+        node_id: node_id.to_string(),
+        command: command.to_string(),
+        params_json,
+        timeout_ms,
+        idempotency_key,
+    };
+    let text = crate::hub::event_text(
+        ev::NODE_INVOKE_REQUEST,
+        &serde_json::to_string(&req).unwrap_or_default(),
+        None,
+        None,
+    );
+    if !conn.send_text(text) {
+        state.nodes.cancel_invoke(&invoke_id);
+        return Err(ErrorShape::unavailable("failed to send invoke to node"));
+    }
+    let state = state.clone();
+    let command = command.to_string();
+    Ok(async move {
+        let outcome = tokio::time::timeout(Duration::from_millis(timeout_ms.max(1)), rx).await;
+        match outcome {
+            Err(_) => {
+                state.nodes.cancel_invoke(&invoke_id);
+                Err(ErrorShape::unavailable("node invoke timed out").with_details(
+                    json!({"nodeError": {"code": "TIMEOUT", "message": "node invoke timed out"}}),
+                ))
+            }
+            Ok(Err(_)) | Ok(Ok(Outcome::Disconnected)) => Err(ErrorShape::unavailable(format!(
+                "node disconnected ({command})"
+            ))),
+            Ok(Ok(Outcome::Failed(e))) => {
+                let msg = e
+                    .message
+                    .clone()
+                    .unwrap_or_else(|| "node invoke failed".to_string());
+                Err(ErrorShape::unavailable(msg)
+                    .with_details(json!({"nodeError": {"code": e.code, "message": e.message}})))
+            }
+            Ok(Ok(Outcome::Ok {
+                payload,
+                payload_json,
+            })) => {
+                let payload = match (&payload_json, payload) {
+                    (Some(raw), _) => {
+                        serde_json::from_str(raw).unwrap_or_else(|_| json!({"payloadJSON": raw}))
+                    }
+                    (None, Some(p)) => p,
+                    (None, None) => Value::Null,
+                };
+                Ok((payload, payload_json))
+            }
+        }
+    })
+}
+
+/// `exec.approvals.node.get/set`: the node's own exec-approvals file, read or written by an
+/// admin through the node (`system.execApprovals.get/set`, which `node.invoke` refuses).
+fn approvals_relay<'a>(
+    ctx: &'a MethodCtx,
+    node_id: &'a str,
+    command: &'static str,
+    params: Value,
+) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let node_id = node_id.trim().to_string();
+        let Some((conn, declared)) = ctx.state.nodes.with_live(&node_id, |n| {
+            (
+                n.conn.clone(),
+                n.params.commands.clone().unwrap_or_default(),
+            )
+        }) else {
+            if !catalogue(&ctx.state).iter().any(|n| n.node_id == node_id) {
+                return Err(ErrorShape::invalid_request("unknown nodeId"));
+            }
+            return Err(ErrorShape::unavailable("node not connected")
+                .with_details(json!({"code": "NOT_CONNECTED"})));
+        };
+        if !declared.iter().any(|c| c == command) {
+            return Err(not_allowed(
+                command,
+                "not-declared",
+                "command not declared by node".to_string(),
+            ));
+        }
+        let waiting = relay(
+            &ctx.state,
+            &conn,
+            &node_id,
+            command,
+            Some(params.to_string()),
+            DEFAULT_INVOKE_TIMEOUT_MS,
+            uuid::Uuid::new_v4().to_string(),
+        )?;
+        Ok(Reply::Deferred(Box::pin(async move {
+            match waiting.await {
+                Ok((payload, _)) => (true, payload, None),
+                Err(e) => (false, Value::Null, Some(e)),
+            }
+        })))
+    })
+}
+
+fn approvals_get<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let p = parse_params::<ExecApprovalsNodeGetParams>(names::EXEC_APPROVALS_NODE_GET, params)?;
+        approvals_relay(ctx, &p.node_id, "system.execApprovals.get", json!({})).await
+    })
+}
+
+fn approvals_set<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        let p = parse_params::<ExecApprovalsNodeSetParams>(names::EXEC_APPROVALS_NODE_SET, params)?;
+        let Some(file) = p.file else {
+            return Err(ErrorShape::invalid_request(
+                "invalid exec.approvals.node.set params: file required",
+            ));
+        };
+        let mut forwarded = json!({"file": file});
+        if let Some(h) = p.base_hash {
+            forwarded["baseHash"] = json!(h);
+        }
+        approvals_relay(ctx, &p.node_id, "system.execApprovals.set", forwarded).await
     })
 }
 
