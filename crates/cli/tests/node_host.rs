@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,22 +40,8 @@ impl NodeHost {
         ]);
         cmd.env("OPENCLAW_GATEWAY_TOKEN", TOKEN)
             .env("OPENCLAW_TEST_NODE_BACKOFF_MS", "300")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn openclaw node run");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let lines = lines.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    lines.lock().unwrap().push(line);
-                }
-            });
-        }
+            .stdin(Stdio::null());
+        let (child, lines) = spawn_captured(&mut cmd);
         NodeHost { child, home, lines }
     }
 
