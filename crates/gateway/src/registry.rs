@@ -57,10 +57,21 @@ pub struct MethodCtx {
     pub connect: Arc<ConnectParams>,
 }
 
+/// Whether `granted` scopes satisfy `scope`: admin satisfies every scope, write satisfies read.
+pub fn holds(granted: &[String], scope: &str) -> bool {
+    granted
+        .iter()
+        .any(|g| g == scopes::ADMIN || g == scope || (scope == scopes::READ && g == scopes::WRITE))
+}
+
 impl MethodCtx {
+    pub fn is_admin(&self) -> bool {
+        self.scopes.iter().any(|s| s == scopes::ADMIN)
+    }
+
     /// `Ok` for an admin caller, else the reference's `missing scope: operator.admin` error.
     pub fn require_admin(&self) -> Result<(), ErrorShape> {
-        if self.scopes.iter().any(|s| s == scopes::ADMIN) {
+        if self.is_admin() {
             Ok(())
         } else {
             Err(ErrorShape::missing_scope(scopes::ADMIN))
@@ -133,11 +144,8 @@ impl Registry {
         let has = |s: &str| granted.iter().any(|g| g == s);
         if !has(scopes::ADMIN) {
             match access {
-                Access::Scope(need) => {
-                    let ok = has(need) || (need == scopes::READ && has(scopes::WRITE));
-                    if !ok {
-                        return Err(ErrorShape::missing_scope(need));
-                    }
+                Access::Scope(need) if !holds(granted, need) => {
+                    return Err(ErrorShape::missing_scope(need));
                 }
                 Access::AdminUnless(lesser) if !has(lesser) => {
                     return Err(ErrorShape::missing_scope(scopes::ADMIN));

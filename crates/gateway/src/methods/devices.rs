@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::device::{PairedDevice, PendingRequest, StoreError, announce_resolved};
 use crate::hub::Audience;
-use crate::registry::{Access, HandlerFuture, MethodCtx, MethodSpec, Reply};
+use crate::registry::{Access, HandlerFuture, MethodCtx, MethodSpec, Reply, holds};
 use crate::state::now_ms;
 
 pub fn register(out: &mut Vec<MethodSpec>) {
@@ -51,20 +51,10 @@ pub fn register(out: &mut Vec<MethodSpec>) {
     }
 }
 
-/// Whether `held` grants `scope` (admin grants all; write grants read).
-pub fn holds(held: &[String], scope: &str) -> bool {
-    held.iter()
-        .any(|h| h == scopes::ADMIN || h == scope || (scope == scopes::READ && h == scopes::WRITE))
-}
-
-fn is_admin(ctx: &MethodCtx) -> bool {
-    ctx.scopes.iter().any(|s| s == scopes::ADMIN)
-}
-
 /// The caller's own device id, when it is a non-admin device-authenticated operator (such a
 /// caller may only manage its own device).
 fn own_device_only(ctx: &MethodCtx) -> Option<String> {
-    if is_admin(ctx) {
+    if ctx.is_admin() {
         return None;
     }
     ctx.connect
@@ -130,7 +120,7 @@ const APPROVAL_DENIED: &str = "device pairing approval denied";
 /// The caller may decide this request: its own device's, or any operator request for a caller
 /// without a device identity; requests for other roles need admin.
 fn may_decide(ctx: &MethodCtx, req: &PendingRequest) -> bool {
-    if is_admin(ctx) {
+    if ctx.is_admin() {
         return true;
     }
     if own_device_only(ctx).is_some_and(|own| own != req.device_id) {
@@ -145,7 +135,7 @@ fn approve<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'
         let id = p.request_id.trim();
         let now = now_ms();
         let Some(req) = ctx.state.devices.pending(id, now) else {
-            let msg = if is_admin(ctx) {
+            let msg = if ctx.is_admin() {
                 "unknown requestId"
             } else {
                 APPROVAL_DENIED
@@ -201,7 +191,7 @@ fn reject<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a
 
 /// Refuses managing another device (or a node device) to a non-admin caller.
 fn may_manage(ctx: &MethodCtx, device_id: &str, denied: &'static str) -> Result<(), ErrorShape> {
-    if is_admin(ctx) {
+    if ctx.is_admin() {
         return Ok(());
     }
     if own_device_only(ctx).is_some_and(|own| own != device_id) {

@@ -17,7 +17,6 @@ use openclaw_protocol::schema::parse_params;
 use openclaw_protocol::{EmptyParams, ErrorShape};
 use serde_json::{Value, json};
 
-use super::devices::holds;
 use crate::hub::Audience;
 use crate::nodes::session::{self, catalogue};
 use crate::nodes::store::{Ask, NodeFacts};
@@ -25,7 +24,7 @@ use crate::nodes::{
     DEFAULT_INVOKE_TIMEOUT_MS, Delivery, MAX_INVOKE_TIMEOUT_MS, MAX_RESULT_BYTES, Outcome,
     node_id_of,
 };
-use crate::registry::{Access, Handler, HandlerFuture, MethodCtx, MethodSpec, Reply};
+use crate::registry::{Access, Handler, HandlerFuture, MethodCtx, MethodSpec, Reply, holds};
 use crate::state::{AppState, now_ms};
 
 pub fn register(out: &mut Vec<MethodSpec>) {
@@ -297,10 +296,24 @@ fn hard_refusal(ctx: &MethodCtx, command: &str) -> Option<ErrorShape> {
             "node.invoke does not allow system.execApprovals.*; use exec.approvals.node.*",
         ));
     }
-    if command == "browser.proxy" && !ctx.scopes.iter().any(|s| s == scopes::ADMIN) {
+    if command == "browser.proxy" && !ctx.is_admin() {
         return Some(ErrorShape::missing_scope(scopes::ADMIN));
     }
     None
+}
+
+/// Whether the gateway knows a node (paired or connected).
+fn known(state: &AppState, node_id: &str) -> bool {
+    catalogue(state).iter().any(|n| n.node_id == node_id)
+}
+
+/// The error for a node without a live session: unknown, or known and not connected.
+fn not_live(state: &AppState, node_id: &str) -> ErrorShape {
+    if known(state, node_id) {
+        ErrorShape::unavailable("node not connected").with_details(json!({"code": "NOT_CONNECTED"}))
+    } else {
+        ErrorShape::invalid_request("unknown nodeId")
+    }
 }
 
 fn not_allowed(command: &str, reason: &str, message: String) -> ErrorShape {
@@ -331,12 +344,7 @@ fn invoke<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a
                 )
             })
         else {
-            let known = catalogue(&ctx.state).iter().any(|n| n.node_id == node_id);
-            if !known {
-                return Err(ErrorShape::invalid_request("unknown nodeId"));
-            }
-            return Err(ErrorShape::unavailable("node not connected")
-                .with_details(json!({"code": "NOT_CONNECTED"})));
+            return Err(not_live(&ctx.state, &node_id));
         };
         let list = session::allowlist(&ctx.state, &platform, family.as_deref());
         if let Err(r) = list.check(&command) {
@@ -481,11 +489,7 @@ fn approvals_relay<'a>(
                 n.params.commands.clone().unwrap_or_default(),
             )
         }) else {
-            if !catalogue(&ctx.state).iter().any(|n| n.node_id == node_id) {
-                return Err(ErrorShape::invalid_request("unknown nodeId"));
-            }
-            return Err(ErrorShape::unavailable("node not connected")
-                .with_details(json!({"code": "NOT_CONNECTED"})));
+            return Err(not_live(&ctx.state, &node_id));
         };
         if !declared.iter().any(|c| c == command) {
             return Err(not_allowed(
@@ -606,7 +610,7 @@ fn pending_enqueue<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> Handler
     Box::pin(async move {
         let p = parse_params::<NodePendingEnqueueParams>(names::NODE_PENDING_ENQUEUE, params)?;
         let id = p.node_id.trim();
-        if !catalogue(&ctx.state).iter().any(|n| n.node_id == id) {
+        if !known(&ctx.state, id) {
             return Err(ErrorShape::invalid_request("unknown nodeId"));
         }
         let (revision, item) = ctx.state.nodes.enqueue(

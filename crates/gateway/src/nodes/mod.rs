@@ -41,7 +41,6 @@ pub struct LiveNode {
     pub allowed: Vec<String>,
     /// Of those, the ones the approved surface covers: what may be invoked now.
     pub effective: Vec<String>,
-    pub caps: Vec<String>,
     /// The surface request awaiting approval, if any.
     pub pending_request: Option<String>,
 }

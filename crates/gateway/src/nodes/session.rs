@@ -43,7 +43,6 @@ pub fn connect(
     }
     let now = now_ms();
     let facts = facts_of(params, allowed.clone());
-    let caps = facts.caps.clone();
     let surface = state.nodes.store.on_connect(super::store::Ask {
         node_id: &node_id,
         facts,
@@ -86,7 +85,6 @@ pub fn connect(
             connected_at_ms: now,
             allowed,
             effective,
-            caps,
             pending_request,
         },
     );
@@ -249,7 +247,11 @@ fn live_view(n: &LiveNode) -> (NodeFacts, LiveExtra) {
         facts,
         LiveExtra {
             // Until its surface is approved a node shows no capabilities, as the reference.
-            caps: if approved { n.caps.clone() } else { Vec::new() },
+            caps: if approved {
+                n.params.caps.clone().unwrap_or_default()
+            } else {
+                Vec::new()
+            },
             commands: n.effective.clone(),
             permissions: n.params.permissions.clone(),
             path_env: n.params.path_env.clone(),
