@@ -31,12 +31,10 @@ pub struct DeviceToken {
     pub last_used_at_ms: Option<u64>,
 }
 
-/// One entry of `paired.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What a device says about itself at connect (shown to operators; newer values win).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PairedDevice {
-    pub device_id: String,
-    pub public_key: String,
+pub struct DeviceFacts {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -45,6 +43,32 @@ pub struct PairedDevice {
     pub client_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_mode: Option<String>,
+}
+
+impl DeviceFacts {
+    /// Takes every fact `newer` knows, keeping ours where it says nothing.
+    fn refresh_from(&mut self, newer: &DeviceFacts) {
+        for (ours, theirs) in [
+            (&mut self.display_name, &newer.display_name),
+            (&mut self.platform, &newer.platform),
+            (&mut self.client_id, &newer.client_id),
+            (&mut self.client_mode, &newer.client_mode),
+        ] {
+            if theirs.is_some() {
+                ours.clone_from(theirs);
+            }
+        }
+    }
+}
+
+/// One entry of `paired.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PairedDevice {
+    pub device_id: String,
+    pub public_key: String,
+    #[serde(flatten)]
+    pub facts: DeviceFacts,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator_label: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,14 +94,8 @@ pub struct PendingRequest {
     pub request_id: String,
     pub device_id: String,
     pub public_key: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub client_mode: Option<String>,
+    #[serde(flatten)]
+    pub facts: DeviceFacts,
     pub role: String,
     #[serde(default)]
     pub roles: Vec<String>,
@@ -144,10 +162,7 @@ fn apply_approval(data: &mut StoreData, req: &PendingRequest, now: u64) -> Paire
         .or_insert_with(|| PairedDevice {
             device_id: req.device_id.clone(),
             public_key: req.public_key.clone(),
-            display_name: None,
-            platform: None,
-            client_id: None,
-            client_mode: None,
+            facts: DeviceFacts::default(),
             operator_label: None,
             role: None,
             roles: Vec::new(),
@@ -163,10 +178,7 @@ fn apply_approval(data: &mut StoreData, req: &PendingRequest, now: u64) -> Paire
         entry.tokens.clear();
         entry.public_key = req.public_key.clone();
     }
-    entry.display_name = req.display_name.clone().or(entry.display_name.take());
-    entry.platform = req.platform.clone().or(entry.platform.take());
-    entry.client_id = req.client_id.clone().or(entry.client_id.take());
-    entry.client_mode = req.client_mode.clone().or(entry.client_mode.take());
+    entry.facts.refresh_from(&req.facts);
     entry.role = Some(req.role.clone());
     // Approving a revoked role again makes way for a fresh token.
     if entry
@@ -512,10 +524,7 @@ mod tests {
             request_id: format!("req-{device}"),
             device_id: device.into(),
             public_key: "pk".into(),
-            display_name: None,
-            platform: None,
-            client_id: None,
-            client_mode: None,
+            facts: DeviceFacts::default(),
             role: "operator".into(),
             roles: vec![],
             scopes: vec!["operator.read".into()],

@@ -156,10 +156,10 @@ pub fn catalogue(state: &AppState) -> Vec<NodeEntry> {
     {
         let e = by_id.entry(d.device_id.clone()).or_default();
         e.node_id = d.device_id.clone();
-        e.display_name = d.operator_label.clone().or(d.display_name.clone());
-        e.platform = d.platform.clone();
-        e.client_id = d.client_id.clone();
-        e.client_mode = d.client_mode.clone();
+        e.display_name = d.operator_label.clone().or(d.facts.display_name.clone());
+        e.platform = d.facts.platform.clone();
+        e.client_id = d.facts.client_id.clone();
+        e.client_mode = d.facts.client_mode.clone();
         e.remote_ip = d.remote_ip.clone();
         e.approved_at_ms = Some(d.approved_at_ms);
         e.paired = true;
