@@ -26,8 +26,17 @@ mkdirSync(ART, { recursive: true });
 const results = { steps: [] };
 const log = (...a) => console.log("[e2e]", ...a);
 
-function hostOf(u) { return new URL(u).host; }
-const allowedHost = hostOf(URL_);
+// The "remote" browser: a non-local name that Chromium maps to the gateway's loopback address,
+// treated as a secure origin so WebCrypto (the device identity) is available as on HTTPS.
+const REMOTE_NAME = "remote-browser.test";
+const REMOTE_URL = (() => {
+  const u = new URL(URL_);
+  u.hostname = REMOTE_NAME;
+  const gw = u.searchParams.get("gatewayUrl");
+  if (gw) { const g = new URL(gw); g.hostname = REMOTE_NAME; u.searchParams.set("gatewayUrl", g.href); }
+  return u.href;
+})();
+const allowedHosts = new Set([new URL(URL_).host, new URL(REMOTE_URL).host]);
 
 function bundleGzip(dir) {
   const files = [];
@@ -57,11 +66,11 @@ async function step(name, page, fn) {
 }
 
 /** A context whose every request must stay on the gateway's host (loopback only). */
-async function newContext(browser, externalHits) {
-  const ctx = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+async function newContext(browser, externalHits, extraHTTPHeaders) {
+  const ctx = await browser.newContext({ viewport: { width: 1100, height: 800 }, extraHTTPHeaders });
   await ctx.route("**/*", (route) => {
     const u = new URL(route.request().url());
-    if (u.protocol === "data:" || u.host === allowedHost) return route.continue();
+    if (u.protocol === "data:" || allowedHosts.has(u.host)) return route.continue();
     externalHits.push(u.href);
     return route.abort();
   });
@@ -74,7 +83,9 @@ async function main() {
     headless: true,
     timeout: 30000,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      `--host-resolver-rules=MAP ${REMOTE_NAME} ${new URL(URL_).hostname}`,
+      `--unsafely-treat-insecure-origin-as-secure=${new URL(REMOTE_URL).origin}`],
     // playwright-core gives every launch a fresh temporary profile and deletes it on close.
   });
   const external = [];
@@ -153,6 +164,37 @@ async function main() {
       await page.locator("#page-config .panel > .error").filter({ hasText: /\S/ }).waitFor();
       results.configError = await page.locator("#page-config .panel > .error").textContent();
       await page.locator("#config-result").filter({ hasText: "Not saved." }).waitFor();
+    });
+
+    await step("sessions", page, async () => {
+      await page.click("#nav-sessions");
+      const row = page.locator('tr[data-session="agent:main:main"]');
+      await row.waitFor();
+      await row.getByRole("button", { name: "Preview agent:main:main" }).click();
+      await page.locator(".preview li").filter({ hasText: "hello from the browser" }).first().waitFor();
+    });
+
+    // A browser on another machine (a non-local Host name, mapped to loopback) is not paired silently: it shows
+    // the request id and the approve command, and connects once the local page approves it.
+    await step("remote-pairing", page, async () => {
+      const remoteCtx = await newContext(browser, external);
+      remoteCtx.setDefaultTimeout(T);
+      const remote = await remoteCtx.newPage();
+      await remote.goto(`${REMOTE_URL}#token=${encodeURIComponent(TOKEN)}`, { waitUntil: "load", timeout: T });
+      await remote.locator("#conn-status[data-state=pairing]").waitFor();
+      const rid = (await remote.locator("#pairing-request-id").textContent()).trim();
+      const cmd = await remote.locator("#pairing-command").textContent();
+      if (cmd !== `openclaw devices approve ${rid}`) throw new Error(`unexpected command: ${cmd}`);
+      await remote.screenshot({ path: join(ART, `${String(shots).padStart(2, "0")}b-remote-pairing-required.png`), fullPage: true });
+      results.remotePairingRequest = rid;
+      await page.click("#nav-devices");
+      const row = page.locator(`tr.pending-device[data-request-id="${rid}"]`);
+      await row.getByRole("button", { name: `Approve device request ${rid}` }).click();
+      await row.waitFor({ state: "detached" });
+      await remote.getByRole("button", { name: "Check now" }).click();
+      await remote.locator("#conn-status[data-state=connected]").waitFor();
+      await remote.locator("#ov-version").filter({ hasText: /\d/ }).waitFor();
+      await remoteCtx.close();
     });
 
     if (PENDING) {

@@ -61,7 +61,7 @@ const gw = new Gateway({
   url: gatewayUrl,
   token: () => sessionStorage.getItem(tokenKey) || "",
   onState: showState,
-  onHello: () => { hideLogin(); mount(true); },
+  onHello: (hello) => { hideLogin(); notice(hello); mount(true); },
   onEvent: (name, payload) => { for (const l of listeners) { try { l(name, payload); } catch (e) { console.error(e); } } },
 });
 
@@ -106,6 +106,18 @@ function showState(s) {
     fill(banner, h("strong", {}, "Disconnected: "), h("span", { id: "conn-error" }, s.message), " ",
       h("button", { type: "button", onclick: () => gw.start() }, "Retry"));
   }
+}
+
+/** After hello-ok: say so when this page could not prove a device identity (plain HTTP to a
+ * non-local host), since the gateway then grants no scopes to a remote browser. */
+function notice(hello) {
+  if (gw.identity) return;
+  banner.hidden = false;
+  banner.dataset.kind = "notice";
+  const scopes = hello?.auth?.scopes;
+  fill(banner, h("strong", {}, "No device identity: "),
+    "this page is not a secure context (use HTTPS, or open it on localhost), so the browser cannot prove a device identity.",
+    Array.isArray(scopes) && !scopes.length ? " The gateway granted no scopes; most panels will fail." : "");
 }
 
 let loginEl = null;
