@@ -1,8 +1,9 @@
 //! The Control UI in a real browser (issue 14's acceptance): the real binary serves the UI, a
 //! fake OpenAI provider streams the reply, and `e2e/control-ui.mjs` drives Debian's headless
 //! Chromium through playwright-core: token from the URL fragment, health and version, a chat
-//! round trip, live log lines, a wrong token that stops, an invalid config that is refused, and
-//! a remote device request approved from the Devices page. This side prepares the state and
+//! round trip, live log lines, a wrong token that stops, an invalid config that is refused, a
+//! remote device request approved from the Devices page, and a remote browser that waits for
+//! pairing and connects once approved. This side prepares the state and
 //! then checks the gateway's own view of what the browser did.
 //!
 //! Without Chromium or `e2e/node_modules` the test says why and passes, unless
@@ -136,10 +137,10 @@ async fn control_ui_in_headless_chromium() {
         paired.contains(&device_id.as_str()),
         "the approved device is paired: {list}"
     );
-    assert!(
-        !list["payload"]["pending"].to_string().contains(&request_id),
-        "{list}"
-    );
+    // Both requests (the test client's and the remote browser's) were approved from the page.
+    assert_eq!(list["payload"]["pending"], json!([]), "{list}");
+    assert!(results["remotePairingRequest"].is_string(), "{results}");
+    assert_eq!(paired.len(), 3, "the test client, the local browser, the remote one: {list}");
     // The browser's own identity was paired silently (a local page), under its device id.
     let browser_device = results["deviceId"].as_str().unwrap_or_default();
     assert_eq!(browser_device.len(), 64, "{results}");

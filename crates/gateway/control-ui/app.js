@@ -43,7 +43,7 @@ function takeUrlParams() {
 
 const gatewayUrl = takeUrlParams();
 const tokenKey = TOKEN_KEY + gatewayUrl;
-const assistantName = window.__OPENCLAW_ASSISTANT_NAME__ || "Assistant";
+let assistantName = window.__OPENCLAW_ASSISTANT_NAME__ || "Assistant";
 
 const statusEl = h("span", { id: "conn-status", class: "pill", role: "status", "aria-live": "polite" }, "starting");
 const banner = h("div", { id: "banner", class: "banner", role: "alert", hidden: true });
@@ -61,13 +61,20 @@ const gw = new Gateway({
   url: gatewayUrl,
   token: () => sessionStorage.getItem(tokenKey) || "",
   onState: showState,
-  onHello: (hello) => { hideLogin(); notice(hello); mount(true); },
+  onHello: (hello) => {
+    hideLogin();
+    notice(hello);
+    mount(true);
+    // The agent's own name, where the gateway knows it (else the injected global).
+    gw.request("agent.identity.get", {}, { timeoutMs: 5000 })
+      .then((r) => { if (r?.name) assistantName = r.name; }, () => {});
+  },
   onEvent: (name, payload) => { for (const l of listeners) { try { l(name, payload); } catch (e) { console.error(e); } } },
 });
 
 const ctx = {
   gw,
-  assistantName,
+  get assistantName() { return assistantName; },
   get hello() { return gw.hello; },
   call: (method, params, opts) => gw.request(method, params, opts),
   /** Subscribes to gateway events while the current page is mounted. */
