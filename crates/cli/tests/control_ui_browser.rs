@@ -140,7 +140,11 @@ async fn control_ui_in_headless_chromium() {
     // Both requests (the test client's and the remote browser's) were approved from the page.
     assert_eq!(list["payload"]["pending"], json!([]), "{list}");
     assert!(results["remotePairingRequest"].is_string(), "{results}");
-    assert_eq!(paired.len(), 3, "the test client, the local browser, the remote one: {list}");
+    assert_eq!(
+        paired.len(),
+        3,
+        "the test client, the local browser, the remote one: {list}"
+    );
     // The browser's own identity was paired silently (a local page), under its device id.
     let browser_device = results["deviceId"].as_str().unwrap_or_default();
     assert_eq!(browser_device.len(), 64, "{results}");
@@ -155,7 +159,9 @@ async fn control_ui_in_headless_chromium() {
 
     // The chat message reached the provider, in the browser's session.
     assert!(
-        fake.requests().iter().any(|r| r.to_string().contains(USER_TEXT)),
+        fake.requests()
+            .iter()
+            .any(|r| r.to_string().contains(USER_TEXT)),
         "the fake provider never saw the browser's message"
     );
     let hist = raw
