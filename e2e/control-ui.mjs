@@ -151,6 +151,12 @@ async function main() {
         results.wrongTokenSockets = sockets;
         if (results.wrongTokenAttempts !== 1 || sockets !== 1) throw new Error(`reconnect storm: ${results.wrongTokenAttempts} attempts, ${sockets} sockets`);
       });
+      await step("login-form", bad, async () => {
+        await bad.fill("#login-token", TOKEN);
+        await bad.press("#login-token", "Enter");
+        await bad.locator("#conn-status[data-state=connected]").waitFor();
+        await bad.locator("#ov-version").filter({ hasText: /\d/ }).waitFor();
+      });
       await other.close();
       await page.locator("#logs-out").filter({ hasText: /token mismatch/ }).waitFor();
       results.logLinesAfter = await page.evaluate(() => document.getElementById("logs-out").textContent.split("\n").length);

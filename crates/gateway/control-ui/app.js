@@ -108,6 +108,8 @@ function showState(s) {
       h("button", { type: "button", onclick: () => gw.start() }, "Check now"));
   } else if (s.kind === "auth") {
     fill(banner, h("strong", {}, "Not authorized: "), h("span", { id: "auth-error" }, s.message));
+    // A refused secret is not tried again (not even on reload); the form asks for another.
+    sessionStorage.removeItem(tokenKey);
     showLogin();
   } else {
     fill(banner, h("strong", {}, "Disconnected: "), h("span", { id: "conn-error" }, s.message), " ",
