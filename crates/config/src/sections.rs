@@ -275,6 +275,23 @@ pub struct MediaConfig {
     pub rest: Rest,
 }
 
+/// `canvasHost`: the canvas/A2UI host mounted on the gateway port (`port` is accepted for the
+/// old standalone listener, which this gateway does not run).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CanvasHostConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_reload: Option<bool>,
+    #[serde(flatten)]
+    pub rest: Rest,
+}
+
 /// `gateway.http`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

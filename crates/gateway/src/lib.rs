@@ -7,9 +7,11 @@
 
 pub mod agents;
 pub mod auth;
+pub mod canvas;
 pub mod channels;
 pub mod config_check;
 pub mod conn;
+pub mod control_ui;
 pub mod device;
 pub mod error;
 pub mod force;
@@ -36,6 +38,7 @@ pub mod runs;
 pub mod runtime_token;
 pub mod server;
 pub mod state;
+pub mod static_files;
 pub mod sync;
 pub mod sys;
 pub mod trust;

@@ -102,6 +102,7 @@ impl Registry {
         methods::channels::register(&mut methods);
         methods::devices::register(&mut methods);
         methods::nodes::register(&mut methods);
+        methods::canvas::register(&mut methods);
         Self { methods }
     }
 

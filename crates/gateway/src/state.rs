@@ -65,6 +65,10 @@ pub struct AppState {
     control: std::sync::OnceLock<tokio::sync::mpsc::Sender<crate::server::Control>>,
     /// What outlives this generation (shared with the next one).
     pub process: Arc<crate::process::Process>,
+    /// Prepared Control UI shells.
+    pub control_ui: crate::control_ui::ControlUi,
+    /// The canvas host (started with the generation, if enabled) and its capabilities.
+    pub canvas: crate::canvas::CanvasHost,
 }
 
 /// Max queued system-event texts kept for the main session.
@@ -133,6 +137,8 @@ impl AppState {
             system_events: Mutex::new(VecDeque::new()),
             shutdown,
             control: std::sync::OnceLock::new(),
+            control_ui: Default::default(),
+            canvas: Default::default(),
         });
         state.refresh_health();
         state
