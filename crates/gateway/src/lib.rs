@@ -28,6 +28,7 @@ pub mod methods;
 pub mod nodes;
 pub mod pair_files;
 pub mod portinfo;
+pub mod prefs;
 pub mod presence;
 pub mod process;
 pub mod registry;
@@ -39,6 +40,7 @@ pub mod state;
 pub mod sync;
 pub mod sys;
 pub mod trust;
+pub mod web_login;
 
 use std::net::SocketAddr;
 

@@ -361,7 +361,10 @@ fn session_kind(key: &str) -> &'static str {
     }
 }
 
-fn sessions_list<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+pub(crate) fn sessions_list<'a>(
+    ctx: &'a MethodCtx,
+    params: Option<&'a Value>,
+) -> HandlerFuture<'a> {
     Box::pin(async move {
         let p = parse_params::<SessionsListParams>(names::SESSIONS_LIST, params)?;
         let state = &ctx.state;
@@ -423,6 +426,12 @@ fn sessions_reset<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerF
         let entry = store
             .reset(&key)
             .map_err(|e| ErrorShape::unavailable(format!("cannot reset the session: {e}")))?;
+        let reason = if p.reason.as_deref() == Some("new") {
+            "new"
+        } else {
+            "reset"
+        };
+        session_changed(state, &key, reason);
         Ok(Reply::Json(json!({"ok": true, "key": key, "entry": entry})))
     })
 }
@@ -447,10 +456,29 @@ fn sessions_delete<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> Handler
         let (deleted, archived) = store
             .delete(&key, p.delete_transcript.unwrap_or(true))
             .map_err(|e| ErrorShape::unavailable(format!("cannot delete the session: {e}")))?;
+        if deleted {
+            session_changed(state, &key, "delete");
+        }
         Ok(Reply::Json(
             json!({"ok": true, "key": key, "deleted": deleted, "archived": archived}),
         ))
     })
+}
+
+/// Tells `sessions.subscribe` subscribers that `key` was reset or deleted.
+fn session_changed(state: &crate::state::AppState, key: &str, reason: &str) {
+    crate::runs::events::emit_sessions_changed(
+        state,
+        &openclaw_protocol::ui::SessionsChanged {
+            session_key: key.to_string(),
+            agent_id: agent_of_key(state, key),
+            reason: Some(reason.to_string()),
+            session_id: None,
+            phase: None,
+            run_id: None,
+            ts: now_ms(),
+        },
+    );
 }
 
 fn set_heartbeats<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
