@@ -317,6 +317,35 @@ async fn sessions_changed_reaches_subscribers_only() {
         again.event("sessions.changed").await["payload"]["reason"],
         "reset"
     );
+    // `/new` typed in a chat, and a deleted session.
+    let r = again
+        .call(
+            "chat.send",
+            json!({"sessionKey": "main", "message": "/new", "idempotencyKey": "n1"}),
+        )
+        .await;
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(
+        again.event("sessions.changed").await["payload"]["reason"],
+        "new"
+    );
+    let r = again
+        .call(
+            "chat.send",
+            json!({"sessionKey": "agent:main:side", "message": "x", "idempotencyKey": "s1"}),
+        )
+        .await;
+    assert_eq!(r["ok"], true, "{r}");
+    let e = again.event("sessions.changed").await;
+    assert_eq!(e["payload"]["sessionKey"], "agent:main:side");
+    assert_eq!(e["payload"]["runId"], "s1");
+    let r = again
+        .call("sessions.delete", json!({"key": "agent:main:side"}))
+        .await;
+    assert_eq!(r["payload"]["deleted"], true, "{r}");
+    let e = again.event("sessions.changed").await;
+    assert_eq!(e["payload"]["reason"], "delete");
+    assert_eq!(e["payload"]["sessionKey"], "agent:main:side");
     let seen = frames_until_health(&mut sub, "h2").await;
     assert!(
         seen.iter().all(|f| f["event"] != "sessions.changed"),

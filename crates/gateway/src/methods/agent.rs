@@ -102,6 +102,7 @@ fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
             store
                 .reset(&key)
                 .map_err(|e| ErrorShape::unavailable(format!("cannot reset the session: {e}")))?;
+            session_changed(state, &key, reset_reason(&message));
             if rest.is_empty() {
                 let payload = final_frame(&AgentFinal {
                     result: Some(AgentOutput {
@@ -238,6 +239,7 @@ fn chat_send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture
             store
                 .reset(&key)
                 .map_err(|e| ErrorShape::unavailable(format!("cannot reset the session: {e}")))?;
+            session_changed(state, &key, reset_reason(trimmed));
             let mut event = ChatEvent::new(&p.idempotency_key, &key, 1, ChatState::Final);
             event.message = Some(ChatMessage::assistant(text, now_ms()));
             crate::runs::emit_chat(state, &event);
@@ -463,6 +465,15 @@ fn sessions_delete<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> Handler
             json!({"ok": true, "key": key, "deleted": deleted, "archived": archived}),
         ))
     })
+}
+
+/// `new` for a `/new` command, else `reset` (the reference's `sessions.changed` reasons).
+fn reset_reason(command: &str) -> &'static str {
+    if command.trim_start().starts_with("/new") {
+        "new"
+    } else {
+        "reset"
+    }
 }
 
 /// Tells `sessions.subscribe` subscribers that `key` was reset or deleted.
