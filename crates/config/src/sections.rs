@@ -166,6 +166,24 @@ pub struct AgentEntry {
     pub tools: Option<ToolsConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_chat: Option<GroupChatConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<AgentIdentityConfig>,
+    #[serde(flatten)]
+    pub rest: Rest,
+}
+
+/// `agents.list[].identity`: how the assistant presents itself (Control UI, `agent.identity.get`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentIdentityConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theme: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emoji: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
     #[serde(flatten)]
     pub rest: Rest,
 }

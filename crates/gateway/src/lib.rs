@@ -30,6 +30,7 @@ pub mod methods;
 pub mod nodes;
 pub mod pair_files;
 pub mod portinfo;
+pub mod prefs;
 pub mod presence;
 pub mod process;
 pub mod registry;
@@ -42,6 +43,7 @@ pub mod static_files;
 pub mod sync;
 pub mod sys;
 pub mod trust;
+pub mod web_login;
 
 use std::net::SocketAddr;
 

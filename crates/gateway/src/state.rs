@@ -69,6 +69,10 @@ pub struct AppState {
     pub control_ui: crate::control_ui::ControlUi,
     /// The canvas host (started with the generation, if enabled) and its capabilities.
     pub canvas: crate::canvas::CanvasHost,
+    /// Control UI preferences per device (`users.prefs.*`).
+    pub prefs: crate::prefs::PrefsStore,
+    /// WhatsApp QR logins started over RPC (`web.login.*`).
+    pub web_logins: crate::web_login::WebLogins,
 }
 
 /// Max queued system-event texts kept for the main session.
@@ -110,7 +114,10 @@ impl AppState {
         let limiter = AuthLimiter::new(settings.rate_limit);
         let devices = DeviceStore::open(paths.devices_dir());
         let nodes = crate::nodes::Nodes::open(paths.state_dir.join("nodes"));
+        let prefs = crate::prefs::PrefsStore::new(&paths.state_dir);
         let state = Arc::new(Self {
+            prefs,
+            web_logins: Default::default(),
             process,
             settings: RwLock::new(Arc::new(settings)),
             config: RwLock::new(Arc::new(config)),

@@ -2,9 +2,13 @@
 
 pub mod agent;
 pub mod canvas;
+pub mod agents;
 pub mod channels;
 pub mod config;
 pub mod devices;
 pub mod logs;
 pub mod nodes;
+pub mod session_events;
 pub mod system;
+pub mod ui;
+pub mod web;
