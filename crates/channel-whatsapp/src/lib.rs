@@ -34,7 +34,7 @@ pub use link::{
 };
 pub use lock::AccountLock;
 pub use mapping::{WaInbound, chat_id_to_jid, jid_to_e164, parse_target, to_inbound};
-pub use qr::render_qr;
+pub use qr::{qr_png_data_url, render_qr};
 #[cfg(feature = "real")]
 pub use real::{LoginPrompt, LoginStep, RealLink, login_prompt};
 
@@ -101,5 +101,35 @@ pub async fn login(
     timeout: std::time::Duration,
     prompt: std::sync::Arc<dyn Fn(LoginPrompt) + Send + Sync>,
 ) -> Result<(), ChannelError> {
+    #[cfg(feature = "test-login")]
+    if let Ok(payload) = std::env::var("OPENCLAW_TEST_WHATSAPP_LOGIN_QR") {
+        return test_login(&auth_dir(cfg, state_dir), payload, timeout, prompt).await;
+    }
     real::login(&auth_dir(cfg, state_dir), phone, timeout, prompt).await
+}
+
+/// The login flow with the phone simulated (feature `test-login`, see Cargo.toml): the QR is
+/// shown, and `<authDir>/test-scanned` appearing stands for the phone confirming the link.
+#[cfg(all(feature = "real", feature = "test-login"))]
+async fn test_login(
+    dir: &Path,
+    payload: String,
+    timeout: std::time::Duration,
+    prompt: std::sync::Arc<dyn Fn(LoginPrompt) + Send + Sync>,
+) -> Result<(), ChannelError> {
+    let _lock = AccountLock::acquire(dir)?;
+    prompt(LoginPrompt::Qr(payload));
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !dir.join("test-scanned").exists() {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ChannelError::Unavailable(format!(
+                "no phone confirmed the link within {}s",
+                timeout.as_secs()
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let stamp = format!("{{\"linkedAt\":{}}}\n", openclaw_channels::now_ms());
+    openclaw_config::fsutil::write_atomic(&dir.join(LINK_MARKER), stamp.as_bytes())?;
+    Ok(())
 }

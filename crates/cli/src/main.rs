@@ -4,6 +4,7 @@
 mod agent_cmd;
 mod channels_cmd;
 mod config_cmd;
+mod dashboard;
 mod deep;
 mod devices_cmd;
 mod doctor;
@@ -69,6 +70,8 @@ enum Command {
     Nodes(nodes_cmd::NodesCmd),
     /// Headless node host: run this machine as a node of a gateway, or show its status.
     Node(node_host::NodeCmd),
+    /// Print the Control UI URL with the token (and open it in a browser unless --no-open).
+    Dashboard(dashboard::DashboardArgs),
 }
 
 #[derive(Args, Debug)]
@@ -303,6 +306,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Devices(c) => rt.block_on(devices_cmd::run(&paths, dev, c)),
         Command::Nodes(c) => rt.block_on(nodes_cmd::run(&paths, dev, c)),
         Command::Node(n) => rt.block_on(node_host::node(&paths, n)),
+        Command::Dashboard(d) => dashboard::run(&paths, dev, d),
     };
     // Do not wait for lingering tasks (open sockets, timers) on the way out.
     rt.shutdown_timeout(std::time::Duration::from_millis(100));

@@ -41,7 +41,12 @@ fn probes_answer_without_auth() {
 #[test]
 fn other_paths_are_404_text() {
     let gw = Gateway::start();
-    for path in ["/nope", "/v1/chat/completions", "/../../etc/passwd"] {
+    // Paths the Control UI never claims (`/__openclaw__/…`, `/v1/…`) or refuses (traversal).
+    for path in [
+        "/__openclaw__/nope",
+        "/v1/chat/completions",
+        "/../../etc/passwd",
+    ] {
         let (status, head, body) = http_request(gw.port, "GET", path, &[], "");
         assert_eq!(status, 404, "{path}");
         assert!(head.contains("text/plain"));

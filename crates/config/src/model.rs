@@ -72,7 +72,7 @@ pub struct OpenClawConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discovery: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub canvas_host: Option<Value>,
+    pub canvas_host: Option<CanvasHostConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub talk: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

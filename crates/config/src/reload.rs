@@ -51,6 +51,7 @@ pub const RELOAD_TABLE: &[(&str, ReloadClass)] = &[
     ("gateway.auth.allowTailscale", ReloadClass::Hot),
     ("gateway.trustedProxies", ReloadClass::Hot),
     ("gateway.allowRealIpFallback", ReloadClass::Hot),
+    ("gateway.controlUi", ReloadClass::Hot),
     ("gateway.controlUi.allowedOrigins", ReloadClass::Hot),
     ("gateway.remote", ReloadClass::Hot),
     ("gateway.channelHealthCheckMinutes", ReloadClass::Hot),

@@ -166,6 +166,24 @@ pub struct AgentEntry {
     pub tools: Option<ToolsConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_chat: Option<GroupChatConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<AgentIdentityConfig>,
+    #[serde(flatten)]
+    pub rest: Rest,
+}
+
+/// `agents.list[].identity`: how the assistant presents itself (Control UI, `agent.identity.get`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentIdentityConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theme: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emoji: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
     #[serde(flatten)]
     pub rest: Rest,
 }
@@ -271,6 +289,23 @@ pub struct MediaConfig {
     /// How long inbound media is kept (hours).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_hours: Option<Number>,
+    #[serde(flatten)]
+    pub rest: Rest,
+}
+
+/// `canvasHost`: the canvas/A2UI host mounted on the gateway port (`port` is accepted for the
+/// old standalone listener, which this gateway does not run).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CanvasHostConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_reload: Option<bool>,
     #[serde(flatten)]
     pub rest: Rest,
 }

@@ -421,7 +421,9 @@ fn build_hello(
             capabilities: v4.then(Vec::new),
         },
         snapshot,
-        canvas_host_url: None,
+        canvas_host_url: (role == roles::NODE)
+            .then(|| crate::canvas::node_url(state, &peer.conn_id, peer.host.as_deref()))
+            .flatten(),
         auth,
         policy: Policy {
             max_payload: MAX_PAYLOAD_BYTES as u64,

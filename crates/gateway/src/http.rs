@@ -1,5 +1,6 @@
-//! Same-port HTTP: liveness/readiness/startup probes, the WebSocket upgrade on any path, the
-//! reference's security headers, and a plain 404 for everything else.
+//! Same-port HTTP, the router: liveness/readiness/startup probes, the APIs, then (in the
+//! fallback) hooks, the canvas host (`canvas`), the Control UI (`control_ui`) and a plain 404;
+//! a WebSocket upgrade on any path goes to the protocol, except the canvas live-reload socket.
 
 use crate::sync::LockExt;
 use std::net::SocketAddr;
@@ -50,10 +51,11 @@ async fn security_headers(mut res: Response<Body>) -> Response<Body> {
         HeaderValue::from_static("nosniff"),
     );
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    h.insert(
-        "permissions-policy",
-        HeaderValue::from_static("camera=(), microphone=(self), geolocation=()"),
-    );
+    // The Control UI sets its own (it asks for the microphone and the clipboard).
+    h.entry("permissions-policy")
+        .or_insert(HeaderValue::from_static(
+            "camera=(), microphone=(self), geolocation=()",
+        ));
     res
 }
 
@@ -113,8 +115,8 @@ fn not_found() -> Response<Body> {
         .into_response()
 }
 
-/// Any path: a WebSocket upgrade goes to the protocol, a hook path to the hooks, anything else
-/// is 404.
+/// Any path: a WebSocket upgrade goes to the protocol (`/__openclaw__/ws` to the canvas live
+/// reload while it runs); plain requests try hooks, the canvas host, the Control UI, then 404.
 async fn fallback(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -126,12 +128,22 @@ async fn fallback(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     if !is_upgrade {
-        if crate::http_api::is_hook_path(&state, req.uri().path())
-            && let Some(r) = crate::http_api::hooks(&state, peer, req).await
-        {
+        if crate::http_api::is_hook_path(&state, req.uri().path()) {
+            return crate::http_api::hooks(&state, peer, req)
+                .await
+                .unwrap_or_else(not_found);
+        }
+        let (method, uri, headers) = (req.method(), req.uri(), req.headers());
+        if let Some(r) = crate::canvas::handle(&state, peer, method, uri, headers).await {
+            return r;
+        }
+        if let Some(r) = crate::control_ui::handle(&state, peer, method, uri, headers).await {
             return r;
         }
         return not_found();
+    }
+    if crate::canvas::is_reload_socket(&state, req.uri()) {
+        return crate::canvas::reload_socket(state, peer, req).await;
     }
     upgrade(state, peer, req)
 }

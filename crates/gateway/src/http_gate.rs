@@ -1,4 +1,6 @@
-//! What every HTTP API request (`/v1/*`, `/tools/invoke`, hooks) passes before its body is read:
+//! What every HTTP API request (`/v1/*`, `/tools/invoke`, hooks) passes before its body is read
+//! (bodiless reads such as the Control UI config and the canvas host pass the same checks but the
+//! content type, [`authorize`]):
 //! browsers' cross-site requests are refused (a foreign `Origin` or `Sec-Fetch-Site:
 //! cross-site`: a web page must not drive the gateway, whatever the auth mode), then the
 //! lockout, then the secret (a failure is held by the same doubling tarpit as WebSocket connects
@@ -95,6 +97,27 @@ pub async fn admit(
     secret: Secret,
     style: Style,
 ) -> Result<Client, Response> {
+    let client = authorize(state, peer, headers, secret, style).await?;
+    if !is_json(headers) {
+        return Err(error(
+            style,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request_error",
+            "Content-Type must be application/json",
+        ));
+    }
+    Ok(client)
+}
+
+/// [`admit`] without the body rules, for bodiless reads (the Control UI's config and avatars,
+/// the canvas host): cross-site refusal, lockout, then the secret.
+pub async fn authorize(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    secret: Secret,
+    style: Style,
+) -> Result<Client, Response> {
     let settings = state.settings();
     let client = trust::resolve(&settings, peer.ip(), headers);
     if let Some(why) = trust::cross_site(&settings, headers) {
@@ -150,14 +173,6 @@ pub async fn admit(
                 message,
             ));
         }
-    }
-    if !is_json(headers) {
-        return Err(error(
-            style,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "invalid_request_error",
-            "Content-Type must be application/json",
-        ));
     }
     Ok(client)
 }

@@ -29,6 +29,9 @@ pub enum Audience {
     Operators,
     /// Agent `tool` events: operators that declared the `tool-events` cap.
     ToolEvents,
+    /// `sessions.changed`: connections that called `sessions.subscribe` (and not
+    /// `sessions.unsubscribe` since); the subscription ends with the connection.
+    SessionSubscribers,
 }
 
 /// The hub's view of one authenticated connection.
@@ -43,6 +46,8 @@ pub struct ConnHandle {
     max_buffered: usize,
     /// The client declared the `tool-events` cap.
     pub tool_events: AtomicBool,
+    /// The client subscribed to `sessions.changed`.
+    pub session_events: AtomicBool,
     /// The verified device identity of the client, if it proved one.
     pub device_id: Option<String>,
 }
@@ -66,6 +71,7 @@ impl ConnHandle {
             closing: AtomicBool::new(false),
             max_buffered,
             tool_events: AtomicBool::new(false),
+            session_events: AtomicBool::new(false),
             device_id: None,
         }
     }
@@ -80,6 +86,9 @@ impl ConnHandle {
             Audience::Everyone => true,
             Audience::ToolEvents => {
                 self.tool_events.load(Ordering::Relaxed) && self.sees(Audience::Operators)
+            }
+            Audience::SessionSubscribers => {
+                self.session_events.load(Ordering::Relaxed) && self.sees(Audience::Operators)
             }
             Audience::Operators => {
                 self.role == "operator"
@@ -227,6 +236,11 @@ impl Hub {
                 c.send_event(event, payload_json, state_version, drop_if_slow);
             }
         }
+    }
+
+    /// The live connection `conn_id`, if still registered.
+    pub fn get(&self, conn_id: &str) -> Option<Arc<ConnHandle>> {
+        self.conns.read().ok().and_then(|m| m.get(conn_id).cloned())
     }
 
     /// Whether a connection of this device is open.

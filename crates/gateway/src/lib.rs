@@ -7,9 +7,11 @@
 
 pub mod agents;
 pub mod auth;
+pub mod canvas;
 pub mod channels;
 pub mod config_check;
 pub mod conn;
+pub mod control_ui;
 pub mod device;
 pub mod error;
 pub mod force;
@@ -28,6 +30,7 @@ pub mod methods;
 pub mod nodes;
 pub mod pair_files;
 pub mod portinfo;
+pub mod prefs;
 pub mod presence;
 pub mod process;
 pub mod registry;
@@ -36,9 +39,11 @@ pub mod runs;
 pub mod runtime_token;
 pub mod server;
 pub mod state;
+pub mod static_files;
 pub mod sync;
 pub mod sys;
 pub mod trust;
+pub mod web_login;
 
 use std::net::SocketAddr;
 

@@ -102,6 +102,11 @@ impl Registry {
         methods::channels::register(&mut methods);
         methods::devices::register(&mut methods);
         methods::nodes::register(&mut methods);
+        methods::canvas::register(&mut methods);
+        methods::agents::register(&mut methods);
+        methods::session_events::register(&mut methods);
+        methods::ui::register(&mut methods);
+        methods::web::register(&mut methods);
         Self { methods }
     }
 

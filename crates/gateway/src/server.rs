@@ -161,6 +161,7 @@ impl Generation {
         }
         crate::runtime_token::sync(&state.paths, &state.settings());
         spawn_periodic(&state);
+        crate::canvas::start(&state);
         crate::heartbeat::spawn(&state);
         let channels = crate::channels::ChannelRuntime::start(&state);
         {

@@ -65,6 +65,14 @@ pub struct AppState {
     control: std::sync::OnceLock<tokio::sync::mpsc::Sender<crate::server::Control>>,
     /// What outlives this generation (shared with the next one).
     pub process: Arc<crate::process::Process>,
+    /// Prepared Control UI shells.
+    pub control_ui: crate::control_ui::ControlUi,
+    /// The canvas host (started with the generation, if enabled) and its capabilities.
+    pub canvas: crate::canvas::CanvasHost,
+    /// Control UI preferences per device (`users.prefs.*`).
+    pub prefs: crate::prefs::PrefsStore,
+    /// WhatsApp QR logins started over RPC (`web.login.*`).
+    pub web_logins: crate::web_login::WebLogins,
 }
 
 /// Max queued system-event texts kept for the main session.
@@ -106,7 +114,10 @@ impl AppState {
         let limiter = AuthLimiter::new(settings.rate_limit);
         let devices = DeviceStore::open(paths.devices_dir());
         let nodes = crate::nodes::Nodes::open(paths.state_dir.join("nodes"));
+        let prefs = crate::prefs::PrefsStore::new(&paths.state_dir);
         let state = Arc::new(Self {
+            prefs,
+            web_logins: Default::default(),
             process,
             settings: RwLock::new(Arc::new(settings)),
             config: RwLock::new(Arc::new(config)),
@@ -133,6 +144,8 @@ impl AppState {
             system_events: Mutex::new(VecDeque::new()),
             shutdown,
             control: std::sync::OnceLock::new(),
+            control_ui: Default::default(),
+            canvas: Default::default(),
         });
         state.refresh_health();
         state

@@ -199,6 +199,7 @@ pub mod scopes {
     pub const WRITE: &str = "operator.write";
     pub const APPROVALS: &str = "operator.approvals";
     pub const PAIRING: &str = "operator.pairing";
+    pub const QUESTIONS: &str = "operator.questions";
 }
 
 /// Connection roles.

@@ -20,6 +20,8 @@ pub mod names {
     pub const NODE_INVOKE_REQUEST: &str = "node.invoke.request";
     pub const AGENT: &str = "agent";
     pub const CHAT: &str = "chat";
+    /// Only to connections that called `sessions.subscribe`.
+    pub const SESSIONS_CHANGED: &str = "sessions.changed";
 
     /// Every event this gateway can send: `hello-ok.features.events` is exactly this list, and
     /// the hub refuses (in debug builds) to send a name missing from it, so the two cannot drift.
@@ -38,6 +40,7 @@ pub mod names {
         NODE_INVOKE_REQUEST,
         AGENT,
         CHAT,
+        SESSIONS_CHANGED,
     ];
 }
 

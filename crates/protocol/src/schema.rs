@@ -75,6 +75,25 @@ fn register_all(g: &mut SchemaGenerator) {
     g.subschema_for::<nodes::NodePairVerifyParams>();
     g.subschema_for::<nodes::ExecApprovalsNodeGetParams>();
     g.subschema_for::<nodes::ExecApprovalsNodeSetParams>();
+    g.subschema_for::<ui::AgentIdentityParams>();
+    g.subschema_for::<ui::AgentIdentityResult>();
+    g.subschema_for::<ui::AgentsListResult>();
+    g.subschema_for::<ui::SessionsSubscribeResult>();
+    g.subschema_for::<ui::ObserverVisibilityParams>();
+    g.subschema_for::<ui::SessionsChanged>();
+    g.subschema_for::<ui::UpdateStatusParams>();
+    g.subschema_for::<ui::UpdateStatusResult>();
+    g.subschema_for::<ui::UsersPrefsGetParams>();
+    g.subschema_for::<ui::UsersPrefsSetParams>();
+    g.subschema_for::<ui::UsersPrefsResult>();
+    g.subschema_for::<ui::QuestionListResult>();
+    g.subschema_for::<ui::SetupDetectParams>();
+    g.subschema_for::<ui::SetupDetectResult>();
+    g.subschema_for::<ui::PluginSurfaceRefreshParams>();
+    g.subschema_for::<ui::PluginsControlUiCatalog>();
+    g.subschema_for::<ui::WebLoginStartParams>();
+    g.subschema_for::<ui::WebLoginWaitParams>();
+    g.subschema_for::<ui::WebLoginResult>();
 }
 
 /// The whole protocol schema: `{"$schema", "title", "$defs": {TypeName: schema…}}`.

@@ -102,6 +102,7 @@ fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
             store
                 .reset(&key)
                 .map_err(|e| ErrorShape::unavailable(format!("cannot reset the session: {e}")))?;
+            session_changed(state, &key, reset_reason(&message));
             if rest.is_empty() {
                 let payload = final_frame(&AgentFinal {
                     result: Some(AgentOutput {
@@ -238,6 +239,7 @@ fn chat_send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture
             store
                 .reset(&key)
                 .map_err(|e| ErrorShape::unavailable(format!("cannot reset the session: {e}")))?;
+            session_changed(state, &key, reset_reason(trimmed));
             let mut event = ChatEvent::new(&p.idempotency_key, &key, 1, ChatState::Final);
             event.message = Some(ChatMessage::assistant(text, now_ms()));
             crate::runs::emit_chat(state, &event);
@@ -361,7 +363,10 @@ fn session_kind(key: &str) -> &'static str {
     }
 }
 
-fn sessions_list<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+pub(crate) fn sessions_list<'a>(
+    ctx: &'a MethodCtx,
+    params: Option<&'a Value>,
+) -> HandlerFuture<'a> {
     Box::pin(async move {
         let p = parse_params::<SessionsListParams>(names::SESSIONS_LIST, params)?;
         let state = &ctx.state;
@@ -423,6 +428,12 @@ fn sessions_reset<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerF
         let entry = store
             .reset(&key)
             .map_err(|e| ErrorShape::unavailable(format!("cannot reset the session: {e}")))?;
+        let reason = if p.reason.as_deref() == Some("new") {
+            "new"
+        } else {
+            "reset"
+        };
+        session_changed(state, &key, reason);
         Ok(Reply::Json(json!({"ok": true, "key": key, "entry": entry})))
     })
 }
@@ -447,10 +458,38 @@ fn sessions_delete<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> Handler
         let (deleted, archived) = store
             .delete(&key, p.delete_transcript.unwrap_or(true))
             .map_err(|e| ErrorShape::unavailable(format!("cannot delete the session: {e}")))?;
+        if deleted {
+            session_changed(state, &key, "delete");
+        }
         Ok(Reply::Json(
             json!({"ok": true, "key": key, "deleted": deleted, "archived": archived}),
         ))
     })
+}
+
+/// `new` for a `/new` command, else `reset` (the reference's `sessions.changed` reasons).
+fn reset_reason(command: &str) -> &'static str {
+    if command.trim_start().starts_with("/new") {
+        "new"
+    } else {
+        "reset"
+    }
+}
+
+/// Tells `sessions.subscribe` subscribers that `key` was reset or deleted.
+fn session_changed(state: &crate::state::AppState, key: &str, reason: &str) {
+    crate::runs::events::emit_sessions_changed(
+        state,
+        &openclaw_protocol::ui::SessionsChanged {
+            session_key: key.to_string(),
+            agent_id: agent_of_key(state, key),
+            reason: Some(reason.to_string()),
+            session_id: None,
+            phase: None,
+            run_id: None,
+            ts: now_ms(),
+        },
+    );
 }
 
 fn set_heartbeats<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {

@@ -1,9 +1,14 @@
 //! Method handlers, one file per family (as the reference's `server-methods/`).
 
 pub mod agent;
+pub mod canvas;
+pub mod agents;
 pub mod channels;
 pub mod config;
 pub mod devices;
 pub mod logs;
 pub mod nodes;
+pub mod session_events;
 pub mod system;
+pub mod ui;
+pub mod web;

@@ -10,6 +10,8 @@ use openclaw_protocol::{
     UsageTotals,
 };
 
+use openclaw_protocol::ui::SessionsChanged;
+
 use super::Run;
 use crate::hub::Audience;
 use crate::state::{AppState, now_ms};
@@ -51,6 +53,18 @@ pub(crate) fn emit_chat(state: &AppState, payload: &ChatEvent) {
         None,
         payload.state == ChatState::Delta,
         Audience::Operators,
+    );
+}
+
+/// Sends `sessions.changed` to the connections that subscribed (`sessions.subscribe`); droppable
+/// for a slow client, as the reference's (a subscriber re-lists on the next one anyway).
+pub(crate) fn emit_sessions_changed(state: &AppState, payload: &SessionsChanged) {
+    state.hub.broadcast(
+        openclaw_protocol::events::names::SESSIONS_CHANGED,
+        &serde_json::to_string(payload).unwrap_or_default(),
+        None,
+        true,
+        Audience::SessionSubscribers,
     );
 }
 

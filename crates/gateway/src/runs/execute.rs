@@ -9,6 +9,7 @@ use openclaw_agent::{
     TurnRequest, builtin_tools, model_chain, run_turn,
 };
 use openclaw_protocol::ErrorShape;
+use openclaw_protocol::ui::SessionsChanged;
 use openclaw_protocol::{
     AgentEventData, AgentFinal, AgentMeta, AgentOutput, AgentOutputMeta, ChatMessage, ChatState,
     LifecycleData, LifecyclePhase, ReplyPayload, ToolData, ToolPhase,
@@ -97,8 +98,23 @@ pub(super) fn spawn_run(state: Arc<AppState>, run: Arc<Run>, spec: RunSpec) {
                 }
             }
         };
+        let ok = result.ok;
         let _ = run.status.send_replace(RunStatus::Done(Box::new(result)));
         Runs::finish(&state, &spec.session_key);
+        if !spec.ephemeral {
+            super::events::emit_sessions_changed(
+                &state,
+                &SessionsChanged {
+                    session_key: spec.session_key.clone(),
+                    agent_id: spec.agent_id.clone(),
+                    reason: None,
+                    session_id: None,
+                    phase: Some(if ok { "end" } else { "error" }.into()),
+                    run_id: Some(run.run_id.clone()),
+                    ts: now_ms(),
+                },
+            );
+        }
     });
 }
 

@@ -5,7 +5,7 @@
 //! `lanes` decides which run goes when (no I/O, unit-tested), `execute` runs one of them
 //! (model, prompt, transcript), `events` turns what happens into `agent`/`chat` events.
 
-mod events;
+pub(crate) mod events;
 mod execute;
 mod lanes;
 
