@@ -4,10 +4,11 @@
 //
 // Env: E2E_URL (page URL without fragment), E2E_TOKEN, E2E_ARTIFACTS (dir), E2E_CHROMIUM,
 // E2E_UI_DIR (the asset dir, for the bundle size), E2E_PENDING_REQUEST (a device request id to approve),
-// E2E_REPLY (the fake model's reply text).
+// E2E_REPLY (the fake model's reply text), E2E_WA_SCANNED (the file whose appearance stands for the
+// phone scanning the WhatsApp QR, with the gateway's simulated login).
 
 import { chromium } from "playwright-core";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 
@@ -19,10 +20,13 @@ const CHROMIUM = env("E2E_CHROMIUM", "/usr/bin/chromium");
 const UI_DIR = env("E2E_UI_DIR", "");
 const PENDING = env("E2E_PENDING_REQUEST", "");
 const REPLY = env("E2E_REPLY", "");
+const WA_SCANNED = env("E2E_WA_SCANNED", "");
 const T = 20000; // per-wait deadline
 const OVERALL_MS = 150000;
 
 mkdirSync(ART, { recursive: true });
+// Only this run's screenshots and numbers are left in the artefact dir.
+for (const f of readdirSync(ART)) if (/\.png$|^control-ui-e2e\.json$/.test(f)) unlinkSync(join(ART, f));
 const results = { steps: [] };
 const log = (...a) => console.log("[e2e]", ...a);
 
@@ -202,6 +206,19 @@ async function main() {
       await remote.locator("#ov-version").filter({ hasText: /\d/ }).waitFor();
       await remoteCtx.close();
     });
+
+    if (WA_SCANNED) {
+      await step("whatsapp-qr", page, async () => {
+        await page.click("#nav-channels");
+        await page.click("#wa-start");
+        await page.locator('#wa-qr img[src^="data:image/png;base64,"]').waitFor();
+        await page.screenshot({ path: join(ART, `${String(shots).padStart(2, "0")}b-whatsapp-qr-shown.png`), fullPage: true });
+        // The simulated phone scans the code (the gateway's test login watches for this file).
+        writeFileSync(WA_SCANNED, "");
+        await page.locator("#wa-message").filter({ hasText: /Linked/ }).waitFor();
+        await page.locator('#wa-qr img').waitFor({ state: "detached" });
+      });
+    }
 
     if (PENDING) {
       await step("device-approve", page, async () => {

@@ -2,8 +2,8 @@
 //! fake OpenAI provider streams the reply, and `e2e/control-ui.mjs` drives Debian's headless
 //! Chromium through playwright-core: token from the URL fragment, health and version, a chat
 //! round trip, live log lines, a wrong token that stops, an invalid config that is refused, a
-//! remote device request approved from the Devices page, and a remote browser that waits for
-//! pairing and connects once approved. This side prepares the state and
+//! remote device request approved from the Devices page, a remote browser that waits for
+//! pairing and connects once approved, and WhatsApp's QR login (phone simulated). This side prepares the state and
 //! then checks the gateway's own view of what the browser did.
 //!
 //! Without Chromium or `e2e/node_modules` the test says why and passes, unless
@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 
 const REPLY: &str = "Hello from the fake model, streamed to the browser";
 const USER_TEXT: &str = "hello from the browser";
+const WA_QR: &str = "2@ControlUiE2e0123,Tm9pc2VLZXlCYXNlNjQ=,SWRlbnRpdHlLZXk=,QWR2U2VjcmV0";
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -70,7 +71,13 @@ async fn control_ui_in_headless_chromium() {
     // The remote device below comes through a trusted proxy on loopback.
     cfg["gateway"]["trustedProxies"] = json!(["127.0.0.1"]);
     home.write_config(&cfg);
-    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    // WhatsApp's QR login with the phone simulated (no network): a file stands for the scan.
+    let gw = Gateway::start_in(
+        home,
+        &["gateway", "--port", "0"],
+        &[("OPENCLAW_TEST_WHATSAPP_LOGIN_QR", WA_QR)],
+    );
+    let wa_dir = gw.home.state_dir().join("credentials/whatsapp/default");
 
     // A remote device asks to pair; the browser approves it.
     let key = ed25519_dalek::SigningKey::from_bytes(&[41u8; 32]);
@@ -103,7 +110,8 @@ async fn control_ui_in_headless_chromium() {
         .env("E2E_CHROMIUM", &chromium)
         .env("E2E_UI_DIR", root.join("crates/gateway/control-ui"))
         .env("E2E_PENDING_REQUEST", &request_id)
-        .env("E2E_REPLY", REPLY);
+        .env("E2E_REPLY", REPLY)
+        .env("E2E_WA_SCANNED", wa_dir.join("test-scanned"));
     let out = tokio::task::spawn_blocking(move || run_bounded(node, Duration::from_secs(200)))
         .await
         .unwrap();
@@ -171,6 +179,9 @@ async fn control_ui_in_headless_chromium() {
         )
         .await;
     assert!(hist.to_string().contains(REPLY), "{hist}");
+
+    // The QR login the page showed linked the account.
+    assert!(wa_dir.join("linked").exists(), "WhatsApp was not linked");
 
     // The wrong token was tried once and never again (no reconnect storm).
     let refusals = gw

@@ -49,6 +49,8 @@ export default {
       load(false);
     }
     let waiting = false;
+    let gone = false;
+    const LOGIN_MS = 300000; // how long this page waits for a scan in all
     async function waLogin(force) {
       if (waiting) return;
       fill(qr);
@@ -57,12 +59,23 @@ export default {
       if (!r) { waMsg.textContent = ""; return; }
       waMsg.textContent = r.message || "";
       if (!r.qrDataUrl) return;
-      fill(qr, h("img", { src: r.qrDataUrl, alt: "WhatsApp login QR code", width: 264, height: 264 }));
+      let shown = r.qrDataUrl;
+      const img = h("img", { src: shown, alt: "WhatsApp login QR code", width: 264, height: 264 });
+      fill(qr, img);
       waiting = true;
-      const w = await wa.run(() => ctx.call("web.login.wait", { timeoutMs: 120000 }, { timeoutMs: 130000 }));
+      const until = Date.now() + LOGIN_MS;
+      // The gateway answers when the login ends or the QR rotates (a new one replaces the image).
+      while (!gone && Date.now() < until) {
+        const w = await wa.run(() => ctx.call("web.login.wait", { timeoutMs: 60000, currentQrDataUrl: shown }, { timeoutMs: 70000 }));
+        if (!w || gone) break;
+        waMsg.textContent = w.message || "";
+        if (w.connected) { fill(qr); load(false); break; }
+        if (w.qrDataUrl) { shown = w.qrDataUrl; img.src = shown; continue; }
+        if (!/still waiting/i.test(w.message || "")) { fill(qr); break; }
+      }
       waiting = false;
-      if (w) { waMsg.textContent = w.message || (w.connected ? "Linked." : "Not linked."); if (w.connected) { fill(qr); load(false); } }
     }
     load(false);
+    return () => { gone = true; };
   },
 };
