@@ -1,6 +1,6 @@
 // Channels: status (with a probe), start/stop/logout per account, WhatsApp QR login.
 
-import { h, fill, panel, table, fmtAgo } from "../dom.js";
+import { h, fill, panel, table, fmtAgo } from "./dom.js";
 
 export default {
   title: "Channels",

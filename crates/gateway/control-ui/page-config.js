@@ -1,7 +1,7 @@
 // Config: the raw JSON5 file in an editor; saving is config.set with the hash it was loaded at,
 // so the gateway refuses invalid text or a file changed meanwhile and nothing is written.
 
-import { h, fill, panel, kv } from "../dom.js";
+import { h, fill, panel, kv } from "./dom.js";
 
 export default {
   title: "Config",

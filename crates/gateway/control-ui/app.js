@@ -1,15 +1,15 @@
 // Control UI entry: finds the gateway and the token, owns the connection state banner, the
-// login form and the hash router; each page lives in pages/<name>.js.
+// login form and the hash router; each page lives in page-<name>.js.
 
 import { Gateway, ROLE } from "./gateway.js";
 import { h, fill } from "./dom.js";
-import overview from "./pages/overview.js";
-import chat from "./pages/chat.js";
-import sessions from "./pages/sessions.js";
-import channels from "./pages/channels.js";
-import config from "./pages/config.js";
-import logs from "./pages/logs.js";
-import devices from "./pages/devices.js";
+import overview from "./page-overview.js";
+import chat from "./page-chat.js";
+import sessions from "./page-sessions.js";
+import channels from "./page-channels.js";
+import config from "./page-config.js";
+import logs from "./page-logs.js";
+import devices from "./page-devices.js";
 
 const PAGES = { overview, chat, sessions, channels, config, logs, devices };
 const TOKEN_KEY = "openclaw.control.token.v1:";

@@ -1,6 +1,6 @@
 // Sessions: the list, a preview of each one's last messages, reset and delete.
 
-import { h, fill, panel, table, fmtAgo } from "../dom.js";
+import { h, fill, panel, table, fmtAgo } from "./dom.js";
 
 function textOf(m) {
   if (typeof m.content === "string") return m.content;

@@ -1,6 +1,6 @@
 // Overview: who the gateway is (hello-ok, status), its health, channels and presence, live.
 
-import { h, fill, panel, kv, table, fmtDuration, fmtAgo, fmtTime } from "../dom.js";
+import { h, fill, panel, kv, table, fmtDuration, fmtAgo, fmtTime } from "./dom.js";
 
 export default {
   title: "Overview",

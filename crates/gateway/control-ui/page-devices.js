@@ -1,7 +1,7 @@
 // Devices & nodes: device pairing requests (approve/reject) and paired devices; nodes, their
 // descriptions and their pending command surfaces. Refreshed on pairing events.
 
-import { h, fill, panel, table, short, fmtAgo } from "../dom.js";
+import { h, fill, panel, table, short, fmtAgo } from "./dom.js";
 
 export default {
   title: "Devices & nodes",

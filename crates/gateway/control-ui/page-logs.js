@@ -1,6 +1,6 @@
 // Logs: the gateway's log file, tailed by polling logs.tail with its cursor.
 
-import { h, fill, panel } from "../dom.js";
+import { h, fill, panel } from "./dom.js";
 
 const POLL_MS = 2000;
 const MAX_LINES = 2000;

@@ -1,6 +1,6 @@
 // Chat: WebChat over chat.history / chat.send / chat.abort with the streamed `chat` events.
 
-import { h, fill, panel, uuid } from "../dom.js";
+import { h, fill, panel, uuid } from "./dom.js";
 
 const SESSION_KEY = "openclaw.control.session.v1";
 
