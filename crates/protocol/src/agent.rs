@@ -154,6 +154,13 @@ pub struct SessionsListParams {
     pub agent_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<String>,
+    /// Rows to skip before `limit` (2026.9 pagination).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u32>,
+    /// Only sessions of agents present in the config (2026.9; ours always are: the agent is
+    /// resolved against the config first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configured_agents_only: Option<bool>,
 }
 
 /// `sessions.reset` params.

@@ -385,6 +385,14 @@ pub(crate) fn sessions_list<'a>(
                 p.active_minutes
                     .is_none_or(|m| now.saturating_sub(e.updated_at) <= m.saturating_mul(60_000))
             })
+            .filter(|(_, e)| {
+                p.label
+                    .as_deref()
+                    .is_none_or(|l| e.label.as_deref() == Some(l))
+                    && p.spawned_by
+                        .as_deref()
+                        .is_none_or(|s| e.spawned_by.as_deref() == Some(s))
+            })
             .filter(|(k, e)| {
                 p.search.as_deref().is_none_or(|s| {
                     let s = s.to_ascii_lowercase();
@@ -403,6 +411,7 @@ pub(crate) fn sessions_list<'a>(
                 row["kind"] = json!(session_kind(&k));
                 row
             })
+            .skip(p.offset.unwrap_or(0) as usize)
             .collect();
         if let Some(limit) = p.limit {
             rows.truncate(limit as usize);
