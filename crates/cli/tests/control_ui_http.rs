@@ -83,9 +83,23 @@ fn embedded_dir() -> PathBuf {
     ))
 }
 
+/// `hello-ok.server.controlUiBuildSource` of a v4 connect: a configured build must not be told by
+/// our build id that the server changed (the reference UI would ask for a refresh forever).
+fn build_source(gw: &Gateway) -> String {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (_raw, hello) = connected(&gw.url(), &["operator.read"]).await;
+        hello["server"]["controlUiBuildSource"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    })
+}
+
 #[test]
 fn the_embedded_ui_is_served_at_the_root_with_its_headers() {
     let gw = Gateway::start();
+    assert_eq!(build_source(&gw), "bundled");
     let html = assert_shell(&http_get(gw.port, "GET", "/", &[]), "");
     assert!(html.contains("data-openclaw-control-ui-build-id=\""));
     // Client routes get the same shell; HEAD answers without a body.
@@ -194,6 +208,7 @@ fn a_root_directory_replaces_the_bundle() {
     std::os::unix::fs::symlink(root.join("assets/app-1.js"), root.join("inside.js")).unwrap();
 
     let gw = start(json!({"root": root}));
+    assert_eq!(build_source(&gw), "configured");
     let html = assert_shell(&http_get(gw.port, "GET", "/", &[]), "");
     assert!(html.contains("data-openclaw-control-ui-build-id=\"theirs\""));
     assert!(html.contains("src=\"/assets/app-1.js\""));
