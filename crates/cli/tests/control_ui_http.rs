@@ -303,3 +303,24 @@ fn a_disabled_ui_is_not_served() {
         assert_eq!(http_get(gw.port, "GET", path, &[]).status, 404, "{path}");
     }
 }
+
+#[tokio::test]
+async fn control_ui_settings_apply_without_a_restart() {
+    let gw = start(json!({}));
+    assert_eq!(http_get(gw.port, "GET", "/", &[]).status, 200);
+    let mut cfg = token_config(&gw.home);
+    cfg["gateway"]["controlUi"] = json!({"basePath": "/next"});
+    gw.home.write_config(&cfg);
+    // `/` leaves the UI once the base path moves.
+    wait_for("the new base path", || {
+        http_get(gw.port, "GET", "/", &[]).status == 404
+    })
+    .await;
+    assert_shell(&http_get(gw.port, "GET", "/next/", &[]), "/next");
+    cfg["gateway"]["controlUi"] = json!({"basePath": "/next", "enabled": false});
+    gw.home.write_config(&cfg);
+    wait_for("the UI to be switched off", || {
+        http_get(gw.port, "GET", "/next/", &[]).status == 404
+    })
+    .await;
+}
