@@ -152,6 +152,61 @@ async fn agent_reset_commands_need_admin() {
     assert_eq!(res["ok"], true, "{res}");
 }
 
+/// `sessions.list` takes the filters the reference's 2026.9 Control UI sends (`archived`,
+/// `hasBoard`, `spawnedBy`, `label`, `offset`, `configuredAgentsOnly`) and applies them.
+#[tokio::test]
+async fn sessions_list_applies_the_control_ui_filters() {
+    let home = Home::new();
+    home.write_config(&token_config(&home));
+    let dir = home.state_dir().join("agents/main/sessions");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("sessions.json"),
+        json!({
+            "agent:main:old": {"sessionId": "11111111-1111-4111-8111-111111111111",
+                               "updatedAt": 1, "archivedAt": 2},
+            "agent:main:live": {"sessionId": "22222222-2222-4222-8222-222222222222",
+                                "updatedAt": 3, "label": "work"},
+            "agent:main:sub": {"sessionId": "33333333-3333-4333-8333-333333333333",
+                               "updatedAt": 4, "spawnedBy": "agent:main:main"},
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let gw = Gateway::start_in(home, &["gateway", "--port", "0"], &[]);
+    let (mut c, _) = connected(&gw.url(), READ).await;
+    let mut keys = async |params: Value| -> Vec<String> {
+        let res = c.req("l", "sessions.list", Some(params)).await;
+        assert_eq!(res["ok"], true, "{res}");
+        let mut k: Vec<String> = res["payload"]["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["key"].as_str().unwrap().to_string())
+            .collect();
+        k.sort();
+        k
+    };
+    assert_eq!(
+        keys(json!({"configuredAgentsOnly": true})).await,
+        ["agent:main:live", "agent:main:sub"]
+    );
+    assert_eq!(keys(json!({"archived": true})).await, ["agent:main:old"]);
+    assert_eq!(keys(json!({"archived": "all"})).await.len(), 3);
+    assert!(keys(json!({"hasBoard": true})).await.is_empty());
+    assert_eq!(keys(json!({"hasBoard": false})).await.len(), 2);
+    assert_eq!(
+        keys(json!({"spawnedBy": "agent:main:main"})).await,
+        ["agent:main:sub"]
+    );
+    assert_eq!(keys(json!({"label": "work"})).await, ["agent:main:live"]);
+    assert_eq!(keys(json!({"offset": 1, "limit": 5})).await.len(), 1);
+    let res = c
+        .req("b", "sessions.list", Some(json!({"archived": "some"})))
+        .await;
+    assert_eq!(res["ok"], false, "{res}");
+}
+
 #[tokio::test]
 async fn sessions_delete_of_an_archived_session_needs_only_write() {
     let home = Home::new();

@@ -83,9 +83,23 @@ fn embedded_dir() -> PathBuf {
     ))
 }
 
+/// `hello-ok.server.controlUiBuildSource` of a v4 connect: a configured build must not be told by
+/// our build id that the server changed (the reference UI would ask for a refresh forever).
+fn build_source(gw: &Gateway) -> String {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let (_raw, hello) = connected(&gw.url(), &["operator.read"]).await;
+        hello["server"]["controlUiBuildSource"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    })
+}
+
 #[test]
 fn the_embedded_ui_is_served_at_the_root_with_its_headers() {
     let gw = Gateway::start();
+    assert_eq!(build_source(&gw), "bundled");
     let html = assert_shell(&http_get(gw.port, "GET", "/", &[]), "");
     assert!(html.contains("data-openclaw-control-ui-build-id=\""));
     // Client routes get the same shell; HEAD answers without a body.
@@ -194,6 +208,7 @@ fn a_root_directory_replaces_the_bundle() {
     std::os::unix::fs::symlink(root.join("assets/app-1.js"), root.join("inside.js")).unwrap();
 
     let gw = start(json!({"root": root}));
+    assert_eq!(build_source(&gw), "configured");
     let html = assert_shell(&http_get(gw.port, "GET", "/", &[]), "");
     assert!(html.contains("data-openclaw-control-ui-build-id=\"theirs\""));
     assert!(html.contains("src=\"/assets/app-1.js\""));
@@ -287,4 +302,25 @@ fn a_disabled_ui_is_not_served() {
     for path in ["/", "/chat", "/style.css", "/control-ui-config.json"] {
         assert_eq!(http_get(gw.port, "GET", path, &[]).status, 404, "{path}");
     }
+}
+
+#[tokio::test]
+async fn control_ui_settings_apply_without_a_restart() {
+    let gw = start(json!({}));
+    assert_eq!(http_get(gw.port, "GET", "/", &[]).status, 200);
+    let mut cfg = token_config(&gw.home);
+    cfg["gateway"]["controlUi"] = json!({"basePath": "/next"});
+    gw.home.write_config(&cfg);
+    // `/` leaves the UI once the base path moves.
+    wait_for("the new base path", || {
+        http_get(gw.port, "GET", "/", &[]).status == 404
+    })
+    .await;
+    assert_shell(&http_get(gw.port, "GET", "/next/", &[]), "/next");
+    cfg["gateway"]["controlUi"] = json!({"basePath": "/next", "enabled": false});
+    gw.home.write_config(&cfg);
+    wait_for("the UI to be switched off", || {
+        http_get(gw.port, "GET", "/next/", &[]).status == 404
+    })
+    .await;
 }

@@ -108,9 +108,11 @@ impl ConnectOptions {
                 id: self.client_id,
                 display_name: self.display_name.clone(),
                 version: self.client_version.clone(),
+                build_id: None,
                 platform: self.platform.clone(),
                 device_family: self.device_family.clone(),
                 model_identifier: self.model_identifier.clone(),
+                time_zone: None,
                 mode: self.client_mode,
                 instance_id: self.instance_id.clone(),
             },
@@ -125,6 +127,9 @@ impl ConnectOptions {
             locale: None,
             user_agent: None,
             transports: None,
+            computer_use: None,
+            worker_runs: None,
+            model_catalog: None,
         }
     }
 }

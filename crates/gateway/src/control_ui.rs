@@ -90,6 +90,16 @@ fn ui_settings(state: &AppState) -> UiSettings {
     }
 }
 
+/// `hello-ok.server.controlUiBuildSource` (v4): `configured` when `gateway.controlUi.root` serves
+/// another UI build, so that build does not take our build id for a newer server and ask for a
+/// refresh; `bundled` for the embedded UI.
+pub fn build_source(state: &AppState) -> &'static str {
+    match ui_settings(state).source {
+        Source::Root(_) => "configured",
+        Source::Embedded => "bundled",
+    }
+}
+
 /// `""` for the root, else `/x` (leading slash, no trailing slash).
 pub fn normalize_base_path(raw: &str) -> String {
     let t = raw.trim().trim_matches('/');

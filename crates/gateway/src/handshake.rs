@@ -388,6 +388,7 @@ fn build_hello(
             host: None,
             build_id: Some(format!("{}-rust", state.version)),
             boot_id: Some(state.boot_id.clone()),
+            control_ui_build_source: Some(crate::control_ui::build_source(state).to_string()),
             conn_id: peer.conn_id.clone(),
         }
     } else {
@@ -397,6 +398,7 @@ fn build_hello(
             host: Some(state.hostname.clone()),
             build_id: None,
             boot_id: None,
+            control_ui_build_source: None,
             conn_id: peer.conn_id.clone(),
         }
     };

@@ -154,6 +154,33 @@ pub struct SessionsListParams {
     pub agent_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub search: Option<String>,
+    /// Rows to skip before `limit` (2026.9 pagination).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u32>,
+    /// Only sessions of agents present in the config (2026.9; ours always are: the agent is
+    /// resolved against the config first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub configured_agents_only: Option<bool>,
+    /// `true` lists archived sessions, `"all"` both, `false`/absent the live ones (2026.9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived: Option<Archived>,
+    /// Rows with (`true`) or without (`false`) a session dashboard; we keep none (2026.9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_board: Option<bool>,
+}
+
+/// `sessions.list.archived`: a flag or `"all"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Archived {
+    Flag(bool),
+    All(ArchivedAll),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchivedAll {
+    All,
 }
 
 /// `sessions.reset` params.

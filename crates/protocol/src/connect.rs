@@ -107,11 +107,19 @@ pub struct ClientInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
     pub version: String,
+    /// v4 (2026.9): the client's build id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 96))]
+    pub build_id: Option<String>,
     pub platform: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_family: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_identifier: Option<String>,
+    /// v4 (2026.9): the client's self-reported IANA time zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub time_zone: Option<String>,
     pub mode: ClientMode,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_id: Option<String>,
@@ -190,6 +198,14 @@ pub struct ConnectParams {
     pub user_agent: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transports: Option<Vec<Transport>>,
+    /// v4 (2026.9) declarations we accept and do not act on: Computer Use, the legacy
+    /// worker-run envelope of node hosts, and the initial model-catalog read scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub computer_use: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_runs: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_catalog: Option<serde_json::Value>,
 }
 
 /// Operator scopes.

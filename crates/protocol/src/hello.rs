@@ -26,6 +26,9 @@ pub struct ServerInfo {
     pub build_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boot_id: Option<String>,
+    /// v4: `bundled` or `configured` (which Control UI build the gateway serves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_ui_build_source: Option<String>,
     pub conn_id: String,
 }
 

@@ -50,6 +50,12 @@ fn real_connect_frames_parse() {
         let frame = parse_request(&raw).expect(key);
         parse_params::<ConnectParams>("connect", frame.params.as_ref()).expect(key);
     }
+    // The reference's 2026.9.6 Control UI (recorded against our gateway serving its assets)
+    // adds `client.buildId` and `client.timeZone`.
+    let raw = std::fs::read(format!("{dir}/control_ui_2026_9_6_connect.json")).unwrap();
+    let frame = parse_request(&raw).expect("control ui connect");
+    let p = parse_params::<ConnectParams>("connect", frame.params.as_ref()).expect("control ui");
+    assert_eq!(p.client.time_zone.as_deref(), Some("UTC"));
     // openclaw-node sends commands/permissions/locale/userAgent and a v2-signed device.
     for line in std::fs::read_to_string(format!("{dir}/f_openclaw_node_client.jsonl"))
         .unwrap()

@@ -6,7 +6,7 @@ use crate::sync::LockExt;
 use std::time::Duration;
 
 use openclaw_agent::{SessionStore, Transcript, canonical_session_key};
-use openclaw_protocol::agent::names;
+use openclaw_protocol::agent::{Archived, names};
 use openclaw_protocol::connect::scopes;
 use openclaw_protocol::schema::parse_params;
 use openclaw_protocol::{
@@ -385,6 +385,21 @@ pub(crate) fn sessions_list<'a>(
                 p.active_minutes
                     .is_none_or(|m| now.saturating_sub(e.updated_at) <= m.saturating_mul(60_000))
             })
+            .filter(|(_, e)| match p.archived {
+                None | Some(Archived::Flag(false)) => !e.is_archived(),
+                Some(Archived::Flag(true)) => e.is_archived(),
+                Some(Archived::All(_)) => true,
+            })
+            // No session has a dashboard here.
+            .filter(|_| p.has_board != Some(true))
+            .filter(|(_, e)| {
+                p.label
+                    .as_deref()
+                    .is_none_or(|l| e.label.as_deref() == Some(l))
+                    && p.spawned_by
+                        .as_deref()
+                        .is_none_or(|s| e.spawned_by.as_deref() == Some(s))
+            })
             .filter(|(k, e)| {
                 p.search.as_deref().is_none_or(|s| {
                     let s = s.to_ascii_lowercase();
@@ -403,6 +418,7 @@ pub(crate) fn sessions_list<'a>(
                 row["kind"] = json!(session_kind(&k));
                 row
             })
+            .skip(p.offset.unwrap_or(0) as usize)
             .collect();
         if let Some(limit) = p.limit {
             rows.truncate(limit as usize);
