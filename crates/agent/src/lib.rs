@@ -25,7 +25,8 @@ pub mod workspace;
 pub use error::AgentError;
 pub use messages::{AgentMessage, ContentPart, Usage, now_ms};
 pub use models::{
-    Api, DEFAULT_MODEL_REF, ModelInfo, ModelRef, ProviderConfig, Providers, model_chain,
+    Api, DEFAULT_MODEL_REF, ModelInfo, ModelRef, ProviderConfig, Providers, builtin_env_var,
+    model_chain,
 };
 pub use provider::{
     CancelToken, ChatRequest, ProviderClient, ProviderError, StreamEvent, ToolSpec,

@@ -189,6 +189,11 @@ const BUILTINS: &[(&str, &str, Api, &str)] = &[
     ),
 ];
 
+/// The env var a built-in provider reads its key from (`models status` reports it).
+pub fn builtin_env_var(provider: &str) -> Option<&'static str> {
+    BUILTINS.iter().find(|b| b.0 == provider).map(|b| b.3)
+}
+
 /// Local Ollama needs no key; requests carry this placeholder when `OLLAMA_API_KEY` is unset.
 const OLLAMA_PLACEHOLDER_KEY: &str = "ollama-local";
 

@@ -2,6 +2,7 @@
 //! Exit codes are decided here and nowhere else.
 
 mod agent_cmd;
+mod agents_cmd;
 mod channels_cmd;
 mod config_cmd;
 mod dashboard;
@@ -10,11 +11,13 @@ mod devices_cmd;
 mod doctor;
 mod error;
 mod logs;
+mod models_cmd;
 mod node_host;
 mod nodes_cmd;
 mod probe;
 mod rpc;
 mod service_cmd;
+mod sessions_cmd;
 mod status;
 mod table;
 
@@ -72,6 +75,12 @@ enum Command {
     Node(node_host::NodeCmd),
     /// Print the Control UI URL with the token (and open it in a browser unless --no-open).
     Dashboard(dashboard::DashboardArgs),
+    /// List the stored sessions (newest first).
+    Sessions(sessions_cmd::SessionsArgs),
+    /// The configured agents.
+    Agents(agents_cmd::AgentsCmd),
+    /// Models: list, status, set the default.
+    Models(models_cmd::ModelsCmd),
 }
 
 #[derive(Args, Debug)]
@@ -307,6 +316,9 @@ fn run(cli: Cli) -> Outcome {
         Command::Nodes(c) => rt.block_on(nodes_cmd::run(&paths, dev, c)),
         Command::Node(n) => rt.block_on(node_host::node(&paths, n)),
         Command::Dashboard(d) => dashboard::run(&paths, dev, d),
+        Command::Sessions(a) => rt.block_on(sessions_cmd::run(&paths, dev, a)),
+        Command::Agents(c) => rt.block_on(agents_cmd::run(&paths, dev, c)),
+        Command::Models(c) => rt.block_on(models_cmd::run(&paths, dev, c)),
     };
     // Do not wait for lingering tasks (open sockets, timers) on the way out.
     rt.shutdown_timeout(std::time::Duration::from_millis(100));

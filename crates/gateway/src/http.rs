@@ -18,7 +18,7 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::conn::{self, Upgrade};
-use crate::http_api::{OpenAiEndpoint, openai_route};
+use crate::http_api::{OpenAiEndpoint, models_route, openai_route};
 use crate::state::AppState;
 
 pub fn router(state: Arc<AppState>) -> Router {
@@ -35,6 +35,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             openai_route(OpenAiEndpoint::ChatCompletions),
         )
         .route("/v1/responses", openai_route(OpenAiEndpoint::Responses))
+        .route("/v1/models", models_route())
+        .route("/v1/models/{*id}", models_route())
         .route("/tools/invoke", post(crate::http_api::tools_invoke));
     r.fallback(fallback)
         .layer(axum::middleware::map_response(security_headers))

@@ -104,6 +104,7 @@ impl Registry {
         methods::nodes::register(&mut methods);
         methods::canvas::register(&mut methods);
         methods::agents::register(&mut methods);
+        methods::tools::register(&mut methods);
         methods::session_events::register(&mut methods);
         methods::ui::register(&mut methods);
         methods::web::register(&mut methods);

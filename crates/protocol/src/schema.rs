@@ -94,6 +94,8 @@ fn register_all(g: &mut SchemaGenerator) {
     g.subschema_for::<ui::WebLoginStartParams>();
     g.subschema_for::<ui::WebLoginWaitParams>();
     g.subschema_for::<ui::WebLoginResult>();
+    g.subschema_for::<tools::ToolsCatalogParams>();
+    g.subschema_for::<tools::ToolsCatalogResult>();
 }
 
 /// The whole protocol schema: `{"$schema", "title", "$defs": {TypeName: schema…}}`.

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 pub use error::{IoOp, ToolError};
 pub use fs::{READ_MAX_BYTES, WRITE_MAX_BYTES, resolve_in_workspace};
-pub use policy::ToolPolicy;
+pub use policy::{PROFILES, ToolPolicy, default_profiles};
 
 use crate::provider::ToolSpec;
 

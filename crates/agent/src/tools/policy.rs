@@ -78,6 +78,19 @@ fn profile(name: &str) -> Option<Vec<String>> {
     Some(list.iter().map(|s| s.to_string()).collect())
 }
 
+/// The profiles that restrict (`full` does not), in the order clients list them.
+pub const PROFILES: &[&str] = &["minimal", "coding", "messaging"];
+
+/// The profiles whose base includes tool `name` (`tools.catalog`'s `defaultProfiles`), read
+/// from the same table the policy applies.
+pub fn default_profiles(name: &str) -> Vec<&'static str> {
+    PROFILES
+        .iter()
+        .copied()
+        .filter(|p| profile(p).is_some_and(|list| list.iter().any(|e| matches(e, name))))
+        .collect()
+}
+
 /// Glob with `*` only, ASCII case-insensitive.
 fn glob(pattern: &str, name: &str) -> bool {
     let p = pattern.as_bytes();
@@ -242,6 +255,16 @@ mod tests {
         assert!(!p.allows("exec"));
         assert!(ToolPolicy::from_config(None).allows("anything"));
         assert!(!ToolPolicy::from_config(Some(&tools(json!({"deny": ["*"]})))).allows("read"));
+    }
+
+    #[test]
+    fn default_profiles_follow_the_profile_table() {
+        assert_eq!(default_profiles("read"), vec!["coding"]);
+        assert_eq!(
+            default_profiles("session_status"),
+            vec!["minimal", "coding", "messaging"]
+        );
+        assert!(default_profiles("browser").is_empty());
     }
 
     #[test]

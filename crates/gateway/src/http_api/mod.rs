@@ -1,6 +1,6 @@
 //! The OpenAI-compatible and automation HTTP endpoints on the gateway port:
 //! `POST /v1/chat/completions` and `POST /v1/responses` (JSON or SSE; each off unless
-//! `gateway.http.endpoints.<name>.enabled`), `POST /tools/invoke` (always on), and hooks
+//! `gateway.http.endpoints.<name>.enabled`), `GET /v1/models[/{id}]` (while either is on), `POST /tools/invoke` (always on), and hooks
 //! (`hooks.enabled`: `/hooks/wake`, `/hooks/agent`, hook-token auth). Every request passes
 //! `http_gate` (cross-site refusal, lockout, constant-time secret check) before its bounded body
 //! is read. Failures become responses in one place: [`ApiError`] through `http_gate::error`.
@@ -22,7 +22,7 @@ use crate::http_gate::{self, Style};
 use crate::state::AppState;
 
 pub use hooks::{hooks, is_hook_path};
-pub use openai::{OpenAiEndpoint, openai_route};
+pub use openai::{OpenAiEndpoint, models_route, openai_route};
 pub use tools::tools_invoke;
 
 /// Body caps.

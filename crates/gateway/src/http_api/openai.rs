@@ -1,6 +1,7 @@
 //! `POST /v1/chat/completions` and what the OpenAI-style endpoints share: the request front
 //! (enabled, gate, bounded JSON body), the conversation split into one agent turn, and the run
-//! it starts (agent from the model name or header, session from header, `user`, or none).
+//! it starts (agent from the model name or header, session from header, `user`, or none);
+//! also `GET /v1/models[/{id}]`, the model ids those endpoints accept (one per agent).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,12 +11,12 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, post};
+use axum::routing::{MethodRouter, get, post};
 use openclaw_protocol::AgentFinal;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::sse::{SseEvent, stream_run};
+use super::sse::{RunEnd, SseEvent, stream_run};
 use super::{ApiError, CHAT_BODY_LIMIT, endpoint_enabled, json_response, not_found};
 use crate::http_gate::{self, Secret, Style};
 use crate::runs::{Run, RunSpec, Runs, Submitted};
@@ -290,7 +291,7 @@ async fn completions(
         move |ev| match ev {
             SseEvent::Start => chunk(json!({"role": "assistant"}), Value::Null),
             SseEvent::Delta(d) => chunk(json!({"content": d}), Value::Null),
-            SseEvent::End { ok, error } => {
+            SseEvent::End(RunEnd { ok, error, .. }) => {
                 let mut out = String::new();
                 if !ok {
                     let err = http_gate::error_body(
@@ -308,4 +309,114 @@ async fn completions(
             }
         },
     ))
+}
+
+/// The model id that names the default agent (as do `openclaw/default` and no model at all).
+const OPENCLAW_MODEL_ID: &str = "openclaw";
+const OPENCLAW_DEFAULT_MODEL_ID: &str = "openclaw/default";
+
+/// The ids `GET /v1/models` lists, in the reference's order: `openclaw`, `openclaw/default`,
+/// then `openclaw/<agentId>` for the default agent and every configured one (no duplicates).
+fn model_ids(state: &AppState) -> Vec<String> {
+    let (ids, default) = crate::agents::agents(state);
+    let mut out = vec![
+        OPENCLAW_MODEL_ID.to_string(),
+        OPENCLAW_DEFAULT_MODEL_ID.to_string(),
+    ];
+    for id in std::iter::once(default).chain(ids) {
+        let m = format!("openclaw/{id}");
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    out
+}
+
+/// Whether `id` is shaped like a model id the endpoints accept: `openclaw`, `openclaw/default`,
+/// `openclaw/<agent>`, `openclaw:<agent>` or `agent:<agent>` (agent ids as the reference's:
+/// an ASCII letter or digit, then up to 63 of letters, digits, `_`, `-`).
+fn is_model_id(id: &str) -> bool {
+    let lower = id.trim().to_ascii_lowercase();
+    if lower == OPENCLAW_MODEL_ID || lower == OPENCLAW_DEFAULT_MODEL_ID {
+        return true;
+    }
+    let Some(agent) = ["openclaw/", "openclaw:", "agent:"]
+        .iter()
+        .find_map(|p| lower.strip_prefix(p))
+    else {
+        return false;
+    };
+    let mut chars = agent.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && agent.len() <= 64
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn model_object(id: &str) -> Value {
+    json!({"id": id, "object": "model", "created": 0, "owned_by": "openclaw", "permission": []})
+}
+
+/// `GET /v1/models` and `GET /v1/models/{id}`: served while either OpenAI-compatible endpoint
+/// is enabled (else 404, as those are), behind the same gate and secret; any other method 405.
+pub fn models_route() -> MethodRouter<Arc<AppState>> {
+    get(
+        |State(state): State<Arc<AppState>>,
+         ConnectInfo(peer): ConnectInfo<SocketAddr>,
+         uri: axum::http::Uri,
+         headers: HeaderMap| async move { models(&state, peer, uri.path(), &headers).await },
+    )
+    .fallback(|State(state): State<Arc<AppState>>| async move {
+        if !models_enabled(&state) {
+            return not_found();
+        }
+        let mut r = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request_error",
+            "Method Not Allowed",
+        )
+        .into_response();
+        r.headers_mut().insert(
+            axum::http::header::ALLOW,
+            axum::http::HeaderValue::from_static("GET"),
+        );
+        r
+    })
+}
+
+fn models_enabled(state: &AppState) -> bool {
+    endpoint_enabled(state, OpenAiEndpoint::ChatCompletions.config_name())
+        || endpoint_enabled(state, OpenAiEndpoint::Responses.config_name())
+}
+
+async fn models(state: &AppState, peer: SocketAddr, path: &str, headers: &HeaderMap) -> Response {
+    if !models_enabled(state) {
+        return not_found();
+    }
+    if let Err(r) = http_gate::authorize(state, peer, headers, Secret::Gateway, Style::OpenAi).await
+    {
+        return r;
+    }
+    let ids = model_ids(state);
+    let Some(raw) = path.strip_prefix("/v1/models/") else {
+        let data: Vec<Value> = ids.iter().map(|id| model_object(id)).collect();
+        return json_response(StatusCode::OK, json!({"object": "list", "data": data}));
+    };
+    let Ok(id) = String::from_utf8(crate::static_files::percent_decode(raw)) else {
+        return ApiError::invalid_request("Invalid model id encoding.").into_response();
+    };
+    if id.is_empty() {
+        return ApiError::invalid_request("Missing model id.").into_response();
+    }
+    if !is_model_id(&id) {
+        return ApiError::invalid_request("Invalid model id.").into_response();
+    }
+    if !ids.iter().any(|m| *m == id) {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            format!("Model '{id}' not found."),
+        )
+        .into_response();
+    }
+    json_response(StatusCode::OK, model_object(&id))
 }

@@ -10,14 +10,25 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc;
 
+use openclaw_protocol::UsageTotals;
+
 use super::ApiError;
 use crate::runs::Run;
+
+/// How a streamed run ended, as the endpoints render it.
+pub(super) struct RunEnd {
+    pub ok: bool,
+    /// The run was aborted (`chat.abort`, the session's `/stop`), not failed.
+    pub aborted: bool,
+    pub error: Option<String>,
+    pub usage: UsageTotals,
+}
 
 /// What an endpoint renders into SSE bytes.
 pub(super) enum SseEvent {
     Start,
     Delta(String),
-    End { ok: bool, error: Option<String> },
+    End(RunEnd),
 }
 
 /// A `200 text/event-stream` response streaming `run`: the start event, every delta from
@@ -71,11 +82,21 @@ fn stream_body(
             }
         }
         let result = run.wait(Duration::from_secs(660)).await;
-        let (ok, error) = match result {
-            Some(r) => (r.ok, r.error.map(|e| e.message)),
-            None => (false, Some("agent run did not finish".into())),
+        let end = match result {
+            Some(r) => RunEnd {
+                ok: r.ok,
+                aborted: r.aborted,
+                usage: r.payload.usage().copied().unwrap_or_default(),
+                error: r.error.map(|e| e.message),
+            },
+            None => RunEnd {
+                ok: false,
+                aborted: false,
+                error: Some("agent run did not finish".into()),
+                usage: UsageTotals::default(),
+            },
         };
-        let _ = tx.send(Ok(render(SseEvent::End { ok, error }))).await;
+        let _ = tx.send(Ok(render(SseEvent::End(end)))).await;
     });
     Body::from_stream(receiver_stream(out_rx))
 }

@@ -10,5 +10,6 @@ pub mod logs;
 pub mod nodes;
 pub mod session_events;
 pub mod system;
+pub mod tools;
 pub mod ui;
 pub mod web;
