@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use openclaw_testkit::{FakeAnthropic, FakeOpenAi, Script};
+use openclaw_testkit::{FakeAnthropic, FakeOpenAi};
 use serde_json::{Value, json};
 
 const OP: &[&str] = &["operator.admin", "operator.read", "operator.write"];
@@ -409,10 +409,16 @@ async fn the_next_run_uses_the_patched_model_and_unknown_models_are_refused() {
     assert_eq!(claude.requests().len(), 1);
 }
 
-/// Connects as a WebChat client (`webchat-ui`, same-origin, shared token, paired device).
+/// Connects as client `id` in `mode` (shared token, a device paired silently on loopback).
 async fn webchat_connect(gw: &Gateway, id: &str, mode: &str, seed: u8) -> Raw {
+    // Browsers send their Origin; a native client in webchat mode does not.
     let origin = format!("http://127.0.0.1:{}", gw.port);
-    let (mut raw, ch) = Raw::open_with(&gw.url(), &[("origin", &origin)]).await;
+    let headers: &[(&str, &str)] = if id.contains("ui") {
+        &[("origin", &origin)]
+    } else {
+        &[]
+    };
+    let (mut raw, ch) = Raw::open_with(&gw.url(), headers).await;
     let nonce = ch["payload"]["nonce"].as_str().unwrap().to_string();
     let mut p = connect_params(Some(TOKEN), OP);
     p["client"]["id"] = json!(id);
