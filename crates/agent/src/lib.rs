@@ -7,11 +7,13 @@
 //! sockets are outbound HTTP(S) connections to model providers (one shared `reqwest` client,
 //! rustls only). Files it writes are 0600 in 0700 directories.
 //!
-//! Map: [`models`] (config → providers, model refs) · [`messages`] (transcript message shapes) ·
+//! Map: [`models`] (config → providers, model refs) · [`catalog`] (models clients see, model
+//! choices) · [`messages`] (transcript message shapes) ·
 //! [`provider`] (streaming completions, retries) · [`runner`] (turn + tool loop + fallback) ·
 //! [`tools`] (built-in tools, policy) · [`transcript`] (JSONL) · [`sessions`] (`sessions.json`) ·
 //! [`workspace`] (system prompt).
 
+pub mod catalog;
 pub mod error;
 pub mod messages;
 pub mod models;
@@ -22,6 +24,7 @@ pub mod tools;
 pub mod transcript;
 pub mod workspace;
 
+pub use catalog::{Catalog, CatalogModel, ModelChoiceError};
 pub use error::AgentError;
 pub use messages::{AgentMessage, ContentPart, Usage, now_ms};
 pub use models::{

@@ -70,6 +70,33 @@ pub struct SessionEntry {
     pub aborted_last_run: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spawned_by: Option<String>,
+    // Session settings `sessions.patch` writes (agent.md §4.3); `None` = not set (defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fast_mode: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_level: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_level: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_usage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elevated_level: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec_host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec_security: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec_ask: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec_node: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spawn_depth: Option<u32>,
+    /// `allow` | `deny`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_policy: Option<String>,
+    /// `mention` | `always`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_activation: Option<String>,
     /// Everything else (`origin`, `deliveryContext`, `skillsSnapshot` …), kept verbatim.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -310,6 +337,42 @@ impl SessionStore {
         Ok(Some(entry))
     }
 
+    /// Applies `f` to the entry of `key`, creating the entry first (new `sessionId`) when
+    /// there is none, and saves it — one read-modify-write under the lock, so a concurrent
+    /// writer cannot slip between the creation and the change. `f` decides about `updatedAt`.
+    pub fn upsert(
+        &self,
+        key: &str,
+        f: impl FnOnce(&mut SessionEntry),
+    ) -> std::io::Result<SessionEntry> {
+        let key = key.to_lowercase();
+        let _g = self.guard();
+        let mut index = self.load();
+        let mut entry = match index.map.get(&key).and_then(parse_entry) {
+            Some(e) if !e.session_id.is_empty() => e,
+            _ => {
+                let fresh = self.new_entry();
+                // Keep whatever an unusable old row carried besides the broken fields.
+                let mut value = serde_json::to_value(&fresh).map_err(std::io::Error::other)?;
+                if let (Some(Value::Object(old)), Value::Object(new)) =
+                    (index.map.get(&key), &mut value)
+                {
+                    for (k, v) in old {
+                        new.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+                parse_entry(&value).unwrap_or(fresh)
+            }
+        };
+        f(&mut entry);
+        index.map.insert(
+            key,
+            serde_json::to_value(&entry).map_err(std::io::Error::other)?,
+        );
+        self.save(&index)?;
+        Ok(entry)
+    }
+
     /// All readable entries, most recently updated first.
     pub fn list(&self) -> Vec<(String, SessionEntry)> {
         let _g = self.guard();
@@ -447,6 +510,27 @@ mod tests {
             canonical_session_key("main", "ops", "work"),
             "agent:ops:work"
         );
+    }
+
+    #[test]
+    fn upsert_creates_then_changes_and_keeps_unknown_fields() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SessionStore::open(dir.path(), "main");
+        let e = store
+            .upsert("agent:main:x", |e| e.label = Some("one".into()))
+            .unwrap();
+        assert!(!e.session_id.is_empty());
+        let path = store.index_path();
+        let mut raw: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        raw["agent:main:x"]["custom"] = Value::from(7);
+        std::fs::write(&path, serde_json::to_vec(&raw).unwrap()).unwrap();
+        let again = store
+            .upsert("agent:main:x", |e| e.send_policy = Some("deny".into()))
+            .unwrap();
+        assert_eq!(again.session_id, e.session_id);
+        assert_eq!(again.label.as_deref(), Some("one"));
+        assert_eq!(again.send_policy.as_deref(), Some("deny"));
+        assert_eq!(again.extra.get("custom"), Some(&Value::from(7)));
     }
 
     #[test]

@@ -99,3 +99,15 @@ pub fn agent_of_key(state: &AppState, key: &str) -> String {
         .map(str::to_string)
         .unwrap_or_else(|| agents(state).1)
 }
+
+/// The model catalog `agent_id` sees under the current config and the process env
+/// (`models.list`, and what `sessions.patch {model}` / `/model` choices are checked against).
+pub fn model_catalog(state: &AppState, agent_id: &str) -> openclaw_agent::Catalog {
+    let loaded = state.config();
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    // A broken `models` section was refused by the config gate; an empty catalog is the honest
+    // answer should one slip through.
+    let providers = openclaw_agent::Providers::from_config(loaded.config.models.as_ref(), &env)
+        .unwrap_or_default();
+    openclaw_agent::Catalog::build(&loaded.config, &providers, agent_id)
+}

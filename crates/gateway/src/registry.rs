@@ -108,6 +108,8 @@ impl Registry {
         methods::session_events::register(&mut methods);
         methods::ui::register(&mut methods);
         methods::web::register(&mut methods);
+        methods::models::register(&mut methods);
+        methods::sessions::register(&mut methods);
         Self { methods }
     }
 

@@ -16,6 +16,7 @@ pub mod hello;
 pub mod methods;
 pub mod nodes;
 pub mod schema;
+pub mod sessions;
 pub mod tools;
 pub mod ui;
 

@@ -96,6 +96,19 @@ fn register_all(g: &mut SchemaGenerator) {
     g.subschema_for::<ui::WebLoginResult>();
     g.subschema_for::<tools::ToolsCatalogParams>();
     g.subschema_for::<tools::ToolsCatalogResult>();
+    g.subschema_for::<sessions::ModelsListParams>();
+    g.subschema_for::<sessions::ModelsListResult>();
+    g.subschema_for::<sessions::SessionsPatchParams>();
+    g.subschema_for::<sessions::SessionsPatchResult>();
+    g.subschema_for::<sessions::SessionsPreviewParams>();
+    g.subschema_for::<sessions::SessionsPreviewResult>();
+    g.subschema_for::<sessions::SessionsResolveParams>();
+    g.subschema_for::<sessions::SessionsGetParams>();
+    g.subschema_for::<sessions::SessionsCreateParams>();
+    g.subschema_for::<sessions::SessionsCompactParams>();
+    g.subschema_for::<sessions::SessionsCompactResult>();
+    g.subschema_for::<sessions::ChatInjectParams>();
+    g.subschema_for::<sessions::ChatInjectResult>();
 }
 
 /// The whole protocol schema: `{"$schema", "title", "$defs": {TypeName: schema…}}`.

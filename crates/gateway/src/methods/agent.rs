@@ -1,21 +1,21 @@
 //! Agent family: `agent` (two responses on one id: `accepted`, then the final result),
-//! `agent.wait`, `chat.send` / `chat.history` / `chat.abort`, and `sessions.list` / `reset` /
-//! `delete`.
+//! `agent.wait`, `chat.send` / `chat.history` / `chat.abort` (the session methods live in
+//! `sessions.rs`).
 
 use crate::sync::LockExt;
 use std::time::Duration;
 
 use openclaw_agent::{SessionStore, Transcript, canonical_session_key};
-use openclaw_protocol::agent::{Archived, names};
+use openclaw_protocol::agent::names;
 use openclaw_protocol::connect::scopes;
 use openclaw_protocol::schema::parse_params;
 use openclaw_protocol::{
     AgentFinal, AgentOutput, AgentOutputMeta, AgentParams, AgentWaitParams, ChatAbortParams,
     ChatEvent, ChatHistoryParams, ChatMessage, ChatSendParams, ChatState, ErrorShape, ReplyPayload,
-    SessionsDeleteParams, SessionsListParams, SessionsResetParams,
 };
 use serde_json::{Value, json};
 
+use super::sessions::{reset_reason, session_changed};
 use crate::agents::{agent_of_key, agents, reset_command, resolve_agent, session_key};
 use crate::registry::{Access, HandlerFuture, MethodCtx, MethodSpec, Reply};
 use crate::runs::{RunSpec, Runs, Submitted, run_timeout_ms, run_timeout_secs};
@@ -31,15 +31,6 @@ pub fn register(out: &mut Vec<MethodSpec>) {
         (names::CHAT_SEND, write, chat_send),
         (names::CHAT_HISTORY, read, chat_history),
         (names::CHAT_ABORT, write, chat_abort),
-        (names::SESSIONS_LIST, read, sessions_list),
-        (names::SESSIONS_RESET, admin, sessions_reset),
-        // Deleting an archived session needs only write; a live one needs admin (checked in
-        // the handler, which knows the entry).
-        (
-            names::SESSIONS_DELETE,
-            Access::AdminUnless(scopes::WRITE),
-            sessions_delete,
-        ),
         (names::SET_HEARTBEATS, admin, set_heartbeats),
         ("wake", write, wake),
     ] {
@@ -349,163 +340,6 @@ fn chat_abort<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFutur
             json!({"ok": true, "aborted": !ids.is_empty(), "runIds": ids}),
         ))
     })
-}
-
-fn session_kind(key: &str) -> &'static str {
-    if key == "global" {
-        "global"
-    } else if key == "unknown" {
-        "unknown"
-    } else if key.contains(":group:") || key.contains(":channel:") {
-        "group"
-    } else {
-        "direct"
-    }
-}
-
-pub(crate) fn sessions_list<'a>(
-    ctx: &'a MethodCtx,
-    params: Option<&'a Value>,
-) -> HandlerFuture<'a> {
-    Box::pin(async move {
-        let p = parse_params::<SessionsListParams>(names::SESSIONS_LIST, params)?;
-        let state = &ctx.state;
-        let agent_id = resolve_agent(state, p.agent_id.as_deref())?;
-        let store = SessionStore::open(&state.paths.state_dir, &agent_id);
-        let now = now_ms();
-        let mut rows: Vec<Value> = store
-            .list()
-            .into_iter()
-            .filter(|(k, _)| {
-                let kind = session_kind(k);
-                (kind != "global" || p.include_global == Some(true))
-                    && (kind != "unknown" || p.include_unknown == Some(true))
-            })
-            .filter(|(_, e)| {
-                p.active_minutes
-                    .is_none_or(|m| now.saturating_sub(e.updated_at) <= m.saturating_mul(60_000))
-            })
-            .filter(|(_, e)| match p.archived {
-                None | Some(Archived::Flag(false)) => !e.is_archived(),
-                Some(Archived::Flag(true)) => e.is_archived(),
-                Some(Archived::All(_)) => true,
-            })
-            // No session has a dashboard here.
-            .filter(|_| p.has_board != Some(true))
-            .filter(|(_, e)| {
-                p.label
-                    .as_deref()
-                    .is_none_or(|l| e.label.as_deref() == Some(l))
-                    && p.spawned_by
-                        .as_deref()
-                        .is_none_or(|s| e.spawned_by.as_deref() == Some(s))
-            })
-            .filter(|(k, e)| {
-                p.search.as_deref().is_none_or(|s| {
-                    let s = s.to_ascii_lowercase();
-                    k.contains(&s)
-                        || e.label
-                            .as_deref()
-                            .is_some_and(|l| l.to_ascii_lowercase().contains(&s))
-                        || e.display_name
-                            .as_deref()
-                            .is_some_and(|l| l.to_ascii_lowercase().contains(&s))
-                })
-            })
-            .map(|(k, e)| {
-                let mut row = serde_json::to_value(&e).unwrap_or_else(|_| json!({}));
-                row["key"] = json!(k);
-                row["kind"] = json!(session_kind(&k));
-                row
-            })
-            .skip(p.offset.unwrap_or(0) as usize)
-            .collect();
-        if let Some(limit) = p.limit {
-            rows.truncate(limit as usize);
-        }
-        let path = store.dir().join("sessions.json");
-        Ok(Reply::Json(json!({
-            "ts": now,
-            "path": path.to_string_lossy(),
-            "count": rows.len(),
-            "defaults": {"modelProvider": null, "model": null, "contextTokens": null},
-            "sessions": rows,
-        })))
-    })
-}
-
-fn sessions_reset<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
-    Box::pin(async move {
-        let p = parse_params::<SessionsResetParams>(names::SESSIONS_RESET, params)?;
-        let state = &ctx.state;
-        let (_, default) = agents(state);
-        let key = canonical_session_key(&p.key, &default, &state.settings().main_key);
-        let store = SessionStore::open(&state.paths.state_dir, &agent_of_key(state, &key));
-        let entry = store
-            .reset(&key)
-            .map_err(|e| ErrorShape::unavailable(format!("cannot reset the session: {e}")))?;
-        let reason = if p.reason.as_deref() == Some("new") {
-            "new"
-        } else {
-            "reset"
-        };
-        session_changed(state, &key, reason);
-        Ok(Reply::Json(json!({"ok": true, "key": key, "entry": entry})))
-    })
-}
-
-fn sessions_delete<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
-    Box::pin(async move {
-        let p = parse_params::<SessionsDeleteParams>(names::SESSIONS_DELETE, params)?;
-        let state = &ctx.state;
-        let (_, default) = agents(state);
-        let main_key = state.settings().main_key.clone();
-        let key = canonical_session_key(&p.key, &default, &main_key);
-        let agent = agent_of_key(state, &key);
-        let store = SessionStore::open(&state.paths.state_dir, &agent);
-        if !store.get(&key).is_some_and(|e| e.is_archived()) {
-            ctx.require_admin()?;
-        }
-        if key == format!("agent:{agent}:{main_key}") {
-            return Err(ErrorShape::invalid_request(format!(
-                "Cannot delete the main session ({key})."
-            )));
-        }
-        let (deleted, archived) = store
-            .delete(&key, p.delete_transcript.unwrap_or(true))
-            .map_err(|e| ErrorShape::unavailable(format!("cannot delete the session: {e}")))?;
-        if deleted {
-            session_changed(state, &key, "delete");
-        }
-        Ok(Reply::Json(
-            json!({"ok": true, "key": key, "deleted": deleted, "archived": archived}),
-        ))
-    })
-}
-
-/// `new` for a `/new` command, else `reset` (the reference's `sessions.changed` reasons).
-fn reset_reason(command: &str) -> &'static str {
-    if command.trim_start().starts_with("/new") {
-        "new"
-    } else {
-        "reset"
-    }
-}
-
-/// Tells `sessions.subscribe` subscribers that `key` was reset or deleted.
-fn session_changed(state: &crate::state::AppState, key: &str, reason: &str) {
-    crate::runs::events::emit_sessions_changed(
-        state,
-        &openclaw_protocol::ui::SessionsChanged {
-            session_key: key.to_string(),
-            agent_id: agent_of_key(state, key),
-            reason: Some(reason.to_string()),
-            session_id: None,
-            phase: None,
-            run_id: None,
-            ts: now_ms(),
-        },
-    );
 }
 
 fn set_heartbeats<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {

@@ -50,7 +50,7 @@ fn subscribe<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture
             .and_then(Value::as_object)
             .is_some_and(|o| !o.is_empty());
         let list = if subscribed && has_params {
-            match super::agent::sessions_list(ctx, params).await? {
+            match super::sessions::sessions_list(ctx, params).await? {
                 Reply::Json(v) => Some(v),
                 _ => None,
             }

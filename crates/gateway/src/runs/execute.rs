@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use openclaw_agent::{
-    AgentMessage, ContentPart, Providers, RunEvent, SessionStore, ToolContext, ToolPolicy,
-    TurnRequest, builtin_tools, model_chain, run_turn,
+    AgentMessage, ContentPart, ModelRef, Providers, RunEvent, SessionStore, ToolContext,
+    ToolPolicy, TurnRequest, builtin_tools, model_chain, run_turn,
 };
 use openclaw_protocol::ErrorShape;
 use openclaw_protocol::ui::SessionsChanged;
@@ -172,7 +172,28 @@ async fn execute(
             );
         }
     };
-    let chain: Vec<_> = model_chain(&config.config, &spec.agent_id)
+    // Precedence (agent.md §5.1): the session's override (`sessions.patch {model}`,
+    // `/model`) → the agent's model → the defaults; the configured chain stays behind the
+    // override as its fallbacks.
+    let mut refs = model_chain(&config.config, &spec.agent_id);
+    if !spec.ephemeral
+        && let Some(r) = SessionStore::open(&state.paths.state_dir, &spec.agent_id)
+            .get(&spec.session_key)
+            .and_then(|e| {
+                Some(ModelRef {
+                    provider: e.provider_override?,
+                    model: e.model_override?,
+                })
+            })
+    {
+        if providers.get(&r.provider).is_some() {
+            refs.retain(|c| c != &r);
+            refs.insert(0, r);
+        } else {
+            tracing::warn!(model = %r, "session model override names an unknown provider; ignored");
+        }
+    }
+    let chain: Vec<_> = refs
         .into_iter()
         .filter_map(|r| {
             providers
