@@ -45,6 +45,15 @@ pub enum Script {
         then_text: Option<String>,
     },
     /// HTTP 429 with the API's error JSON and, when given, this `Retry-After` header value.
+    /// A streamed tool call (arguments in `pieces` fragments) with `delay` before each frame,
+    /// so a test can act while the model is still "deciding" (no follow-up text is queued).
+    SlowToolCall {
+        id: String,
+        name: String,
+        arguments: Value,
+        pieces: usize,
+        delay: Duration,
+    },
     RateLimited { retry_after: Option<String> },
     /// Any HTTP error status (500, 401, 400 …) with the API's error JSON.
     HttpError { status: u16, message: String },
@@ -93,6 +102,22 @@ impl Script {
     }
 
     /// 429 with `Retry-After: <secs>`.
+    /// A tool call streamed in 4 argument pieces, `delay` before each frame.
+    pub fn slow_tool_call(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        arguments: Value,
+        delay: Duration,
+    ) -> Script {
+        Script::SlowToolCall {
+            id: id.into(),
+            name: name.into(),
+            arguments,
+            pieces: 4,
+            delay,
+        }
+    }
+
     pub fn rate_limited(retry_after_secs: u64) -> Script {
         Script::RateLimited {
             retry_after: Some(retry_after_secs.to_string()),
@@ -178,7 +203,7 @@ impl Script {
     /// connection after its chunks; everything else streams at once and ends cleanly.
     pub(crate) fn pacing(&self) -> Pacing {
         match self {
-            Script::Slow { delay, .. } => Pacing {
+            Script::Slow { delay, .. } | Script::SlowToolCall { delay, .. } => Pacing {
                 delay: *delay,
                 disconnect: false,
             },
