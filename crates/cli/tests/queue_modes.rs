@@ -263,7 +263,9 @@ async fn followup_runs_each_message_as_its_own_turn_in_order() {
     let (done, lifecycle) = finals(&mut raw, &["a1", "a2", "a3"]).await;
     assert_eq!(
         lifecycle,
-        ["f1:start", "f1:end", "f2:start", "f2:end", "f3:start", "f3:end"]
+        [
+            "f1:start", "f1:end", "f2:start", "f2:end", "f3:start", "f3:end"
+        ]
     );
     let users: Vec<String> = fake.requests().iter().map(last_user).collect();
     assert_eq!(users, ["first", "second", "third"]);
@@ -325,7 +327,11 @@ async fn over_the_cap_new_is_refused_and_summarize_tells_the_next_turn() {
     // into the next turn, which answers it too.
     let fake = FakeOpenAi::start().await;
     fake.push(busy_reply());
-    let gw = start(&fake, Some(json!({"mode": "followup", "debounceMs": 0, "cap": 1}))).await;
+    let gw = start(
+        &fake,
+        Some(json!({"mode": "followup", "debounceMs": 0, "cap": 1})),
+    )
+    .await;
     let (mut raw, _) = connected(&gw.url(), OP).await;
     chat_send(&mut raw, "first", "s1").await;
     assert!(fake.wait_for_requests(1, Duration::from_secs(10)).await);

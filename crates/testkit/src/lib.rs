@@ -34,7 +34,10 @@ use server::Pacing;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Script {
     /// A text reply streamed in `chunks` SSE chunks (one JSON reply when not streaming).
-    Text { text: String, chunks: usize },
+    Text {
+        text: String,
+        chunks: usize,
+    },
     /// A tool call whose JSON arguments are streamed in `pieces` fragments. With `then_text`,
     /// that text reply is queued to answer the next request (the one carrying the result).
     ToolCall {
@@ -54,11 +57,19 @@ pub enum Script {
         pieces: usize,
         delay: Duration,
     },
-    RateLimited { retry_after: Option<String> },
+    RateLimited {
+        retry_after: Option<String>,
+    },
     /// Any HTTP error status (500, 401, 400 …) with the API's error JSON.
-    HttpError { status: u16, message: String },
+    HttpError {
+        status: u16,
+        message: String,
+    },
     /// Streams `text` in `chunks` chunks, then drops the connection without a terminator.
-    Disconnect { text: String, chunks: usize },
+    Disconnect {
+        text: String,
+        chunks: usize,
+    },
     /// Like `Text`, waiting `delay` before each chunk (for abort and timeout tests).
     Slow {
         text: String,
@@ -68,7 +79,10 @@ pub enum Script {
     /// Starts a stream, then reports an in-stream error (`event: error` for Anthropic,
     /// `data: {"error":…}` for OpenAI). `kind` is the API's error type, e.g.
     /// `overloaded_error` or `server_error`.
-    StreamError { kind: String, message: String },
+    StreamError {
+        kind: String,
+        message: String,
+    },
 }
 
 impl Script {

@@ -248,9 +248,11 @@ pub(crate) fn submit(
         persisted: Some(persisted.clone()),
     };
     let submitted = match arrival {
-        Arrival::Live => {
-            Runs::submit_message(state, spec, &crate::runs::queue::Origin::channel(&p.channel))
-        }
+        Arrival::Live => Runs::submit_message(
+            state,
+            spec,
+            &crate::runs::queue::Origin::channel(&p.channel),
+        ),
         Arrival::Replayed => Runs::submit(state, spec),
     };
     match submitted {

@@ -269,7 +269,8 @@ fn chat_send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture
             persisted: None,
         };
         let origin = crate::runs::queue::Origin::channel("webchat");
-        Ok(Reply::Json(match Runs::submit_message(state, spec, &origin)? {
+        let submitted = Runs::submit_message(state, spec, &origin)?;
+        Ok(Reply::Json(match submitted {
             Submitted::New(r) => json!({"runId": r.run_id, "status": "started"}),
             Submitted::Existing(r) => match r.result() {
                 None => json!({"runId": r.run_id, "status": "in_flight"}),

@@ -396,6 +396,11 @@ impl Runs {
             let left = steered.split_off(taken.min(steered.len()));
             answered.extend(steered.into_iter().map(|(r, _)| r));
             for (run, spec) in left.into_iter().rev() {
+                if run.cancel.is_cancelled() {
+                    // Stopped with its session (`/stop`, `chat.abort`): not run later.
+                    end_aborted(&run);
+                    continue;
+                }
                 let _ = run.status.send_replace(RunStatus::Queued);
                 lane.queued.push_front(Item {
                     run,
@@ -591,9 +596,12 @@ impl Runs {
                 } else {
                     ChatState::Error
                 };
+                let aborted = r.aborted;
                 let _ = run.status.send_replace(RunStatus::Done(Box::new(r)));
+                // Clients waiting on this run id see it end; the answer itself (message,
+                // usage) is in the events of `host`.
                 let mut ev = super::events::chat_event(&run, 1, chat_state);
-                ev.stop_reason = Some(format!("folded into {}", host.run_id));
+                ev.stop_reason = aborted.then(|| "aborted".into());
                 super::events::emit_chat(state, &ev);
             }
         }
@@ -861,7 +869,9 @@ mod tests {
             enqueue(&runs, &spec("b", "s"), msg(Mode::Followup)),
             Enqueued::Queued(_)
         ));
-        let adm = runs.enqueue(&spec("c", "s"), msg(Mode::Interrupt)).expect("ok");
+        let adm = runs
+            .enqueue(&spec("c", "s"), msg(Mode::Interrupt))
+            .expect("ok");
         assert!(matches!(adm.enqueued, Enqueued::Queued(_)));
         assert_eq!(ids(&adm.ended), ["b"]);
         assert!(a.cancel.is_cancelled());

@@ -73,8 +73,11 @@ impl Origin {
 
 fn stored_u64(v: Option<&Value>) -> Option<u64> {
     let v = v?;
-    v.as_u64()
-        .or_else(|| v.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64))
+    v.as_u64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.is_finite() && *f >= 0.0)
+            .map(|f| f as u64)
+    })
 }
 
 /// Resolves the settings for a message from `channel` (the session entry's stored `/queue`
@@ -192,8 +195,10 @@ mod tests {
 
     #[test]
     fn session_override_beats_channel_beats_mode() {
-        let q = cfg(json!({"mode": "followup", "byChannel": {"telegram": "collect"},
-            "debounceMs": 10, "debounceMsByChannel": {"telegram": 20}, "cap": 0, "drop": "new"}));
+        let q = cfg(
+            json!({"mode": "followup", "byChannel": {"telegram": "collect"},
+            "debounceMs": 10, "debounceMsByChannel": {"telegram": 20}, "cap": 0, "drop": "new"}),
+        );
         let tg = Origin::channel("Telegram");
         let s = resolve(Some(&q), None, &tg);
         assert_eq!(s.mode, Mode::Collect);
@@ -209,7 +214,10 @@ mod tests {
             "queueMode": "interrupt", "queueCap": 3, "queueDrop": "old"}))
         .expect("entry");
         let s = resolve(Some(&q), Some(&entry), &tg);
-        assert_eq!((s.mode, s.cap, s.drop), (Mode::Interrupt, 3, QueueDrop::Old));
+        assert_eq!(
+            (s.mode, s.cap, s.drop),
+            (Mode::Interrupt, 3, QueueDrop::Old)
+        );
         entry.extra.insert("queueMode".into(), json!("nonsense"));
         assert_eq!(resolve(Some(&q), Some(&entry), &tg).mode, Mode::Collect);
         // Legacy spellings steer.
