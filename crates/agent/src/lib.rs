@@ -20,6 +20,7 @@ pub mod models;
 pub mod provider;
 pub mod runner;
 pub mod sessions;
+pub mod steering;
 pub mod tools;
 pub mod transcript;
 pub mod workspace;
@@ -36,6 +37,7 @@ pub use provider::{
 };
 pub use runner::{RunEvent, TurnOutcome, TurnRequest, run_turn};
 pub use sessions::{SessionEntry, SessionStore, canonical_session_key};
+pub use steering::Steering;
 pub use tools::{ToolContext, ToolOutput, ToolPolicy, builtin_tools, call_tool};
 pub use transcript::Transcript;
 pub use workspace::system_prompt;

@@ -11,6 +11,7 @@ use crate::models::ProviderConfig;
 use crate::provider::{
     CancelToken, ChatRequest, ProviderClient, ProviderError, StreamEvent, ToolSpec,
 };
+use crate::steering::Steering;
 use crate::tools::{ToolContext, ToolOutput, ToolPolicy, call_tool};
 
 /// What a turn reports while it runs (the gateway maps these to `agent` stream events).
@@ -50,6 +51,9 @@ pub struct TurnRequest {
     /// Most model calls in this turn (at least 1).
     pub max_steps: usize,
     pub max_tokens: Option<u64>,
+    /// Messages sent while the turn runs, taken in before each model request (`steer` queue
+    /// mode); `None` = the turn cannot be steered.
+    pub steering: Option<Steering>,
 }
 
 /// A finished turn.
@@ -90,6 +94,7 @@ pub async fn run_turn(
         policy,
         max_steps,
         max_tokens,
+        steering,
     } = req;
     if provider_chain.is_empty() {
         return Err((
@@ -109,6 +114,16 @@ pub async fn run_turn(
     let max_steps = max_steps.max(1);
 
     for step in 0..max_steps {
+        // Steering boundary: what the user sent meanwhile joins the conversation before the
+        // model is asked again (and is written to the transcript with the turn).
+        for text in steering.as_ref().map(Steering::take).unwrap_or_default() {
+            let msg = AgentMessage::User {
+                content: vec![ContentPart::Text { text }],
+                timestamp: now_ms(),
+            };
+            history.push(msg.clone());
+            new_messages.push(msg);
+        }
         let assistant = loop {
             let (provider, model) = &provider_chain[chain_pos];
             let chat = ChatRequest {
@@ -183,6 +198,11 @@ pub async fn run_turn(
         history.push(assistant.clone());
         new_messages.push(assistant);
 
+        let steered = || steering.as_ref().is_some_and(|s| s.pending() > 0);
+        if calls.is_empty() && steered() && step + 1 < max_steps {
+            // A message arrived while the answer streamed: answer it in the same turn.
+            continue;
+        }
         if calls.is_empty() {
             let (provider, model) = &provider_chain[chain_pos];
             return Ok(TurnOutcome {
@@ -205,7 +225,11 @@ pub async fn run_turn(
                 args: args.clone(),
             });
             let offered = tools.iter().any(|t| t.name == name) && policy.allows(&name);
-            let output = if offered {
+            // A steering message skips the calls that have not started; each still gets a
+            // result, so the transcript pairs every call.
+            let output = if steered() {
+                ToolOutput::error("Skipped due to queued user message.")
+            } else if offered {
                 tokio::select! {
                     biased;
                     _ = cancel.cancelled() => return Err((ProviderError::Aborted, new_messages)),

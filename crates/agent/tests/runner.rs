@@ -34,6 +34,7 @@ fn turn(
         policy: ToolPolicy::default(),
         max_steps: 8,
         max_tokens: None,
+        steering: None,
     }
 }
 

@@ -152,7 +152,13 @@ async fn runs_queue_per_session_and_abort() {
     let fake = FakeOpenAi::start().await;
     fake.push(Script::slow("first reply", 5, Duration::from_millis(100)));
     fake.push(Script::text("second reply"));
-    let gw = start_with(&fake, json!({})).await;
+    // Each message its own turn (the default, steer, would answer "two" inside q1: see
+    // queue_modes.rs).
+    let gw = start_with(
+        &fake,
+        json!({"messages": {"queue": {"mode": "followup", "debounceMs": 0}}}),
+    )
+    .await;
     let (mut raw, _) = connected(&gw.url(), OP).await;
     raw.send(&agent_req("a1", "one", "q1")).await;
     raw.send(&agent_req("a2", "two", "q2")).await;

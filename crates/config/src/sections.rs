@@ -256,8 +256,96 @@ pub struct HooksConfig {
 pub struct MessagesConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_chat: Option<GroupChatConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueConfig>,
     #[serde(flatten)]
     pub rest: Rest,
+}
+
+/// `messages.queue`: what a message does when its session already has a run (agent.md §9).
+/// Unset keys take the reference 2026.9 defaults (mode `steer`, 500 ms, cap 20, `summarize`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<QueueMode>,
+    /// Quiet window (ms) before queued followups / a collected batch run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debounce_ms: Option<u64>,
+    /// Most messages waiting per session (values below 1 are ignored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop: Option<QueueDrop>,
+    /// Mode per channel id (`telegram`, `webchat`, …), over `mode`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_channel: Option<BTreeMap<String, QueueMode>>,
+    /// Quiet window per channel id, over `debounceMs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debounce_ms_by_channel: Option<BTreeMap<String, u64>>,
+    #[serde(flatten)]
+    pub rest: Rest,
+}
+
+/// `messages.queue.mode` (and `byChannel` values, and the per-session `/queue` override).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum QueueMode {
+    /// Into the running turn at its next boundary; a followup when it cannot take it.
+    #[serde(rename = "steer")]
+    Steer,
+    /// Its own turn after the current one.
+    #[serde(rename = "followup")]
+    Followup,
+    /// Queued messages become one turn after a quiet window.
+    #[serde(rename = "collect")]
+    Collect,
+    /// Older spelling of steer-and-keep; steered here (the backlog copy is not kept).
+    #[serde(rename = "steer-backlog", alias = "steer+backlog")]
+    SteerBacklog,
+    /// Legacy alias of `steer`.
+    #[serde(rename = "queue")]
+    Queue,
+    /// Abort the active run, run the newest message.
+    #[serde(rename = "interrupt")]
+    Interrupt,
+}
+
+impl QueueMode {
+    /// The reference's lenient reading of a stored `/queue` value (unknown ⇒ `None`).
+    pub fn parse(s: &str) -> Option<QueueMode> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "steer" => Some(QueueMode::Steer),
+            "followup" | "follow-up" | "followups" => Some(QueueMode::Followup),
+            "collect" | "coalesce" => Some(QueueMode::Collect),
+            "steer-backlog" | "steer+backlog" => Some(QueueMode::SteerBacklog),
+            "queue" | "queued" => Some(QueueMode::Queue),
+            "interrupt" | "interrupts" | "abort" => Some(QueueMode::Interrupt),
+            _ => None,
+        }
+    }
+}
+
+/// `messages.queue.drop`: what happens when `cap` messages already wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueDrop {
+    /// Drop the oldest waiting message.
+    Old,
+    /// Refuse the newest one.
+    New,
+    /// Drop the oldest but tell the model what it said (a summary line in the next turn).
+    Summarize,
+}
+
+impl QueueDrop {
+    pub fn parse(s: &str) -> Option<QueueDrop> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "old" | "oldest" => Some(QueueDrop::Old),
+            "new" | "newest" => Some(QueueDrop::New),
+            "summarize" | "summary" => Some(QueueDrop::Summarize),
+            _ => None,
+        }
+    }
 }
 
 /// `commands` (chat commands). `native` is a boolean or `"auto"`.

@@ -157,7 +157,13 @@ async fn submit_retrying(
         tracing::warn!(target: "channels", "cannot update inbound message {}: {err}", p.run_id);
     }
     for attempt in 1..=SUBMIT_ATTEMPTS {
-        match crate::channels::submit(state, inbox, p.clone(), driver.clone()) {
+        match crate::channels::submit(
+            state,
+            inbox,
+            p.clone(),
+            driver.clone(),
+            crate::channels::Arrival::Live,
+        ) {
             Ok(()) => return,
             Err(e) => {
                 tracing::warn!(target: "channels", "inbound message {} not queued yet ({e}); attempt {attempt}", p.run_id);

@@ -151,6 +151,28 @@ fn render(api: &impl Api, script: &Script, streaming: bool) -> Reply {
                 api.tool_message(&call)
             }
         }
+        Script::SlowToolCall {
+            id,
+            name,
+            arguments,
+            pieces,
+            ..
+        } => {
+            let call = ToolCall {
+                id,
+                name,
+                arguments,
+                pieces: *pieces,
+            };
+            if streaming {
+                Reply::Sse {
+                    frames: api.tool_frames(&call),
+                    pacing: script.pacing(),
+                }
+            } else {
+                api.tool_message(&call)
+            }
+        }
         Script::RateLimited { retry_after } => {
             Reply::rate_limited(retry_after, api.rate_limited_body())
         }

@@ -30,7 +30,7 @@ use crate::inbound_media::Downloads;
 use crate::state::AppState;
 use history::GroupHistory;
 
-pub(crate) use router::submit;
+pub(crate) use router::{Arrival, submit};
 
 /// Inbound messages waiting for the router (backpressure on the drivers beyond this).
 const INBOUND_QUEUE: usize = 256;

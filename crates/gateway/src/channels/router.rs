@@ -202,7 +202,7 @@ pub(super) async fn route(
             continue;
         }
         let run_id = pending.run_id.clone();
-        match submit(&state, &inbox, pending, driver) {
+        match submit(&state, &inbox, pending, driver, Arrival::Live) {
             Ok(()) => {
                 let _ = ack.send(());
             }
@@ -217,6 +217,15 @@ pub(super) async fn route(
     }
 }
 
+/// How an inbox entry reaches its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Arrival {
+    /// Just received: a busy session applies `messages.queue` (steer, collect, …).
+    Live,
+    /// Left from before a restart: queued in plain order, each its own turn.
+    Replayed,
+}
+
 /// Queues the run for an inbox entry and spawns its delivery. On failure (the session's lane
 /// is full) the entry is left as it is: the caller decides whether it is retried or dropped.
 pub(crate) fn submit(
@@ -224,6 +233,7 @@ pub(crate) fn submit(
     inbox: &Arc<Inbox>,
     p: Pending,
     driver: Option<Arc<dyn ChannelDriver>>,
+    arrival: Arrival,
 ) -> Result<(), GatewayError> {
     let persisted = Arc::new(tokio::sync::Notify::new());
     let spec = RunSpec {
@@ -237,7 +247,15 @@ pub(crate) fn submit(
         ephemeral: false,
         persisted: Some(persisted.clone()),
     };
-    match Runs::submit(state, spec) {
+    let submitted = match arrival {
+        Arrival::Live => Runs::submit_message(
+            state,
+            spec,
+            &crate::runs::queue::Origin::channel(&p.channel),
+        ),
+        Arrival::Replayed => Runs::submit(state, spec),
+    };
+    match submitted {
         Ok(Submitted::New(run) | Submitted::Existing(run)) => {
             tokio::spawn(deliver(run, persisted, inbox.clone(), p, driver));
             Ok(())
@@ -306,7 +324,7 @@ fn submit_in_order(
             continue;
         }
         let driver = rt.driver(&p.channel, &p.account_id);
-        if let Err(e) = submit(state, inbox, p.clone(), driver) {
+        if let Err(e) = submit(state, inbox, p.clone(), driver, Arrival::Replayed) {
             tracing::warn!(target: "channels", "replayed message {} not queued yet ({e}); will retry", p.run_id);
             blocked.insert(p.session_key.clone());
             left.push(p);
@@ -358,6 +376,19 @@ async fn deliver(
     p: Pending,
     driver: Option<Arc<dyn ChannelDriver>>,
 ) {
+    // Typing indicator from the moment the message is queued until its run ends (Telegram
+    // expires it after ~5 s), also while it waits behind a busy session.
+    let typing = driver.as_ref().map(|d| {
+        let d = d.clone();
+        let (c, t) = (p.chat_id.clone(), p.thread_id.clone());
+        let run = run.clone();
+        AbortOnDrop(tokio::spawn(async move {
+            while !run.is_done() {
+                let _ = d.typing(&c, t.as_deref()).await;
+                tokio::time::sleep(Duration::from_secs(4)).await;
+            }
+        }))
+    });
     let turn_written = tokio::select! {
         biased;
         _ = persisted.notified() => true,
@@ -365,8 +396,13 @@ async fn deliver(
     };
     if turn_written {
         inbox.done(&p.run_id);
-    } else if run.result().is_some_and(|r| r.aborted) {
-        // Stopped (`/stop`, `chat.abort`) before it started: the user's own decision.
+    } else if run
+        .result()
+        .is_some_and(|r| r.aborted || r.folded_into.is_some())
+    {
+        // Stopped (`/stop`, `chat.abort`) before it started: the user's own decision. Or
+        // answered inside another run (steered, collected): that run replied and its turn
+        // (with this text) is in the transcript.
         inbox.done(&p.run_id);
         return;
     }
@@ -381,21 +417,10 @@ async fn deliver(
         return;
     };
     let (chat_id, thread_id) = (p.chat_id, p.thread_id);
-    // Typing indicator while the agent works (Telegram expires it after ~5 s).
-    let typing = {
-        let d = driver.clone();
-        let (c, t) = (chat_id.clone(), thread_id.clone());
-        let run = run.clone();
-        tokio::spawn(async move {
-            while !run.is_done() {
-                let _ = d.typing(&c, t.as_deref()).await;
-                tokio::time::sleep(Duration::from_secs(4)).await;
-            }
-        })
-    };
     let result = run.wait(run_wait()).await;
-    typing.abort();
+    drop(typing);
     let reply = match result {
+        Some(r) if r.folded_into.is_some() => return,
         Some(r) if r.ok => {
             if is_silent(&r.final_text) {
                 return;
@@ -424,5 +449,14 @@ async fn deliver(
         Ok(_) => {}
         Err(e) if !turn_written => keep_for_retry(&format!("the error reply failed: {e}")),
         Err(e) => tracing::warn!(target: "channels", "reply delivery failed: {e}"),
+    }
+}
+
+/// Ends a helper task when its owner returns, on every path.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

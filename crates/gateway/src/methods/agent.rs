@@ -126,7 +126,11 @@ fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
             ephemeral: false,
             persisted: None,
         };
-        let run = match Runs::submit(state, spec)? {
+        // A busy session applies `messages.queue` (byChannel by the caller's `channel`).
+        let origin = crate::runs::queue::Origin {
+            channel: p.channel.clone(),
+        };
+        let run = match Runs::submit_message(state, spec, &origin)? {
             Submitted::New(r) | Submitted::Existing(r) => r,
         };
         let ack = json!({"runId": run.run_id, "status": "accepted", "acceptedAt": run.accepted_at});
@@ -255,7 +259,9 @@ fn chat_send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture
             ephemeral: false,
             persisted: None,
         };
-        Ok(Reply::Json(match Runs::submit(state, spec)? {
+        let origin = crate::runs::queue::Origin::channel("webchat");
+        let submitted = Runs::submit_message(state, spec, &origin)?;
+        Ok(Reply::Json(match submitted {
             Submitted::New(r) => json!({"runId": r.run_id, "status": "started"}),
             Submitted::Existing(r) => match r.result() {
                 None => json!({"runId": r.run_id, "status": "in_flight"}),

@@ -34,6 +34,7 @@ pub(super) fn aborted_result(run: &Run, started_at: u64, ended_at: u64) -> RunRe
         error: Some(e),
         aborted: true,
         final_text: String::new(),
+        folded_into: None,
     }
 }
 
@@ -95,12 +96,13 @@ pub(super) fn spawn_run(state: Arc<AppState>, run: Arc<Run>, spec: RunSpec) {
                     )),
                     aborted: false,
                     final_text: String::new(),
+                    folded_into: None,
                 }
             }
         };
         let ok = result.ok;
         let _ = run.status.send_replace(RunStatus::Done(Box::new(result)));
-        Runs::finish(&state, &spec.session_key);
+        Runs::finish(&state, &run);
         if !spec.ephemeral {
             super::events::emit_sessions_changed(
                 &state,
@@ -146,6 +148,7 @@ fn fail(ev: &mut RunEvents, run: &Run, started_at: u64, msg: String, kind: &str)
         error: Some(ErrorShape::unavailable(msg)),
         aborted: false,
         final_text: String::new(),
+        folded_into: None,
     }
 }
 
@@ -298,6 +301,7 @@ async fn execute(
         policy,
         max_steps: MAX_STEPS,
         max_tokens: None,
+        steering: Some(run.steering.clone()),
     };
     let mut on_event = |event: RunEvent| match event {
         RunEvent::AssistantDelta { text, delta } => {
@@ -401,6 +405,7 @@ async fn execute(
                 error: None,
                 aborted: false,
                 final_text: out.final_text.clone(),
+                folded_into: None,
             }
         }
         Err((err, partial)) => {

@@ -1,20 +1,24 @@
 //! Agent runs: idempotency (a retried `agent`/`chat.send` returns the same run, never runs
-//! twice), one run at a time per session (a bounded queue behind it), cancellation, waiting,
-//! and the events a run emits (`agent` stream per run, `chat` per session).
+//! twice), one run at a time per session (a bounded queue behind it, and the queue modes for a
+//! message that arrives while the session is busy), cancellation, waiting, and the events a
+//! run emits (`agent` stream per run, `chat` per session).
 //!
-//! `lanes` decides which run goes when (no I/O, unit-tested), `execute` runs one of them
-//! (model, prompt, transcript), `events` turns what happens into `agent`/`chat` events.
+//! `lanes` decides which run goes when (bookkeeping without I/O, unit-tested), `queue` what a
+//! busy session does with a message (`messages.queue` settings, the reference's prompts),
+//! `execute` runs one of them (model, prompt, transcript), `events` turns what happens into
+//! `agent`/`chat` events.
 
 pub(crate) mod events;
 mod execute;
 mod lanes;
+pub mod queue;
 
 use crate::sync::LockExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use openclaw_agent::{CancelToken, ProviderClient};
+use openclaw_agent::{CancelToken, ProviderClient, Steering};
 use openclaw_protocol::{AgentFinal, ErrorShape};
 use tokio::sync::watch;
 
@@ -41,6 +45,10 @@ pub struct RunResult {
     pub aborted: bool,
     /// The model's final text, before silent tokens are filtered (heartbeats read it).
     pub final_text: String,
+    /// This message was answered inside another run (steered into it, collected with it, or
+    /// summarized into it after an overflow): that run's id. Its reply was delivered by that
+    /// run, so `final_text` is empty here and nothing is sent a second time.
+    pub folded_into: Option<String>,
 }
 
 /// One run, shared by the dedupe cache, the session queue, waiters and aborters.
@@ -51,6 +59,8 @@ pub struct Run {
     pub accepted_at: u64,
     pub status: watch::Sender<RunStatus>,
     pub cancel: CancelToken,
+    /// Messages steered into this run while it works (closed when it ends).
+    pub steering: Steering,
     created: Instant,
 }
 
