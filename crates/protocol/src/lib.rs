@@ -28,7 +28,7 @@ pub use connect::*;
 pub use error::*;
 pub use events::{
     AgentEvent, AgentEventData, AgentStream, AssistantData, ChatEvent, ChatMessage, ChatState,
-    ChatText, ConnectChallenge, HeartbeatEvent, LifecycleData, LifecyclePhase, PresenceEvent,
+    ChatText, CompactionData, CompactionPhase, ConnectChallenge, HeartbeatEvent, LifecycleData, LifecyclePhase, PresenceEvent,
     Shutdown, Tick, ToolData, ToolPhase, UsageTotals,
 };
 pub use frames::*;

@@ -3,8 +3,10 @@
 //! and the events a run emits (`agent` stream per run, `chat` per session).
 //!
 //! `lanes` decides which run goes when (no I/O, unit-tested), `execute` runs one of them
-//! (model, prompt, transcript), `events` turns what happens into `agent`/`chat` events.
+//! (model, prompt, transcript, compaction), `events` turns what happens into `agent`/`chat`
+//! events, `compact` is the `/compact` chat command.
 
+mod compact;
 pub(crate) mod events;
 mod execute;
 mod lanes;
@@ -18,6 +20,7 @@ use openclaw_agent::{CancelToken, ProviderClient};
 use openclaw_protocol::{AgentFinal, ErrorShape};
 use tokio::sync::watch;
 
+pub(crate) use compact::{CompactCommand, compact_command, compact_session};
 pub(crate) use events::emit_chat;
 pub use lanes::MAX_QUEUED_PER_SESSION;
 
