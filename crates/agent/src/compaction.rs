@@ -449,7 +449,10 @@ mod tests {
             .flat_map(|i| {
                 [
                     e(&format!("u{i}"), AgentMessage::user_text("q".repeat(chars))),
-                    e(&format!("a{i}"), AgentMessage::assistant_text("a".repeat(chars))),
+                    e(
+                        &format!("a{i}"),
+                        AgentMessage::assistant_text("a".repeat(chars)),
+                    ),
                 ]
             })
             .collect()

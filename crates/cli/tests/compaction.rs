@@ -175,11 +175,18 @@ async fn a_conversation_past_the_window_is_compacted() {
         .position(|r| r.to_string().contains(SUMMARY_REQUEST))
         .expect("summary request");
     assert!(reqs[s].to_string().contains("note-0:"));
-    assert_eq!(reqs[s]["tools"], Value::Null, "no tools offered to the summariser");
+    assert_eq!(
+        reqs[s]["tools"],
+        Value::Null,
+        "no tools offered to the summariser"
+    );
     let next = request_text(&reqs[s + 1]);
     assert!(next.contains(SUMMARY), "{next}");
     assert!(!next.contains("note-0:"), "dropped turn sent again");
-    assert!(next.contains(&format!("note-{at}:")), "the current turn is kept");
+    assert!(
+        next.contains(&format!("note-{at}:")),
+        "the current turn is kept"
+    );
     assert_eq!(compaction_count(&gw.home), 1);
 
     // The next turn builds on the compacted context too; chat.history still shows everything.
@@ -204,9 +211,11 @@ async fn a_context_overflow_answer_compacts_once_and_retries_once() {
         let (fin, _) = turn(&mut raw, &format!("q{i}"), m).await;
         assert_eq!(fin["ok"], true);
     }
-    let overflow = || Script::HttpError {
+    let overflow = || {
+        Script::HttpError {
         status: 400,
         message: "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.".into(),
+    }
     };
     fake.push(overflow());
     let before = fake.request_count();
@@ -253,7 +262,10 @@ async fn slash_compact_from_chat_send() {
     fake.answer_matching(SUMMARY_REQUEST, Script::text(SUMMARY));
     let gw = start(&fake, 200_000, json!({"keepRecentTokens": 20}));
     let (mut raw, _) = connected(&gw.url(), OP).await;
-    for (i, m) in ["alpha topic", "beta topic", "gamma topic"].iter().enumerate() {
+    for (i, m) in ["alpha topic", "beta topic", "gamma topic"]
+        .iter()
+        .enumerate()
+    {
         let (fin, _) = turn(&mut raw, &format!("c{i}"), m).await;
         assert_eq!(fin["ok"], true);
     }
@@ -261,8 +273,10 @@ async fn slash_compact_from_chat_send() {
         .req(
             "s",
             "chat.send",
-            Some(json!({"sessionKey": "main", "message": "/compact keep the topic names",
-                "idempotencyKey": "cmp-1"})),
+            Some(
+                json!({"sessionKey": "main", "message": "/compact keep the topic names",
+                "idempotencyKey": "cmp-1"}),
+            ),
         )
         .await;
     assert_eq!(r["payload"], json!({"runId": "cmp-1", "status": "started"}));
@@ -277,7 +291,10 @@ async fn slash_compact_from_chat_send() {
         .unwrap()
         .to_string();
     assert!(text.starts_with("⚙️ Compacted ("), "{text}");
-    assert!(text.contains(" • Context ") && text.ends_with("%)"), "{text}");
+    assert!(
+        text.contains(" • Context ") && text.ends_with("%)"),
+        "{text}"
+    );
     let summary_req = fake
         .requests()
         .into_iter()
@@ -292,7 +309,10 @@ async fn slash_compact_from_chat_send() {
     let (fin, _) = turn(&mut raw, "c9", "delta topic").await;
     assert_eq!(fin["ok"], true);
     let last = request_text(fake.requests().last().unwrap());
-    assert!(last.contains(SUMMARY) && !last.contains("alpha topic"), "{last}");
+    assert!(
+        last.contains(SUMMARY) && !last.contains("alpha topic"),
+        "{last}"
+    );
     assert!(!last.contains("/compact"));
 }
 
@@ -385,5 +405,8 @@ async fn kill_9_during_compaction_leaves_a_loadable_transcript() {
         "echo: still there?"
     );
     let ok = entries(&transcript);
-    assert!(ok.iter().all(|e| e["id"] != "torn"), "the torn line stays unparsable");
+    assert!(
+        ok.iter().all(|e| e["id"] != "torn"),
+        "the torn line stays unparsable"
+    );
 }

@@ -509,9 +509,11 @@ pub(crate) fn parse_retry_after(raw: &str, now: chrono::DateTime<chrono::Utc>) -
 fn http_error(status: u16, retry_after: Option<Duration>, body: &str) -> ProviderError {
     let mut message = error_message(body).unwrap_or_else(|| format!("HTTP {status}"));
     // OpenAI says it in `code` too; keep that visible when the message words it differently.
-    let code = serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| v.pointer("/error/code").and_then(Value::as_str).map(str::to_string));
+    let code = serde_json::from_str::<Value>(body).ok().and_then(|v| {
+        v.pointer("/error/code")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
     if code.as_deref() == Some("context_length_exceeded") && !looks_like_context_overflow(&message)
     {
         message.push_str(" (context_length_exceeded)");

@@ -365,22 +365,19 @@ async fn execute(
         session_id = entry.session_id.clone();
         let transcript_path = store.transcript_path(&entry);
         context = Transcript::load_context(&transcript_path).unwrap_or_default();
-        let mut transcript = match Transcript::open_or_create(
-            &transcript_path,
-            &entry.session_id,
-            &workspace,
-        ) {
-            Ok(t) => t,
-            Err(e) => {
-                return fail(
-                    &mut ev,
-                    run,
-                    started_at,
-                    format!("cannot open the transcript: {e}"),
-                    "unknown",
-                );
-            }
-        };
+        let mut transcript =
+            match Transcript::open_or_create(&transcript_path, &entry.session_id, &workspace) {
+                Ok(t) => t,
+                Err(e) => {
+                    return fail(
+                        &mut ev,
+                        run,
+                        started_at,
+                        format!("cannot open the transcript: {e}"),
+                        "unknown",
+                    );
+                }
+            };
         // Written before the model is called (it survives a crash of this process); the fsync
         // comes with the reply's lines, so the model call is not delayed by a disk flush.
         match transcript.append_message_unsynced(&user) {
@@ -411,10 +408,8 @@ async fn execute(
         .collect();
     let (first, first_model) = &chain[0];
     let window = compaction::context_window(first, first_model);
-    let settings = CompactionSettings::resolve(
-        config.config.agent_defaults().compaction.as_ref(),
-        window,
-    );
+    let settings =
+        CompactionSettings::resolve(config.config.agent_defaults().compaction.as_ref(), window);
     let mut compactor = Compactor {
         state,
         spec,

@@ -20,7 +20,7 @@ use openclaw_agent::{CancelToken, ProviderClient};
 use openclaw_protocol::{AgentFinal, ErrorShape};
 use tokio::sync::watch;
 
-pub(crate) use compact::{CompactCommand, compact_command, compact_session};
+pub(crate) use compact::{compact_command, compact_session};
 pub(crate) use events::emit_chat;
 pub use lanes::MAX_QUEUED_PER_SESSION;
 
