@@ -11,9 +11,10 @@
 //! choices) · [`messages`] (transcript message shapes) ·
 //! [`provider`] (streaming completions, retries) · [`runner`] (turn + tool loop + fallback) ·
 //! [`tools`] (built-in tools, policy) · [`transcript`] (JSONL) · [`sessions`] (`sessions.json`) ·
-//! [`workspace`] (system prompt).
+//! [`workspace`] (system prompt) · [`compaction`] (summarising an overlong context).
 
 pub mod catalog;
+pub mod compaction;
 pub mod error;
 pub mod messages;
 pub mod models;
@@ -39,5 +40,5 @@ pub use runner::{RunEvent, TurnOutcome, TurnRequest, run_turn};
 pub use sessions::{SessionEntry, SessionStore, canonical_session_key};
 pub use steering::Steering;
 pub use tools::{ToolContext, ToolOutput, ToolPolicy, builtin_tools, call_tool};
-pub use transcript::Transcript;
+pub use transcript::{Context, ContextEntry, Transcript};
 pub use workspace::system_prompt;

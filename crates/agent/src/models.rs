@@ -16,7 +16,7 @@ use crate::error::AgentError;
 pub const DEFAULT_MODEL_REF: &str = "anthropic/claude-opus-4-6";
 
 /// Default context window and output cap of a model entry that does not say (agent.md §5.2).
-const DEFAULT_CONTEXT_WINDOW: u64 = 200_000;
+pub const DEFAULT_CONTEXT_WINDOW: u64 = 200_000;
 const DEFAULT_MAX_TOKENS: u64 = 8192;
 
 /// The wire API a provider speaks.

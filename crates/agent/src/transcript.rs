@@ -5,6 +5,10 @@
 //! of failing, and a writer that finds the file not ending in `\n` first terminates the torn
 //! fragment, so it stays on its own (skipped) line and never corrupts the next entry.
 //! Files are 0600 in 0700 directories.
+//!
+//! Compaction (agent.md §6) never rewrites the file: it appends a `compaction` entry naming the
+//! first entry it keeps, and [`Transcript::load_context`] builds what the model sees from the
+//! last such entry on. A crash before that line is complete leaves the old context in force.
 
 use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -230,6 +234,99 @@ impl Transcript {
         Ok(out)
     }
 
+    /// Appends `{type:"compaction", summary, firstKeptEntryId, tokensBefore}` (synced, like
+    /// every reply line; it also flushes an unsynced user line before it). Returns its id.
+    pub fn append_compaction(
+        &mut self,
+        summary: &str,
+        first_kept_entry_id: &str,
+        tokens_before: u64,
+    ) -> std::io::Result<String> {
+        self.append_entry(json!({
+            "type": "compaction",
+            "summary": summary,
+            "firstKeptEntryId": first_kept_entry_id,
+            "tokensBefore": tokens_before,
+        }))
+    }
+
+    /// The model's view of the current window (after the last `reset`): the last compaction's
+    /// summary, if any, and the message entries it keeps (from its `firstKeptEntryId` on, plus
+    /// everything appended after it), with their entry ids, oldest first. Unparsable lines are
+    /// skipped as in [`Transcript::load_messages`]. A `firstKeptEntryId` that names no message
+    /// keeps only what follows the compaction entry.
+    pub fn load_context(path: &Path) -> std::io::Result<Context> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Context::default()),
+            Err(e) => return Err(e),
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let mut window: Vec<ContextEntry> = Vec::new();
+        let mut compaction: Option<(Compaction, usize)> = None;
+        for line in text.split('\n') {
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            let Ok(v) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            match v.get("type").and_then(Value::as_str) {
+                Some("reset") => {
+                    window.clear();
+                    compaction = None;
+                }
+                Some("compaction") => {
+                    let field = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+                    let (Some(summary), Some(first_kept)) =
+                        (field("summary"), field("firstKeptEntryId"))
+                    else {
+                        continue;
+                    };
+                    let c = Compaction {
+                        summary,
+                        first_kept_entry_id: first_kept,
+                        tokens_before: v.get("tokensBefore").and_then(Value::as_u64).unwrap_or(0),
+                    };
+                    compaction = Some((c, window.len()));
+                }
+                Some("message") => {
+                    let Some(msg) = v
+                        .get("message")
+                        .and_then(|m| serde_json::from_value::<AgentMessage>(m.clone()).ok())
+                    else {
+                        continue;
+                    };
+                    window.push(ContextEntry {
+                        id: v.get("id").and_then(Value::as_str).map(str::to_string),
+                        message: msg,
+                        usage_is_current: true,
+                    });
+                }
+                _ => {}
+            }
+        }
+        let Some((c, at)) = compaction else {
+            return Ok(Context {
+                summary: None,
+                entries: window,
+            });
+        };
+        let start = window[..at]
+            .iter()
+            .position(|e| e.id.as_deref() == Some(c.first_kept_entry_id.as_str()))
+            .unwrap_or(at);
+        let mut entries = window.split_off(start);
+        for e in entries.iter_mut().take(at - start) {
+            e.usage_is_current = false;
+        }
+        Ok(Context {
+            summary: Some(c),
+            entries,
+        })
+    }
+
     /// `sessions.compact`'s line trim (agent.md §4.3): when the file has more than `max_lines`
     /// non-empty lines, copy it to `<file>.bak` (first free `.bak`, `.bak.1` …) and rewrite it
     /// atomically with the header plus the last `max_lines` lines. Returns the archive path
@@ -267,6 +364,33 @@ impl Transcript {
         openclaw_config::fsutil::write_atomic(path, out.as_bytes())?;
         Ok(Some((archive, keep.len())))
     }
+}
+
+/// The last `compaction` entry of a window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compaction {
+    pub summary: String,
+    pub first_kept_entry_id: String,
+    pub tokens_before: u64,
+}
+
+/// One message entry of the model's context.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContextEntry {
+    /// The entry `id` (absent only in hand-written files).
+    pub id: Option<String>,
+    pub message: AgentMessage,
+    /// False for messages kept from before the last compaction: an assistant `usage` there
+    /// measured the larger context that compaction replaced.
+    pub usage_is_current: bool,
+}
+
+/// What [`Transcript::load_context`] returns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Context {
+    /// The last compaction of the window, if any.
+    pub summary: Option<Compaction>,
+    pub entries: Vec<ContextEntry>,
 }
 
 /// Whether a non-empty file ends with `\n` (another writer may have left a torn line since we

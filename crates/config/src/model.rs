@@ -270,6 +270,8 @@ pub struct AgentDefaults {
     /// Model allowlist and aliases: `{"provider/model": {alias?, …}}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub models: Option<BTreeMap<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compaction: Option<CompactionConfig>,
     #[serde(flatten)]
     pub rest: BTreeMap<String, Value>,
 }
@@ -313,6 +315,14 @@ impl OpenClawConfig {
         }
         if let Some(list) = self.agents.as_ref().and_then(|a| a.list.as_ref()) {
             check_agents(list)?;
+        }
+        if let Some(c) = self
+            .agents
+            .as_ref()
+            .and_then(|a| a.defaults.as_ref())
+            .and_then(|d| d.compaction.as_ref())
+        {
+            check_compaction(c)?;
         }
         if let Some(b) = &self.bindings {
             check_bindings(b)?;

@@ -569,3 +569,51 @@ fn trimmed(a: &Option<Vec<String>>, b: Option<&Vec<String>>) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .collect()
 }
+
+/// `agents.defaults.compaction` (agent.md §6): when a session's context is summarised. Only
+/// the keys the runtime acts on are typed; `memoryFlush`, `qualityGuard`, `provider` … are kept.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CompactionConfig {
+    /// Automatic compaction near the window (default on); overflow recovery and `/compact`
+    /// work either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// `default` | `safeguard` (both summarise with the run's model here).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// Tokens of the window kept free for the reply: compaction starts above
+    /// `contextWindow − reserveTokens`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserve_tokens: Option<Number>,
+    /// The smallest reserve the gateway accepts (raises `reserveTokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserve_tokens_floor: Option<Number>,
+    /// About how many tokens of the newest messages stay verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_recent_tokens: Option<Number>,
+    #[serde(flatten)]
+    pub rest: Rest,
+}
+
+pub(crate) fn check_compaction(c: &CompactionConfig) -> Result<(), SectionIssue> {
+    let at = "agents.defaults.compaction";
+    for (key, n) in [
+        ("reserveTokens", &c.reserve_tokens),
+        ("reserveTokensFloor", &c.reserve_tokens_floor),
+        ("keepRecentTokens", &c.keep_recent_tokens),
+    ] {
+        if n.as_ref().is_some_and(|n| !non_negative(n)) {
+            return Err((format!("{at}.{key}"), "expected a positive number".into()));
+        }
+    }
+    if let Some(mode) = &c.mode
+        && !matches!(mode.as_str(), "default" | "safeguard")
+    {
+        return Err((
+            format!("{at}.mode"),
+            "expected \"default\" or \"safeguard\"".into(),
+        ));
+    }
+    Ok(())
+}

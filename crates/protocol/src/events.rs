@@ -103,6 +103,7 @@ pub enum AgentStream {
     Lifecycle,
     Assistant,
     Tool,
+    Compaction,
 }
 
 /// `agent` event payload `{runId, seq, stream, ts, data, sessionKey}`; `seq` counts per run.
@@ -124,6 +125,7 @@ pub enum AgentEventData {
     Lifecycle(LifecycleData),
     Assistant(AssistantData),
     Tool(ToolData),
+    Compaction(CompactionData),
 }
 
 impl AgentEventData {
@@ -132,6 +134,7 @@ impl AgentEventData {
             AgentEventData::Lifecycle(_) => AgentStream::Lifecycle,
             AgentEventData::Assistant(_) => AgentStream::Assistant,
             AgentEventData::Tool(_) => AgentStream::Tool,
+            AgentEventData::Compaction(_) => AgentStream::Compaction,
         }
     }
 }
@@ -158,6 +161,30 @@ pub struct LifecycleData {
     pub started_at: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CompactionPhase {
+    Start,
+    End,
+}
+
+/// `compaction` data: the session's context is being summarised (`start`) or was
+/// (`end`: `willRetry` when the model call that overflowed is retried on the compacted context,
+/// `completed` false when no compaction entry was written, token estimates around it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CompactionData {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed: Option<bool>,
+    pub phase: CompactionPhase,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_after: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_before: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub will_retry: Option<bool>,
 }
 
 /// `assistant` data: the reply so far (`text`) and what this event added (`delta`).

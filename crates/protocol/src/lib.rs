@@ -30,8 +30,8 @@ pub use connect::*;
 pub use error::*;
 pub use events::{
     AgentEvent, AgentEventData, AgentStream, AssistantData, ChatEvent, ChatMessage, ChatState,
-    ChatText, ConnectChallenge, HeartbeatEvent, LifecycleData, LifecyclePhase, PresenceEvent,
-    Shutdown, Tick, ToolData, ToolPhase, UsageTotals,
+    ChatText, CompactionData, CompactionPhase, ConnectChallenge, HeartbeatEvent, LifecycleData,
+    LifecyclePhase, PresenceEvent, Shutdown, Tick, ToolData, ToolPhase, UsageTotals,
 };
 pub use frames::*;
 pub use hello::*;

@@ -186,6 +186,8 @@ fn render(api: &impl Api, script: &Script, streaming: bool) -> Reply {
 struct Shared {
     flavor: Flavor,
     queue: Mutex<VecDeque<Script>>,
+    /// (needle, script): requests whose body contains the needle, answered ahead of the queue.
+    matching: Mutex<Vec<(String, Script)>>,
     recorded: Mutex<Vec<Recorded>>,
     arrived: Notify,
     counter: Mutex<u64>,
@@ -232,6 +234,7 @@ impl FakeServer {
         let shared = Arc::new(Shared {
             flavor,
             queue: Mutex::new(VecDeque::new()),
+            matching: Mutex::new(Vec::new()),
             recorded: Mutex::new(Vec::new()),
             arrived: Notify::new(),
             counter: Mutex::new(0),
@@ -255,6 +258,18 @@ impl FakeServer {
     /// Queues how the next unanswered request is answered.
     pub fn push(&self, script: Script) {
         lock(&self.shared.queue).push_back(script);
+    }
+
+    /// Answers every later request whose JSON body contains `needle` with `script`, ahead of
+    /// (and without consuming) the queue: for requests the code under test makes on its own,
+    /// such as a summary request in the middle of a conversation.
+    pub fn answer_matching(&self, needle: impl Into<String>, script: Script) {
+        lock(&self.shared.matching).push((needle.into(), script));
+    }
+
+    /// Drops every [`Self::answer_matching`] rule.
+    pub fn forget_matching(&self) {
+        lock(&self.shared.matching).clear();
     }
 
     /// Scripts not used yet.
@@ -324,7 +339,14 @@ async fn handle(
         *c += 1;
         *c
     };
-    let script = {
+    let text = json.to_string();
+    let matched = lock(&shared.matching)
+        .iter()
+        .find(|(needle, _)| text.contains(needle.as_str()))
+        .map(|(_, script)| script.clone());
+    let script = if matched.is_some() {
+        matched
+    } else {
         let mut q = lock(&shared.queue);
         let s = q.pop_front();
         if let Some(Script::ToolCall {

@@ -123,9 +123,16 @@ impl ProviderError {
         match self {
             ProviderError::RateLimited { .. } => "rate_limit",
             ProviderError::Timeout => "timeout",
-            ProviderError::BadRequest(m) if looks_like_context_overflow(m) => "context_length",
+            ProviderError::BadRequest(_) if self.is_context_overflow() => "context_length",
             _ => "unknown",
         }
+    }
+
+    /// The provider refused the request because the prompt does not fit the model's context
+    /// window (OpenAI `context_length_exceeded` / "maximum context length", Anthropic "prompt
+    /// is too long"): compacting the session and retrying can help (agent.md §5.4).
+    pub fn is_context_overflow(&self) -> bool {
+        matches!(self, ProviderError::BadRequest(m) if looks_like_context_overflow(m))
     }
 }
 
@@ -133,6 +140,8 @@ fn looks_like_context_overflow(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     m.contains("context length")
         || m.contains("context_length")
+        || m.contains("input is too long")
+        || m.contains("exceeds the maximum number of")
         || m.contains("maximum context")
         || m.contains("prompt is too long")
         || m.contains("context window")
@@ -498,7 +507,17 @@ pub(crate) fn parse_retry_after(raw: &str, now: chrono::DateTime<chrono::Utc>) -
 
 /// Maps an HTTP error status and body to a [`ProviderError`].
 fn http_error(status: u16, retry_after: Option<Duration>, body: &str) -> ProviderError {
-    let message = error_message(body).unwrap_or_else(|| format!("HTTP {status}"));
+    let mut message = error_message(body).unwrap_or_else(|| format!("HTTP {status}"));
+    // OpenAI says it in `code` too; keep that visible when the message words it differently.
+    let code = serde_json::from_str::<Value>(body).ok().and_then(|v| {
+        v.pointer("/error/code")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
+    if code.as_deref() == Some("context_length_exceeded") && !looks_like_context_overflow(&message)
+    {
+        message.push_str(" (context_length_exceeded)");
+    }
     match status {
         401..=403 => ProviderError::Auth(message),
         408 => ProviderError::Timeout,

@@ -1,7 +1,10 @@
 //! Chat commands from allowed senders: `/new` and `/reset` (alone, or followed by text to run
-//! in the fresh session) and `/stop`, with Telegram's `/cmd@botname` addressing.
+//! in the fresh session), `/stop` and `/compact [instructions]`, with Telegram's
+//! `/cmd@botname` addressing.
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::runs::Runs;
@@ -45,6 +48,8 @@ pub(super) fn command_text(text: &str, bot_username: Option<&str>) -> Option<Com
 pub(super) enum Outcome {
     /// Handled: this text goes back to the chat, no run.
     Reply(String),
+    /// Handled: the reply is this future's text (a command that talks to the model).
+    Later(Pin<Box<dyn Future<Output = String> + Send>>),
     /// The session was reset; this rest of the message runs in it.
     Continue(String),
     /// Not a command of ours: the message runs as it is.
@@ -76,6 +81,11 @@ pub(super) fn apply(
         } else {
             "⏹️ Stopped.".to_string()
         })
+    } else if let Some(compact) = crate::runs::compact_command(&cmd.text) {
+        let (state, agent, key) = (state.clone(), agent.to_string(), key.to_string());
+        Outcome::Later(Box::pin(async move {
+            crate::runs::compact_session(&state, &agent, &key, &compact).await
+        }))
     } else {
         Outcome::NotOurs
     }

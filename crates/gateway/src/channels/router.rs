@@ -135,12 +135,21 @@ pub(super) async fn route(
             .unwrap_or_else(|| "main".into());
         let main_key = state.settings().main_key.clone();
         let key = session_key_for(&message, &agent, &main_key, &dm_scope);
-        // Chat commands of allowed senders: `/new`, `/reset` (optionally followed by text), `/stop`.
+        // Chat commands of allowed senders: `/new`, `/reset` (optionally followed by text), `/stop`,
+        // `/compact`.
         if let Some(cmd) = &command {
             match commands::apply(&state, &state_dir, &agent, &key, cmd) {
                 Outcome::Reply(text) => {
                     let _ = ack.send(());
                     reply_in_background(driver, &message, text, "command reply");
+                    continue;
+                }
+                Outcome::Later(reply) => {
+                    let _ = ack.send(());
+                    let to = message.clone();
+                    tokio::spawn(async move {
+                        reply_in_background(driver, &to, reply.await, "command reply");
+                    });
                     continue;
                 }
                 Outcome::Continue(rest) => message.text = rest,

@@ -49,6 +49,22 @@ fn final_frame(payload: &AgentFinal) -> Value {
     serde_json::to_value(payload).unwrap_or_default()
 }
 
+/// The final `agent` result of a chat command answered without a run.
+fn command_reply(run_id: &str, text: String) -> Value {
+    final_frame(&AgentFinal {
+        result: Some(AgentOutput {
+            meta: AgentOutputMeta::default(),
+            payloads: vec![ReplyPayload {
+                media_url: None,
+                text,
+            }],
+        }),
+        run_id: run_id.to_string(),
+        status: "ok".into(),
+        summary: "completed".into(),
+    })
+}
+
 fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
     Box::pin(async move {
         let p = parse_params::<AgentParams>(names::AGENT, params)?;
@@ -113,6 +129,16 @@ fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
                 });
             }
             message = rest;
+        }
+        if let Some(cmd) = crate::runs::compact_command(&message) {
+            let (state, run_id) = (state.clone(), p.idempotency_key.clone());
+            return Ok(Reply::TwoPhase {
+                ack: json!({"runId": run_id, "status": "accepted", "acceptedAt": now_ms()}),
+                rest: Box::pin(async move {
+                    let text = crate::runs::compact_session(&state, &agent_id, &key, &cmd).await;
+                    (true, command_reply(&run_id, text), None)
+                }),
+            });
         }
         let timeout = run_timeout_secs(p.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS));
         let spec = RunSpec {
@@ -227,6 +253,19 @@ fn chat_send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture
             let ids = Runs::abort(state, &key, None);
             return Ok(Reply::Json(
                 json!({"ok": true, "aborted": !ids.is_empty(), "runIds": ids}),
+            ));
+        }
+        if let Some(cmd) = crate::runs::compact_command(trimmed) {
+            // Answered like a run: `started` now, the reply as this runId's chat `final`.
+            let (state, run_id) = (state.clone(), p.idempotency_key.clone());
+            tokio::spawn(async move {
+                let text = crate::runs::compact_session(&state, &agent_id, &key, &cmd).await;
+                let mut event = ChatEvent::new(&run_id, &key, 1, ChatState::Final);
+                event.message = Some(ChatMessage::assistant(&text, now_ms()));
+                crate::runs::emit_chat(&state, &event);
+            });
+            return Ok(Reply::Json(
+                json!({"runId": p.idempotency_key, "status": "started"}),
             ));
         }
         if let Some((text, _)) = reset_command(trimmed).filter(|(_, rest)| rest.is_empty()) {

@@ -1,18 +1,23 @@
 //! One run's execution: its timeout, the model chain and the system prompt from the config,
-//! the session transcript (history in, user turn written before the model is called, reply
-//! after), the tool policy, and the result the `agent` method answers with.
+//! the session transcript (context in, user turn written before the model is called, reply
+//! after), compaction when the context outgrows the model's window (before the call, and once
+//! more with a retry when the provider says the prompt is too long), the tool policy, and the
+//! result the `agent` method answers with.
 
 use std::sync::Arc;
 
+use openclaw_agent::compaction::{self, CompactRequest, CompactionSettings, Trigger};
 use openclaw_agent::{
-    AgentMessage, ContentPart, ModelRef, Providers, RunEvent, SessionStore, ToolContext,
-    ToolPolicy, TurnRequest, builtin_tools, model_chain, run_turn,
+    AgentMessage, ContentPart, Context, ModelRef, ProviderError, Providers, RunEvent, SessionStore,
+    ToolContext, ToolPolicy, Transcript, TurnOutcome, TurnRequest, builtin_tools, model_chain,
+    run_turn,
 };
 use openclaw_protocol::ErrorShape;
 use openclaw_protocol::ui::SessionsChanged;
 use openclaw_protocol::{
     AgentEventData, AgentFinal, AgentMeta, AgentOutput, AgentOutputMeta, ChatMessage, ChatState,
-    LifecycleData, LifecyclePhase, ReplyPayload, ToolData, ToolPhase,
+    CompactionData, CompactionPhase, LifecycleData, LifecyclePhase, ReplyPayload, ToolData,
+    ToolPhase,
 };
 
 use super::events::{RunEvents, chat_event, emit_agent, emit_chat, usage_totals};
@@ -152,6 +157,140 @@ fn fail(ev: &mut RunEvents, run: &Run, started_at: u64, msg: String, kind: &str)
     }
 }
 
+/// The context without this turn's user message (the last entry), as the runner wants it,
+/// bounded to the newest [`HISTORY_LIMIT`] messages after the summary.
+fn history_of(ctx: &Context) -> Vec<AgentMessage> {
+    let mut messages = compaction::context_messages(ctx);
+    messages.pop();
+    let summary = usize::from(ctx.summary.is_some());
+    let excess = messages.len().saturating_sub(HISTORY_LIMIT + summary);
+    if excess > 0 {
+        messages.drain(summary..summary + excess);
+    }
+    messages
+}
+
+/// One `run_turn`, its events mapped to `agent`/`chat` events (and the HTTP stream).
+async fn turn(
+    state: &AppState,
+    run: &Run,
+    spec: &RunSpec,
+    ev: &mut RunEvents<'_>,
+    req: TurnRequest,
+) -> Result<TurnOutcome, (ProviderError, Vec<AgentMessage>)> {
+    let mut on_event = |event: RunEvent| match event {
+        RunEvent::AssistantDelta { text, delta } => {
+            if let Some(tx) = &spec.stream_tx {
+                let _ = tx.send(delta.clone());
+            }
+            ev.assistant_delta(&text, &delta);
+        }
+        RunEvent::ToolStart { id, name, args } => {
+            ev.agent(AgentEventData::Tool(ToolData {
+                args: Some(args),
+                is_error: None,
+                name,
+                phase: ToolPhase::Start,
+                result: None,
+                tool_call_id: id,
+            }));
+        }
+        RunEvent::ToolResult {
+            id,
+            name,
+            result,
+            is_error,
+        } => {
+            ev.agent(AgentEventData::Tool(ToolData {
+                args: None,
+                is_error: Some(is_error),
+                name,
+                phase: ToolPhase::Result,
+                result: Some(result),
+                tool_call_id: id,
+            }));
+        }
+    };
+    run_turn(&state.runs.client, req, &run.cancel, &mut on_event).await
+}
+
+/// Compaction inside a run: `compaction` stream events around it, `compactionCount` after.
+struct Compactor<'a> {
+    state: &'a Arc<AppState>,
+    spec: &'a RunSpec,
+    run: &'a Run,
+    chain: Vec<(openclaw_agent::ProviderConfig, String)>,
+    system: String,
+    settings: CompactionSettings,
+    window: u64,
+}
+
+impl Compactor<'_> {
+    /// Compacts `context` in place; true when a compaction entry was written. A failure is
+    /// logged and leaves the context as it was (the model call decides what happens next).
+    async fn run(
+        &mut self,
+        ev: &mut RunEvents<'_>,
+        transcript: &mut Transcript,
+        context: &mut Context,
+        trigger: Trigger,
+    ) -> bool {
+        ev.agent(AgentEventData::Compaction(CompactionData {
+            completed: None,
+            phase: CompactionPhase::Start,
+            tokens_after: None,
+            tokens_before: None,
+            will_retry: None,
+        }));
+        let req = CompactRequest {
+            provider_chain: &self.chain,
+            settings: self.settings,
+            context_window: self.window,
+            system: Some(&self.system),
+            trigger,
+            instructions: None,
+        };
+        let result = compaction::compact(
+            &self.state.runs.client,
+            transcript,
+            context,
+            &req,
+            &self.run.cancel,
+        )
+        .await;
+        let retry = trigger == Trigger::Overflow;
+        let (completed, before, after) = match result {
+            Ok(done) => {
+                tracing::info!(target: "agent", run_id = %self.run.run_id, ?trigger,
+                    tokens_before = done.tokens_before, tokens_after = done.tokens_after,
+                    "auto-compaction complete");
+                let store = SessionStore::open(&self.state.paths.state_dir, &self.spec.agent_id);
+                if let Err(e) = store.update(&self.spec.session_key, |e| {
+                    e.compaction_count = Some(e.compaction_count.unwrap_or(0) + 1);
+                }) {
+                    tracing::warn!(target: "agent", "cannot count the compaction: {e}");
+                }
+                let (before, after) = (done.tokens_before, done.tokens_after);
+                *context = done.context;
+                (true, Some(before), Some(after))
+            }
+            Err(e) => {
+                tracing::warn!(target: "agent", run_id = %self.run.run_id, ?trigger,
+                    "compaction failed: {e}");
+                (false, None, None)
+            }
+        };
+        ev.agent(AgentEventData::Compaction(CompactionData {
+            completed: Some(completed),
+            phase: CompactionPhase::End,
+            tokens_after: after,
+            tokens_before: before,
+            will_retry: Some(retry && completed),
+        }));
+        completed
+    }
+}
+
 async fn execute(
     state: &Arc<AppState>,
     run: &Arc<Run>,
@@ -175,27 +314,13 @@ async fn execute(
             );
         }
     };
-    // Precedence (agent.md §5.1): the session's override (`sessions.patch {model}`,
-    // `/model`) → the agent's model → the defaults; the configured chain stays behind the
-    // override as its fallbacks.
-    let mut refs = model_chain(&config.config, &spec.agent_id);
-    if !spec.ephemeral
-        && let Some(r) = SessionStore::open(&state.paths.state_dir, &spec.agent_id)
-            .get(&spec.session_key)
-            .and_then(|e| {
-                Some(ModelRef {
-                    provider: e.provider_override?,
-                    model: e.model_override?,
-                })
-            })
-    {
-        if providers.get(&r.provider).is_some() {
-            refs.retain(|c| c != &r);
-            refs.insert(0, r);
-        } else {
-            tracing::warn!(model = %r, "session model override names an unknown provider; ignored");
-        }
-    }
+    let refs = session_model_refs(
+        state,
+        &config.config,
+        &providers,
+        &spec.agent_id,
+        (!spec.ephemeral).then_some(spec.session_key.as_str()),
+    );
     let chain: Vec<_> = refs
         .into_iter()
         .filter_map(|r| {
@@ -230,7 +355,8 @@ async fn execute(
         };
     let user = text_message(&spec.message);
     let mut persisted = None;
-    let mut history = Vec::new();
+    // The model's view of the session: last compaction summary + kept messages + this turn.
+    let mut context = Context::default();
     let mut session_id = spec.run_id.clone();
     let store = SessionStore::open(&state.paths.state_dir, &spec.agent_id);
     if !spec.ephemeral {
@@ -248,36 +374,35 @@ async fn execute(
         };
         session_id = entry.session_id.clone();
         let transcript_path = store.transcript_path(&entry);
-        let loaded =
-            openclaw_agent::Transcript::load_messages(&transcript_path).unwrap_or_default();
-        let skip = loaded.len().saturating_sub(HISTORY_LIMIT);
-        history = loaded.into_iter().skip(skip).collect();
-        let mut transcript = match openclaw_agent::Transcript::open_or_create(
-            &transcript_path,
-            &entry.session_id,
-            &workspace,
-        ) {
-            Ok(t) => t,
+        context = Transcript::load_context(&transcript_path).unwrap_or_default();
+        let mut transcript =
+            match Transcript::open_or_create(&transcript_path, &entry.session_id, &workspace) {
+                Ok(t) => t,
+                Err(e) => {
+                    return fail(
+                        &mut ev,
+                        run,
+                        started_at,
+                        format!("cannot open the transcript: {e}"),
+                        "unknown",
+                    );
+                }
+            };
+        // Written before the model is called (it survives a crash of this process); the fsync
+        // comes with the reply's lines, so the model call is not delayed by a disk flush.
+        match transcript.append_message_unsynced(&user) {
+            Ok(id) => context
+                .entries
+                .push(compaction::context_entry(id, user.clone())),
             Err(e) => {
                 return fail(
                     &mut ev,
                     run,
                     started_at,
-                    format!("cannot open the transcript: {e}"),
+                    format!("cannot write the transcript: {e}"),
                     "unknown",
                 );
             }
-        };
-        // Written before the model is called (it survives a crash of this process); the fsync
-        // comes with the reply's lines, so the model call is not delayed by a disk flush.
-        if let Err(e) = transcript.append_message_unsynced(&user) {
-            return fail(
-                &mut ev,
-                run,
-                started_at,
-                format!("cannot write the transcript: {e}"),
-                "unknown",
-            );
         }
         persisted = Some(transcript);
     }
@@ -291,10 +416,31 @@ async fn execute(
         .into_iter()
         .filter(|t| policy.allows(&t.name))
         .collect();
+    let (first, first_model) = &chain[0];
+    let window = compaction::context_window(first, first_model);
+    let settings =
+        CompactionSettings::resolve(config.config.agent_defaults().compaction.as_ref(), window);
+    let mut compactor = Compactor {
+        state,
+        spec,
+        run,
+        chain: chain.clone(),
+        system: system.clone(),
+        settings,
+        window,
+    };
+    if let Some(transcript) = persisted.as_mut() {
+        let tokens = compaction::estimate_context_tokens(Some(&system), &context);
+        if settings.should_compact(tokens, window) {
+            compactor
+                .run(&mut ev, transcript, &mut context, Trigger::Threshold)
+                .await;
+        }
+    }
     let req = TurnRequest {
         provider_chain: chain,
         system: Some(system),
-        history,
+        history: history_of(&context),
         user,
         tools,
         tool_ctx: ToolContext { workspace },
@@ -303,40 +449,22 @@ async fn execute(
         max_tokens: None,
         steering: Some(run.steering.clone()),
     };
-    let mut on_event = |event: RunEvent| match event {
-        RunEvent::AssistantDelta { text, delta } => {
-            if let Some(tx) = &spec.stream_tx {
-                let _ = tx.send(delta.clone());
-            }
-            ev.assistant_delta(&text, &delta);
-        }
-        RunEvent::ToolStart { id, name, args } => {
-            ev.agent(AgentEventData::Tool(ToolData {
-                args: Some(args),
-                is_error: None,
-                name,
-                phase: ToolPhase::Start,
-                result: None,
-                tool_call_id: id,
-            }));
-        }
-        RunEvent::ToolResult {
-            id,
-            name,
-            result,
-            is_error,
-        } => {
-            ev.agent(AgentEventData::Tool(ToolData {
-                args: None,
-                is_error: Some(is_error),
-                name,
-                phase: ToolPhase::Result,
-                result: Some(result),
-                tool_call_id: id,
-            }));
-        }
-    };
-    let outcome = run_turn(&state.runs.client, req, &run.cancel, &mut on_event).await;
+    let mut outcome = turn(state, run, spec, &mut ev, req.clone()).await;
+    // The provider said the prompt is too long: compact once and retry once (agent.md §5.4).
+    // Only before anything of the turn was produced; a second overflow is the run's error.
+    if let (Err((err, partial)), Some(transcript)) = (&outcome, persisted.as_mut())
+        && err.is_context_overflow()
+        && partial.is_empty()
+        && compactor
+            .run(&mut ev, transcript, &mut context, Trigger::Overflow)
+            .await
+    {
+        let retry = TurnRequest {
+            history: history_of(&context),
+            ..req
+        };
+        outcome = turn(state, run, spec, &mut ev, retry).await;
+    }
     let ended_at = now_ms();
     match outcome {
         Ok(out) => {
@@ -435,4 +563,34 @@ async fn execute(
             fail(&mut ev, run, started_at, err.to_string(), err.kind())
         }
     }
+}
+
+/// The model refs a run on `session` tries, in order (agent.md §5.1): the session's override
+/// (`sessions.patch {model}`, `/model`) → the agent's model → the defaults; the configured
+/// chain stays behind the override as its fallbacks. `/compact` summarises with the same chain.
+pub(super) fn session_model_refs(
+    state: &AppState,
+    config: &openclaw_config::OpenClawConfig,
+    providers: &Providers,
+    agent_id: &str,
+    session: Option<&str>,
+) -> Vec<ModelRef> {
+    let mut refs = model_chain(config, agent_id);
+    if let Some(r) = session
+        .and_then(|key| SessionStore::open(&state.paths.state_dir, agent_id).get(key))
+        .and_then(|e| {
+            Some(ModelRef {
+                provider: e.provider_override?,
+                model: e.model_override?,
+            })
+        })
+    {
+        if providers.get(&r.provider).is_some() {
+            refs.retain(|c| c != &r);
+            refs.insert(0, r);
+        } else {
+            tracing::warn!(model = %r, "session model override names an unknown provider; ignored");
+        }
+    }
+    refs
 }

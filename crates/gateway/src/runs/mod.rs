@@ -5,9 +5,10 @@
 //!
 //! `lanes` decides which run goes when (bookkeeping without I/O, unit-tested), `queue` what a
 //! busy session does with a message (`messages.queue` settings, the reference's prompts),
-//! `execute` runs one of them (model, prompt, transcript), `events` turns what happens into
-//! `agent`/`chat` events.
+//! `execute` runs one of them (model, prompt, transcript, compaction), `events` turns what happens into
+//! `agent`/`chat` events, `compact` is the `/compact` chat command.
 
+mod compact;
 pub(crate) mod events;
 mod execute;
 mod lanes;
@@ -22,6 +23,7 @@ use openclaw_agent::{CancelToken, ProviderClient, Steering};
 use openclaw_protocol::{AgentFinal, ErrorShape};
 use tokio::sync::watch;
 
+pub(crate) use compact::{compact_command, compact_session};
 pub(crate) use events::emit_chat;
 pub use lanes::MAX_QUEUED_PER_SESSION;
 
