@@ -1,5 +1,6 @@
 //! Chat commands from allowed senders: `/new` and `/reset` (alone, or followed by text to run
-//! in the fresh session) and `/stop`, with Telegram's `/cmd@botname` addressing.
+//! in the fresh session) and `/stop`, with Telegram's `/cmd@botname` addressing; the settings
+//! commands (`/status`, `/model`, `/think`, …) are `crate::chat_commands`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -76,6 +77,8 @@ pub(super) fn apply(
         } else {
             "⏹️ Stopped.".to_string()
         })
+    } else if let Some(parsed) = crate::chat_commands::parse(&cmd.text) {
+        Outcome::Reply(crate::chat_commands::run(state, agent, key, &parsed))
     } else {
         Outcome::NotOurs
     }
