@@ -9,6 +9,7 @@ pub mod agents;
 pub mod auth;
 pub mod canvas;
 pub mod channels;
+pub mod chat_commands;
 pub mod config_check;
 pub mod conn;
 pub mod control_ui;

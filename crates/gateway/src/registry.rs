@@ -109,6 +109,7 @@ impl Registry {
         methods::ui::register(&mut methods);
         methods::web::register(&mut methods);
         methods::models::register(&mut methods);
+        methods::commands::register(&mut methods);
         methods::sessions::register(&mut methods);
         Self { methods }
     }

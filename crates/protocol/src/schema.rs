@@ -109,6 +109,7 @@ fn register_all(g: &mut SchemaGenerator) {
     g.subschema_for::<sessions::SessionsCompactResult>();
     g.subschema_for::<sessions::ChatInjectParams>();
     g.subschema_for::<sessions::ChatInjectResult>();
+    g.subschema_for::<sessions::CommandsListParams>();
 }
 
 /// The whole protocol schema: `{"$schema", "title", "$defs": {TypeName: schema…}}`.

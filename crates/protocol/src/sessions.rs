@@ -16,6 +16,7 @@ pub mod names {
     pub const SESSIONS_CREATE: &str = "sessions.create";
     pub const SESSIONS_COMPACT: &str = "sessions.compact";
     pub const CHAT_INJECT: &str = "chat.inject";
+    pub const COMMANDS_LIST: &str = "commands.list";
 }
 
 /// Longest session label the reference accepts.
@@ -488,4 +489,29 @@ pub struct ModelChoice {
 pub struct ThinkingLevelOption {
     pub id: String,
     pub label: String,
+}
+
+/// `commands.list` params: which agent's surface, and which kind of command (`text` = typed
+/// `/cmd`, `native` = a platform's command menu, `both`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CommandsListParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub agent_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<CommandScope>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_args: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CommandScope {
+    Text,
+    Native,
+    Both,
 }

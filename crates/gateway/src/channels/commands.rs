@@ -1,6 +1,7 @@
 //! Chat commands from allowed senders: `/new` and `/reset` (alone, or followed by text to run
 //! in the fresh session), `/stop` and `/compact [instructions]`, with Telegram's
-//! `/cmd@botname` addressing.
+//! `/cmd@botname` addressing; the settings commands (`/status`, `/model`, `/think`, …) are
+//! `crate::chat_commands`.
 
 use std::future::Future;
 use std::path::Path;
@@ -86,6 +87,8 @@ pub(super) fn apply(
         Outcome::Later(Box::pin(async move {
             crate::runs::compact_session(&state, &agent, &key, &compact).await
         }))
+    } else if let Some(parsed) = crate::chat_commands::parse(&cmd.text) {
+        Outcome::Reply(crate::chat_commands::run(state, agent, key, &parsed))
     } else {
         Outcome::NotOurs
     }

@@ -50,7 +50,7 @@ fn final_frame(payload: &AgentFinal) -> Value {
 }
 
 /// The final `agent` result of a chat command answered without a run.
-fn command_reply(run_id: &str, text: String) -> Value {
+fn command_final(run_id: &str, text: String) -> Value {
     final_frame(&AgentFinal {
         result: Some(AgentOutput {
             meta: AgentOutputMeta::default(),
@@ -111,22 +111,7 @@ fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
                 .map_err(|e| ErrorShape::unavailable(format!("cannot reset the session: {e}")))?;
             session_changed(state, &key, reset_reason(&message));
             if rest.is_empty() {
-                let payload = final_frame(&AgentFinal {
-                    result: Some(AgentOutput {
-                        meta: AgentOutputMeta::default(),
-                        payloads: vec![ReplyPayload {
-                            media_url: None,
-                            text: text.to_string(),
-                        }],
-                    }),
-                    run_id: p.idempotency_key.clone(),
-                    status: "ok".into(),
-                    summary: "completed".into(),
-                });
-                return Ok(Reply::TwoPhase {
-                    ack: json!({"runId": p.idempotency_key, "status": "accepted", "acceptedAt": now_ms()}),
-                    rest: Box::pin(async move { (true, payload, None) }),
-                });
+                return Ok(command_reply(&p.idempotency_key, text.to_string()));
             }
             message = rest;
         }
@@ -136,9 +121,13 @@ fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
                 ack: json!({"runId": run_id, "status": "accepted", "acceptedAt": now_ms()}),
                 rest: Box::pin(async move {
                     let text = crate::runs::compact_session(&state, &agent_id, &key, &cmd).await;
-                    (true, command_reply(&run_id, text), None)
+                    (true, command_final(&run_id, text), None)
                 }),
             });
+        }
+        if let Some(cmd) = crate::chat_commands::parse(&message) {
+            let text = crate::chat_commands::run(state, &agent_id, &key, &cmd);
+            return Ok(command_reply(&p.idempotency_key, text));
         }
         let timeout = run_timeout_secs(p.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS));
         let spec = RunSpec {
@@ -215,6 +204,16 @@ fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
     })
 }
 
+/// The two `agent` responses for a command answered without a run: the ack, then a final
+/// whose one payload is the command's reply.
+fn command_reply(run_id: &str, text: String) -> Reply {
+    let payload = command_final(run_id, text);
+    Reply::TwoPhase {
+        ack: json!({"runId": run_id, "status": "accepted", "acceptedAt": now_ms()}),
+        rest: Box::pin(async move { (true, payload, None) }),
+    }
+}
+
 fn agent_wait<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
     Box::pin(async move {
         let p = parse_params::<AgentWaitParams>(names::AGENT_WAIT, params)?;
@@ -276,6 +275,16 @@ fn chat_send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture
             session_changed(state, &key, reset_reason(trimmed));
             let mut event = ChatEvent::new(&p.idempotency_key, &key, 1, ChatState::Final);
             event.message = Some(ChatMessage::assistant(text, now_ms()));
+            crate::runs::emit_chat(state, &event);
+            return Ok(Reply::Json(
+                json!({"runId": p.idempotency_key, "status": "ok"}),
+            ));
+        }
+        // Settings commands (`/status`, `/model`, `/think`, …) answer without a run.
+        if let Some(cmd) = crate::chat_commands::parse(trimmed) {
+            let text = crate::chat_commands::run(state, &agent_id, &key, &cmd);
+            let mut event = ChatEvent::new(&p.idempotency_key, &key, 1, ChatState::Final);
+            event.message = Some(ChatMessage::assistant(&text, now_ms()));
             crate::runs::emit_chat(state, &event);
             return Ok(Reply::Json(
                 json!({"runId": p.idempotency_key, "status": "ok"}),

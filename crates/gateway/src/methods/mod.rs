@@ -4,6 +4,7 @@ pub mod agent;
 pub mod agents;
 pub mod canvas;
 pub mod channels;
+pub mod commands;
 pub mod config;
 pub mod devices;
 pub mod logs;

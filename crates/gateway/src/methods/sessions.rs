@@ -153,7 +153,7 @@ fn session_kind(key: &str) -> &'static str {
 }
 
 /// The model the session's next run starts on: its override, else the agent's primary.
-fn resolved_model(state: &AppState, agent: &str, entry: &SessionEntry) -> ResolvedModel {
+pub(crate) fn resolved_model(state: &AppState, agent: &str, entry: &SessionEntry) -> ResolvedModel {
     if let (Some(p), Some(m)) = (&entry.provider_override, &entry.model_override) {
         return ResolvedModel {
             model_provider: Some(p.clone()),

@@ -61,12 +61,16 @@ pub(crate) async fn compact_session(
     let config = state.config();
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let chain: Vec<_> = match Providers::from_config(config.config.models.as_ref(), &env) {
-        Ok(providers) => {
-            super::execute::session_model_refs(state, &config.config, &providers, agent_id, Some(key))
-                .into_iter()
-                .filter_map(|r| providers.get(&r.provider).map(|p| (p.clone(), r.model)))
-                .collect()
-        }
+        Ok(providers) => super::execute::session_model_refs(
+            state,
+            &config.config,
+            &providers,
+            agent_id,
+            Some(key),
+        )
+        .into_iter()
+        .filter_map(|r| providers.get(&r.provider).map(|p| (p.clone(), r.model)))
+        .collect(),
         Err(e) => return format!("⚙️ Compaction failed: invalid models config: {e}"),
     };
     let Some((first, first_model)) = chain.first() else {
