@@ -364,7 +364,7 @@ mod tests {
         assert_eq!(tokens(1234), "1.2k");
         assert_eq!(
             key_cell("agent:main:explicit:a-very-long-session-key"),
-            "agent:main:expl...on-key"
+            "agent:main:expli...on-key"
         );
         let row = json!({"totalTokens": 3200, "totalTokensFresh": true, "contextTokens": 32000});
         assert_eq!(tokens_cell(&row), "3.2k/32k (10%)");

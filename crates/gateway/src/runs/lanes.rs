@@ -790,16 +790,18 @@ mod tests {
         let Enqueued::Start(host) = enqueue(&runs, &spec("h", "s"), msg(Mode::Steer)) else {
             panic!("starts");
         };
-        for id in ["s1", "s2"] {
+        let steer = |id: &str| {
             let e = enqueue(&runs, &spec_with(id, "s", id), msg(Mode::Steer));
             assert!(matches!(e, Enqueued::Steered(_)), "{id}");
-        }
-        // The runner took in s1 at a boundary; s2 arrived after the last one.
+        };
+        // The runner takes in s1 at a boundary; s2 arrives after the last one.
+        steer("s1");
         assert_eq!(host.steering.take(), ["s1"]);
+        steer("s2");
         let (answered, next) = finish(&runs, "s");
         assert_eq!(ids(&answered), ["s1"]);
-        let (run, spec) = started(next);
-        assert_eq!((run.run_id.as_str(), spec.message.as_str()), ("s2", "s2"));
+        let (run, queued) = started(next);
+        assert_eq!((run.run_id.as_str(), queued.message.as_str()), ("s2", "s2"));
         // A run that does not take steering (a heartbeat, an HTTP call) gets followups.
         let runs = Runs::default();
         assert!(matches!(
