@@ -166,6 +166,37 @@ async fn webchat_commands_change_the_session_without_a_run() {
     // A message that only looks like a command is a message.
     chat(&mut raw, "/help me write a poem", "r3").await;
     assert_eq!(llm.requests().len(), 3);
+
+    // `/new` and `/compact` answer the same way (`/stop` answers like `chat.abort`).
+    assert_eq!(
+        command(&mut raw, "/new", "c14").await,
+        "✅ New session started."
+    );
+    // `/compact` may have to wait for a run to stop, so it is acked as started.
+    let res = raw
+        .call(
+            "chat.send",
+            json!({"sessionKey": KEY, "message": "/compact", "idempotencyKey": "c15"}),
+        )
+        .await;
+    assert_eq!(ok(&res)["status"], "started", "{res}");
+    loop {
+        let ev = raw.event("chat").await;
+        if ev["payload"]["runId"] == "c15" {
+            let text = ev["payload"]["message"]["content"][0]["text"]
+                .as_str()
+                .unwrap_or("");
+            assert!(text.contains("Compaction skipped"), "{ev}");
+            break;
+        }
+    }
+    let res = raw
+        .call(
+            "chat.send",
+            json!({"sessionKey": KEY, "message": "/stop", "idempotencyKey": "c16"}),
+        )
+        .await;
+    assert_eq!(ok(&res)["aborted"], false, "{res}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -263,6 +294,18 @@ async fn telegram_commands_reply_in_the_chat_and_strangers_get_nothing() {
     })
     .await;
     assert_eq!(tg.replies_to(OWNER, "Think: high"), 1);
+    // Every other command answers in the chat too, without a run.
+    for (command, reply) in [
+        ("/verbose on", "Verbose logging enabled."),
+        ("/help", "/verbose on|off|full"),
+        ("/commands", "/think, /thinking, /t"),
+        ("/compact", "Compaction skipped"),
+        ("/stop", "Nothing is running."),
+    ] {
+        tg.push_dm(OWNER, command);
+        wait_for(command, || tg.replies_to(OWNER, reply) == 1).await;
+    }
+    assert_eq!(llm.requests().len(), 0, "no command reached the model");
     // A stranger's command is not answered and changes nothing.
     tg.push_dm(999, "/think off");
     tg.push_dm(OWNER, "real question");
@@ -273,4 +316,10 @@ async fn telegram_commands_reply_in_the_chat_and_strangers_get_nothing() {
     assert_eq!(tg.replies_to(999, ""), 0);
     assert_eq!(llm.requests().len(), 1, "only the real question ran");
     assert_eq!(llm.requests()[0]["model"], "m2");
+    // `/new` starts a fresh session; the settings were the old session's.
+    tg.push_dm(OWNER, "/new");
+    wait_for("new session", || {
+        tg.replies_to(OWNER, "New session started.") == 1
+    })
+    .await;
 }

@@ -211,7 +211,7 @@ fn compact_count(n: u64) -> String {
 
 fn status(state: &AppState, agent: &str, key: &str, store: &SessionStore) -> String {
     let entry = store.get(key);
-    let shown = entry.clone().unwrap_or_else(|| SessionEntry::default());
+    let shown = entry.clone().unwrap_or_default();
     let resolved = resolved_model(state, agent, &shown);
     let model = match (&resolved.model_provider, &resolved.model) {
         (Some(p), Some(m)) => format!("{p}/{m}"),
@@ -366,7 +366,7 @@ fn model(state: &AppState, agent: &str, key: &str, store: &SessionStore, args: &
     words.retain(|w| *w != "-s");
     let catalog = model_catalog(state, agent);
     let entry = store.get(key);
-    let shown = entry.clone().unwrap_or_else(|| SessionEntry::default());
+    let shown = entry.clone().unwrap_or_default();
     let current = resolved_model(state, agent, &shown);
     let current = match (&current.model_provider, &current.model) {
         (Some(p), Some(m)) => format!("{p}/{m}"),

@@ -410,7 +410,7 @@ async fn models(state: &AppState, peer: SocketAddr, path: &str, headers: &Header
     if !is_model_id(&id) {
         return ApiError::invalid_request("Invalid model id.").into_response();
     }
-    if !ids.iter().any(|m| *m == id) {
+    if !ids.contains(&id) {
         return ApiError::new(
             StatusCode::NOT_FOUND,
             "invalid_request_error",
