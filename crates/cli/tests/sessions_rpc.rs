@@ -452,9 +452,9 @@ async fn subscribers_hear_patch_reset_delete_and_webchat_may_not_mutate() {
     ok(&call(&mut admin, "sessions.delete", json!({"key": key})).await);
     changed(&mut watcher, key, "delete").await;
 
-    // A patch needs admin.
+    // A patch needs write scope at least (a read-only watcher has none).
     let res = call(&mut watcher, "sessions.patch", json!({"key": key})).await;
-    assert!(err(&res).1.contains("operator.admin"), "{res}");
+    assert!(err(&res).1.contains("operator.write"), "{res}");
 
     // WebChat: by client id, and by mode.
     ok(&call(
@@ -682,4 +682,48 @@ async fn preview_resolve_get_create_compact_and_inject() {
     assert_eq!(err(&res).0, "INVALID_REQUEST");
     let res = call(&mut raw, "sessions.create", json!({"model": "fake/nope"})).await;
     assert_eq!(err(&res).0, "INVALID_REQUEST");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patch_needs_admin_only_beyond_the_chat_settings_and_the_catalog_is_published() {
+    let fake = FakeOpenAi::start().await;
+    let gw = start(|h| config(h, &fake.url(), json!({})));
+    // A write-scoped operator (the reference CLI's `gateway call`) may set what a chat user
+    // may set: label, model, thinking, fast mode.
+    let (mut raw, hello) = connected(&gw.url(), &["operator.read", "operator.write"]).await;
+    let caps = &hello["features"]["capabilities"];
+    assert!(
+        caps.as_array()
+            .is_some_and(|c| c.contains(&json!("published-model-catalog"))),
+        "{hello}"
+    );
+    let key = "agent:main:main";
+    let res = call(
+        &mut raw,
+        "sessions.patch",
+        json!({"key": key, "label": "mine", "model": "fake/m2", "thinkingLevel": "low", "fastMode": true}),
+    )
+    .await;
+    assert_eq!(ok(&res)["entry"]["label"], "mine");
+    // What the agent may do is an admin's call.
+    for field in [
+        json!({"execSecurity": "full"}),
+        json!({"sendPolicy": "deny"}),
+    ] {
+        let mut params = json!({"key": key});
+        params
+            .as_object_mut()
+            .unwrap()
+            .extend(field.as_object().unwrap().clone());
+        let res = call(&mut raw, "sessions.patch", params).await;
+        assert_eq!(res["error"]["code"], "FORBIDDEN", "{res}");
+    }
+    let (mut admin, _) = connected(&gw.url(), OP).await;
+    let res = call(
+        &mut admin,
+        "sessions.patch",
+        json!({"key": key, "sendPolicy": "deny"}),
+    )
+    .await;
+    assert_eq!(ok(&res)["entry"]["sendPolicy"], "deny");
 }

@@ -420,7 +420,9 @@ fn build_hello(
         features: Features {
             methods: state.registry.advertised(),
             events: advertised_events(),
-            capabilities: v4.then(Vec::new),
+            // `published-model-catalog`: `models.list` reports `available` per model (the
+            // reference CLI's `models list` refuses a gateway without it).
+            capabilities: v4.then(|| vec!["published-model-catalog".to_string()]),
         },
         snapshot,
         canvas_host_url: (role == roles::NODE)

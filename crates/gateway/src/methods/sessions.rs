@@ -43,7 +43,9 @@ pub fn register(out: &mut Vec<MethodSpec>) {
         (names::SESSIONS_RESOLVE, read, sessions_resolve),
         (names::SESSIONS_GET, read, sessions_get),
         (names::SESSIONS_CREATE, write, sessions_create),
-        (names::SESSIONS_PATCH, admin, sessions_patch),
+        // Write scope for the fields a chat user may change; admin for the rest (checked in
+        // the handler, which sees the fields), as the reference 2026.9 decides.
+        (names::SESSIONS_PATCH, write, sessions_patch),
         (agent_names::SESSIONS_RESET, admin, sessions_reset),
         // Deleting an archived session needs only write; a live one needs admin (checked in
         // the handler, which knows the entry).
@@ -481,6 +483,15 @@ fn sessions_patch<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerF
     Box::pin(async move {
         let p = parse_params::<SessionsPatchParams>(names::SESSIONS_PATCH, params)?;
         refuse_webchat(ctx, "patch")?;
+        // The reference's write-scope set: everything else (exec, elevated, send policy, …)
+        // changes what the agent may do, and needs admin.
+        const WRITE_FIELDS: &[&str] = &["key", "label", "model", "thinkingLevel", "fastMode"];
+        if params
+            .and_then(Value::as_object)
+            .is_some_and(|o| o.keys().any(|k| !WRITE_FIELDS.contains(&k.as_str())))
+        {
+            ctx.require_admin()?;
+        }
         let state = &ctx.state;
         let (key, agent, store) = locate(state, &p.key);
         let existing = store.get(&key);
