@@ -100,6 +100,11 @@ pub async fn openai_wrong_method(
     if !endpoint_enabled(&state, name) {
         return not_found();
     }
+    method_not_allowed("POST")
+}
+
+/// 405 in OpenAI's error shape, with the `Allow` header.
+pub(crate) fn method_not_allowed(allow: &'static str) -> Response {
     let mut r = ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "invalid_request_error",
@@ -107,6 +112,6 @@ pub async fn openai_wrong_method(
     )
     .into_response();
     r.headers_mut()
-        .insert(header::ALLOW, axum::http::HeaderValue::from_static("POST"));
+        .insert(header::ALLOW, axum::http::HeaderValue::from_static(allow));
     r
 }

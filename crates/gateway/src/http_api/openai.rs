@@ -369,17 +369,7 @@ pub fn models_route() -> MethodRouter<Arc<AppState>> {
         if !models_enabled(&state) {
             return not_found();
         }
-        let mut r = ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "invalid_request_error",
-            "Method Not Allowed",
-        )
-        .into_response();
-        r.headers_mut().insert(
-            axum::http::header::ALLOW,
-            axum::http::HeaderValue::from_static("GET"),
-        );
-        r
+        super::method_not_allowed("GET")
     })
 }
 
