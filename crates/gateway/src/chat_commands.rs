@@ -8,6 +8,7 @@
 //! Who may use them is decided before this module: channel senders that passed access control,
 //! operators with write scope. Every command here changes only the caller's own session.
 
+use openclaw_agent::compaction::format_token_count;
 use openclaw_agent::{SessionEntry, SessionStore};
 use openclaw_protocol::sessions::levels;
 
@@ -193,19 +194,12 @@ fn commands_text() -> String {
     out.join("\n")
 }
 
-/// `1234` → `1.2k`, `200000` → `200k`.
-fn compact_count(n: u64) -> String {
-    match n {
-        0..=999 => n.to_string(),
-        1_000..=999_999 => {
-            let k = n as f64 / 1000.0;
-            if k >= 100.0 || (k.fract() < 0.05) {
-                format!("{}k", k.round() as u64)
-            } else {
-                format!("{k:.1}k")
-            }
-        }
-        _ => format!("{:.1}m", n as f64 / 1_000_000.0),
+/// `provider/model` of the model the session's next run starts on.
+fn model_label(state: &AppState, agent: &str, entry: &SessionEntry) -> String {
+    let resolved = resolved_model(state, agent, entry);
+    match (resolved.model_provider, resolved.model) {
+        (Some(p), Some(m)) => format!("{p}/{m}"),
+        _ => "unknown".to_string(),
     }
 }
 
@@ -213,11 +207,7 @@ fn status(state: &AppState, agent: &str, key: &str, store: &SessionStore) -> Str
     let entry = store.get(key);
     let shown = entry.clone().unwrap_or_default();
     let resolved = resolved_model(state, agent, &shown);
-    let model = match (&resolved.model_provider, &resolved.model) {
-        (Some(p), Some(m)) => format!("{p}/{m}"),
-        (_, Some(m)) => m.clone(),
-        _ => "unknown".to_string(),
-    };
+    let model = model_label(state, agent, &shown);
     let overridden = shown.model_override.is_some();
     let catalog = model_catalog(state, agent);
     let window = resolved
@@ -247,18 +237,18 @@ fn status(state: &AppState, agent: &str, key: &str, store: &SessionStore) -> Str
     );
     lines.push(format!(
         "🧮 Tokens: {} in / {} out",
-        compact_count(input),
-        compact_count(output)
+        format_token_count(input),
+        format_token_count(output)
     ));
     let used = shown.total_tokens.unwrap_or(input + output);
     let context = match window {
         Some(w) if w > 0 => format!(
             "📚 Context: {}/{} ({}%)",
-            compact_count(used),
-            compact_count(w),
+            format_token_count(used),
+            format_token_count(w),
             (used.saturating_mul(100) / w).min(100)
         ),
-        _ => format!("📚 Context: {}", compact_count(used)),
+        _ => format!("📚 Context: {}", format_token_count(used)),
     };
     lines.push(format!(
         "{context} · 🧹 Compactions: {}",
@@ -365,13 +355,7 @@ fn model(state: &AppState, agent: &str, key: &str, store: &SessionStore, args: &
     }
     words.retain(|w| *w != "-s");
     let catalog = model_catalog(state, agent);
-    let entry = store.get(key);
-    let shown = entry.clone().unwrap_or_default();
-    let current = resolved_model(state, agent, &shown);
-    let current = match (&current.model_provider, &current.model) {
-        (Some(p), Some(m)) => format!("{p}/{m}"),
-        _ => "unknown".to_string(),
-    };
+    let current = model_label(state, agent, &store.get(key).unwrap_or_default());
     match words.as_slice() {
         [] | ["list"] | ["status"] => {
             let mut lines = vec![format!("Current model: {current}")];
@@ -402,16 +386,10 @@ fn model(state: &AppState, agent: &str, key: &str, store: &SessionStore, args: &
                 e.model_override = None;
                 e.extra.remove("authProfileOverride");
             }) {
-                Ok(()) => {
-                    let back = resolved_model(state, agent, &SessionEntry::default());
-                    format!(
-                        "Model reset to the default ({}).",
-                        back.model_provider
-                            .zip(back.model)
-                            .map(|(p, m)| format!("{p}/{m}"))
-                            .unwrap_or_else(|| "unknown".into())
-                    )
-                }
+                Ok(()) => format!(
+                    "Model reset to the default ({}).",
+                    model_label(state, agent, &SessionEntry::default())
+                ),
                 Err(e) => e,
             }
         }
@@ -459,9 +437,9 @@ mod tests {
 
     #[test]
     fn counts_read_like_the_reference() {
-        assert_eq!(compact_count(999), "999");
-        assert_eq!(compact_count(1234), "1.2k");
-        assert_eq!(compact_count(200_000), "200k");
-        assert_eq!(compact_count(2_500_000), "2.5m");
+        assert_eq!(format_token_count(999), "999");
+        assert_eq!(format_token_count(1234), "1.2k");
+        assert_eq!(format_token_count(200_000), "200k");
+        assert_eq!(format_token_count(2_500_000), "2.5m");
     }
 }

@@ -34,10 +34,7 @@ use server::Pacing;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Script {
     /// A text reply streamed in `chunks` SSE chunks (one JSON reply when not streaming).
-    Text {
-        text: String,
-        chunks: usize,
-    },
+    Text { text: String, chunks: usize },
     /// A tool call whose JSON arguments are streamed in `pieces` fragments. With `then_text`,
     /// that text reply is queued to answer the next request (the one carrying the result).
     ToolCall {
@@ -47,7 +44,6 @@ pub enum Script {
         pieces: usize,
         then_text: Option<String>,
     },
-    /// HTTP 429 with the API's error JSON and, when given, this `Retry-After` header value.
     /// A streamed tool call (arguments in `pieces` fragments) with `delay` before each frame,
     /// so a test can act while the model is still "deciding" (no follow-up text is queued).
     SlowToolCall {
@@ -57,19 +53,12 @@ pub enum Script {
         pieces: usize,
         delay: Duration,
     },
-    RateLimited {
-        retry_after: Option<String>,
-    },
+    /// HTTP 429 with the API's error JSON and, when given, this `Retry-After` header value.
+    RateLimited { retry_after: Option<String> },
     /// Any HTTP error status (500, 401, 400 …) with the API's error JSON.
-    HttpError {
-        status: u16,
-        message: String,
-    },
+    HttpError { status: u16, message: String },
     /// Streams `text` in `chunks` chunks, then drops the connection without a terminator.
-    Disconnect {
-        text: String,
-        chunks: usize,
-    },
+    Disconnect { text: String, chunks: usize },
     /// Like `Text`, waiting `delay` before each chunk (for abort and timeout tests).
     Slow {
         text: String,
@@ -79,10 +68,7 @@ pub enum Script {
     /// Starts a stream, then reports an in-stream error (`event: error` for Anthropic,
     /// `data: {"error":…}` for OpenAI). `kind` is the API's error type, e.g.
     /// `overloaded_error` or `server_error`.
-    StreamError {
-        kind: String,
-        message: String,
-    },
+    StreamError { kind: String, message: String },
 }
 
 impl Script {
@@ -115,7 +101,6 @@ impl Script {
         }
     }
 
-    /// 429 with `Retry-After: <secs>`.
     /// A tool call streamed in 4 argument pieces, `delay` before each frame.
     pub fn slow_tool_call(
         id: impl Into<String>,
@@ -132,6 +117,7 @@ impl Script {
         }
     }
 
+    /// 429 with `Retry-After: <secs>`.
     pub fn rate_limited(retry_after_secs: u64) -> Script {
         Script::RateLimited {
             retry_after: Some(retry_after_secs.to_string()),

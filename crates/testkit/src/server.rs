@@ -138,20 +138,8 @@ fn render(api: &impl Api, script: &Script, streaming: bool) -> Reply {
             arguments,
             pieces,
             ..
-        } => {
-            let call = ToolCall {
-                id,
-                name,
-                arguments,
-                pieces: *pieces,
-            };
-            if streaming {
-                Reply::sse(api.tool_frames(&call))
-            } else {
-                api.tool_message(&call)
-            }
         }
-        Script::SlowToolCall {
+        | Script::SlowToolCall {
             id,
             name,
             arguments,
@@ -165,6 +153,7 @@ fn render(api: &impl Api, script: &Script, streaming: bool) -> Reply {
                 pieces: *pieces,
             };
             if streaming {
+                // Paced only for `SlowToolCall` (`pacing()` is the default otherwise).
                 Reply::Sse {
                     frames: api.tool_frames(&call),
                     pacing: script.pacing(),
