@@ -10,7 +10,7 @@ use std::time::Duration;
 use openclaw_agent::compaction::{
     self, CompactError, CompactRequest, CompactionSettings, Trigger, format_token_count,
 };
-use openclaw_agent::{CancelToken, Providers, SessionStore, Transcript};
+use openclaw_agent::{CancelToken, SessionStore, Transcript};
 use openclaw_protocol::ui::SessionsChanged;
 
 use super::Runs;
@@ -59,19 +59,9 @@ pub(crate) async fn compact_session(
         return "⚙️ Compaction unavailable (missing session id).".into();
     };
     let config = state.config();
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let chain: Vec<_> = match Providers::from_config(config.config.models.as_ref(), &env) {
-        Ok(providers) => super::execute::session_model_refs(
-            state,
-            &config.config,
-            &providers,
-            agent_id,
-            Some(key),
-        )
-        .into_iter()
-        .filter_map(|r| providers.get(&r.provider).map(|p| (p.clone(), r.model)))
-        .collect(),
-        Err(e) => return format!("⚙️ Compaction failed: invalid models config: {e}"),
+    let chain = match super::execute::session_chain(state, &config.config, agent_id, Some(key)) {
+        Ok(chain) => chain,
+        Err(e) => return format!("⚙️ Compaction failed: {e}"),
     };
     let Some((first, first_model)) = chain.first() else {
         return "⚙️ Compaction failed: no model configured".into();

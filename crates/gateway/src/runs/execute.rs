@@ -301,34 +301,15 @@ async fn execute(
     ev.agent(lifecycle(LifecyclePhase::Start, started_at));
 
     let config = state.config();
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let providers = match Providers::from_config(config.config.models.as_ref(), &env) {
-        Ok(p) => p,
-        Err(e) => {
-            return fail(
-                &mut ev,
-                run,
-                started_at,
-                format!("invalid models config: {e}"),
-                "unknown",
-            );
-        }
-    };
-    let refs = session_model_refs(
+    let chain = match session_chain(
         state,
         &config.config,
-        &providers,
         &spec.agent_id,
         (!spec.ephemeral).then_some(spec.session_key.as_str()),
-    );
-    let chain: Vec<_> = refs
-        .into_iter()
-        .filter_map(|r| {
-            providers
-                .get(&r.provider)
-                .map(|p| (p.clone(), r.model.clone()))
-        })
-        .collect();
+    ) {
+        Ok(chain) => chain,
+        Err(e) => return fail(&mut ev, run, started_at, e, "unknown"),
+    };
     if chain.is_empty() {
         return fail(
             &mut ev,
@@ -565,16 +546,20 @@ async fn execute(
     }
 }
 
-/// The model refs a run on `session` tries, in order (agent.md §5.1): the session's override
-/// (`sessions.patch {model}`, `/model`) → the agent's model → the defaults; the configured
-/// chain stays behind the override as its fallbacks. `/compact` summarises with the same chain.
-pub(super) fn session_model_refs(
+/// The models a run on `session` tries, in order, with their providers (agent.md §5.1): the
+/// session's override (`sessions.patch {model}`, `/model`) → the agent's model → the defaults;
+/// the configured chain stays behind the override as its fallbacks. `/compact` summarises with
+/// the same chain. Refs naming no known provider are left out; an invalid `models` section is
+/// the error.
+pub(super) fn session_chain(
     state: &AppState,
     config: &openclaw_config::OpenClawConfig,
-    providers: &Providers,
     agent_id: &str,
     session: Option<&str>,
-) -> Vec<ModelRef> {
+) -> Result<Vec<(openclaw_agent::ProviderConfig, String)>, String> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let providers = Providers::from_config(config.models.as_ref(), &env)
+        .map_err(|e| format!("invalid models config: {e}"))?;
     let mut refs = model_chain(config, agent_id);
     if let Some(r) = session
         .and_then(|key| SessionStore::open(&state.paths.state_dir, agent_id).get(key))
@@ -592,5 +577,8 @@ pub(super) fn session_model_refs(
             tracing::warn!(model = %r, "session model override names an unknown provider; ignored");
         }
     }
-    refs
+    Ok(refs
+        .into_iter()
+        .filter_map(|r| providers.get(&r.provider).map(|p| (p.clone(), r.model)))
+        .collect())
 }
