@@ -39,6 +39,9 @@ pub use provider::{
 pub use runner::{RunEvent, TurnOutcome, TurnRequest, run_turn};
 pub use sessions::{SessionEntry, SessionStore, canonical_session_key};
 pub use steering::Steering;
-pub use tools::{ToolContext, ToolOutput, ToolPolicy, builtin_tools, call_tool};
+pub use tools::{
+    ToolCall, ToolContext, ToolFuture, ToolHost, ToolOutput, ToolPolicy, ToolUpdates,
+    builtin_tools, call_tool, invoke_tool,
+};
 pub use transcript::{Context, ContextEntry, Transcript};
 pub use workspace::system_prompt;

@@ -12,7 +12,7 @@ use crate::provider::{
     CancelToken, ChatRequest, ProviderClient, ProviderError, StreamEvent, ToolSpec,
 };
 use crate::steering::Steering;
-use crate::tools::{ToolContext, ToolOutput, ToolPolicy, call_tool};
+use crate::tools::{ToolCall, ToolContext, ToolOutput, ToolPolicy, ToolUpdates, invoke_tool};
 
 /// What a turn reports while it runs (the gateway maps these to `agent` stream events).
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +25,12 @@ pub enum RunEvent {
         id: String,
         name: String,
         args: Value,
+    },
+    /// Partial output of a running tool (exec output so far, …).
+    ToolUpdate {
+        id: String,
+        name: String,
+        partial: Value,
     },
     ToolResult {
         id: String,
@@ -230,10 +236,27 @@ pub async fn run_turn(
             let output = if steered() {
                 ToolOutput::error("Skipped due to queued user message.")
             } else if offered {
-                tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => return Err((ProviderError::Aborted, new_messages)),
-                    out = call_tool(&name, &args, &tool_ctx) => out,
+                let (updates, mut partials) = ToolUpdates::channel();
+                let call = ToolCall {
+                    id: id.clone(),
+                    name: name.clone(),
+                    args: args.clone(),
+                    cancel: cancel.child_token(),
+                    updates,
+                };
+                let fut = invoke_tool(call, &tool_ctx);
+                tokio::pin!(fut);
+                loop {
+                    tokio::select! {
+                        biased;
+                        _ = cancel.cancelled() => return Err((ProviderError::Aborted, new_messages)),
+                        out = &mut fut => break out,
+                        Some(partial) = partials.recv() => on_event(RunEvent::ToolUpdate {
+                            id: id.clone(),
+                            name: name.clone(),
+                            partial,
+                        }),
+                    }
                 }
             } else {
                 ToolOutput::error(format!("Tool not available: {name}"))

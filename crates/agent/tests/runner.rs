@@ -28,9 +28,7 @@ fn turn(
         ],
         user: AgentMessage::user_text(text),
         tools: builtin_tools(),
-        tool_ctx: ToolContext {
-            workspace: workspace.to_path_buf(),
-        },
+        tool_ctx: ToolContext::workspace_only(workspace.to_path_buf()),
         policy: ToolPolicy::default(),
         max_steps: 8,
         max_tokens: None,
@@ -117,6 +115,7 @@ async fn tool_loop_reads_a_workspace_file_then_answers() {
                 RunEvent::ToolStart { .. } => "start",
                 RunEvent::ToolResult { .. } => "result",
                 RunEvent::AssistantDelta { .. } => "delta",
+                RunEvent::ToolUpdate { .. } => "update",
             })
             .collect();
         assert_eq!(kinds[..2], ["start", "result"], "{kinds:?}");
@@ -382,4 +381,72 @@ async fn empty_chain_is_an_error() {
     let ws = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (r, _) = run(turn(vec![], ws.path(), "x")).await;
     assert!(matches!(r, Err((ProviderError::BadRequest(_), _))));
+}
+
+/// A host tool (the gateway's seam): offered next to the built-ins, called with its args, its
+/// partial output reported as `ToolUpdate` events before the result, the result fed back.
+#[derive(Debug)]
+struct EchoHost;
+
+impl openclaw_agent::ToolHost for EchoHost {
+    fn specs(&self) -> Vec<openclaw_agent::ToolSpec> {
+        vec![openclaw_agent::ToolSpec {
+            name: "echo_twice".into(),
+            description: "echo".into(),
+            parameters: json!({"type": "object", "properties": {"text": {"type": "string"}}}),
+        }]
+    }
+
+    fn call(&self, call: openclaw_agent::ToolCall) -> Option<openclaw_agent::ToolFuture> {
+        if call.name != "echo_twice" {
+            return None;
+        }
+        Some(Box::pin(async move {
+            let text = call.args["text"].as_str().unwrap_or_default().to_string();
+            call.updates.send(json!({"partial": text.clone()}));
+            // Give the runner a chance to forward the update before the result.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            openclaw_agent::ToolOutput {
+                content: format!("{text}{text}"),
+                is_error: false,
+                details: Value::Null,
+            }
+        }))
+    }
+}
+
+#[tokio::test]
+async fn host_tools_are_offered_called_and_stream_updates() {
+    let ws = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let fake = FakeOpenAi::start().await;
+    fake.push(Script::tool_call(
+        "call_h",
+        "echo_twice",
+        json!({"text": "ab"}),
+        "done",
+    ));
+    let provider = openai_provider("p", &fake.url());
+    let mut req = turn(vec![(provider, "m1".to_string())], ws.path(), "go");
+    req.tool_ctx.host = Some(std::sync::Arc::new(EchoHost));
+    req.tools = req.tool_ctx.tools();
+    let (r, events) = run(req).await;
+    let out = r.unwrap_or_else(|(e, _)| panic!("turn failed: {e}"));
+    assert_eq!(out.final_text, "done");
+    let first = fake.requests();
+    assert!(
+        tool_names(&first[0]).contains(&"echo_twice".to_string()),
+        "host tool not offered: {:?}",
+        tool_names(&first[0])
+    );
+    assert!(out.new_messages[1].text().contains("abab"));
+    let update = events.iter().position(
+        |e| matches!(e, RunEvent::ToolUpdate { id, partial, .. } if id == "call_h" && partial["partial"] == "ab"),
+    );
+    let result = events
+        .iter()
+        .position(|e| matches!(e, RunEvent::ToolResult { id, .. } if id == "call_h"));
+    assert!(
+        matches!((update, result), (Some(u), Some(r)) if u < r),
+        "{events:?}"
+    );
 }

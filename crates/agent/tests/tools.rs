@@ -8,9 +8,7 @@ use openclaw_agent::{ToolContext, ToolOutput, builtin_tools, call_tool};
 use serde_json::{Value, json};
 
 fn ctx(dir: &Path) -> ToolContext {
-    ToolContext {
-        workspace: dir.to_path_buf(),
-    }
+    ToolContext::workspace_only(dir.to_path_buf())
 }
 
 async fn call(dir: &Path, name: &str, args: Value) -> ToolOutput {

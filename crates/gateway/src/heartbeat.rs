@@ -168,6 +168,7 @@ pub async fn beat(state: &Arc<AppState>) {
         stream_tx: None,
         ephemeral: false,
         persisted: None,
+        origin: None,
     };
     let run = match Runs::submit(state, spec) {
         Ok(Submitted::New(r) | Submitted::Existing(r)) => r,

@@ -43,6 +43,7 @@ pub mod state;
 pub mod static_files;
 pub mod sync;
 pub mod sys;
+pub mod tools;
 pub mod trust;
 pub mod web_login;
 

@@ -198,10 +198,12 @@ pub struct AssistantData {
 #[serde(rename_all = "lowercase")]
 pub enum ToolPhase {
     Start,
+    Update,
     Result,
 }
 
-/// `tool` data: a call starts (`args`) or returns (`result`, `isError`).
+/// `tool` data: a call starts (`args`), reports partial output (`partialResult`) or returns
+/// (`result`, `isError`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolData {
@@ -210,6 +212,8 @@ pub struct ToolData {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_error: Option<bool>,
     pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial_result: Option<serde_json::Value>,
     pub phase: ToolPhase,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,

@@ -40,6 +40,7 @@ fn agent_events_match_the_untyped_payloads() {
         args: None,
         is_error: Some(false),
         name: "read".into(),
+        partial_result: None,
         phase: ToolPhase::Result,
         result: Some("ok".into()),
         tool_call_id: "t1".into(),

@@ -4,14 +4,17 @@
 
 mod error;
 mod fs;
+mod host;
 mod policy;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 pub use error::{IoOp, ToolError};
 pub use fs::{READ_MAX_BYTES, WRITE_MAX_BYTES, resolve_in_workspace};
+pub use host::{TOOL_UPDATE_BUFFER, ToolCall, ToolFuture, ToolHost, ToolUpdates};
 pub use policy::{PROFILES, ToolPolicy, default_profiles};
 
 use crate::provider::ToolSpec;
@@ -20,6 +23,32 @@ use crate::provider::ToolSpec;
 #[derive(Debug, Clone)]
 pub struct ToolContext {
     pub workspace: PathBuf,
+    /// Tools the gateway provides for this run (exec, message, sessions, cron, …).
+    pub host: Option<Arc<dyn ToolHost>>,
+}
+
+impl ToolContext {
+    /// Only the built-in workspace tools.
+    pub fn workspace_only(workspace: PathBuf) -> Self {
+        ToolContext {
+            workspace,
+            host: None,
+        }
+    }
+
+    /// Every tool this context can run: the built-ins, then the host's (a host tool never
+    /// shadows a built-in of the same name). Filter with [`ToolPolicy::allows`].
+    pub fn tools(&self) -> Vec<ToolSpec> {
+        let mut tools = builtin_tools();
+        if let Some(host) = &self.host {
+            for spec in host.specs() {
+                if !tools.iter().any(|t| t.name == spec.name) {
+                    tools.push(spec);
+                }
+            }
+        }
+        tools
+    }
 }
 
 /// A tool's result: `content` goes back to the model; `details` is for UIs and transcripts.
@@ -39,6 +68,9 @@ impl ToolOutput {
         }
     }
 }
+
+/// Names of the tools this crate runs itself.
+const BUILTIN: &[&str] = &["read", "write", "edit", "ls", "session_status"];
 
 /// The specs of the built-in tools, as offered to the model (filter them with
 /// [`ToolPolicy::allows`]).
@@ -90,20 +122,47 @@ pub fn builtin_tools() -> Vec<ToolSpec> {
     ]
 }
 
-/// Runs a built-in tool. Never panics on bad arguments: problems come back as
-/// `is_error: true` outputs the model can read.
+/// Runs a tool (built-in or the host's) outside a run: no call id, no updates, not
+/// cancellable. See [`invoke_tool`].
 pub async fn call_tool(name: &str, args: &Value, ctx: &ToolContext) -> ToolOutput {
+    invoke_tool(
+        ToolCall {
+            id: String::new(),
+            name: name.to_string(),
+            args: args.clone(),
+            cancel: crate::provider::CancelToken::new(),
+            updates: ToolUpdates::none(),
+        },
+        ctx,
+    )
+    .await
+}
+
+/// Runs a tool: a built-in, else the context's host. Never panics on bad arguments: problems
+/// come back as `is_error: true` outputs the model can read.
+pub async fn invoke_tool(mut call: ToolCall, ctx: &ToolContext) -> ToolOutput {
+    let (name_owned, args_owned) = (call.name.clone(), call.args.clone());
+    let (name, args) = (name_owned.as_str(), &args_owned);
     if !args.is_object() && !args.is_null() {
         return ToolOutput::error(format!(
             "Invalid arguments for {name}: expected a JSON object, got {}",
             short(args)
         ));
     }
-    let name_owned = name.to_string();
-    let args = args.clone();
+    if !BUILTIN.contains(&name) {
+        if args.is_null() {
+            call.args = Value::Object(Default::default());
+        }
+        return match ctx.host.as_ref().and_then(|h| h.call(call)) {
+            Some(fut) => fut.await,
+            None => ToolOutput::error(ToolError::NotAvailable(name_owned).to_string()),
+        };
+    }
+    let args = args_owned.clone();
     let workspace = ctx.workspace.clone();
+    let tool = name_owned.clone();
     let run = move || -> Result<ToolOutput, ToolError> {
-        match name_owned.as_str() {
+        match tool.as_str() {
             "read" => fs::read(&workspace, &args),
             "write" => fs::write(&workspace, &args),
             "edit" => fs::edit(&workspace, &args),

@@ -255,6 +255,12 @@ pub(crate) fn submit(
         stream_tx: None,
         ephemeral: false,
         persisted: Some(persisted.clone()),
+        origin: Some(crate::runs::RunOrigin {
+            channel: p.channel.clone(),
+            account_id: p.account_id.clone(),
+            to: p.chat_id.clone(),
+            thread_id: p.thread_id.clone(),
+        }),
     };
     let submitted = match arrival {
         Arrival::Live => Runs::submit_message(

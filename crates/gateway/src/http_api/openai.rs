@@ -166,6 +166,7 @@ pub(super) fn start_http_run(
         stream_tx: req.stream.then_some(tx),
         ephemeral,
         persisted: None,
+        origin: None,
     };
     match Runs::submit(state, spec) {
         Ok(Submitted::New(run) | Submitted::Existing(run)) => Ok(Started { run, deltas }),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use openclaw_agent::{ToolContext, ToolPolicy, builtin_tools, call_tool};
+use openclaw_agent::{ToolContext, ToolPolicy, call_tool};
 use serde_json::{Value, json};
 
 use super::{ApiError, TOOLS_BODY_LIMIT, json_response};
@@ -96,7 +96,18 @@ async fn invoke(state: &Arc<AppState>, body: &[u8]) -> Result<Response, ApiError
             .unwrap_or(false)
     };
     let http_denied = (HTTP_DEFAULT_DENY.contains(&tool) && !listed("allow")) || listed("deny");
-    let known = builtin_tools().iter().any(|t| t.name == tool);
+    let ctx = ToolContext {
+        workspace: crate::agents::workspace_dir(state, &agent),
+        host: Some(crate::tools::RunTools::for_http(
+            state,
+            &agent,
+            req["sessionKey"]
+                .as_str()
+                .map(str::trim)
+                .filter(|k| !k.is_empty()),
+        )),
+    };
+    let known = ctx.tools().iter().any(|t| t.name == tool);
     if !known || http_denied || !policy.allows(tool) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -104,9 +115,6 @@ async fn invoke(state: &Arc<AppState>, body: &[u8]) -> Result<Response, ApiError
             format!("Tool not available: {tool}"),
         ));
     }
-    let ctx = ToolContext {
-        workspace: crate::agents::workspace_dir(state, &agent),
-    };
     let out = call_tool(tool, &args, &ctx).await;
     if out.is_error {
         return Err(ApiError::new(

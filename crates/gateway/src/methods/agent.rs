@@ -140,6 +140,7 @@ fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
             stream_tx: None,
             ephemeral: false,
             persisted: None,
+            origin: None,
         };
         // A busy session applies `messages.queue` (byChannel by the caller's `channel`).
         let origin = crate::runs::queue::Origin {
@@ -306,6 +307,7 @@ fn chat_send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture
             stream_tx: None,
             ephemeral: false,
             persisted: None,
+            origin: None,
         };
         let origin = crate::runs::queue::Origin::channel("webchat");
         let submitted = Runs::submit_message(state, spec, &origin)?;

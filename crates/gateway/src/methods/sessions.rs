@@ -675,6 +675,7 @@ fn sessions_create<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> Handler
                 stream_tx: None,
                 ephemeral: false,
                 persisted: None,
+                origin: None,
             };
             let run = match Runs::submit(state, spec)? {
                 Submitted::New(r) | Submitted::Existing(r) => r,

@@ -9,8 +9,7 @@ use std::sync::Arc;
 use openclaw_agent::compaction::{self, CompactRequest, CompactionSettings, Trigger};
 use openclaw_agent::{
     AgentMessage, ContentPart, Context, ModelRef, ProviderError, Providers, RunEvent, SessionStore,
-    ToolContext, ToolPolicy, Transcript, TurnOutcome, TurnRequest, builtin_tools, model_chain,
-    run_turn,
+    ToolContext, ToolPolicy, Transcript, TurnOutcome, TurnRequest, model_chain, run_turn,
 };
 use openclaw_protocol::ErrorShape;
 use openclaw_protocol::ui::SessionsChanged;
@@ -190,7 +189,19 @@ async fn turn(
                 args: Some(args),
                 is_error: None,
                 name,
+                partial_result: None,
                 phase: ToolPhase::Start,
+                result: None,
+                tool_call_id: id,
+            }));
+        }
+        RunEvent::ToolUpdate { id, name, partial } => {
+            ev.agent(AgentEventData::Tool(ToolData {
+                args: None,
+                is_error: None,
+                name,
+                partial_result: Some(partial),
+                phase: ToolPhase::Update,
                 result: None,
                 tool_call_id: id,
             }));
@@ -205,6 +216,7 @@ async fn turn(
                 args: None,
                 is_error: Some(is_error),
                 name,
+                partial_result: None,
                 phase: ToolPhase::Result,
                 result: Some(result),
                 tool_call_id: id,
@@ -393,7 +405,12 @@ async fn execute(
 
     // The agent's own `tools` section narrows the global one (agent.md §7.2).
     let policy = ToolPolicy::for_agent(&config.config, &spec.agent_id);
-    let tools: Vec<_> = builtin_tools()
+    let tool_ctx = ToolContext {
+        workspace,
+        host: Some(crate::tools::RunTools::for_run(state, spec)),
+    };
+    let tools: Vec<_> = tool_ctx
+        .tools()
         .into_iter()
         .filter(|t| policy.allows(&t.name))
         .collect();
@@ -424,7 +441,7 @@ async fn execute(
         history: history_of(&context),
         user,
         tools,
-        tool_ctx: ToolContext { workspace },
+        tool_ctx,
         policy,
         max_steps: MAX_STEPS,
         max_tokens: None,

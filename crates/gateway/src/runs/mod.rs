@@ -137,6 +137,19 @@ pub struct RunSpec {
     /// Notified once the user turn is in the transcript (channels acknowledge inbound
     /// updates only then, so a crash neither loses nor duplicates a message).
     pub persisted: Option<Arc<tokio::sync::Notify>>,
+    /// The channel chat the message came from (`None` for WS, HTTP, heartbeat): tools that act
+    /// "here" (`message` without a target, a reminder set from a chat) answer there.
+    pub origin: Option<RunOrigin>,
+}
+
+/// A channel chat a run answers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOrigin {
+    pub channel: String,
+    pub account_id: String,
+    /// The chat id replies go to.
+    pub to: String,
+    pub thread_id: Option<String>,
 }
 
 /// All runs of one gateway generation.
