@@ -410,3 +410,64 @@ async fn kill_9_during_compaction_leaves_a_loadable_transcript() {
         "the torn line stays unparsable"
     );
 }
+
+/// `sessions.compact` without `maxLines` summarises with the model (what the reference CLI's
+/// `openclaw sessions compact <key>` sends), answers with the reference's result shape, and
+/// a second call reports that the session is already compacted (`ok:false`, so that CLI
+/// exits non-zero instead of claiming work it did not do).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_compact_rpc_summarises_like_the_reference() {
+    let fake = FakeOpenAi::start().await;
+    fake.answer_matching(SUMMARY_REQUEST, Script::text(SUMMARY));
+    let gw = start(&fake, 200_000, json!({"keepRecentTokens": 20}));
+    let (mut raw, _) = connected(&gw.url(), OP).await;
+    for (i, m) in ["alpha topic", "beta topic", "gamma topic"]
+        .iter()
+        .enumerate()
+    {
+        let (fin, _) = turn(&mut raw, &format!("r{i}"), m).await;
+        assert_eq!(fin["ok"], true);
+    }
+    let r = raw
+        .req(
+            "c1",
+            "sessions.compact",
+            Some(json!({"key": "agent:main:main", "agentId": "main"})),
+        )
+        .await;
+    assert_eq!(r["ok"], true, "{r}");
+    let p = &r["payload"];
+    assert_eq!(
+        (&p["ok"], &p["compacted"], &p["key"]),
+        (&json!(true), &json!(true), &json!("agent:main:main")),
+        "{p}"
+    );
+    let (before, after) = (
+        p["result"]["tokensBefore"].as_u64().unwrap(),
+        p["result"]["tokensAfter"].as_u64().unwrap(),
+    );
+    assert!(after < before, "{p}");
+    assert!(p["result"]["firstKeptEntryId"].is_string(), "{p}");
+    assert_eq!(compactions(&transcript_path(&gw.home)).len(), 1);
+    assert_eq!(compaction_count(&gw.home), 1);
+
+    let r = raw
+        .req("c2", "sessions.compact", Some(json!({"key": "main"})))
+        .await;
+    assert_eq!(
+        (&r["payload"]["ok"], &r["payload"]["compacted"]),
+        (&json!(false), &json!(false)),
+        "{r}"
+    );
+    assert_eq!(r["payload"]["reason"], "Already compacted", "{r}");
+    assert_eq!(compactions(&transcript_path(&gw.home)).len(), 1);
+    // An agent that does not own the key is refused, naming both.
+    let r = raw
+        .req(
+            "c3",
+            "sessions.compact",
+            Some(json!({"key": "agent:main:main", "agentId": "nobody"})),
+        )
+        .await;
+    assert_eq!(r["error"]["code"], "INVALID_REQUEST", "{r}");
+}

@@ -647,8 +647,11 @@ async fn preview_resolve_get_create_compact_and_inject() {
     changed(&mut raw, key, "compact").await;
     let res = call(&mut raw, "sessions.get", json!({"key": key})).await;
     assert_eq!(ok(&res)["messages"].as_array().unwrap().len(), 2);
+    // Without maxLines it summarises with the model; two lines are too few to summarise.
     let res = call(&mut raw, "sessions.compact", json!({"key": key})).await;
     assert_eq!(ok(&res)["compacted"], false);
+    assert_eq!(ok(&res)["ok"], false);
+    assert_eq!(ok(&res)["reason"], "Nothing to compact (session too small)");
     let res = call(
         &mut raw,
         "sessions.compact",
@@ -726,4 +729,111 @@ async fn patch_needs_admin_only_beyond_the_chat_settings_and_the_catalog_is_publ
     )
     .await;
     assert_eq!(ok(&res)["entry"]["sendPolicy"], "deny");
+}
+
+/// What the reference CLI's `openclaw sessions archive|delete <key>` sends (2026.9.6,
+/// `sessions-lifecycle`): `sessions.list {archived:"all", includeGlobal, includeUnknown,
+/// configuredAgentsOnly}`, then `sessions.patch {key, agentId, expectedSessionId,
+/// archived:true}` (expects `entry.archivedAt`) and `sessions.delete {key, agentId,
+/// expectedSessionId, deleteTranscript:true, archivedOnly:true}` — all with write scope.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn archive_then_delete_as_the_reference_cli_does_with_write_scope() {
+    let fake = FakeOpenAi::start().await;
+    let gw = start(|h| config(h, &fake.url(), json!({})));
+    let (mut raw, _) = connected(&gw.url(), &["operator.read", "operator.write"]).await;
+    let key = "agent:main:scratch-1";
+    send_and_wait(&mut raw, key, "hello", "lc-1").await;
+    let listed = call(
+        &mut raw,
+        "sessions.list",
+        json!({"limit": 100, "archived": "all", "includeGlobal": true, "includeUnknown": true,
+            "configuredAgentsOnly": true}),
+    )
+    .await;
+    let row = ok(&listed)["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"] == key)
+        .cloned()
+        .unwrap_or_else(|| panic!("{listed}"));
+    let sid = row["sessionId"].as_str().unwrap().to_string();
+
+    // A stale session id is refused and changes nothing.
+    let res = call(
+        &mut raw,
+        "sessions.patch",
+        json!({"key": key, "agentId": "main", "expectedSessionId": "other", "archived": true}),
+    )
+    .await;
+    assert!(err(&res).1.contains("changed before the patch"), "{res}");
+    // Deleting a live session with archivedOnly is refused (archive it first).
+    let res = call(
+        &mut raw,
+        "sessions.delete",
+        json!({"key": key, "agentId": "main", "expectedSessionId": sid,
+            "deleteTranscript": true, "archivedOnly": true}),
+    )
+    .await;
+    assert!(err(&res).1.contains("is not archived"), "{res}");
+    // Without archivedOnly a delete is an admin's call.
+    let res = call(&mut raw, "sessions.delete", json!({"key": key})).await;
+    assert_eq!(res["error"]["code"], "FORBIDDEN", "{res}");
+
+    let res = call(
+        &mut raw,
+        "sessions.patch",
+        json!({"key": key, "agentId": "main", "expectedSessionId": sid, "archived": true}),
+    )
+    .await;
+    assert!(ok(&res)["entry"]["archivedAt"].is_u64(), "{res}");
+    // Archived sessions leave the default list and stay in `archived: true`.
+    let res = call(&mut raw, "sessions.list", json!({})).await;
+    assert!(
+        !ok(&res)["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["key"] == key),
+        "{res}"
+    );
+    let res = call(&mut raw, "sessions.list", json!({"archived": true})).await;
+    assert!(
+        ok(&res)["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["key"] == key),
+        "{res}"
+    );
+    // The main session cannot be archived.
+    let res = call(
+        &mut raw,
+        "sessions.patch",
+        json!({"key": "main", "archived": true}),
+    )
+    .await;
+    assert!(err(&res).1.contains("main session"), "{res}");
+
+    let res = call(
+        &mut raw,
+        "sessions.delete",
+        json!({"key": key, "agentId": "main", "expectedSessionId": sid,
+            "deleteTranscript": true, "archivedOnly": true}),
+    )
+    .await;
+    let p = ok(&res);
+    assert_eq!(
+        (&p["deleted"], &p["key"]),
+        (&json!(true), &json!(key)),
+        "{p}"
+    );
+    let archived = p["archived"].as_array().unwrap();
+    assert_eq!(archived.len(), 1, "{p}");
+    assert!(std::path::Path::new(archived[0].as_str().unwrap()).exists());
+    let res = call(&mut raw, "sessions.get", json!({"key": key})).await;
+    assert!(
+        res["error"].is_object() || ok(&res)["messages"].as_array().is_some_and(Vec::is_empty),
+        "{res}"
+    );
 }

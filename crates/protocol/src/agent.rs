@@ -199,6 +199,17 @@ pub struct SessionsResetParams {
 pub struct SessionsDeleteParams {
     #[schemars(length(min = 1))]
     pub key: String,
+    /// The agent that owns `key` when the key does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub agent_id: Option<String>,
+    /// Refuse when the session was reset or replaced meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub expected_session_id: Option<String>,
+    /// Only delete an archived session (what `openclaw sessions delete` sends for one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived_only: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_transcript: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -51,6 +51,21 @@ where
 pub struct SessionsPatchParams {
     #[schemars(length(min = 1))]
     pub key: String,
+    /// The agent that owns `key` when the key does not say (`main`, `global`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub agent_id: Option<String>,
+    /// Refuse the patch when the session was reset or replaced meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub expected_session_id: Option<String>,
+    /// `true` archives the session (`archivedAt`), `false`/`null` brings it back.
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub archived: Option<Option<bool>>,
     #[serde(
         default,
         deserialize_with = "nullable",
@@ -354,6 +369,9 @@ pub struct SessionsCompactParams {
     #[schemars(length(min = 1))]
     pub key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
+    pub agent_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub max_lines: Option<u32>,
 }
@@ -371,6 +389,9 @@ pub struct SessionsCompactResult {
     pub kept: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// A summarising compaction's numbers (`tokensBefore`, `tokensAfter`, `firstKeptEntryId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
 }
 
 /// `chat.inject` params.

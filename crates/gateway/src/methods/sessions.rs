@@ -47,8 +47,8 @@ pub fn register(out: &mut Vec<MethodSpec>) {
         // the handler, which sees the fields), as the reference 2026.9 decides.
         (names::SESSIONS_PATCH, write, sessions_patch),
         (agent_names::SESSIONS_RESET, admin, sessions_reset),
-        // Deleting an archived session needs only write; a live one needs admin (checked in
-        // the handler, which knows the entry).
+        // Deleting with `archivedOnly` (an archived session) needs only write; anything else
+        // needs admin (checked in the handler, which sees the params).
         (
             agent_names::SESSIONS_DELETE,
             Access::AdminUnless(scopes::WRITE),
@@ -67,8 +67,6 @@ pub fn register(out: &mut Vec<MethodSpec>) {
 
 /// Messages of `sessions.get` when the caller gives no limit.
 const GET_DEFAULT_LIMIT: usize = 200;
-/// Lines `sessions.compact` keeps when the caller gives no `maxLines`.
-const COMPACT_DEFAULT_MAX_LINES: usize = 400;
 /// `sessions.preview`: keys looked at per call, items and characters per key (defaults, bounds).
 const PREVIEW_MAX_KEYS: usize = 64;
 const PREVIEW_DEFAULT_LIMIT: usize = 12;
@@ -102,6 +100,47 @@ fn locate(state: &AppState, raw: &str) -> (String, String, SessionStore) {
     let agent = agent_of_key(state, &key);
     let store = SessionStore::open(&state.paths.state_dir, &agent);
     (key, agent, store)
+}
+
+/// [`locate`] with the caller's `agentId`: it must be a known agent, it owns a key that does
+/// not name one (`main`), and it must agree with a key that does.
+fn locate_for(
+    state: &AppState,
+    raw: &str,
+    agent_id: Option<&str>,
+) -> Result<(String, String, SessionStore), ErrorShape> {
+    let Some(requested) = agent_id else {
+        return Ok(locate(state, raw));
+    };
+    let requested = resolve_agent(state, Some(requested))?;
+    let key = canonical_session_key(raw, &requested, &state.settings().main_key);
+    let agent = agent_of_key(state, &key);
+    if agent != requested {
+        return Err(ErrorShape::invalid_request(format!(
+            "session {key} belongs to agent {agent}, not {requested}"
+        )));
+    }
+    let store = SessionStore::open(&state.paths.state_dir, &agent);
+    Ok((key, agent, store))
+}
+
+/// `expectedSessionId`: the session must still be the one the caller saw (not reset, not
+/// replaced) — the reference's words.
+fn check_expected(
+    store: &SessionStore,
+    key: &str,
+    expected: Option<&str>,
+    action: &str,
+) -> Result<(), ErrorShape> {
+    let Some(expected) = expected.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(());
+    };
+    if store.get(key).map(|e| e.session_id) != Some(expected.to_string()) {
+        return Err(ErrorShape::invalid_request(format!(
+            "Session {key} changed before {action}. Retry."
+        )));
+    }
+    Ok(())
 }
 
 fn io_error(what: &str) -> impl Fn(std::io::Error) -> ErrorShape + '_ {
@@ -485,7 +524,16 @@ fn sessions_patch<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerF
         refuse_webchat(ctx, "patch")?;
         // The reference's write-scope set: everything else (exec, elevated, send policy, …)
         // changes what the agent may do, and needs admin.
-        const WRITE_FIELDS: &[&str] = &["key", "label", "model", "thinkingLevel", "fastMode"];
+        const WRITE_FIELDS: &[&str] = &[
+            "key",
+            "agentId",
+            "expectedSessionId",
+            "archived",
+            "label",
+            "model",
+            "thinkingLevel",
+            "fastMode",
+        ];
         if params
             .and_then(Value::as_object)
             .is_some_and(|o| o.keys().any(|k| !WRITE_FIELDS.contains(&k.as_str())))
@@ -493,8 +541,15 @@ fn sessions_patch<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerF
             ctx.require_admin()?;
         }
         let state = &ctx.state;
-        let (key, agent, store) = locate(state, &p.key);
+        let (key, agent, store) = locate_for(state, &p.key, p.agent_id.as_deref())?;
+        check_expected(&store, &key, p.expected_session_id.as_deref(), "the patch")?;
         let existing = store.get(&key);
+        let main_key = format!("agent:{agent}:{}", state.settings().main_key);
+        if p.archived == Some(Some(true)) && key == main_key {
+            return Err(ErrorShape::invalid_request(
+                "Cannot archive an agent's main session.",
+            ));
+        }
 
         let label = match &p.label {
             Some(Some(l)) => Some(Some(check_label(names::SESSIONS_PATCH, &store, &key, l)?)),
@@ -579,6 +634,15 @@ fn sessions_patch<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerF
                         e.extra.remove("authProfileOverride");
                     }
                     None => {}
+                }
+                match p.archived {
+                    Some(Some(true)) if !e.is_archived() => {
+                        e.extra.insert("archivedAt".into(), json!(now_ms()));
+                    }
+                    Some(Some(false) | None) => {
+                        e.extra.remove("archivedAt");
+                    }
+                    _ => {}
                 }
                 e.updated_at = now_ms();
             })
@@ -710,8 +774,11 @@ fn sessions_delete<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> Handler
         refuse_webchat(ctx, "delete")?;
         let state = &ctx.state;
         let main_key = state.settings().main_key.clone();
-        let (key, agent, store) = locate(state, &p.key);
-        if !store.get(&key).is_some_and(|e| e.is_archived()) {
+        let (key, agent, store) = locate_for(state, &p.key, p.agent_id.as_deref())?;
+        let archived_now = store.get(&key).is_some_and(|e| e.is_archived());
+        if p.archived_only != Some(true) {
+            // The reference's rule: write scope deletes only with `archivedOnly` (and only an
+            // archived session, checked below); anything else is an admin's decision.
             ctx.require_admin()?;
         }
         if key == format!("agent:{agent}:{main_key}") {
@@ -719,6 +786,12 @@ fn sessions_delete<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> Handler
                 "Cannot delete the main session ({key})."
             )));
         }
+        if p.archived_only == Some(true) && !archived_now {
+            return Err(ErrorShape::invalid_request(format!(
+                "Session {key} is not archived. Archive it first, then delete it."
+            )));
+        }
+        check_expected(&store, &key, p.expected_session_id.as_deref(), "deletion")?;
         let (deleted, archived) = store
             .delete(&key, p.delete_transcript.unwrap_or(true))
             .map_err(io_error("delete the session"))?;
@@ -735,10 +808,7 @@ fn sessions_compact<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> Handle
     Box::pin(async move {
         let p = parse_params::<SessionsCompactParams>(names::SESSIONS_COMPACT, params)?;
         let state = &ctx.state;
-        let (key, _, store) = locate(state, &p.key);
-        let max_lines = p
-            .max_lines
-            .map_or(COMPACT_DEFAULT_MAX_LINES, |m| m as usize);
+        let (key, agent, store) = locate_for(state, &p.key, p.agent_id.as_deref())?;
         let not_compacted = |key: String, kept: Option<u64>, reason: Option<&str>| {
             Reply::Json(to_json(&SessionsCompactResult {
                 ok: true,
@@ -747,11 +817,23 @@ fn sessions_compact<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> Handle
                 archived: None,
                 kept,
                 reason: reason.map(str::to_string),
+                result: None,
             }))
         };
         let Some(entry) = store.get(&key).filter(|e| !e.session_id.is_empty()) else {
             return Ok(not_compacted(key, None, Some("no sessionId")));
         };
+        let Some(max_lines) = p.max_lines else {
+            // No `maxLines`: summarise with the model, as `/compact` does (the reference
+            // 2026.9). A session that is busy is refused rather than interrupted.
+            if !state.runs.session_runs(&key).is_empty() {
+                return Err(ErrorShape::invalid_request(format!(
+                    "Session {key} has an active run; retry after it finishes."
+                )));
+            }
+            return summarize(state, &agent, key).await;
+        };
+        let max_lines = max_lines as usize;
         let path = store.transcript_path(&entry);
         if !path.exists() {
             return Ok(not_compacted(key, None, Some("no transcript")));
@@ -784,7 +866,54 @@ fn sessions_compact<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> Handle
             archived: Some(archived.display().to_string()),
             kept: Some(kept as u64),
             reason: None,
+            result: None,
         })))
+    })
+}
+
+/// `sessions.compact` without `maxLines`: the summarising compaction, in the reference's
+/// result shape (`ok:false` with the reason when there was nothing to do).
+async fn summarize(
+    state: &std::sync::Arc<crate::state::AppState>,
+    agent: &str,
+    key: String,
+) -> Result<Reply, ErrorShape> {
+    use crate::runs::compact::{NotSummarized, summarize_session};
+    let result = |ok: bool, compacted: bool, reason: Option<String>, result: Option<Value>| {
+        Reply::Json(to_json(&SessionsCompactResult {
+            ok,
+            key: key.clone(),
+            compacted,
+            archived: None,
+            kept: None,
+            reason,
+            result,
+        }))
+    };
+    Ok(match summarize_session(state, agent, &key, None).await {
+        Ok(done) => result(
+            true,
+            true,
+            None,
+            Some(json!({
+                "sessionId": done.session_id,
+                "tokensBefore": done.tokens_before,
+                "tokensAfter": done.tokens_after,
+                "firstKeptEntryId": done.first_kept_entry_id,
+            })),
+        ),
+        Err(NotSummarized::NoSession) => result(true, false, Some("no sessionId".into()), None),
+        Err(NotSummarized::Nothing { already, .. }) => result(
+            false,
+            false,
+            Some(if already {
+                "Already compacted".into()
+            } else {
+                "Nothing to compact (session too small)".into()
+            }),
+            None,
+        ),
+        Err(NotSummarized::Failed { error, .. }) => result(false, false, Some(error), None),
     })
 }
 

@@ -42,29 +42,57 @@ pub(crate) fn compact_command(text: &str) -> Option<CompactCommand> {
     })
 }
 
-/// Runs `/compact` on the session `key` of `agent_id`; returns the reply text.
-pub(crate) async fn compact_session(
+/// A summarising compaction of a stored session that was written.
+pub(crate) struct Summarized {
+    pub session_id: String,
+    pub tokens_before: u64,
+    pub tokens_after: u64,
+    pub first_kept_entry_id: Option<String>,
+    pub window: u64,
+}
+
+/// Why a stored session was not summarised.
+pub(crate) enum NotSummarized {
+    /// No such session (or no session id yet).
+    NoSession,
+    /// Nothing older than the kept tail; `already` = the last entry is a compaction.
+    Nothing {
+        already: bool,
+        tokens: u64,
+        window: u64,
+    },
+    /// No model, the transcript, or the summary request failed.
+    Failed {
+        error: String,
+        tokens: u64,
+        window: u64,
+    },
+}
+
+/// Summarises the older part of the stored session `key` of `agent_id` with the session's
+/// model chain (agent.md §6): writes the `compaction` entry, counts it (`compactionCount`) and
+/// tells `sessions.subscribe` subscribers. The caller makes sure no run of the session is
+/// active (`/compact` stops it; `sessions.compact` refuses).
+pub(crate) async fn summarize_session(
     state: &Arc<AppState>,
     agent_id: &str,
     key: &str,
-    cmd: &CompactCommand,
-) -> String {
-    for id in Runs::abort(state, key, None) {
-        if let Some(run) = state.runs.find(&id) {
-            let _ = run.wait(STOP_WAIT).await;
-        }
-    }
+    instructions: Option<&str>,
+) -> Result<Summarized, NotSummarized> {
     let store = SessionStore::open(&state.paths.state_dir, agent_id);
-    let Some(entry) = store.get(key) else {
-        return "⚙️ Compaction unavailable (missing session id).".into();
+    let Some(entry) = store.get(key).filter(|e| !e.session_id.is_empty()) else {
+        return Err(NotSummarized::NoSession);
     };
     let config = state.config();
-    let chain = match super::execute::session_chain(state, &config.config, agent_id, Some(key)) {
-        Ok(chain) => chain,
-        Err(e) => return format!("⚙️ Compaction failed: {e}"),
+    let failed = |error: String, tokens: u64, window: u64| NotSummarized::Failed {
+        error,
+        tokens,
+        window,
     };
+    let chain = super::execute::session_chain(state, &config.config, agent_id, Some(key))
+        .map_err(|e| failed(e, 0, 0))?;
     let Some((first, first_model)) = chain.first() else {
-        return "⚙️ Compaction failed: no model configured".into();
+        return Err(failed("no model configured".into(), 0, 0));
     };
     let window = compaction::context_window(first, first_model);
     let settings =
@@ -74,17 +102,15 @@ pub(crate) async fn compact_session(
     let path = store.transcript_path(&entry);
     let context = Transcript::load_context(&path).unwrap_or_default();
     let current = compaction::estimate_context_tokens(system.as_deref(), &context);
-    let mut transcript = match Transcript::open_or_create(&path, &entry.session_id, &workspace) {
-        Ok(t) => t,
-        Err(e) => return format!("⚙️ Compaction failed: cannot open the transcript: {e}"),
-    };
+    let mut transcript = Transcript::open_or_create(&path, &entry.session_id, &workspace)
+        .map_err(|e| failed(format!("cannot open the transcript: {e}"), current, window))?;
     let req = CompactRequest {
         provider_chain: &chain,
         settings,
         context_window: window,
         system: system.as_deref(),
         trigger: Trigger::Manual,
-        instructions: cmd.instructions.as_deref(),
+        instructions,
     };
     let result = compaction::compact(
         &state.runs.client,
@@ -94,7 +120,7 @@ pub(crate) async fn compact_session(
         &CancelToken::new(),
     )
     .await;
-    let (label, tokens) = match result {
+    match result {
         Ok(done) => {
             if let Err(e) = store.update(key, |e| {
                 e.compaction_count = Some(e.compaction_count.unwrap_or(0) + 1);
@@ -113,23 +139,72 @@ pub(crate) async fn compact_session(
                     ts: now_ms(),
                 },
             );
-            (
+            Ok(Summarized {
+                session_id: entry.session_id.clone(),
+                tokens_before: done.tokens_before,
+                tokens_after: done.tokens_after,
+                first_kept_entry_id: done
+                    .context
+                    .summary
+                    .as_ref()
+                    .map(|c| c.first_kept_entry_id.clone()),
+                window,
+            })
+        }
+        Err(CompactError::NothingToCompact) => Err(NotSummarized::Nothing {
+            // Nothing new since the last compaction (kept entries only).
+            already: context.summary.is_some()
+                && context.entries.iter().all(|e| !e.usage_is_current),
+            tokens: current,
+            window,
+        }),
+        Err(e) => {
+            tracing::warn!(target: "agent", "compaction of {key} failed: {e}");
+            Err(failed(e.to_string(), current, window))
+        }
+    }
+}
+
+/// Runs `/compact` on the session `key` of `agent_id`; returns the reply text.
+pub(crate) async fn compact_session(
+    state: &Arc<AppState>,
+    agent_id: &str,
+    key: &str,
+    cmd: &CompactCommand,
+) -> String {
+    for id in Runs::abort(state, key, None) {
+        if let Some(run) = state.runs.find(&id) {
+            let _ = run.wait(STOP_WAIT).await;
+        }
+    }
+    let (label, tokens, window) =
+        match summarize_session(state, agent_id, key, cmd.instructions.as_deref()).await {
+            Ok(done) => (
                 format!(
                     "Compacted ({} → {})",
                     format_token_count(done.tokens_before),
                     format_token_count(done.tokens_after)
                 ),
                 done.tokens_after,
-            )
-        }
-        Err(CompactError::NothingToCompact) => {
-            ("Compaction skipped: nothing to compact".into(), current)
-        }
-        Err(e) => {
-            tracing::warn!(target: "agent", "/compact of {key} failed: {e}");
-            (format!("Compaction failed: {e}"), current)
-        }
-    };
+                done.window,
+            ),
+            Err(NotSummarized::NoSession) => {
+                return "⚙️ Compaction unavailable (missing session id).".into();
+            }
+            Err(NotSummarized::Nothing { tokens, window, .. }) => (
+                "Compaction skipped: nothing to compact".into(),
+                tokens,
+                window,
+            ),
+            Err(NotSummarized::Failed { error, window, .. }) if window == 0 => {
+                return format!("⚙️ Compaction failed: {error}");
+            }
+            Err(NotSummarized::Failed {
+                error,
+                tokens,
+                window,
+            }) => (format!("Compaction failed: {error}"), tokens, window),
+        };
     let pct = ((tokens.saturating_mul(100) + window / 2) / window.max(1)).min(999);
     format!(
         "⚙️ {label} • Context {}/{} ({pct}%)",

@@ -8,7 +8,7 @@
 //! `execute` runs one of them (model, prompt, transcript, compaction), `events` turns what happens into
 //! `agent`/`chat` events, `compact` is the `/compact` chat command.
 
-mod compact;
+pub(crate) mod compact;
 pub(crate) mod events;
 mod execute;
 mod lanes;
