@@ -4,6 +4,11 @@
 //! retires legacy service definitions. It never deletes data: migrations copy, verify, and keep
 //! the original as a timestamped backup.
 //!
+//! It also carries over a reference 2026.9 home's SQLite state (`openclaw_migrate`): sessions
+//! and transcripts, pairings with their tokens, approved senders, exec approvals, cron jobs —
+//! reported by plain `doctor`, imported by `--non-interactive`/`--fix`; the databases are only
+//! read.
+//!
 //! Modes: plain `doctor` reports (and asks before migrating when attached to a terminal);
 //! `--non-interactive` never asks and applies only the safe migrations; `--fix`/`--repair`/
 //! `--yes` also repairs permissions and retires legacy services.
@@ -224,6 +229,103 @@ fn migrations(
         out.push(m);
     }
     (out, note)
+}
+
+/// The reference 2026.9 SQLite state (sessions, pairings, senders, approvals, cron): what is
+/// still to import, conflicts, unreadable databases; imported when `apply`. Returns the JSON
+/// report (`null` when there is no such state).
+fn audit_reference_state(f: &mut Findings, paths: &Paths, apply: bool) -> Value {
+    let state = &paths.state_dir;
+    let sources = openclaw_migrate::detect(state);
+    if sources.is_empty() {
+        return Value::Null;
+    }
+    let plan = openclaw_migrate::plan(state);
+    for e in &plan.errors {
+        f.add("reference.import", Level::Error, e.clone())
+            .fix("stop the reference gateway and check the file; nothing was taken from it");
+    }
+    let mut items = Vec::new();
+    for i in &plan.items {
+        let (status, why) = match &i.status {
+            openclaw_migrate::Status::New => ("new", None),
+            openclaw_migrate::Status::Present => ("present", None),
+            openclaw_migrate::Status::Conflict(w) => ("conflict", Some(w.clone())),
+            openclaw_migrate::Status::Skipped(w) => ("skipped", Some(w.clone())),
+        };
+        if let Some(w) = &why {
+            f.add(
+                "reference.import",
+                Level::Warn,
+                format!("{} {}: {status}, left as it is: {w}", i.kind.label(), i.id),
+            );
+        }
+        items.push(json!({"kind": i.kind.label(), "id": i.id, "status": status, "reason": why}));
+    }
+    let new = plan.new_items();
+    let summary = summarize(&plan);
+    let mut imported = 0;
+    if new > 0 && !apply {
+        f.add(
+            "reference.import",
+            Level::Warn,
+            format!("the reference 2026.9 state has {new} items not imported yet ({summary})"),
+        )
+        .fix("openclaw doctor --non-interactive (reads the reference's databases, never writes them)");
+    } else if apply && (new > 0 || !openclaw_migrate::marker_path(state).exists()) {
+        match openclaw_migrate::apply(state, &plan) {
+            Ok(n) => {
+                imported = n;
+                let finding = f.add(
+                    "reference.import",
+                    Level::Info,
+                    format!("imported {n} items of the reference 2026.9 state ({summary})"),
+                );
+                finding.fixed = n > 0;
+            }
+            Err(e) => {
+                f.add(
+                    "reference.import",
+                    Level::Error,
+                    format!("import failed: {e}"),
+                );
+            }
+        }
+    } else {
+        f.add(
+            "reference.import",
+            Level::Ok,
+            "the reference 2026.9 state is imported; nothing new to carry over",
+        );
+    }
+    json!({
+        "sources": sources,
+        "items": items,
+        "errors": plan.errors,
+        "imported": imported,
+        "pending": if apply { 0 } else { new },
+    })
+}
+
+/// "2 sessions, 1 paired device, …" for the items still new.
+fn summarize(plan: &openclaw_migrate::Plan) -> String {
+    let mut counts: std::collections::BTreeMap<openclaw_migrate::Kind, usize> =
+        std::collections::BTreeMap::new();
+    for i in plan
+        .items
+        .iter()
+        .filter(|i| i.status == openclaw_migrate::Status::New)
+    {
+        *counts.entry(i.kind).or_default() += 1;
+    }
+    if counts.is_empty() {
+        return "nothing new".into();
+    }
+    counts
+        .iter()
+        .map(|(k, n)| format!("{n} × {}", k.label()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn ask(question: &str) -> bool {
@@ -687,6 +789,7 @@ pub fn run(paths: &Paths, dev: bool, args: DoctorArgs) -> Outcome {
         .any(|m| m.status == MigrationStatus::Pending);
     audit_config(&mut f, paths, dev, fix, legacy_pending);
     audit_state(&mut f, paths, fix);
+    let reference = audit_reference_state(&mut f, paths, fix || args.non_interactive);
     audit_port(&mut f, paths, dev);
     audit_service(&mut f, paths, dev, fix, &stamp);
     let deep_json = if args.deep {
@@ -727,6 +830,7 @@ pub fn run(paths: &Paths, dev: bool, args: DoctorArgs) -> Outcome {
             "configPath": paths.config_path,
             "checks": checks,
             "migrations": migrations,
+            "referenceImport": reference,
             "deep": deep_json,
             "summary": {"errors": errors, "warnings": warnings, "fixed": fixed},
         });

@@ -281,6 +281,14 @@ impl Supervisor {
         if let Some(t) = &self.log_target {
             tracing::info!(target: "gateway", "log file: {}", t.path_for_today().display());
         }
+        if openclaw_migrate::import_pending(&self.paths.state_dir) {
+            // A reference 2026.9 home: its sessions, pairings and jobs live in SQLite we do not
+            // read at run time. Say once per start how to carry them over.
+            tracing::warn!(
+                target: "gateway",
+                "found the reference gateway's 2026.9 state (state/openclaw.sqlite, agents/*/agent/openclaw-agent.sqlite) not imported yet: run `openclaw doctor` to see what carries over and `openclaw doctor --non-interactive` to import it (read-only on the reference's files)"
+            );
+        }
         let mut current = Generation::start(state, &listeners);
         tracing::info!(target: "gateway", "ready");
         // Compile the protocol validators now, off the accept path.
