@@ -276,6 +276,14 @@ async fn web_fetch_reads_a_page_only_where_the_guard_allows() {
         json!({"url": "http://169.254.169.254/latest/meta-data/"}),
     ));
     fake.push(call("f4", "web_fetch", json!({"url": "http://10.1.2.3/"})));
+    fake.push(Script::text("fetched"));
+    let (mut raw, _) = connected(&gw.url(), OP).await;
+    let fin = run(&mut raw, "w1", "read the page", "main").await;
+    assert_eq!(
+        fin["payload"]["result"]["payloads"][0]["text"], "fetched",
+        "{fin}"
+    );
+    // A run makes at most 8 model calls: the rest in a second run.
     fake.push(call("f5", "web_fetch", json!({"url": web.url("/image")})));
     fake.push(call("f6", "web_fetch", json!({"url": web.url("/missing")})));
     fake.push(call(
@@ -284,11 +292,10 @@ async fn web_fetch_reads_a_page_only_where_the_guard_allows() {
         json!({"url": "file:///etc/passwd"}),
     ));
     fake.push(call("f8", "web_fetch", json!({})));
-    fake.push(Script::text("fetched"));
-    let (mut raw, _) = connected(&gw.url(), OP).await;
-    let fin = run(&mut raw, "w1", "read the page", "main").await;
+    fake.push(Script::text("fetched again"));
+    let fin = run(&mut raw, "w2", "more pages", "main").await;
     assert_eq!(
-        fin["payload"]["result"]["payloads"][0]["text"], "fetched",
+        fin["payload"]["result"]["payloads"][0]["text"], "fetched again",
         "{fin}"
     );
 
@@ -332,7 +339,7 @@ async fn web_fetch_reads_a_page_only_where_the_guard_allows() {
     fake.push(call("g1", "web_fetch", json!({"url": web.url("/page")})));
     fake.push(Script::text("refused"));
     let (mut raw, _) = connected(&gw.url(), OP).await;
-    run(&mut raw, "w2", "read the page", "main").await;
+    run(&mut raw, "w3", "read the page", "main").await;
     let r = tool_result(&fake, "g1");
     assert!(r.contains("not a public address"), "{r}");
     assert_eq!(

@@ -21,7 +21,7 @@ pub struct Extracted {
 /// Elements whose whole content is skipped.
 const SKIP: &[&str] = &[
     "script", "style", "noscript", "template", "svg", "iframe", "canvas", "object", "select",
-    "button", "head",
+    "button", "head", "title",
 ];
 /// Elements that break lines.
 const BLOCK: &[&str] = &[
@@ -305,8 +305,8 @@ pub fn extract(html: &str, mode: Mode) -> Extracted {
         pre: 0,
         links: Vec::new(),
     };
-    let mut title = None;
     let lower = html.to_ascii_lowercase();
+    let title = title_of(html, &lower);
     let mut i = 0;
     while i < html.len() {
         let Some(rel) = html[i..].find('<') else {
@@ -347,16 +347,6 @@ pub fn extract(html: &str, mode: Mode) -> Extracted {
             out.close(&name);
             continue;
         }
-        if name == "title" {
-            let close = lower[i..].find("</title").map_or(html.len(), |e| i + e);
-            let t = decode_entities(&html[i..close]);
-            let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
-            if title.is_none() && !t.is_empty() {
-                title = Some(t);
-            }
-            i = close;
-            continue;
-        }
         if SKIP.contains(&name.as_str()) && !attrs.trim_end().ends_with('/') {
             let needle = format!("</{name}");
             i = lower[i..].find(&needle).map_or(html.len(), |e| {
@@ -371,6 +361,19 @@ pub fn extract(html: &str, mode: Mode) -> Extracted {
         title,
         text: tidy(&out.buf),
     }
+}
+
+/// The first `<title>`'s text (it sits in `<head>`, which the walk skips).
+fn title_of(html: &str, lower: &str) -> Option<String> {
+    let open = lower.find("<title")?;
+    let start = tag_end(html, open);
+    let end = lower
+        .get(start..)?
+        .find("</title")
+        .map_or(html.len(), |e| start + e);
+    let t = decode_entities(html.get(start..end)?);
+    let t = t.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!t.is_empty()).then_some(t)
 }
 
 /// Trailing spaces off every line, at most one blank line in a row, no blank edges.
