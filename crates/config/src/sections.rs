@@ -119,6 +119,91 @@ pub struct ToolsConfig {
     pub allow: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deny: Option<Vec<String>>,
+    /// `tools.web` (`web_search`, `web_fetch`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web: Option<WebToolsConfig>,
+    /// `tools.sessions` (what `sessions_*` tools may see).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<SessionToolsConfig>,
+    /// `tools.agentToAgent` (`sessions_send` across agents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_to_agent: Option<AgentToAgentConfig>,
+    #[serde(flatten)]
+    pub rest: Rest,
+}
+
+/// `tools.web`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebToolsConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<WebSearchConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch: Option<WebFetchConfig>,
+    #[serde(flatten)]
+    pub rest: Rest,
+}
+
+/// `tools.web.search`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebSearchConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// A string (or `${ENV}`); other secret forms are kept but not read here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+    /// The Brave API origin (default `https://api.search.brave.com`): for proxies and tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(flatten)]
+    pub rest: Rest,
+}
+
+/// `tools.web.fetch`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebFetchConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_chars: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_chars_cap: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_response_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
+    #[serde(flatten)]
+    pub rest: Rest,
+}
+
+/// `tools.sessions`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionToolsConfig {
+    /// `self` | `tree` (default) | `agent` | `all`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<String>,
+    #[serde(flatten)]
+    pub rest: Rest,
+}
+
+/// `tools.agentToAgent`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentToAgentConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Agent ids (globs with `*`) that may talk to each other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow: Option<Vec<String>>,
     #[serde(flatten)]
     pub rest: Rest,
 }

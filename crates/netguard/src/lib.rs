@@ -134,22 +134,45 @@ impl Guard {
     /// GETs `url` and returns its body, refusing more than `max` bytes whatever the server
     /// declares (the body is read chunk by chunk and dropped past the cap).
     pub async fn fetch(&self, url: &str, max: u64) -> Result<Fetched, FetchError> {
+        self.get(url, max, Overflow::Refuse, &[])
+            .await
+            .map(|(fetched, _)| fetched)
+    }
+
+    /// GETs `url` and returns at most the first `max` bytes of its body, and whether more
+    /// was left unread (for readers of text pages, which can use a prefix). `headers` are
+    /// extra request headers (`Accept`, `User-Agent`).
+    pub async fn fetch_prefix(
+        &self,
+        url: &str,
+        max: u64,
+        headers: &[(&str, &str)],
+    ) -> Result<(Fetched, bool), FetchError> {
+        self.get(url, max, Overflow::Truncate, headers).await
+    }
+
+    async fn get(
+        &self,
+        url: &str,
+        max: u64,
+        overflow: Overflow,
+        headers: &[(&str, &str)],
+    ) -> Result<(Fetched, bool), FetchError> {
         let parsed = Url::parse(url).map_err(|e| FetchError::BadUrl(format!("{url}: {e}")))?;
         self.check_url(&parsed)?;
         let shown = redact(&parsed);
-        let mut resp = self
-            .client()?
-            .get(parsed)
-            .send()
-            .await
-            .map_err(|e| classify(&shown, e))?;
+        let mut req = self.client()?.get(parsed);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let mut resp = req.send().await.map_err(|e| classify(&shown, e))?;
         if !resp.status().is_success() {
             return Err(FetchError::Status {
                 url: shown,
                 status: resp.status().as_u16(),
             });
         }
-        if resp.content_length().is_some_and(|n| n > max) {
+        if overflow == Overflow::Refuse && resp.content_length().is_some_and(|n| n > max) {
             return Err(FetchError::TooLarge { url: shown, max });
         }
         let content_type = resp
@@ -160,18 +183,37 @@ impl Guard {
             .filter(|s| !s.is_empty());
         let final_url = resp.url().clone();
         let mut bytes = Vec::new();
+        let mut truncated = false;
         while let Some(chunk) = resp.chunk().await.map_err(|e| classify(&shown, e))? {
             if (bytes.len() as u64).saturating_add(chunk.len() as u64) > max {
-                return Err(FetchError::TooLarge { url: shown, max });
+                if overflow == Overflow::Refuse {
+                    return Err(FetchError::TooLarge { url: shown, max });
+                }
+                let room = usize::try_from(max)
+                    .unwrap_or(usize::MAX)
+                    .saturating_sub(bytes.len());
+                bytes.extend_from_slice(&chunk[..room.min(chunk.len())]);
+                truncated = true;
+                break;
             }
             bytes.extend_from_slice(&chunk);
         }
-        Ok(Fetched {
-            bytes,
-            content_type,
-            final_url,
-        })
+        Ok((
+            Fetched {
+                bytes,
+                content_type,
+                final_url,
+            },
+            truncated,
+        ))
     }
+}
+
+/// What a fetch does with a body over its cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Overflow {
+    Refuse,
+    Truncate,
 }
 
 /// The URL without credentials or query (which may carry tokens), for messages and logs.

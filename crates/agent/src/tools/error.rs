@@ -83,6 +83,9 @@ pub enum ToolError {
     EditTooLarge(String),
     #[error("changing the model from session_status is not supported")]
     ModelChangeUnsupported,
+    /// `apply_patch`: the patch is malformed or does not apply (the reference's wording).
+    #[error("{0}")]
+    Patch(String),
 }
 
 impl ToolError {

@@ -1,10 +1,11 @@
-//! Built-in tools the model may call (agent.md §7.1 names): `read`, `write`, `edit`, `ls` on
-//! the agent workspace, and `session_status` (time and workspace). Command execution is
-//! deliberately absent. [`ToolPolicy`] decides which tools a run offers and accepts.
+//! Built-in tools the model may call (agent.md §7.1 names): `read`, `write`, `edit`,
+//! `apply_patch`, `ls` on the agent workspace, and `session_status` (time and workspace).
+//! Everything that needs the daemon (exec, message, sessions, web) comes from a [`ToolHost`]. [`ToolPolicy`] decides which tools a run offers and accepts.
 
 mod error;
 mod fs;
 mod host;
+mod patch;
 mod policy;
 
 use std::path::PathBuf;
@@ -15,7 +16,9 @@ use serde_json::{Value, json};
 pub use error::{IoOp, ToolError};
 pub use fs::{READ_MAX_BYTES, WRITE_MAX_BYTES, resolve_in_workspace};
 pub use host::{TOOL_UPDATE_BUFFER, ToolCall, ToolFuture, ToolHost, ToolUpdates};
-pub use policy::{PROFILES, ToolPolicy, default_profiles};
+pub use policy::{
+    CORE_TOOLS, CoreTool, PROFILES, ToolPolicy, canonical_tool_name, core_tool, default_profiles,
+};
 
 use crate::provider::ToolSpec;
 
@@ -70,7 +73,14 @@ impl ToolOutput {
 }
 
 /// Names of the tools this crate runs itself.
-const BUILTIN: &[&str] = &["read", "write", "edit", "ls", "session_status"];
+const BUILTIN: &[&str] = &[
+    "read",
+    "write",
+    "edit",
+    "apply_patch",
+    "ls",
+    "session_status",
+];
 
 /// The specs of the built-in tools, as offered to the model (filter them with
 /// [`ToolPolicy::allows`]).
@@ -106,6 +116,13 @@ pub fn builtin_tools() -> Vec<ToolSpec> {
                 "oldText": {"type": "string", "description": "Exact text to find (must occur once)"},
                 "newText": {"type": "string", "description": "Replacement text"}},
                 "required": ["path", "oldText", "newText"], "additionalProperties": false}),
+        ),
+        spec(
+            "apply_patch",
+            "Patch one/many files. Input requires *** Begin Patch and *** End Patch. Hunks: '*** Add File: <path>' (+lines), '*** Delete File: <path>', '*** Update File: <path>' (optional '*** Move to: <path>') with @@ sections of ' ' context, '-' removed and '+' added lines. Paths are relative to the workspace.",
+            json!({"type": "object", "properties": {
+                "input": {"type": "string", "description": "Patch content using the *** Begin Patch/End Patch format."}},
+                "required": ["input"], "additionalProperties": false}),
         ),
         spec(
             "ls",
@@ -166,6 +183,7 @@ pub async fn invoke_tool(mut call: ToolCall, ctx: &ToolContext) -> ToolOutput {
             "read" => fs::read(&workspace, &args),
             "write" => fs::write(&workspace, &args),
             "edit" => fs::edit(&workspace, &args),
+            "apply_patch" => patch::apply_patch(&workspace, &args),
             "ls" => fs::ls(&workspace, &args),
             "session_status" => session_status(&workspace, &args),
             other => Err(ToolError::NotAvailable(other.to_string())),

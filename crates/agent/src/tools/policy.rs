@@ -1,4 +1,5 @@
-//! Tool policy (agent.md §7.2): profile (an agent's `agents.list[].tools.profile` replaces
+//! Tool policy (agent.md §7.2; groups, profiles and aliases as the reference 2026.9.6's
+//! `tool-catalog.ts`, checked against its dist): profile (an agent's `agents.list[].tools.profile` replaces
 //! `tools.profile`) → `tools.allow` / `tools.deny` → the agent's `allow` / `deny`; each step
 //! can only narrow. Deny wins; names are case-insensitive; `*`
 //! wildcards and `group:*` names are understood.
@@ -6,76 +7,259 @@
 use openclaw_config::OpenClawConfig;
 use openclaw_config::sections::ToolsConfig;
 
-/// Core tool names known to the policy (for groups, wildcards and intersecting allow lists).
-const CATALOGUE: &[&str] = &[
-    "read",
-    "write",
-    "edit",
-    "apply_patch",
-    "ls",
-    "exec",
-    "bash",
-    "process",
-    "web_search",
-    "web_fetch",
-    "browser",
-    "canvas",
-    "nodes",
-    "image",
-    "message",
-    "cron",
-    "gateway",
-    "sessions_list",
-    "sessions_history",
-    "sessions_send",
-    "sessions_spawn",
-    "session_status",
-    "memory_search",
-    "memory_get",
+/// One core tool of the reference's catalog (`src/agents/tool-catalog.ts`, 2026.9.6): its
+/// section (`group:<section>`), the one-line summary clients show, the profiles whose base
+/// includes it, and whether `group:openclaw` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CoreTool {
+    pub id: &'static str,
+    pub section: &'static str,
+    pub description: &'static str,
+    pub profiles: &'static [&'static str],
+    pub openclaw: bool,
+}
+
+const C: &[&str] = &["coding"];
+const CM: &[&str] = &["coding", "messaging"];
+const ALL3: &[&str] = &["minimal", "coding", "messaging"];
+const M: &[&str] = &["messaging"];
+const NONE: &[&str] = &[];
+
+const fn t(
+    id: &'static str,
+    section: &'static str,
+    description: &'static str,
+    profiles: &'static [&'static str],
+    openclaw: bool,
+) -> CoreTool {
+    CoreTool {
+        id,
+        section,
+        description,
+        profiles,
+        openclaw,
+    }
+}
+
+/// The reference's core tools, in its catalog order. Groups, profiles and `tools.catalog`
+/// placement are all read from this one table.
+pub const CORE_TOOLS: &[CoreTool] = &[
+    t("ls", "fs", "List directory entries", C, false),
+    t("read", "fs", "Read file contents", C, false),
+    t("write", "fs", "Create or overwrite files", C, false),
+    t("edit", "fs", "Make precise edits", C, false),
+    t("apply_patch", "fs", "Patch files", C, false),
+    t("exec", "runtime", "Run shell now.", C, false),
+    t(
+        "process",
+        "runtime",
+        "Inspect/control exec sessions.",
+        C,
+        false,
+    ),
+    t(
+        "code_execution",
+        "runtime",
+        "Run sandboxed remote analysis",
+        C,
+        true,
+    ),
+    t(
+        "secrets",
+        "runtime",
+        "Request and manage write-only credentials",
+        CM,
+        true,
+    ),
+    t("web_search", "web", "Search the web", C, true),
+    t("web_fetch", "web", "Fetch web content", C, true),
+    t("x_search", "web", "Search X posts", C, true),
+    t("memory_search", "memory", "Semantic search", C, true),
+    t("memory_get", "memory", "Read memory files", C, true),
+    t(
+        "sessions",
+        "sessions",
+        "Session settings: label, pin, archive, groups",
+        CM,
+        true,
+    ),
+    t(
+        "sessions_list",
+        "sessions",
+        "List visible sessions; filters/previews.",
+        CM,
+        true,
+    ),
+    t(
+        "sessions_history",
+        "sessions",
+        "Read sanitized session history.",
+        CM,
+        true,
+    ),
+    t(
+        "sessions_search",
+        "sessions",
+        "Search past session transcripts.",
+        CM,
+        true,
+    ),
+    t(
+        "conversations_list",
+        "sessions",
+        "List exact external conversation addresses",
+        CM,
+        true,
+    ),
+    t(
+        "conversations_send",
+        "sessions",
+        "Send to an exact external conversation",
+        CM,
+        true,
+    ),
+    t(
+        "conversations_turn",
+        "sessions",
+        "Send and wait for a correlated external reply",
+        CM,
+        true,
+    ),
+    t(
+        "sessions_send",
+        "sessions",
+        "Run same-Gateway session/agent.",
+        CM,
+        true,
+    ),
+    t(
+        "sessions_spawn",
+        "sessions",
+        "Spawn hidden subagent (ephemeral) or visible work session (durable).",
+        CM,
+        true,
+    ),
+    t(
+        "sessions_yield",
+        "sessions",
+        "End turn to receive sub-agent results",
+        CM,
+        true,
+    ),
+    t(
+        "subagents",
+        "sessions",
+        "Background work: subagents, media gen, automation runs. list/cancel.",
+        CM,
+        true,
+    ),
+    t(
+        "session_status",
+        "sessions",
+        "Show session status/model/usage.",
+        ALL3,
+        true,
+    ),
+    t("browser", "ui", "Control web browser", NONE, true),
+    t(
+        "canvas",
+        "ui",
+        "Control node Canvas surfaces when the Canvas plugin is enabled",
+        NONE,
+        false,
+    ),
+    t("message", "messaging", "Send messages", M, true),
+    t(
+        "heartbeat_respond",
+        "automation",
+        "Accept heartbeat outcomes for post-turn handling",
+        NONE,
+        true,
+    ),
+    t(
+        "automations",
+        "automation",
+        "Schedule reminders, automations, wake events.",
+        C,
+        true,
+    ),
+    t(
+        "gateway",
+        "automation",
+        "Update OpenClaw; read Gateway config/schema when permitted",
+        ALL3,
+        true,
+    ),
+    t(
+        "plugins",
+        "automation",
+        "Manage and reload plugins",
+        C,
+        true,
+    ),
+    t("nodes", "nodes", "Nodes + devices", NONE, true),
+    t("agents_list", "agents", "List agents", NONE, true),
+    t("view_image", "media", "Image understanding", C, true),
+    t("image_generate", "media", "Image generation", C, true),
+    t("tts", "media", "Text-to-speech conversion", NONE, true),
+    t("pdf", "media", "PDF reading and extraction", NONE, true),
 ];
 
-fn group(name: &str) -> Option<&'static [&'static str]> {
-    Some(match name {
-        "group:runtime" => &["exec", "bash", "process"],
-        "group:fs" => &["read", "write", "edit", "apply_patch", "ls"],
-        "group:sessions" => &[
-            "sessions_list",
-            "sessions_history",
-            "sessions_send",
-            "sessions_spawn",
-            "session_status",
-        ],
-        "group:memory" => &["memory_search", "memory_get"],
-        "group:web" => &["web_search", "web_fetch"],
-        "group:ui" => &["browser", "canvas"],
-        "group:automation" => &["cron", "gateway"],
-        "group:messaging" => &["message"],
-        "group:nodes" => &["nodes"],
-        "group:openclaw" => CATALOGUE,
-        _ => return None,
-    })
+/// The reference's permanent aliases (`tool-policy-shared.ts`): a policy entry or a tool name
+/// spelled either way means the same tool.
+const ALIASES: &[(&str, &str)] = &[
+    ("bash", "exec"),
+    ("apply-patch", "apply_patch"),
+    ("cron", "automations"),
+];
+
+/// A tool name as the policy compares it: lower-case, aliases resolved.
+pub fn canonical_tool_name(name: &str) -> String {
+    let lower = name.trim().to_ascii_lowercase();
+    ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == lower)
+        .map(|(_, canon)| canon.to_string())
+        .unwrap_or(lower)
+}
+
+/// The core tool `name` (or its alias) is, if any.
+pub fn core_tool(name: &str) -> Option<&'static CoreTool> {
+    let canon = canonical_tool_name(name);
+    CORE_TOOLS.iter().find(|t| t.id == canon)
+}
+
+/// Members of a `group:*` name (`group:<section>` or `group:openclaw`).
+fn group_members(name: &str) -> Option<Vec<&'static str>> {
+    let section = name.strip_prefix("group:")?;
+    let members: Vec<&'static str> = if section == "openclaw" {
+        CORE_TOOLS
+            .iter()
+            .filter(|t| t.openclaw)
+            .map(|t| t.id)
+            .collect()
+    } else {
+        CORE_TOOLS
+            .iter()
+            .filter(|t| t.section == section)
+            .map(|t| t.id)
+            .collect()
+    };
+    (!members.is_empty()).then_some(members)
 }
 
 fn profile(name: &str) -> Option<Vec<String>> {
-    let list: &[&str] = match name {
-        "minimal" => &["session_status"],
-        "coding" => &[
-            "group:fs",
-            "group:runtime",
-            "group:sessions",
-            "group:memory",
-            "image",
-        ],
-        "messaging" => &[
-            "group:messaging",
-            "sessions_list",
-            "sessions_history",
-            "sessions_send",
-            "session_status",
-        ],
-        _ => return None, // "full" or unknown: no restriction
-    };
-    Some(list.iter().map(|s| s.to_string()).collect())
+    let name = name.trim().to_ascii_lowercase();
+    if !PROFILES.contains(&name.as_str()) {
+        return None; // "full" or unknown: no restriction
+    }
+    Some(
+        CORE_TOOLS
+            .iter()
+            .filter(|t| t.profiles.contains(&name.as_str()))
+            .map(|t| t.id.to_string())
+            .collect(),
+    )
 }
 
 /// The profiles that restrict (`full` does not), in the order clients list them.
@@ -84,11 +268,9 @@ pub const PROFILES: &[&str] = &["minimal", "coding", "messaging"];
 /// The profiles whose base includes tool `name` (`tools.catalog`'s `defaultProfiles`), read
 /// from the same table the policy applies.
 pub fn default_profiles(name: &str) -> Vec<&'static str> {
-    PROFILES
-        .iter()
-        .copied()
-        .filter(|p| profile(p).is_some_and(|list| list.iter().any(|e| matches(e, name))))
-        .collect()
+    core_tool(name)
+        .map(|t| t.profiles.to_vec())
+        .unwrap_or_default()
 }
 
 /// Glob with `*` only, ASCII case-insensitive.
@@ -120,10 +302,11 @@ fn glob(pattern: &str, name: &str) -> bool {
 }
 
 fn matches(pattern: &str, name: &str) -> bool {
-    let pattern = pattern.trim();
-    match group(&pattern.to_ascii_lowercase()) {
-        Some(members) => members.iter().any(|m| m.eq_ignore_ascii_case(name)),
-        None => glob(pattern, name),
+    let pattern = canonical_tool_name(pattern);
+    let name = canonical_tool_name(name);
+    match group_members(&pattern) {
+        Some(members) => members.contains(&name.as_str()),
+        None => glob(&pattern, &name),
     }
 }
 
@@ -193,8 +376,9 @@ impl ToolPolicy {
             (Some(outer), Some(inner)) => {
                 // Intersect over concrete names: catalogue tools both lists match, plus plugin
                 // names (outside the catalogue) named literally by one and matched by the other.
-                let mut names: Vec<String> = CATALOGUE
+                let mut names: Vec<String> = CORE_TOOLS
                     .iter()
+                    .map(|t| t.id)
                     .filter(|n| {
                         outer.iter().any(|p| matches(p, n)) && inner.iter().any(|p| matches(p, n))
                     })
@@ -202,10 +386,10 @@ impl ToolPolicy {
                     .collect();
                 for (a, b) in [(outer, inner), (inner, outer)] {
                     for lit in a {
-                        let l = lit.to_ascii_lowercase();
-                        let literal = !l.contains('*') && group(&l).is_none();
+                        let l = canonical_tool_name(lit);
+                        let literal = !l.contains('*') && group_members(&l).is_none();
                         if literal
-                            && !CATALOGUE.contains(&l.as_str())
+                            && core_tool(&l).is_none()
                             && b.iter().any(|p| matches(p, &l))
                             && !names.contains(&l)
                         {
@@ -269,10 +453,10 @@ mod tests {
 
     #[test]
     fn profiles_and_agents_only_narrow() {
-        let global = json!({"profile": "coding", "allow": ["read", "write", "web_search"]});
+        let global = json!({"profile": "coding", "allow": ["read", "write", "message"]});
         let p = ToolPolicy::from_config(Some(&tools(global.clone())));
         assert!(p.allows("read") && p.allows("write"));
-        assert!(!p.allows("web_search"), "outside the coding profile");
+        assert!(!p.allows("message"), "outside the coding profile");
         let agents =
             json!({"list": [{"id": "ops", "tools": {"allow": ["read", "ls"], "deny": ["ls"]}}]});
         let cfg = config(&global, &agents);
@@ -306,8 +490,35 @@ mod tests {
             "agent and global deny"
         );
         let plain = ToolPolicy::for_agent(&cfg, "plain");
-        assert!(plain.allows("write") && !plain.allows("web_search") && !plain.allows("exec"));
+        assert!(plain.allows("write") && !plain.allows("message") && !plain.allows("exec"));
+        assert!(
+            plain.allows("web_fetch"),
+            "the reference's coding profile has group:web"
+        );
         assert_eq!(plain, ToolPolicy::from_config(Some(&tools(global))));
+    }
+
+    #[test]
+    fn aliases_and_reference_groups() {
+        let p = ToolPolicy::from_config(Some(&tools(json!({"deny": ["bash", "cron"]}))));
+        assert!(!p.allows("exec") && !p.allows("bash") && !p.allows("automations"));
+        assert!(!p.allows("cron") && p.allows("process"));
+        let p = ToolPolicy::from_config(Some(&tools(
+            json!({"allow": ["group:runtime", "group:web"]}),
+        )));
+        assert!(p.allows("bash") && p.allows("web_search") && !p.allows("read"));
+        let p = ToolPolicy::from_config(Some(&tools(json!({"allow": ["group:openclaw"]}))));
+        assert!(
+            p.allows("sessions_list")
+                && p.allows("message")
+                && !p.allows("exec")
+                && !p.allows("read")
+        );
+        let minimal = ToolPolicy::from_config(Some(&tools(json!({"profile": "minimal"}))));
+        assert!(minimal.allows("gateway") && !minimal.allows("sessions_list"));
+        let messaging = ToolPolicy::from_config(Some(&tools(json!({"profile": "messaging"}))));
+        assert!(messaging.allows("sessions_send") && messaging.allows("message"));
+        assert!(!messaging.allows("web_fetch") && !messaging.allows("apply_patch"));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `POST /tools/invoke` (always on, gateway Bearer auth): runs one built-in tool as the agent the
+//! `POST /tools/invoke` (always on, gateway Bearer auth): runs one tool (built-in or a host
+//! family's, agent.md §7.3) as the agent the
 //! session belongs to, under that agent's tool policy, `gateway.tools.allow/deny` and a default
 //! HTTP deny list of tools no HTTP caller should reach.
 
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use openclaw_agent::tools::canonical_tool_name;
 use openclaw_agent::{ToolContext, ToolPolicy, call_tool};
 use serde_json::{Value, json};
 
@@ -15,16 +17,32 @@ use super::{ApiError, TOOLS_BODY_LIMIT, json_response};
 use crate::http_gate::{self, Secret, Style};
 use crate::state::AppState;
 
-/// Tools the HTTP endpoint never runs, on top of `gateway.tools.deny`.
+/// Tools the HTTP endpoint does not run unless `gateway.tools.allow` names them (the
+/// reference's `DEFAULT_GATEWAY_HTTP_TOOL_DENY`, 2026.9.6; compared after alias resolution, so
+/// `bash` is `exec` and `cron` is `automations`), plus `whatsapp_login`.
 const HTTP_DEFAULT_DENY: &[&str] = &[
+    "exec",
+    "spawn",
+    "shell",
+    "fs_write",
+    "fs_delete",
+    "fs_move",
+    "apply_patch",
+    "terminal",
+    "portal",
     "sessions_spawn",
     "sessions_send",
+    "conversations_list",
+    "conversations_send",
+    "conversations_turn",
+    "automations",
     "gateway",
-    "whatsapp_login",
-    "cron",
+    "plugins",
     "nodes",
-    "exec",
-    "bash",
+    "computer",
+    "mobile_ui",
+    "openclaw",
+    "whatsapp_login",
 ];
 
 pub async fn tools_invoke(
@@ -85,17 +103,19 @@ async fn invoke(state: &Arc<AppState>, body: &[u8]) -> Result<Response, ApiError
         .as_ref()
         .and_then(|g| g.tools.clone())
         .unwrap_or_default();
+    let canon = canonical_tool_name(tool);
     let listed = |k: &str| {
         gw_tools[k]
             .as_array()
             .map(|a| {
                 a.iter()
                     .filter_map(Value::as_str)
-                    .any(|t| t.eq_ignore_ascii_case(tool))
+                    .any(|t| canonical_tool_name(t) == canon)
             })
             .unwrap_or(false)
     };
-    let http_denied = (HTTP_DEFAULT_DENY.contains(&tool) && !listed("allow")) || listed("deny");
+    let http_denied =
+        (HTTP_DEFAULT_DENY.contains(&canon.as_str()) && !listed("allow")) || listed("deny");
     let ctx = ToolContext {
         workspace: crate::agents::workspace_dir(state, &agent),
         host: Some(crate::tools::RunTools::for_http(

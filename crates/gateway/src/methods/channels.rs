@@ -213,101 +213,111 @@ pub async fn deliver(
 fn send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
     Box::pin(async move {
         let p = parse_params::<SendParams>(names::SEND, params)?;
-        let state = &ctx.state;
-        let mut media: Vec<String> = p.media_urls.clone().unwrap_or_default();
-        media.extend(p.media_url.clone());
-        let text = p.message.clone().unwrap_or_default();
-        if text.trim().is_empty() && media.is_empty() {
+        send_message(&ctx.state, &p).await.map(Reply::Json)
+    })
+}
+
+/// One outbound send with `send`'s rules: channel/account resolution, the target grammar of
+/// the driver, local media only under the allowed roots, and the durable idempotency record
+/// (a key seen before returns the first result and sends nothing). The `message` agent tool
+/// sends through here too.
+pub(crate) async fn send_message(
+    state: &Arc<AppState>,
+    p: &SendParams,
+) -> Result<Value, ErrorShape> {
+    let mut media: Vec<String> = p.media_urls.clone().unwrap_or_default();
+    media.extend(p.media_url.clone());
+    let text = p.message.clone().unwrap_or_default();
+    if text.trim().is_empty() && media.is_empty() {
+        return Err(ErrorShape::invalid_request(
+            "invalid send params: text or media is required",
+        ));
+    }
+    let rt = runtime(state)?;
+    let configured = rt.channels();
+    let channel = match p.channel.as_deref().map(str::to_ascii_lowercase) {
+        Some(c) if c == "webchat" => {
             return Err(ErrorShape::invalid_request(
-                "invalid send params: text or media is required",
+                "unsupported channel: webchat (internal-only). Use `chat.send` for WebChat sessions.",
             ));
         }
-        let rt = runtime(state)?;
-        let configured = rt.channels();
-        let channel = match p.channel.as_deref().map(str::to_ascii_lowercase) {
-            Some(c) if c == "webchat" => {
-                return Err(ErrorShape::invalid_request(
-                    "unsupported channel: webchat (internal-only). Use `chat.send` for WebChat sessions.",
-                ));
-            }
-            Some(c) if !crate::channels::LABELS.iter().any(|(id, _, _)| *id == c) => {
-                return Err(ErrorShape::invalid_request(format!(
-                    "unsupported channel: {c}"
-                )));
-            }
-            Some(c) => c,
-            None => match configured.as_slice() {
-                [only] => only.clone(),
-                [] => {
-                    return Err(ErrorShape::new(
-                        codes::NOT_LINKED,
-                        "no channel is configured",
-                    ));
-                }
-                _ => {
-                    return Err(ErrorShape::invalid_request(format!(
-                        "several channels are configured ({}); pass `channel`",
-                        configured.join(", ")
-                    )));
-                }
-            },
-        };
-        let account = match p
-            .account_id
-            .clone()
-            .or_else(|| rt.default_account(&channel))
-        {
-            Some(a) => a,
-            None => {
+        Some(c) if !crate::channels::LABELS.iter().any(|(id, _, _)| *id == c) => {
+            return Err(ErrorShape::invalid_request(format!(
+                "unsupported channel: {c}"
+            )));
+        }
+        Some(c) => c,
+        None => match configured.as_slice() {
+            [only] => only.clone(),
+            [] => {
                 return Err(ErrorShape::new(
                     codes::NOT_LINKED,
-                    format!("{channel} is not configured"),
+                    "no channel is configured",
                 ));
             }
-        };
-        let Some(driver) = rt.driver(&channel, &account) else {
+            _ => {
+                return Err(ErrorShape::invalid_request(format!(
+                    "several channels are configured ({}); pass `channel`",
+                    configured.join(", ")
+                )));
+            }
+        },
+    };
+    let account = match p
+        .account_id
+        .clone()
+        .or_else(|| rt.default_account(&channel))
+    {
+        Some(a) => a,
+        None => {
             return Err(ErrorShape::new(
                 codes::NOT_LINKED,
-                format!("{channel} account {account} is not linked or not running"),
+                format!("{channel} is not configured"),
             ));
-        };
-        let (chat_id, thread) = driver.parse_target(&p.to).map_err(channel_error)?;
-        let agent = send_agent(state, &p)?;
-        let local_roots = crate::channels::media_local_roots(
-            state,
-            &agent,
-            rt.account_cfg(&channel, &account).as_ref(),
-        );
-        let _guard = ctx.state.process.send_lock.lock().await;
-        let key = format!("send:{}", p.idempotency_key);
-        let mut dedupe = load_dedupe(state);
-        if let Some(done) = dedupe.get(&key) {
-            return Ok(Reply::Json(done["result"].clone()));
         }
-        let out = OutboundMessage {
-            chat_id: chat_id.clone(),
-            thread_id: p.thread_id.clone().or(thread),
-            text,
-            media: media
-                .into_iter()
-                .map(|source| OutboundMedia { source, mime: None })
-                .collect(),
-            reply_to: None,
-            local_roots,
-        };
-        let sent = driver.send(out).await.map_err(channel_error)?;
-        let result = json!({
-            "runId": p.idempotency_key,
-            "messageId": sent.message_ids.last().cloned().unwrap_or_default(),
-            "channel": channel,
-            "chatId": sent.chat_id,
-        });
-        dedupe.insert(key, json!({"ts": now_ms(), "result": result}));
-        if let Err(e) = save_dedupe(state, dedupe) {
-            tracing::error!(target: "channels", "cannot record send idempotency: {e}");
-        }
-        Ok(Reply::Json(result))
-    })
+    };
+    let Some(driver) = rt.driver(&channel, &account) else {
+        return Err(ErrorShape::new(
+            codes::NOT_LINKED,
+            format!("{channel} account {account} is not linked or not running"),
+        ));
+    };
+    let (chat_id, thread) = driver.parse_target(&p.to).map_err(channel_error)?;
+    let agent = send_agent(state, p)?;
+    let local_roots = crate::channels::media_local_roots(
+        state,
+        &agent,
+        rt.account_cfg(&channel, &account).as_ref(),
+    );
+    let _guard = state.process.send_lock.lock().await;
+    let key = format!("send:{}", p.idempotency_key);
+    let mut dedupe = load_dedupe(state);
+    if let Some(done) = dedupe.get(&key) {
+        return Ok(done["result"].clone());
+    }
+    let out = OutboundMessage {
+        chat_id: chat_id.clone(),
+        thread_id: p.thread_id.clone().or(thread),
+        text,
+        media: media
+            .into_iter()
+            .map(|source| OutboundMedia { source, mime: None })
+            .collect(),
+        reply_to: None,
+        local_roots,
+    };
+    let sent = driver.send(out).await.map_err(channel_error)?;
+    let result = json!({
+        "runId": p.idempotency_key,
+        "messageId": sent.message_ids.last().cloned().unwrap_or_default(),
+        "channel": channel,
+        "chatId": sent.chat_id,
+    });
+    dedupe.insert(key, json!({"ts": now_ms(), "result": result}));
+    if let Err(e) = save_dedupe(state, dedupe) {
+        tracing::error!(target: "channels", "cannot record send idempotency: {e}");
+    }
+    Ok(result)
 }
 
 /// The agent a `send` acts for (its workspace is where local media may come from):

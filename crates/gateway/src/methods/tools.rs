@@ -1,10 +1,14 @@
-//! `tools.catalog`: the tools an agent can be given, in the reference's sections, each with the
-//! `tools.profile` values that include it by default. Like the reference it lists what exists
-//! (so a client can offer to enable a tool the policy denies); the policy itself is applied per
-//! run (`openclaw_agent::ToolPolicy`). This gateway has no plugins, so `includePlugins` adds
-//! nothing.
+//! `tools.catalog`: the tools an agent can be given — the built-ins and the gateway's host
+//! tool families (`crate::tools`; `web_search` only once a search key is configured) — in the
+//! reference's sections, each with the `tools.profile` values that include it by default.
+//! Like the reference (2026.9.6 `tools-catalog.ts`) it lists what exists, not what the policy
+//! currently allows, so a client can offer to enable a denied tool; the policy is applied per
+//! run and per `/tools/invoke` (`openclaw_agent::ToolPolicy`). No plugins here, so
+//! `includePlugins` adds nothing.
 
-use openclaw_agent::tools::{PROFILES, default_profiles};
+use std::sync::Arc;
+
+use openclaw_agent::tools::{CORE_TOOLS, PROFILES, canonical_tool_name, default_profiles};
 use openclaw_protocol::connect::scopes;
 use openclaw_protocol::schema::parse_params;
 use openclaw_protocol::tools::{
@@ -15,6 +19,7 @@ use serde_json::Value;
 
 use crate::agents::resolve_agent;
 use crate::registry::{Access, HandlerFuture, MethodCtx, MethodSpec, Reply};
+use crate::state::AppState;
 
 pub fn register(out: &mut Vec<MethodSpec>) {
     out.push(MethodSpec {
@@ -39,19 +44,6 @@ const SECTIONS: &[(&str, &str)] = &[
     ("media", "Media"),
 ];
 
-/// Where each built-in tool sits and its one-line summary for clients (the model sees the
-/// longer description in the tool spec).
-fn placement(tool: &str) -> Option<(&'static str, &'static str)> {
-    Some(match tool {
-        "ls" => ("fs", "List a workspace directory"),
-        "read" => ("fs", "Read a workspace file"),
-        "write" => ("fs", "Create or replace a workspace file"),
-        "edit" => ("fs", "Replace exact text in a workspace file"),
-        "session_status" => ("sessions", "Show the session's status, model and usage"),
-        _ => return None,
-    })
-}
-
 fn profile_label(id: &str) -> String {
     let mut c = id.chars();
     c.next()
@@ -59,26 +51,32 @@ fn profile_label(id: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The catalog of agent `agent_id`: every built-in tool, in its section, sections in order.
-pub fn build_catalog(agent_id: String) -> ToolsCatalogResult {
-    let tools = openclaw_agent::builtin_tools();
+/// The catalog of agent `agent_id`: every tool it could be offered, in its section, sections
+/// and tools in the reference's order.
+pub fn build_catalog(state: &Arc<AppState>, agent_id: String) -> ToolsCatalogResult {
+    let mut names: Vec<String> = openclaw_agent::builtin_tools()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    let host = crate::tools::RunTools::for_http(state, &agent_id, None);
+    names.extend(host.specs().into_iter().map(|t| t.name));
     let groups = SECTIONS
         .iter()
         .filter_map(|(id, label)| {
-            let entries: Vec<ToolCatalogEntry> = tools
+            let entries: Vec<ToolCatalogEntry> = CORE_TOOLS
                 .iter()
-                .filter_map(|t| {
-                    let (section, summary) = placement(&t.name)?;
-                    (section == *id).then(|| ToolCatalogEntry {
-                        id: t.name.clone(),
-                        label: t.name.clone(),
-                        description: summary.to_string(),
-                        source: "core".into(),
-                        default_profiles: default_profiles(&t.name)
-                            .into_iter()
-                            .map(String::from)
-                            .collect(),
-                    })
+                .filter(|t| {
+                    t.section == *id && names.iter().any(|n| canonical_tool_name(n) == t.id)
+                })
+                .map(|t| ToolCatalogEntry {
+                    id: t.id.to_string(),
+                    label: t.id.to_string(),
+                    description: t.description.to_string(),
+                    source: "core".into(),
+                    default_profiles: default_profiles(t.id)
+                        .into_iter()
+                        .map(String::from)
+                        .collect(),
                 })
                 .collect();
             (!entries.is_empty()).then(|| ToolCatalogGroup {
@@ -112,7 +110,7 @@ fn catalog<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'
         let requested = p.agent_id.as_deref().map(str::trim);
         let agent_id = resolve_agent(&ctx.state, requested.filter(|a| !a.is_empty()))?;
         Ok(Reply::Json(
-            serde_json::to_value(build_catalog(agent_id)).unwrap_or_default(),
+            serde_json::to_value(build_catalog(&ctx.state, agent_id)).unwrap_or_default(),
         ))
     })
 }
@@ -122,13 +120,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_built_in_tool_is_placed() {
+    fn every_built_in_tool_has_a_section() {
         for t in openclaw_agent::builtin_tools() {
-            assert!(placement(&t.name).is_some(), "{} has no section", t.name);
+            let core = openclaw_agent::tools::core_tool(&t.name);
+            assert!(
+                core.is_some_and(|c| SECTIONS.iter().any(|(id, _)| *id == c.section)),
+                "{} has no section",
+                t.name
+            );
         }
-        let c = build_catalog("main".into());
-        let ids: Vec<&str> = c.profiles.iter().map(|p| p.id.as_str()).collect();
-        assert_eq!(ids, ["minimal", "coding", "messaging", "full"]);
-        assert_eq!(c.profiles[1].label, "Coding");
+        assert_eq!(profile_label("coding"), "Coding");
     }
 }
