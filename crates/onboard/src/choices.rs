@@ -98,8 +98,14 @@ pub fn custom_provider_id(base_url: &str) -> String {
     if let Some(port) = url.port() {
         id.push_str(&format!("-{port}"));
     }
+    normalize_id(&id).unwrap_or_else(|| "custom".to_string())
+}
+
+/// A provider id from free text: lower-case, runs of other characters as `-`; `None` when
+/// nothing usable is left.
+pub fn normalize_id(raw: &str) -> Option<String> {
     let mut out = String::new();
-    for c in id.chars() {
+    for c in raw.trim().to_ascii_lowercase().chars() {
         if c.is_ascii_alphanumeric() || c == '-' {
             out.push(c);
         } else if !out.ends_with('-') {
@@ -107,11 +113,7 @@ pub fn custom_provider_id(base_url: &str) -> String {
         }
     }
     let out = out.trim_matches('-').to_string();
-    if out.is_empty() {
-        "custom".to_string()
-    } else {
-        out
-    }
+    (!out.is_empty()).then_some(out)
 }
 
 #[cfg(test)]

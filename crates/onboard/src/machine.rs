@@ -693,16 +693,22 @@ impl Wizard {
     }
 
     fn provider_config(&self, mp: &ModelPlan) -> Result<ProviderConfig, String> {
-        provider_for(mp, &*self.ctx.env)
+        provider_for(mp, &*self.ctx.env, &self.existing)
     }
 }
 
-/// The provider a [`ModelPlan`] will resolve to at run time (for the live test).
+/// The provider a [`ModelPlan`] will resolve to at run time (for the live test): the
+/// built-ins merged with the existing config's `models` section (a `baseUrl` override of a
+/// built-in is honoured), with the plan's key.
 pub fn provider_for(
     mp: &ModelPlan,
     env: &dyn Fn(&str) -> Option<String>,
+    existing: &Value,
 ) -> Result<ProviderConfig, String> {
-    let builtins = Providers::from_config(None, env).map_err(|e| e.to_string())?;
+    let models: Option<openclaw_config::sections::ModelsConfig> = existing
+        .get("models")
+        .and_then(|m| serde_json::from_value(m.clone()).ok());
+    let builtins = Providers::from_config(models.as_ref(), env).map_err(|e| e.to_string())?;
     let mut p = match (&mp.provider_entry, builtins.get(&mp.provider)) {
         (Some(e), _) => ProviderConfig {
             id: mp.provider.clone(),
