@@ -144,11 +144,10 @@ async fn dev_setup_then_gateway_then_agent_and_setup_twice_changes_nothing() {
     assert_eq!(snapshot(&state), before, "setup twice changes nothing");
 
     // A model, then the dev gateway and the dev agent.
-    let (code, out, err) = run(&home, &{
-        let mut a = vec!["--dev"];
-        a.extend(custom_args(&fake.url(), "sk-dev"));
-        a
-    }, &[]);
+    let url = fake.url();
+    let mut args = vec!["--dev"];
+    args.extend(custom_args(&url, "sk-dev"));
+    let (code, out, err) = run(&home, &args, &[]);
     assert_eq!(code, 0, "{out}{err}");
     let (_home, code, out, err) = agent_through_gateway(home, true, "hi");
     assert_eq!(code, 0, "{err}");
@@ -174,7 +173,10 @@ async fn non_interactive_custom_provider_and_the_agent_uses_it() {
         "{summary}"
     );
     let cfg = read_json(&home.config_path());
-    assert_eq!(cfg["agents"]["defaults"]["model"]["primary"], format!("{id}/m1"));
+    assert_eq!(
+        cfg["agents"]["defaults"]["model"]["primary"],
+        format!("{id}/m1")
+    );
     let p = &cfg["models"]["providers"][&id];
     assert_eq!(p["baseUrl"], fake.url());
     assert_eq!(p["api"], "openai-completions");
@@ -212,7 +214,9 @@ async fn builtin_key_is_stored_in_auth_profiles_and_runs_use_it() {
         &[],
     );
     assert_eq!(code, 0, "{out}{err}");
-    let store_path = home.state_dir().join("agents/main/agent/auth-profiles.json");
+    let store_path = home
+        .state_dir()
+        .join("agents/main/agent/auth-profiles.json");
     assert_eq!(file_mode(&store_path), 0o600);
     let store = read_json(&store_path);
     assert_eq!(
@@ -220,7 +224,10 @@ async fn builtin_key_is_stored_in_auth_profiles_and_runs_use_it() {
         json!({"type": "api_key", "provider": "openai", "key": "sk-onboarded"})
     );
     let raw_cfg = std::fs::read_to_string(home.config_path()).unwrap();
-    assert!(!raw_cfg.contains("sk-onboarded"), "the key is not in the config");
+    assert!(
+        !raw_cfg.contains("sk-onboarded"),
+        "the key is not in the config"
+    );
     let cfg = read_json(&home.config_path());
     assert_eq!(
         cfg["auth"]["profiles"]["openai:default"],
@@ -242,11 +249,14 @@ async fn wrong_key_reports_the_provider_message_and_saves_nothing() {
     let fake = FakeOpenAi::start().await;
     fake.push(Script::HttpError {
         status: 401,
-        message: "Incorrect API key provided: sk-wrong. You can find your API key at the dashboard."
-            .into(),
+        message:
+            "Incorrect API key provided: sk-wrong. You can find your API key at the dashboard."
+                .into(),
     });
     let home = Home::new();
-    home.write_config(&json!({"gateway": {"mode": "local", "auth": {"mode": "token", "token": TOKEN}}}));
+    home.write_config(
+        &json!({"gateway": {"mode": "local", "auth": {"mode": "token", "token": TOKEN}}}),
+    );
     let before = snapshot(home.path());
     let (code, out, err) = run(&home, &custom_args(&fake.url(), "sk-wrong"), &[]);
     assert_eq!(code, 1, "{out}{err}");
@@ -262,17 +272,33 @@ fn unsupported_flags_are_refused_by_name() {
     let home = Home::new();
     let (code, _, err) = run(&home, &["onboard", "--gemini-api-key", "x"], &[]);
     assert_eq!(code, 2);
-    assert!(err.contains("--gemini-api-key") && err.contains("does not support"), "{err}");
-    let (code, _, err) = run(&home, &["onboard", "--non-interactive", "--auth-choice", "skip"], &[]);
+    assert!(
+        err.contains("--gemini-api-key") && err.contains("does not support"),
+        "{err}"
+    );
+    let (code, _, err) = run(
+        &home,
+        &["onboard", "--non-interactive", "--auth-choice", "skip"],
+        &[],
+    );
     assert_eq!(code, 2);
     assert!(err.contains("--accept-risk"), "{err}");
     let (code, _, err) = run(
         &home,
-        &["onboard", "--non-interactive", "--accept-risk", "--auth-choice", "gemini-api-key"],
+        &[
+            "onboard",
+            "--non-interactive",
+            "--accept-risk",
+            "--auth-choice",
+            "gemini-api-key",
+        ],
         &[],
     );
     assert_eq!(code, 2);
-    assert!(err.contains("not supported") && err.contains("custom-api-key"), "{err}");
+    assert!(
+        err.contains("not supported") && err.contains("custom-api-key"),
+        "{err}"
+    );
     let (code, _, err) = run(&home, &["onboard", "--mode", "remote"], &[]);
     assert_eq!(code, 2);
     assert!(err.contains("remote"), "{err}");
@@ -304,9 +330,8 @@ impl Pty {
             ws_xpixel: 0,
             ws_ypixel: 0,
         };
-        let rc = unsafe {
-            libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), &ws)
-        };
+        let rc =
+            unsafe { libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), &ws) };
         assert_eq!(rc, 0, "openpty");
         let slave = unsafe { OwnedFd::from_raw_fd(s) };
         c.stdin(Stdio::from(slave.try_clone().unwrap()))
@@ -333,7 +358,9 @@ impl Pty {
                 if n == 0 {
                     break;
                 }
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
         Pty {
@@ -357,7 +384,10 @@ impl Pty {
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("{pat:?} never appeared; output:\n{}", self.out.lock().unwrap());
+                panic!(
+                    "{pat:?} never appeared; output:\n{}",
+                    self.out.lock().unwrap()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -389,7 +419,10 @@ const DOWN: &str = "\x1b[B";
 fn custom_path(url: &str) -> Vec<(&'static str, String)> {
     vec![
         ("Continue?", "\r".into()),
-        ("Which model should answer?", format!("{}\r", DOWN.repeat(6))),
+        (
+            "Which model should answer?",
+            format!("{}\r", DOWN.repeat(6)),
+        ),
         ("Base URL of the OpenAI-compatible API", format!("{url}\r")),
         ("Which API does it speak?", "\r".into()),
         ("API key (leave empty", "sk-tty\r".into()),
@@ -418,7 +451,10 @@ async fn interactive_wizard_in_a_terminal_then_the_agent_answers() {
     assert_eq!(pty.wait(), 0, "{}", pty.out.lock().unwrap());
     let cfg = read_json(&home.config_path());
     let id = format!("custom-127-0-0-1-{}", fake.addr().port());
-    assert_eq!(cfg["agents"]["defaults"]["model"]["primary"], format!("{id}/m1"));
+    assert_eq!(
+        cfg["agents"]["defaults"]["model"]["primary"],
+        format!("{id}/m1")
+    );
     assert_eq!(cfg["models"]["providers"][&id]["apiKey"], "sk-tty");
     assert!(home.state_dir().join("workspace/AGENTS.md").is_file());
 
@@ -432,7 +468,10 @@ async fn interactive_wizard_in_a_terminal_then_the_agent_answers() {
         v["gateway"]["auth"]["token"] = json!("<token>");
         v["agents"]["defaults"]["workspace"] = json!("<ws>");
     }
-    assert_eq!(a, b, "interactive and --non-interactive write the same config");
+    assert_eq!(
+        a, b,
+        "interactive and --non-interactive write the same config"
+    );
     let names = |h: &Home| -> Vec<PathBuf> {
         snapshot(&h.state_dir())
             .into_keys()

@@ -67,14 +67,19 @@ async fn a_client_completes_onboarding_and_a_second_one_waits() {
     assert_eq!(r["ok"], false);
     assert_eq!(r["error"]["code"], "UNAVAILABLE");
     assert!(
-        r["error"]["message"].as_str().unwrap().contains("wizard already running"),
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("wizard already running"),
         "{r}"
     );
     assert_eq!(r["error"]["details"]["code"], "SETUP_ADMISSION_BUSY");
     let r = b.call("wizard.status", json!({"sessionId": sid})).await;
     assert_eq!(r["error"]["message"], "wizard not found");
     assert_eq!(r["error"]["details"]["code"], "WIZARD_NOT_FOUND");
-    let r = a.call("wizard.next", json!({"sessionId": sid, "bogus": 1})).await;
+    let r = a
+        .call("wizard.next", json!({"sessionId": sid, "bogus": 1}))
+        .await;
     assert_eq!(r["error"]["code"], "INVALID_REQUEST");
 
     let s = next(&mut a, &sid, "intro", None).await;
@@ -89,7 +94,16 @@ async fn a_client_completes_onboarding_and_a_second_one_waits() {
         .collect();
     assert_eq!(
         values,
-        ["openai", "anthropic", "openrouter", "groq", "xai", "ollama", "custom", "skip"]
+        [
+            "openai",
+            "anthropic",
+            "openrouter",
+            "groq",
+            "xai",
+            "ollama",
+            "custom",
+            "skip"
+        ]
     );
     let s = next(&mut a, &sid, "provider", Some(json!("custom"))).await;
     assert_eq!(s["step"]["id"], "custom.baseUrl");
@@ -110,7 +124,10 @@ async fn a_client_completes_onboarding_and_a_second_one_waits() {
     };
     assert_eq!(s["step"]["id"], "liveTest", "{s}");
     assert!(
-        s["step"]["message"].as_str().unwrap().contains("answered: echo: "),
+        s["step"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("answered: echo: "),
         "{s}"
     );
     let model_ref = format!("custom-127-0-0-1-{}/m1", fake.addr().port());

@@ -102,6 +102,9 @@ mod tests {
         std::fs::remove_file(ws.join(BOOTSTRAP_FILE)).unwrap();
         assert!(seed_workspace(&ws).unwrap().is_empty());
         assert_eq!(std::fs::read_to_string(ws.join("SOUL.md")).unwrap(), "mine");
-        assert!(!ws.join(BOOTSTRAP_FILE).exists(), "the ritual is not re-seeded");
+        assert!(
+            !ws.join(BOOTSTRAP_FILE).exists(),
+            "the ritual is not re-seeded"
+        );
     }
 }

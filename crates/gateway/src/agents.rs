@@ -107,9 +107,8 @@ pub fn model_catalog(state: &AppState, agent_id: &str) -> openclaw_agent::Catalo
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     // A broken `models` section was refused by the config gate; an empty catalog is the honest
     // answer should one slip through.
-    let mut providers =
-        openclaw_agent::Providers::from_config(loaded.config.models.as_ref(), &env)
-            .unwrap_or_default();
+    let mut providers = openclaw_agent::Providers::from_config(loaded.config.models.as_ref(), &env)
+        .unwrap_or_default();
     apply_stored_keys(state, &loaded.config, agent_id, &mut providers);
     openclaw_agent::Catalog::build(&loaded.config, &providers, agent_id)
 }

@@ -42,8 +42,13 @@ pub fn not_found() -> ErrorShape {
 
 impl WizardSessions {
     /// Reserves the slot for `owner`; `None` when a session is running.
-    pub fn admit(&self, id: String, owner: &str, wizard: Wizard) -> Option<Arc<tokio::sync::Mutex<Wizard>>> {
-        let mut slot = self.slot.lock_or_recover();
+    pub fn admit(
+        &self,
+        id: String,
+        owner: &str,
+        wizard: Wizard,
+    ) -> Option<Arc<tokio::sync::Mutex<Wizard>>> {
+        let mut slot = self.slot.locked();
         if slot.is_some() {
             return None;
         }
@@ -58,12 +63,12 @@ impl WizardSessions {
 
     /// Whether a session is running (checked before the slow start of a new one).
     pub fn busy(&self) -> bool {
-        self.slot.lock_or_recover().is_some()
+        self.slot.locked().is_some()
     }
 
     /// The session `id` if `conn` owns it.
     pub fn find(&self, id: &str, conn: &str) -> Option<Arc<tokio::sync::Mutex<Wizard>>> {
-        let slot = self.slot.lock_or_recover();
+        let slot = self.slot.locked();
         slot.as_ref()
             .filter(|s| s.id == id && s.owner == conn)
             .map(|s| s.wizard.clone())
@@ -71,7 +76,7 @@ impl WizardSessions {
 
     /// Frees the slot of session `id`.
     pub fn purge(&self, id: &str) {
-        let mut slot = self.slot.lock_or_recover();
+        let mut slot = self.slot.locked();
         if slot.as_ref().is_some_and(|s| s.id == id) {
             *slot = None;
         }
@@ -79,7 +84,7 @@ impl WizardSessions {
 
     /// The owner went away: its session ends (nothing is written unless it already committed).
     pub fn forget_conn(&self, conn: &str) {
-        let mut slot = self.slot.lock_or_recover();
+        let mut slot = self.slot.locked();
         if slot.as_ref().is_some_and(|s| s.owner == conn) {
             if let Some(s) = slot.take()
                 && let Ok(mut w) = s.wizard.try_lock()

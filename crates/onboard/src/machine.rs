@@ -243,7 +243,10 @@ impl Wizard {
                 self.ollama_url,
                 m.join(", ")
             )),
-            Some(_) => lines.push(format!("Ollama at {} (no models pulled yet).", self.ollama_url)),
+            Some(_) => lines.push(format!(
+                "Ollama at {} (no models pulled yet).",
+                self.ollama_url
+            )),
             None => {}
         }
         lines.join("\n")
@@ -268,9 +271,17 @@ impl Wizard {
                 s
             }
             Stage::Provider => {
-                let mut s = step("provider", T::Select, "Model provider", "Which model should answer?");
+                let mut s = step(
+                    "provider",
+                    T::Select,
+                    "Model provider",
+                    "Which model should answer?",
+                );
                 for c in KEYED {
-                    let hint = c.env_var.filter(|_| self.env_key(c.provider).is_some()).map(|v| format!("{v} found"));
+                    let hint = c
+                        .env_var
+                        .filter(|_| self.env_key(c.provider).is_some())
+                        .map(|v| format!("{v} found"));
                     s.options.push(opt(c.provider, c.label, hint));
                 }
                 let hint = match &self.ollama_models {
@@ -279,9 +290,16 @@ impl Wizard {
                     None => Some("not detected".to_string()),
                 };
                 s.options.push(opt("ollama", "Ollama (local)", hint));
-                s.options.push(opt("custom", "OpenAI-compatible (any base URL)", None));
+                s.options
+                    .push(opt("custom", "OpenAI-compatible (any base URL)", None));
                 s.options.push(opt("skip", "Skip for now", None));
-                s.initial_value = Some(json!(KEYED.iter().find(|c| self.env_key(c.provider).is_some()).map(|c| c.provider).unwrap_or("openai")));
+                s.initial_value = Some(json!(
+                    KEYED
+                        .iter()
+                        .find(|c| self.env_key(c.provider).is_some())
+                        .map(|c| c.provider)
+                        .unwrap_or("openai")
+                ));
                 s
             }
             Stage::ApiKey => {
@@ -316,19 +334,35 @@ impl Wizard {
                 }
             }
             Stage::CustomBaseUrl => {
-                let mut s = step("custom.baseUrl", T::Text, "Base URL", "Base URL of the OpenAI-compatible API (e.g. http://127.0.0.1:8000/v1)");
+                let mut s = step(
+                    "custom.baseUrl",
+                    T::Text,
+                    "Base URL",
+                    "Base URL of the OpenAI-compatible API (e.g. http://127.0.0.1:8000/v1)",
+                );
                 s.placeholder = Some("https://…/v1".into());
                 s
             }
             Stage::CustomCompat => {
-                let mut s = step("custom.compatibility", T::Select, "API", "Which API does it speak?");
-                s.options.push(opt("openai", "OpenAI Chat Completions", None));
+                let mut s = step(
+                    "custom.compatibility",
+                    T::Select,
+                    "API",
+                    "Which API does it speak?",
+                );
+                s.options
+                    .push(opt("openai", "OpenAI Chat Completions", None));
                 s.options.push(opt("anthropic", "Anthropic Messages", None));
                 s.initial_value = Some(json!("openai"));
                 s
             }
             Stage::CustomKey => {
-                let mut s = step("custom.apiKey", T::Text, "API key", "API key (leave empty if the server needs none)");
+                let mut s = step(
+                    "custom.apiKey",
+                    T::Text,
+                    "API key",
+                    "API key (leave empty if the server needs none)",
+                );
                 s.sensitive = Some(true);
                 s
             }
@@ -347,21 +381,41 @@ impl Wizard {
                     format!("{} failed: {}", self.pending_ref(), self.test_message),
                 );
                 s.options.push(opt("key", "Enter another key", None));
-                s.options.push(opt("provider", "Choose another provider", None));
-                s.options.push(opt("cancel", "Cancel (nothing is saved)", None));
+                s.options
+                    .push(opt("provider", "Choose another provider", None));
+                s.options
+                    .push(opt("cancel", "Cancel (nothing is saved)", None));
                 s.initial_value = Some(json!("key"));
                 s
             }
             Stage::GatewayAuth => {
-                let mut s = step("gateway.auth", T::Select, "Gateway auth", "How do clients prove they may use this gateway?");
+                let mut s = step(
+                    "gateway.auth",
+                    T::Select,
+                    "Gateway auth",
+                    "How do clients prove they may use this gateway?",
+                );
                 s.options.push(opt("token", "Token (generated)", None));
                 s.options.push(opt("password", "Password", None));
-                let current = self.existing.pointer("/gateway/auth/mode").and_then(Value::as_str).unwrap_or("token");
-                s.initial_value = Some(json!(if current == "password" { "password" } else { "token" }));
+                let current = self
+                    .existing
+                    .pointer("/gateway/auth/mode")
+                    .and_then(Value::as_str)
+                    .unwrap_or("token");
+                s.initial_value = Some(json!(if current == "password" {
+                    "password"
+                } else {
+                    "token"
+                }));
                 s
             }
             Stage::GatewayPassword => {
-                let mut s = step("gateway.password", T::Text, "Gateway password", "Password clients must present");
+                let mut s = step(
+                    "gateway.password",
+                    T::Text,
+                    "Gateway password",
+                    "Password clients must present",
+                );
                 s.sensitive = Some(true);
                 s
             }
@@ -374,7 +428,12 @@ impl Wizard {
                 s
             }
             Stage::TelegramToken => {
-                let mut s = step("telegram.token", T::Text, "Telegram", "Bot token from @BotFather (checked with getMe; empty to skip)");
+                let mut s = step(
+                    "telegram.token",
+                    T::Text,
+                    "Telegram",
+                    "Bot token from @BotFather (checked with getMe; empty to skip)",
+                );
                 s.sensitive = Some(true);
                 s
             }
@@ -385,7 +444,12 @@ impl Wizard {
                 "WhatsApp links by scanning a QR code with the phone: after the gateway starts, run `openclaw channels login` (or use the dashboard).",
             ),
             Stage::Daemon => {
-                let mut s = step("daemon", T::Confirm, "Service", "Install the gateway as a per-user service (starts at login)?");
+                let mut s = step(
+                    "daemon",
+                    T::Confirm,
+                    "Service",
+                    "Install the gateway as a per-user service (starts at login)?",
+                );
                 s.initial_value = Some(json!(false));
                 s
             }
@@ -414,7 +478,11 @@ impl Wizard {
             if let KeyStore::Profile(_) = m.key {
                 lines.push(format!(
                     "API key → {}",
-                    self.ctx.paths.agent_dir(plan::DEFAULT_AGENT).join("auth-profiles.json").display()
+                    self.ctx
+                        .paths
+                        .agent_dir(plan::DEFAULT_AGENT)
+                        .join("auth-profiles.json")
+                        .display()
                 ));
             }
         }
@@ -434,7 +502,10 @@ impl Wizard {
             lines.push(format!("Model: {m}"));
         }
         lines.push(format!("Workspace: {}", r.workspace.display()));
-        lines.push("Next: `openclaw gateway`, then `openclaw agent --message hi` or `openclaw dashboard`.".into());
+        lines.push(
+            "Next: `openclaw gateway`, then `openclaw agent --message hi` or `openclaw dashboard`."
+                .into(),
+        );
         lines.join("\n")
     }
 
@@ -448,7 +519,11 @@ impl Wizard {
         }
         if cur.kind == WizardStepType::Select {
             let chosen = value.clone().or(cur.initial_value.clone());
-            if !cur.options.iter().any(|o| Some(&o.value) == chosen.as_ref()) {
+            if !cur
+                .options
+                .iter()
+                .any(|o| Some(&o.value) == chosen.as_ref())
+            {
                 return Advance::Invalid("choose one of the options".into());
             }
         }
@@ -506,7 +581,8 @@ impl Wizard {
                 self.stage = Stage::CustomCompat;
             }
             Stage::CustomCompat => {
-                self.custom_api = choices::compatibility_api(&text_of(&chosen)).unwrap_or(Api::OpenAiCompletions);
+                self.custom_api =
+                    choices::compatibility_api(&text_of(&chosen)).unwrap_or(Api::OpenAiCompletions);
                 self.stage = Stage::CustomKey;
             }
             Stage::CustomKey => {
@@ -667,7 +743,11 @@ impl Wizard {
                 ModelPlan {
                     provider: choices::custom_provider_id(&base),
                     model,
-                    key: self.key.clone().map(KeyStore::Config).unwrap_or(KeyStore::None),
+                    key: self
+                        .key
+                        .clone()
+                        .map(KeyStore::Config)
+                        .unwrap_or(KeyStore::None),
                     provider_entry: Some(ProviderEntry {
                         base_url: base,
                         api: self.custom_api.clone(),
@@ -686,7 +766,11 @@ impl Wizard {
             _ => ModelPlan {
                 provider: p,
                 model,
-                key: self.key.clone().map(KeyStore::Profile).unwrap_or(KeyStore::Env),
+                key: self
+                    .key
+                    .clone()
+                    .map(KeyStore::Profile)
+                    .unwrap_or(KeyStore::Env),
                 provider_entry: None,
             },
         })

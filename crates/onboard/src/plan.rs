@@ -129,33 +129,46 @@ fn set(doc: &mut Value, path: &str, v: Value) -> Result<(), CommitError> {
 }
 
 /// The config `plan` turns `existing` into (pure; [`commit`] writes it).
-pub fn apply(existing: &Value, plan: &Plan, paths: &Paths, dev: bool) -> Result<Value, CommitError> {
+pub fn apply(
+    existing: &Value,
+    plan: &Plan,
+    paths: &Paths,
+    dev: bool,
+) -> Result<Value, CommitError> {
     let mut doc = if existing.is_object() {
         existing.clone()
     } else {
         json!({})
     };
-    set(&mut doc, "gateway.mode", json!("local"))?;
-    let bind = plan
+    // A fresh config gets every gateway basic spelled out; an existing one only what the plan
+    // changes (a key added for nothing would restart a running gateway on reload).
+    let fresh = doc.get("gateway").is_none();
+    if doc.pointer("/gateway/mode").and_then(Value::as_str) != Some("local") {
+        set(&mut doc, "gateway.mode", json!("local"))?;
+    }
+    if let Some(bind) = plan
         .bind
         .clone()
-        .or_else(|| str_at(&doc, "/gateway/bind"))
-        .unwrap_or_else(|| "loopback".into());
-    set(&mut doc, "gateway.bind", json!(bind))?;
+        .or_else(|| fresh.then(|| "loopback".to_string()))
+    {
+        set(&mut doc, "gateway.bind", json!(bind))?;
+    }
     let default_port = if dev {
         openclaw_config::DEV_PORT
     } else {
         openclaw_config::DEFAULT_PORT
     };
-    let port = plan
-        .port
-        .or_else(|| doc.pointer("/gateway/port").and_then(Value::as_u64).and_then(|p| u16::try_from(p).ok()))
-        .unwrap_or(default_port);
-    set(&mut doc, "gateway.port", json!(port))?;
+    if let Some(port) = plan.port.or(fresh.then_some(default_port)) {
+        set(&mut doc, "gateway.port", json!(port))?;
+    }
     match &plan.auth {
         Some(GatewayAuth::Token(t)) => {
-            set(&mut doc, "gateway.auth.mode", json!("token"))?;
-            set(&mut doc, "gateway.auth.token", json!(t))?;
+            if doc.pointer("/gateway/auth/mode").and_then(Value::as_str) != Some("token") {
+                set(&mut doc, "gateway.auth.mode", json!("token"))?;
+            }
+            if doc.pointer("/gateway/auth/token").and_then(Value::as_str) != Some(t.as_str()) {
+                set(&mut doc, "gateway.auth.token", json!(t))?;
+            }
         }
         Some(GatewayAuth::Password(p)) => {
             set(&mut doc, "gateway.auth.mode", json!("password"))?;
@@ -166,7 +179,10 @@ pub fn apply(existing: &Value, plan: &Plan, paths: &Paths, dev: bool) -> Result<
     let workspace = plan
         .workspace
         .clone()
-        .or_else(|| str_at(&doc, "/agents/defaults/workspace").map(|w| openclaw_config::paths::expand_home(&w)))
+        .or_else(|| {
+            str_at(&doc, "/agents/defaults/workspace")
+                .map(|w| openclaw_config::paths::expand_home(&w))
+        })
         .unwrap_or_else(|| paths.workspace_dir());
     set(
         &mut doc,
@@ -212,7 +228,10 @@ fn apply_model(doc: &mut Value, m: &ModelPlan) -> Result<(), CommitError> {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        if !models.iter().any(|e| e.get("id").and_then(Value::as_str) == Some(&m.model)) {
+        if !models
+            .iter()
+            .any(|e| e.get("id").and_then(Value::as_str) == Some(&m.model))
+        {
             models.push(json!({
                 "id": m.model,
                 "name": format!("{} (Custom Provider)", m.model),
@@ -233,10 +252,7 @@ fn apply_model(doc: &mut Value, m: &ModelPlan) -> Result<(), CommitError> {
             .map(std::mem::take)
             .unwrap_or_default();
         let mut profiles: Map<String, Value> = profiles;
-        profiles.insert(
-            id,
-            json!({"provider": m.provider, "mode": "api_key"}),
-        );
+        profiles.insert(id, json!({"provider": m.provider, "mode": "api_key"}));
         set(doc, "auth.profiles", Value::Object(profiles))?;
     }
     // Keep configured fallbacks; the chosen model becomes the primary.
@@ -260,11 +276,7 @@ fn apply_model(doc: &mut Value, m: &ModelPlan) -> Result<(), CommitError> {
 }
 
 /// Writes `plan`: validates the resulting config, then credentials, config, workspace.
-pub fn commit(
-    paths: &Paths,
-    dev: bool,
-    plan: &Plan,
-) -> Result<CommitReport, CommitError> {
+pub fn commit(paths: &Paths, dev: bool, plan: &Plan) -> Result<CommitReport, CommitError> {
     let existing = read_existing(&paths.config_path)?;
     let doc = apply(&existing, plan, paths, dev)?;
     let text = to_text(&doc);
@@ -317,6 +329,10 @@ pub fn commit(
             .pointer("/gateway/port")
             .and_then(Value::as_u64)
             .and_then(|p| u16::try_from(p).ok())
-            .unwrap_or(openclaw_config::DEFAULT_PORT),
+            .unwrap_or(if dev {
+                openclaw_config::DEV_PORT
+            } else {
+                openclaw_config::DEFAULT_PORT
+            }),
     })
 }

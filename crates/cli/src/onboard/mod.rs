@@ -22,27 +22,88 @@ use crate::Outcome;
 
 /// Reference `onboard`/`setup` flags this build does not implement: refused with a clear error.
 pub const REFERENCE_ONLY_FLAGS: &[&str] = &[
-    "--agent-name", "--ai-gateway-api-key", "--alibaba-model-studio-api-key", "--arceeai-api-key",
-    "--baseten-api-key", "--byteplus-api-key", "--cerebras-api-key", "--chutes-api-key",
-    "--clawrouter-api-key", "--cloudflare-ai-gateway-account-id", "--cloudflare-ai-gateway-api-key",
-    "--cloudflare-ai-gateway-gateway-id", "--cohere-api-key", "--comfy-api-key",
-    "--custom-image-input", "--custom-text-input", "--daemon-runtime", "--deepinfra-api-key",
-    "--deepseek-api-key", "--fal-api-key", "--featherless-api-key", "--fireworks-api-key",
-    "--gateway-token-ref-env", "--gemini-api-key", "--github-copilot-token", "--gmi-api-key",
-    "--huggingface-api-key", "--import-from", "--import-secrets", "--import-source",
-    "--kilocode-api-key", "--kimi-code-api-key", "--litellm-api-key", "--lmstudio-api-key",
-    "--longcat-api-key", "--meta-api-key", "--minimax-api-key", "--mistral-api-key",
-    "--modelstudio-api-key", "--modelstudio-api-key-cn", "--modelstudio-standard-api-key",
-    "--modelstudio-standard-api-key-cn", "--modern", "--moonshot-api-key", "--node-manager",
-    "--novita-api-key", "--nvidia-api-key", "--ollama-cloud-api-key", "--opencode-go-api-key",
-    "--opencode-zen-api-key", "--pixverse-api-key", "--qianfan-api-key", "--qwen-token-plan-api-key",
-    "--qwen-token-plan-api-key-cn", "--radius-api-key", "--remote-password", "--remote-token",
-    "--remote-url", "--reset", "--reset-scope", "--runway-api-key", "--secret-input-mode",
-    "--stepfun-api-key", "--suppress-gateway-token-output", "--synthetic-api-key", "--tailscale",
-    "--team", "--together-api-key", "--token", "--token-expires-in", "--token-profile-id",
-    "--token-provider", "--tokenhub-api-key", "--tokenplan-api-key", "--tui", "--venice-api-key",
-    "--volcengine-api-key", "--vydra-api-key", "--xiaomi-api-key", "--xiaomi-token-plan-api-key",
-    "--zai-api-key", "--message",
+    "--agent-name",
+    "--ai-gateway-api-key",
+    "--alibaba-model-studio-api-key",
+    "--arceeai-api-key",
+    "--baseten-api-key",
+    "--byteplus-api-key",
+    "--cerebras-api-key",
+    "--chutes-api-key",
+    "--clawrouter-api-key",
+    "--cloudflare-ai-gateway-account-id",
+    "--cloudflare-ai-gateway-api-key",
+    "--cloudflare-ai-gateway-gateway-id",
+    "--cohere-api-key",
+    "--comfy-api-key",
+    "--custom-image-input",
+    "--custom-text-input",
+    "--daemon-runtime",
+    "--deepinfra-api-key",
+    "--deepseek-api-key",
+    "--fal-api-key",
+    "--featherless-api-key",
+    "--fireworks-api-key",
+    "--gateway-token-ref-env",
+    "--gemini-api-key",
+    "--github-copilot-token",
+    "--gmi-api-key",
+    "--huggingface-api-key",
+    "--import-from",
+    "--import-secrets",
+    "--import-source",
+    "--kilocode-api-key",
+    "--kimi-code-api-key",
+    "--litellm-api-key",
+    "--lmstudio-api-key",
+    "--longcat-api-key",
+    "--meta-api-key",
+    "--minimax-api-key",
+    "--mistral-api-key",
+    "--modelstudio-api-key",
+    "--modelstudio-api-key-cn",
+    "--modelstudio-standard-api-key",
+    "--modelstudio-standard-api-key-cn",
+    "--modern",
+    "--moonshot-api-key",
+    "--node-manager",
+    "--novita-api-key",
+    "--nvidia-api-key",
+    "--ollama-cloud-api-key",
+    "--opencode-go-api-key",
+    "--opencode-zen-api-key",
+    "--pixverse-api-key",
+    "--qianfan-api-key",
+    "--qwen-token-plan-api-key",
+    "--qwen-token-plan-api-key-cn",
+    "--radius-api-key",
+    "--remote-password",
+    "--remote-token",
+    "--remote-url",
+    "--reset",
+    "--reset-scope",
+    "--runway-api-key",
+    "--secret-input-mode",
+    "--stepfun-api-key",
+    "--suppress-gateway-token-output",
+    "--synthetic-api-key",
+    "--tailscale",
+    "--team",
+    "--together-api-key",
+    "--token",
+    "--token-expires-in",
+    "--token-profile-id",
+    "--token-provider",
+    "--tokenhub-api-key",
+    "--tokenplan-api-key",
+    "--tui",
+    "--venice-api-key",
+    "--volcengine-api-key",
+    "--vydra-api-key",
+    "--xiaomi-api-key",
+    "--xiaomi-token-plan-api-key",
+    "--zai-api-key",
+    "--message",
 ];
 
 /// The reference's onboarding flags this build supports.
@@ -205,7 +266,10 @@ fn check_supported(a: &OnboardArgs) -> Result<(), String> {
         return Err(format!("--gateway-auth {g}: use token or password"));
     }
     if let Some(b) = &a.gateway_bind
-        && !matches!(b.as_str(), "loopback" | "lan" | "auto" | "custom" | "tailnet")
+        && !matches!(
+            b.as_str(),
+            "loopback" | "lan" | "auto" | "custom" | "tailnet"
+        )
     {
         return Err(format!(
             "--gateway-bind {b}: use loopback, tailnet, lan, auto or custom"
@@ -230,11 +294,23 @@ pub fn onboard(rt: &tokio::runtime::Runtime, paths: &Paths, dev: bool, a: Onboar
     if a.non_interactive {
         return rt.block_on(non_interactive(paths, dev, a));
     }
-    tty::run(rt, paths, dev, Section::All, a.workspace.clone(), !a.skip_daemon)
+    tty::run(
+        rt,
+        paths,
+        dev,
+        Section::All,
+        a.workspace.clone(),
+        !a.skip_daemon,
+    )
 }
 
 /// `openclaw configure [--section …]`.
-pub fn configure(rt: &tokio::runtime::Runtime, paths: &Paths, dev: bool, a: ConfigureArgs) -> Outcome {
+pub fn configure(
+    rt: &tokio::runtime::Runtime,
+    paths: &Paths,
+    dev: bool,
+    a: ConfigureArgs,
+) -> Outcome {
     let mut sections = Vec::new();
     for s in &a.section {
         match s.as_str() {
@@ -294,7 +370,9 @@ pub fn setup(rt: &tokio::runtime::Runtime, paths: &Paths, dev: bool, a: SetupArg
                         r.created_files.join(", ")
                     );
                 }
-                println!("Next: `openclaw onboard` to choose a model, or `openclaw gateway` to start.");
+                println!(
+                    "Next: `openclaw onboard` to choose a model, or `openclaw gateway` to start."
+                );
             }
             Outcome::Done
         }
@@ -325,16 +403,23 @@ async fn model_plan(a: &OnboardArgs) -> Result<Option<ModelPlan>, String> {
         SKIP => Ok(None),
         CUSTOM => {
             let (Some(base), Some(model)) = (
-                a.custom_base_url.as_deref().map(str::trim).filter(|s| !s.is_empty()),
-                a.custom_model_id.as_deref().map(str::trim).filter(|s| !s.is_empty()),
+                a.custom_base_url
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty()),
+                a.custom_model_id
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty()),
             ) else {
                 return Err("Auth choice \"custom-api-key\" requires a base URL and model ID.\nUse --custom-base-url and --custom-model-id.".into());
             };
             if !(base.starts_with("http://") || base.starts_with("https://")) {
                 return Err("Custom provider base URL must be a valid URL.".into());
             }
-            let api = choices::compatibility_api(a.custom_compatibility.as_deref().unwrap_or("openai"))
-                .ok_or("Invalid --custom-compatibility")?;
+            let api =
+                choices::compatibility_api(a.custom_compatibility.as_deref().unwrap_or("openai"))
+                    .ok_or("Invalid --custom-compatibility")?;
             let provider = match &a.custom_provider_id {
                 Some(id) => choices::normalize_id(id)
                     .ok_or("Custom provider ID must include letters, numbers, or hyphens.")?,
@@ -427,7 +512,10 @@ async fn non_interactive(paths: &Paths, dev: bool, a: OnboardArgs) -> Outcome {
             Err(e) => {
                 return fail(
                     j,
-                    format!("Model test of {} failed: {e}\nNothing was saved.", m.model_ref()),
+                    format!(
+                        "Model test of {} failed: {e}\nNothing was saved.",
+                        m.model_ref()
+                    ),
                 );
             }
         }
@@ -511,5 +599,7 @@ pub(crate) fn print_report(
         println!("API key stored in {}", p.display());
     }
     println!("Workspace: {}", r.workspace.display());
-    println!("Next: `openclaw gateway`, then `openclaw agent --message hi` (or `openclaw dashboard`).");
+    println!(
+        "Next: `openclaw gateway`, then `openclaw agent --message hi` (or `openclaw dashboard`)."
+    );
 }

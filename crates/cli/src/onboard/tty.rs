@@ -81,7 +81,11 @@ fn prompt(step: &WizardStep) -> std::io::Result<Option<Value>> {
             Ok(Some(Value::String(input.interact_text().map_err(io)?)))
         }
         WizardStepType::Confirm => {
-            let default = step.initial_value.as_ref().and_then(Value::as_bool).unwrap_or(true);
+            let default = step
+                .initial_value
+                .as_ref()
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
             let v = Confirm::with_theme(&theme)
                 .with_prompt(msg)
                 .default(default)

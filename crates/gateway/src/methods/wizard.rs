@@ -80,7 +80,10 @@ fn start<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
                 dev: state.paths.profile.as_deref() == Some("dev"),
                 section,
                 env: Box::new(|k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty())),
-                workspace: p.workspace.as_deref().map(openclaw_config::paths::expand_home),
+                workspace: p
+                    .workspace
+                    .as_deref()
+                    .map(openclaw_config::paths::expand_home),
                 offer_daemon: false,
             };
             let wizard = Wizard::start(wctx).await;
