@@ -513,3 +513,55 @@ async fn ctrl_c_at_every_prompt_leaves_the_config_byte_identical() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_ollama_is_detected_and_used() {
+    // The fake serves Ollama's `/api/tags` and the OpenAI API under `/v1`, as Ollama does.
+    let fake = FakeOpenAi::start().await;
+    let ollama = format!("http://{}", fake.addr());
+    let home = Home::new();
+    let (code, out, err) = run(
+        &home,
+        &[
+            "onboard",
+            "--non-interactive",
+            "--accept-risk",
+            "--auth-choice",
+            "ollama",
+            "--json",
+        ],
+        &[("OPENCLAW_OLLAMA_URL", &ollama)],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let cfg = read_json(&home.config_path());
+    let model_ref = format!("ollama/{}", openclaw_testkit::FAKE_OLLAMA_MODEL);
+    assert_eq!(cfg["agents"]["defaults"]["model"]["primary"], model_ref);
+    assert_eq!(
+        cfg["models"]["providers"]["ollama"]["baseUrl"],
+        format!("{ollama}/v1")
+    );
+    let (_home, code, out, err) = agent_through_gateway(home, false, "hi");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "echo: hi");
+
+    // No Ollama: a clear error, nothing written.
+    let home = Home::new();
+    let (code, out, _) = run(
+        &home,
+        &[
+            "onboard",
+            "--non-interactive",
+            "--accept-risk",
+            "--auth-choice",
+            "ollama",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("Ollama is not reachable at http://127.0.0.1:9"),
+        "{out}"
+    );
+    assert!(!home.config_path().exists());
+}

@@ -201,3 +201,79 @@ async fn the_owner_disconnecting_frees_the_wizard() {
     let res = r.call("wizard.start", json!({})).await;
     assert_eq!(res["error"]["code"], "FORBIDDEN", "{res}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ollama_is_offered_and_a_telegram_token_is_checked_with_get_me() {
+    use openclaw_testkit::telegram::{FAKE_TOKEN, FakeReply, FakeTelegram};
+    let fake = FakeOpenAi::start().await;
+    let tg = FakeTelegram::start().await;
+    bin();
+    let home = Home::new();
+    home.write_config(&token_config(&home));
+    let ollama = format!("http://{}", fake.addr());
+    let tg_url = tg.url();
+    let gw = Gateway::start_in(
+        home,
+        &["gateway", "--port", "0"],
+        &[
+            ("OPENCLAW_OLLAMA_URL", &ollama),
+            ("OPENCLAW_TELEGRAM_API_ROOT", &tg_url),
+        ],
+    );
+    let (mut a, _) = connected(&gw.url(), ADMIN).await;
+    let r = a.call("wizard.start", json!({})).await;
+    let sid = r["payload"]["sessionId"].as_str().unwrap().to_string();
+    assert!(
+        r["payload"]["step"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(openclaw_testkit::FAKE_OLLAMA_MODEL),
+        "{r}"
+    );
+    next(&mut a, &sid, "intro", None).await;
+    let s = next(&mut a, &sid, "risk", Some(json!(true))).await;
+    let ollama_opt = s["step"]["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["value"] == "ollama")
+        .unwrap()
+        .clone();
+    assert!(
+        ollama_opt["hint"]
+            .as_str()
+            .unwrap()
+            .contains(openclaw_testkit::FAKE_OLLAMA_MODEL),
+        "{ollama_opt}"
+    );
+    let r = a.call("wizard.cancel", json!({"sessionId": sid})).await;
+    assert_eq!(r["payload"]["status"], "cancelled");
+
+    // The channels flow: a refused token stays on the step with Telegram's words.
+    let r = a.call("wizard.start", json!({"flow": "channels"})).await;
+    let sid = r["payload"]["sessionId"].as_str().unwrap().to_string();
+    assert_eq!(r["payload"]["step"]["id"], "channels");
+    let s = next(&mut a, &sid, "channels", Some(json!("telegram"))).await;
+    assert_eq!(s["step"]["id"], "telegram.token");
+    tg.inject("getMe", FakeReply::Unauthorized401);
+    let s = next(&mut a, &sid, "telegram.token", Some(json!("123:wrong"))).await;
+    assert_eq!(s["step"]["id"], "telegram.token");
+    assert!(
+        s["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Telegram refused the token: Unauthorized"),
+        "{s}"
+    );
+    let s = next(&mut a, &sid, "telegram.token", Some(json!(FAKE_TOKEN))).await;
+    assert_eq!(s["step"]["id"], "confirm", "{s}");
+    let s = next(&mut a, &sid, "confirm", Some(json!(true))).await;
+    assert_eq!(s["step"]["id"], "summary");
+    let s = next(&mut a, &sid, "summary", None).await;
+    assert_eq!(s["status"], "done");
+    let cfg: Value =
+        serde_json::from_str(&std::fs::read_to_string(gw.home.config_path()).unwrap()).unwrap();
+    assert_eq!(cfg["channels"]["telegram"]["botToken"], FAKE_TOKEN);
+    assert_eq!(cfg["channels"]["telegram"]["apiRoot"], tg_url);
+    assert!(tg.count("getMe") >= 2);
+}
