@@ -85,12 +85,11 @@ impl WizardSessions {
     /// The owner went away: its session ends (nothing is written unless it already committed).
     pub fn forget_conn(&self, conn: &str) {
         let mut slot = self.slot.locked();
-        if slot.as_ref().is_some_and(|s| s.owner == conn) {
-            if let Some(s) = slot.take()
-                && let Ok(mut w) = s.wizard.try_lock()
-            {
-                w.cancel();
-            }
+        if slot.as_ref().is_some_and(|s| s.owner == conn)
+            && let Some(s) = slot.take()
+            && let Ok(mut w) = s.wizard.try_lock()
+        {
+            w.cancel();
         }
     }
 }

@@ -27,13 +27,16 @@ pub enum Section {
     Channels,
 }
 
+/// An env lookup (the process env in production, a map in tests).
+pub type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// What the wizard knows about its surroundings, gathered once at start.
 pub struct WizardContext {
     pub paths: Paths,
     pub dev: bool,
     pub section: Section,
     /// Env lookup (the process env in production).
-    pub env: Box<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    pub env: EnvLookup,
     pub workspace: Option<PathBuf>,
     /// The terminal front end offers `gateway install`; the RPC one does not.
     pub offer_daemon: bool,
