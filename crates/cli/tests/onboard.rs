@@ -565,3 +565,27 @@ async fn a_local_ollama_is_detected_and_used() {
     );
     assert!(!home.config_path().exists());
 }
+
+#[test]
+fn configure_reruns_one_section() {
+    let home = Home::new();
+    home.write_config(
+        &json!({"gateway": {"mode": "local", "auth": {"mode": "token", "token": TOKEN}}}),
+    );
+    let (code, _, err) = run(&home, &["configure", "--section", "plugins"], &[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("model, gateway and channels"), "{err}");
+    let mut pty = Pty::spawn(cmd(&home, &["configure", "--section", "gateway"]));
+    pty.expect("How do clients prove");
+    pty.send(&format!("{DOWN}\r"));
+    pty.expect("Password clients must present");
+    pty.send("correct horse battery\r");
+    pty.expect("Save?");
+    pty.send("\r");
+    pty.expect("Saved");
+    assert_eq!(pty.wait(), 0, "{}", pty.out.lock().unwrap());
+    let cfg = read_json(&home.config_path());
+    assert_eq!(cfg["gateway"]["auth"]["mode"], "password");
+    assert_eq!(cfg["gateway"]["auth"]["password"], "correct horse battery");
+    assert!(cfg.get("models").is_none(), "other sections untouched");
+}
