@@ -13,6 +13,7 @@
 //! [`tools`] (built-in tools, policy) · [`transcript`] (JSONL) · [`sessions`] (`sessions.json`) ·
 //! [`workspace`] (system prompt) · [`compaction`] (summarising an overlong context).
 
+pub mod auth_profiles;
 pub mod catalog;
 pub mod compaction;
 pub mod error;
@@ -26,6 +27,7 @@ pub mod tools;
 pub mod transcript;
 pub mod workspace;
 
+pub use auth_profiles::{AuthProfileStore, auth_order};
 pub use catalog::{Catalog, CatalogModel, ModelChoiceError};
 pub use error::AgentError;
 pub use messages::{AgentMessage, ContentPart, Usage, now_ms};

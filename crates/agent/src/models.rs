@@ -314,6 +314,10 @@ impl Providers {
         })
     }
 
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut ProviderConfig> {
+        self.by_id.values_mut()
+    }
+
     /// All providers, by id.
     pub fn iter(&self) -> impl Iterator<Item = &ProviderConfig> {
         self.by_id.values()

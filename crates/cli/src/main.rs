@@ -14,6 +14,7 @@ mod logs;
 mod models_cmd;
 mod node_host;
 mod nodes_cmd;
+mod onboard;
 mod probe;
 mod rpc;
 mod service_cmd;
@@ -81,6 +82,12 @@ enum Command {
     Agents(agents_cmd::AgentsCmd),
     /// Models: list, status, set the default.
     Models(models_cmd::ModelsCmd),
+    /// Create the config and agent workspace (with onboarding flags: run onboarding).
+    Setup(onboard::SetupArgs),
+    /// Guided first run: model provider and key (tested live), gateway auth, channels, service.
+    Onboard(onboard::OnboardArgs),
+    /// Re-run one part of onboarding (--section model|gateway|channels).
+    Configure(onboard::ConfigureArgs),
 }
 
 #[derive(Args, Debug)]
@@ -255,7 +262,34 @@ pub struct HealthArgs {
 }
 
 fn main() -> ExitCode {
-    ExitCode::from(run(Cli::parse()).exit_code())
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            if let Some(flag) = reference_only_flag(&e) {
+                eprintln!(
+                    "error: {flag} is an onboarding flag of the reference CLI that this gateway does not support; see `openclaw onboard --help` for the supported ones"
+                );
+                return ExitCode::from(Outcome::Usage.exit_code());
+            }
+            e.exit()
+        }
+    };
+    ExitCode::from(run(cli).exit_code())
+}
+
+/// The reference onboarding flag behind an "unexpected argument" error, if it is one.
+fn reference_only_flag(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let name = arg.split('=').next().unwrap_or(arg);
+    onboard::REFERENCE_ONLY_FLAGS
+        .contains(&name)
+        .then(|| name.to_string())
 }
 
 fn run(cli: Cli) -> Outcome {
@@ -319,6 +353,9 @@ fn run(cli: Cli) -> Outcome {
         Command::Sessions(a) => rt.block_on(sessions_cmd::run(&paths, dev, a)),
         Command::Agents(c) => rt.block_on(agents_cmd::run(&paths, dev, c)),
         Command::Models(c) => rt.block_on(models_cmd::run(&paths, dev, c)),
+        Command::Setup(a) => onboard::setup(&rt, &paths, dev, a),
+        Command::Onboard(a) => onboard::onboard(&rt, &paths, dev, a),
+        Command::Configure(a) => onboard::configure(&rt, &paths, dev, a),
     };
     // Do not wait for lingering tasks (open sockets, timers) on the way out.
     rt.shutdown_timeout(std::time::Duration::from_millis(100));

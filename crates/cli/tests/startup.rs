@@ -152,7 +152,7 @@ fn dev_profile_creates_config_token_and_workspace() {
     assert_eq!(cfg["gateway"]["port"], 19001);
     let token = cfg["gateway"]["auth"]["token"].as_str().unwrap();
     assert!(token.len() >= 32);
-    assert!(dev_dir.join("workspace").is_dir());
+    assert!(dev_dir.join("workspace-dev").join("AGENTS.md").is_file());
     assert_eq!(file_mode(&cfg_path), 0o600);
     assert_eq!(gw.port.to_string(), port, "env beats the dev config's port");
 }

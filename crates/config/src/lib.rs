@@ -5,6 +5,7 @@
 //! path; every section the daemon reads is typed in [`model`] or [`sections`]), then [`resolve::resolve_gateway`] applies precedence (CLI > env > file > defaults) and
 //! produces the [`resolve::GatewaySettings`] the daemon runs with.
 
+pub mod bootstrap;
 pub mod dev;
 pub mod edit;
 pub mod env;

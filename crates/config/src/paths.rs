@@ -72,8 +72,18 @@ impl Paths {
         self.state_dir.join("devices")
     }
 
+    /// The default agent workspace: `<state>/workspace`, `<state>/workspace-dev` for `--dev`
+    /// (so a dev agent never shares files with the everyday one).
     pub fn workspace_dir(&self) -> PathBuf {
-        self.state_dir.join("workspace")
+        match self.profile.as_deref() {
+            Some("dev") => self.state_dir.join("workspace-dev"),
+            _ => self.state_dir.join("workspace"),
+        }
+    }
+
+    /// Where an agent's own state lives (`auth-profiles.json`, `models.json`).
+    pub fn agent_dir(&self, agent_id: &str) -> PathBuf {
+        self.state_dir.join("agents").join(agent_id).join("agent")
     }
 
     pub fn identity_path(&self) -> PathBuf {

@@ -107,7 +107,24 @@ pub fn model_catalog(state: &AppState, agent_id: &str) -> openclaw_agent::Catalo
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     // A broken `models` section was refused by the config gate; an empty catalog is the honest
     // answer should one slip through.
-    let providers = openclaw_agent::Providers::from_config(loaded.config.models.as_ref(), &env)
+    let mut providers = openclaw_agent::Providers::from_config(loaded.config.models.as_ref(), &env)
         .unwrap_or_default();
+    apply_stored_keys(state, &loaded.config, agent_id, &mut providers);
     openclaw_agent::Catalog::build(&loaded.config, &providers, agent_id)
+}
+
+/// Gives `providers` the keys stored in the agent's `auth-profiles.json` (where `onboard`
+/// keeps them). An unreadable store is logged and ignored: the env and config keys still work.
+pub fn apply_stored_keys(
+    state: &AppState,
+    config: &openclaw_config::OpenClawConfig,
+    agent_id: &str,
+    providers: &mut openclaw_agent::Providers,
+) {
+    match openclaw_agent::AuthProfileStore::load(&state.paths.agent_dir(agent_id)) {
+        Ok(store) => {
+            providers.apply_auth_profiles(&store, &openclaw_agent::auth_order(config.auth.as_ref()))
+        }
+        Err(e) => tracing::warn!(agent = %agent_id, "auth profiles ignored: {e}"),
+    }
 }

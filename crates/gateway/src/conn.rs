@@ -429,6 +429,7 @@ impl Drop for Registration {
     fn drop(&mut self) {
         self.state.hub.unregister(&self.conn_id);
         self.state.canvas.caps.revoke(&self.conn_id);
+        self.state.wizards.forget_conn(&self.conn_id);
         if let Some(node_id) = &self.node {
             self.state.nodes.unregister(node_id, &self.conn_id);
         }

@@ -46,6 +46,7 @@ pub mod sys;
 pub mod tools;
 pub mod trust;
 pub mod web_login;
+pub mod wizard;
 
 use std::net::SocketAddr;
 

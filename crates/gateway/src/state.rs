@@ -73,6 +73,8 @@ pub struct AppState {
     pub prefs: crate::prefs::PrefsStore,
     /// WhatsApp QR logins started over RPC (`web.login.*`).
     pub web_logins: crate::web_login::WebLogins,
+    /// The one onboarding wizard over RPC (`wizard.*`).
+    pub wizards: crate::wizard::WizardSessions,
 }
 
 /// Max queued system-event texts kept for the main session.
@@ -118,6 +120,7 @@ impl AppState {
         let state = Arc::new(Self {
             prefs,
             web_logins: Default::default(),
+            wizards: Default::default(),
             process,
             settings: RwLock::new(Arc::new(settings)),
             config: RwLock::new(Arc::new(config)),

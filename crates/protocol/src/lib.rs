@@ -19,6 +19,7 @@ pub mod schema;
 pub mod sessions;
 pub mod tools;
 pub mod ui;
+pub mod wizard;
 
 pub use agent::{
     AgentFinal, AgentMeta, AgentOutput, AgentOutputMeta, AgentParams, AgentWaitParams,

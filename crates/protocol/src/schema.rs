@@ -110,6 +110,12 @@ fn register_all(g: &mut SchemaGenerator) {
     g.subschema_for::<sessions::ChatInjectParams>();
     g.subschema_for::<sessions::ChatInjectResult>();
     g.subschema_for::<sessions::CommandsListParams>();
+    g.subschema_for::<wizard::WizardStartParams>();
+    g.subschema_for::<wizard::WizardNextParams>();
+    g.subschema_for::<wizard::WizardCancelParams>();
+    g.subschema_for::<wizard::WizardStatusParams>();
+    g.subschema_for::<wizard::WizardNextResult>();
+    g.subschema_for::<wizard::WizardStatusResult>();
 }
 
 /// The whole protocol schema: `{"$schema", "title", "$defs": {TypeName: schema…}}`.

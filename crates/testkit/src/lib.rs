@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub use server::{FakeServer, Recorded};
+pub use server::{FAKE_OLLAMA_MODEL, FakeServer, Recorded};
 
 use server::Pacing;
 

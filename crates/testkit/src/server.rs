@@ -212,6 +212,15 @@ impl Drop for Serving {
     }
 }
 
+/// The model `GET /api/tags` lists (as a local Ollama would).
+pub const FAKE_OLLAMA_MODEL: &str = "fake-llama:latest";
+
+async fn ollama_tags() -> axum::Json<Value> {
+    axum::Json(serde_json::json!({"models": [
+        {"name": FAKE_OLLAMA_MODEL, "model": FAKE_OLLAMA_MODEL, "size": 1, "digest": "fake"}
+    ]}))
+}
+
 /// A running fake; stops when dropped.
 pub struct FakeServer {
     serving: Serving,
@@ -232,6 +241,9 @@ impl FakeServer {
             .route("/v1/chat/completions", post(handle))
             .route("/chat/completions", post(handle))
             .route("/v1/messages", post(handle))
+            // Ollama's model list, so a `FakeOpenAi` doubles as a local Ollama (which serves
+            // the OpenAI API under `/v1`) for onboarding's detection.
+            .route("/api/tags", axum::routing::get(ollama_tags))
             .with_state(shared.clone());
         FakeServer {
             serving: Serving::start("fake server", app).await,

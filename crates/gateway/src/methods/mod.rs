@@ -16,3 +16,4 @@ pub mod system;
 pub mod tools;
 pub mod ui;
 pub mod web;
+pub mod wizard;

@@ -575,8 +575,9 @@ pub(super) fn session_chain(
     session: Option<&str>,
 ) -> Result<Vec<(openclaw_agent::ProviderConfig, String)>, String> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let providers = Providers::from_config(config.models.as_ref(), &env)
+    let mut providers = Providers::from_config(config.models.as_ref(), &env)
         .map_err(|e| format!("invalid models config: {e}"))?;
+    crate::agents::apply_stored_keys(state, config, agent_id, &mut providers);
     let mut refs = model_chain(config, agent_id);
     if let Some(r) = session
         .and_then(|key| SessionStore::open(&state.paths.state_dir, agent_id).get(key))
