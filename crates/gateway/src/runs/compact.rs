@@ -196,7 +196,9 @@ pub(crate) async fn compact_session(
                 tokens,
                 window,
             ),
-            Err(NotSummarized::Failed { error, window, .. }) if window == 0 => {
+            Err(NotSummarized::Failed {
+                error, window: 0, ..
+            }) => {
                 return format!("⚙️ Compaction failed: {error}");
             }
             Err(NotSummarized::Failed {
