@@ -287,9 +287,19 @@ fn reference_only_flag(e: &clap::Error) -> Option<String> {
         return None;
     };
     let name = arg.split('=').next().unwrap_or(arg);
-    onboard::REFERENCE_ONLY_FLAGS
-        .contains(&name)
-        .then(|| name.to_string())
+    // Only for the onboarding commands: elsewhere clap's own message is the right one.
+    let mut args = std::env::args().skip(1);
+    let mut command = None;
+    while let Some(a) = args.next() {
+        if a == "--profile" {
+            args.next();
+        } else if !a.starts_with('-') {
+            command = Some(a);
+            break;
+        }
+    }
+    let onboarding = matches!(command.as_deref(), Some("onboard" | "setup"));
+    (onboarding && onboard::REFERENCE_ONLY_FLAGS.contains(&name)).then(|| name.to_string())
 }
 
 fn run(cli: Cli) -> Outcome {

@@ -302,6 +302,19 @@ fn unsupported_flags_are_refused_by_name() {
     let (code, _, err) = run(&home, &["onboard", "--mode", "remote"], &[]);
     assert_eq!(code, 2);
     assert!(err.contains("remote"), "{err}");
+    let (code, _, err) = run(
+        &home,
+        &["--profile", "p1", "setup", "--tailscale", "serve"],
+        &[],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--tailscale") && err.contains("does not support"),
+        "{err}"
+    );
+    let (code, _, err) = run(&home, &["health", "--tailscale"], &[]);
+    assert_eq!(code, 2);
+    assert!(!err.contains("onboarding flag"), "{err}");
     let (code, _, err) = run(&home, &["onboard", "--no-such-flag"], &[]);
     assert_eq!(code, 2, "{err}");
     // Without a terminal the interactive wizard says how to script it.
