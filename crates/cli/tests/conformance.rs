@@ -208,7 +208,7 @@ async fn sessions_list_applies_the_control_ui_filters() {
 }
 
 #[tokio::test]
-async fn sessions_delete_of_an_archived_session_needs_only_write() {
+async fn sessions_delete_of_an_archived_session_needs_only_write_with_archived_only() {
     let home = Home::new();
     home.write_config(&token_config(&home));
     let dir = home.state_dir().join("agents/main/sessions");
@@ -238,8 +238,18 @@ async fn sessions_delete_of_an_archived_session_needs_only_write() {
         .req("l", "sessions.delete", Some(json!({"key": "live"})))
         .await;
     assert_missing_admin(&res);
+    // The reference 2026.9.6 rule: write scope only with `archivedOnly: true` (what its CLI's
+    // `sessions delete` sends for an archived session); without it, admin.
     let res = writer
-        .req("o", "sessions.delete", Some(json!({"key": "old"})))
+        .req("o0", "sessions.delete", Some(json!({"key": "old"})))
+        .await;
+    assert_missing_admin(&res);
+    let res = writer
+        .req(
+            "o",
+            "sessions.delete",
+            Some(json!({"key": "old", "archivedOnly": true})),
+        )
         .await;
     assert_eq!(res["ok"], true, "{res}");
     assert_eq!(res["payload"]["deleted"], true);

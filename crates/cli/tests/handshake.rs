@@ -65,7 +65,7 @@ async fn v4_cli_handshake_matches_reference_shape() {
         assert!(methods.contains(&m), "{m} not advertised");
     }
     assert!(
-        !methods.contains(&"wizard.start"),
+        !methods.contains(&"tools.effective"),
         "only implemented methods are advertised"
     );
     let snap = &hello["snapshot"];
