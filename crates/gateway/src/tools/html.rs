@@ -135,10 +135,8 @@ impl Out {
                 let start = self.buf.len();
                 self.links.push((href.filter(|_| md), start));
             }
-            "td" | "th" => {
-                if !self.buf.ends_with(['\n', ' ']) && !self.buf.is_empty() {
-                    self.buf.push(' ');
-                }
+            "td" | "th" if !self.buf.ends_with(['\n', ' ']) && !self.buf.is_empty() => {
+                self.buf.push(' ');
             }
             "img" if md => {
                 if let Some(alt) = attr(attrs, "alt").filter(|a| !a.trim().is_empty()) {

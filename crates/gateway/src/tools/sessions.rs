@@ -363,7 +363,7 @@ fn list(rt: &RunTools, args: &Value) -> ToolOutput {
             rows.push((entry.updated_at, row));
         }
     }
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
     let total = rows.len();
     let start = usize::try_from(offset).unwrap_or(usize::MAX).min(total);
     let page: Vec<Value> = rows
@@ -509,7 +509,7 @@ fn history(rt: &RunTools, args: &Value) -> ToolOutput {
 
 fn non_deliverable(reply: &str) -> bool {
     let r = reply.trim();
-    r.is_empty() || NON_DELIVERABLE.iter().any(|t| r == *t)
+    r.is_empty() || NON_DELIVERABLE.contains(&r)
 }
 
 /// The target of a `sessions_send`: canonical key and agent.
