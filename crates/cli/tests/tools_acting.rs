@@ -601,7 +601,9 @@ async fn tools_invoke_runs_sessions_list_as_documented() {
             body,
         )
     };
-    let (status, _, body) = post(r#"{"tool":"sessions_list","args":{}}"#);
+    let (status, _, body) = post(
+        r#"{"tool":"sessions_list","action":"json","args":{},"sessionKey":"main","dryRun":false}"#,
+    );
     assert_eq!(status, 200, "{body}");
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["ok"], true);

@@ -81,9 +81,6 @@ async fn invoke(state: &Arc<AppState>, body: &[u8]) -> Result<Response, ApiError
     if !args.is_object() {
         return Err(bad("`args` must be an object"));
     }
-    if let (Some(action), Some(obj)) = (req["action"].as_str(), args.as_object_mut()) {
-        obj.entry("action").or_insert(json!(action));
-    }
     // The tool runs as the agent the session belongs to: that agent's policy and workspace.
     let (known_agents, default_agent) = crate::agents::agents(state);
     let agent = match req["sessionKey"].as_str().map(str::trim) {
@@ -127,7 +124,16 @@ async fn invoke(state: &Arc<AppState>, body: &[u8]) -> Result<Response, ApiError
                 .filter(|k| !k.is_empty()),
         )),
     };
-    let known = ctx.tools().iter().any(|t| t.name == tool);
+    let spec = ctx.tools().into_iter().find(|t| t.name == tool);
+    let known = spec.is_some();
+    // `action` goes into `args` only for tools whose schema has one (the documented
+    // `sessions_list` example sends `action: "json"`, which that tool does not take).
+    let takes_action = spec.is_some_and(|s| s.parameters["properties"].get("action").is_some());
+    if let (true, Some(action), Some(obj)) =
+        (takes_action, req["action"].as_str(), args.as_object_mut())
+    {
+        obj.entry("action").or_insert(json!(action));
+    }
     if !known || http_denied || !policy.allows(tool) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
