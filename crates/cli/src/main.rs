@@ -7,6 +7,7 @@ mod channels_cmd;
 mod config_cmd;
 mod dashboard;
 mod deep;
+mod cron_cmd;
 mod devices_cmd;
 mod doctor;
 mod error;
@@ -81,6 +82,8 @@ enum Command {
     Agents(agents_cmd::AgentsCmd),
     /// Models: list, status, set the default.
     Models(models_cmd::ModelsCmd),
+    /// Scheduled jobs and reminders: status, list, add, edit, rm, run, runs.
+    Cron(cron_cmd::CronCmd),
 }
 
 #[derive(Args, Debug)]
@@ -313,6 +316,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Doctor(args) => doctor::run(&paths, dev, args),
         Command::Status(args) => rt.block_on(status::status(&paths, dev, args)),
         Command::Devices(c) => rt.block_on(devices_cmd::run(&paths, dev, c)),
+        Command::Cron(c) => rt.block_on(cron_cmd::run(&paths, dev, c)),
         Command::Nodes(c) => rt.block_on(nodes_cmd::run(&paths, dev, c)),
         Command::Node(n) => rt.block_on(node_host::node(&paths, n)),
         Command::Dashboard(d) => dashboard::run(&paths, dev, d),

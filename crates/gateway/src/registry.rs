@@ -111,6 +111,7 @@ impl Registry {
         methods::models::register(&mut methods);
         methods::commands::register(&mut methods);
         methods::sessions::register(&mut methods);
+        methods::cron::register(&mut methods);
         Self { methods }
     }
 

@@ -110,6 +110,17 @@ fn register_all(g: &mut SchemaGenerator) {
     g.subschema_for::<sessions::ChatInjectParams>();
     g.subschema_for::<sessions::ChatInjectResult>();
     g.subschema_for::<sessions::CommandsListParams>();
+    g.subschema_for::<cron::CronStatusParams>();
+    g.subschema_for::<cron::CronStatusResult>();
+    g.subschema_for::<cron::CronListParams>();
+    g.subschema_for::<cron::CronAddParams>();
+    g.subschema_for::<cron::CronJobRef>();
+    g.subschema_for::<cron::CronUpdateParams>();
+    g.subschema_for::<cron::CronRunParams>();
+    g.subschema_for::<cron::CronRunsParams>();
+    g.subschema_for::<cron::CronRunsResult>();
+    g.subschema_for::<cron::CronJob>();
+    g.subschema_for::<cron::CronEvent>();
 }
 
 /// The whole protocol schema: `{"$schema", "title", "$defs": {TypeName: schema…}}`.
