@@ -298,12 +298,19 @@ fn render_list(v: &Value) -> String {
                 j["sessionTarget"].as_str().unwrap_or_default().to_string(),
                 fmt_ms(j["nextRunAtMs"].as_u64()),
                 j["lastRunStatus"].as_str().unwrap_or("-").to_string(),
-                if j["enabled"] == json!(false) { "no" } else { "yes" }.to_string(),
+                if j["enabled"] == json!(false) {
+                    "no"
+                } else {
+                    "yes"
+                }
+                .to_string(),
             ]
         })
         .collect();
     crate::table::render(
-        &["ID", "Name", "Schedule", "Session", "Next", "Last", "Enabled"],
+        &[
+            "ID", "Name", "Schedule", "Session", "Next", "Last", "Enabled",
+        ],
         &rows,
     )
 }
@@ -345,15 +352,27 @@ fn usage(label: &str, json: bool, msg: String) -> Outcome {
 pub async fn run(paths: &Paths, dev: bool, cmd: CronCmd) -> Outcome {
     match cmd.sub {
         CronSub::Status { conn } => {
-            one(paths, dev, &conn, "cron status", "cron.status", json!({}), |v| {
-                format!(
-                    "Cron: {}\nStore: {}\nJobs: {}\nNext wake: {}",
-                    if v["enabled"] == json!(true) { "enabled" } else { "disabled" },
-                    v["storePath"].as_str().unwrap_or("-"),
-                    v["jobs"],
-                    fmt_ms(v["nextWakeAtMs"].as_u64())
-                )
-            })
+            one(
+                paths,
+                dev,
+                &conn,
+                "cron status",
+                "cron.status",
+                json!({}),
+                |v| {
+                    format!(
+                        "Cron: {}\nStore: {}\nJobs: {}\nNext wake: {}",
+                        if v["enabled"] == json!(true) {
+                            "enabled"
+                        } else {
+                            "disabled"
+                        },
+                        v["storePath"].as_str().unwrap_or("-"),
+                        v["jobs"],
+                        fmt_ms(v["nextWakeAtMs"].as_u64())
+                    )
+                },
+            )
             .await
         }
         CronSub::List { all, agent, conn } => {
@@ -363,35 +382,58 @@ pub async fn run(paths: &Paths, dev: bool, cmd: CronCmd) -> Outcome {
             }
             one(paths, dev, &conn, "cron list", "cron.list", p, render_list).await
         }
-        CronSub::Add { job, disabled, conn } => {
+        CronSub::Add {
+            job,
+            disabled,
+            conn,
+        } => {
             let mut m = match job_fields(&job) {
                 Ok(m) => m,
                 Err(e) => return usage("cron add", conn.json, e),
             };
             if !m.contains_key("schedule") {
-                return usage("cron add", conn.json, "a schedule is required: --at, --every or --cron".into());
+                return usage(
+                    "cron add",
+                    conn.json,
+                    "a schedule is required: --at, --every or --cron".into(),
+                );
             }
             if !m.contains_key("payload") {
-                return usage("cron add", conn.json, "a payload is required: --system-event or --message".into());
+                return usage(
+                    "cron add",
+                    conn.json,
+                    "a payload is required: --system-event or --message".into(),
+                );
             }
             if !m.contains_key("name") {
                 let text = m["payload"]["message"]
                     .as_str()
                     .or(m["payload"]["text"].as_str())
                     .unwrap_or("job");
-                m.insert("name".into(), json!(text.chars().take(60).collect::<String>()));
+                m.insert(
+                    "name".into(),
+                    json!(text.chars().take(60).collect::<String>()),
+                );
             }
             if disabled {
                 m.insert("enabled".into(), json!(false));
             }
-            one(paths, dev, &conn, "cron add", "cron.add", Value::Object(m), |v| {
-                format!(
-                    "Added cron job {} ({}); next run {}",
-                    v["id"].as_str().unwrap_or("?"),
-                    v["name"].as_str().unwrap_or("?"),
-                    fmt_ms(v["nextRunAtMs"].as_u64())
-                )
-            })
+            one(
+                paths,
+                dev,
+                &conn,
+                "cron add",
+                "cron.add",
+                Value::Object(m),
+                |v| {
+                    format!(
+                        "Added cron job {} ({}); next run {}",
+                        v["id"].as_str().unwrap_or("?"),
+                        v["name"].as_str().unwrap_or("?"),
+                        fmt_ms(v["nextRunAtMs"].as_u64())
+                    )
+                },
+            )
             .await
         }
         CronSub::Edit {
@@ -406,7 +448,11 @@ pub async fn run(paths: &Paths, dev: bool, cmd: CronCmd) -> Outcome {
                 Err(e) => return usage("cron edit", conn.json, e),
             };
             if enable && disable {
-                return usage("cron edit", conn.json, "choose one of --enable and --disable".into());
+                return usage(
+                    "cron edit",
+                    conn.json,
+                    "choose one of --enable and --disable".into(),
+                );
             }
             if enable || disable {
                 patch.insert("enabled".into(), json!(enable));
@@ -425,13 +471,21 @@ pub async fn run(paths: &Paths, dev: bool, cmd: CronCmd) -> Outcome {
             .await
         }
         CronSub::Rm { id, conn } => {
-            one(paths, dev, &conn, "cron rm", "cron.remove", json!({"id": id}), |v| {
-                if v["removed"] == json!(true) {
-                    "Removed.".into()
-                } else {
-                    "No such job.".into()
-                }
-            })
+            one(
+                paths,
+                dev,
+                &conn,
+                "cron rm",
+                "cron.remove",
+                json!({"id": id}),
+                |v| {
+                    if v["removed"] == json!(true) {
+                        "Removed.".into()
+                    } else {
+                        "No such job.".into()
+                    }
+                },
+            )
             .await
         }
         CronSub::Run { id, due, conn } => {

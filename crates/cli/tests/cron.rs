@@ -86,7 +86,10 @@ async fn wait_runs(raw: &mut Raw, id: &str, n: usize) -> Vec<Value> {
             assert_eq!(runs.len(), n, "more runs than expected: {runs:?}");
             return runs;
         }
-        assert!(Instant::now() < deadline, "waited for {n} runs of {id}: {runs:?}");
+        assert!(
+            Instant::now() < deadline,
+            "waited for {n} runs of {id}: {runs:?}"
+        );
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
 }
@@ -146,7 +149,10 @@ async fn every_job_fires_on_schedule_and_its_reply_is_delivered_once() {
     assert_eq!(runs[0]["runId"], format!("cron:{id}:{}", T0 + 60_000));
     assert_eq!(runs[0]["sessionKey"], format!("agent:main:cron:{id}"));
     assert!(runs[0]["durationMs"].is_u64());
-    wait_for("one reply in the chat", || tg.replies_to(OWNER, "ping 7070") == 1).await;
+    wait_for("one reply in the chat", || {
+        tg.replies_to(OWNER, "ping 7070") == 1
+    })
+    .await;
     let j = job(&mut raw, &id).await.unwrap();
     assert_eq!(j["nextRunAtMs"], T0 + 120_000);
     assert_eq!(j["state"]["lastRunStatus"], "ok");
@@ -178,7 +184,11 @@ async fn every_job_fires_on_schedule_and_its_reply_is_delivered_once() {
 async fn a_berlin_cron_job_fires_at_nine_local_across_dst_changes() {
     let home = Home::new();
     home.write_config(&token_config(&home));
-    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis() as u64;
+    let at = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .timestamp_millis() as u64
+    };
     let clock = Clock::new(&home, at("2026-03-28T07:00:00Z"));
     let gw = start(home, &clock);
     let (mut raw, _) = connected(&gw.url(), OP).await;
@@ -203,7 +213,11 @@ async fn a_berlin_cron_job_fires_at_nine_local_across_dst_changes() {
         assert_eq!(runs[0]["runAtMs"], at(slot));
         assert_eq!(runs[0]["status"], "ok");
         let j = job(&mut raw, &id).await.unwrap();
-        assert_eq!(j["nextRunAtMs"], at(expected[i + 1]), "after the run at {slot}");
+        assert_eq!(
+            j["nextRunAtMs"],
+            at(expected[i + 1]),
+            "after the run at {slot}"
+        );
     }
     // The system event went to the main session's queue (heartbeat path).
     let status = ok(&mut raw, "status", json!({})).await;
@@ -374,7 +388,10 @@ async fn cron_update_rearms_the_timer() {
     // Well within the timer's 60 s sleep: only a re-armed timer runs it.
     let deadline = Instant::now() + Duration::from_secs(15);
     while runs_of(&mut raw, &id).await.is_empty() {
-        assert!(Instant::now() < deadline, "the update did not re-arm the timer");
+        assert!(
+            Instant::now() < deadline,
+            "the update did not re-arm the timer"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     ok(
@@ -402,7 +419,10 @@ async fn a_reference_jobs_file_loads_and_lists_unchanged() {
     let (mut raw, _) = connected(&gw.url(), OP).await;
     let list = ok(&mut raw, "cron.list", json!({"includeDisabled": true})).await;
     let mut reference: Value = serde_json::from_str(&fixture("cron.list.json")).unwrap();
-    reference.as_object_mut().unwrap().remove("snapshotRevision");
+    reference
+        .as_object_mut()
+        .unwrap()
+        .remove("snapshotRevision");
     assert_eq!(list, reference);
     let status = ok(&mut raw, "cron.status", json!({})).await;
     assert_eq!(status["jobs"], 4);
@@ -448,11 +468,17 @@ async fn bad_inputs_get_invalid_request_naming_the_field() {
             "/schedule/expr",
         ),
         (
-            with("schedule", json!({"kind": "cron", "expr": "0 9 * * *", "tz": "Mars/Olympus"})),
+            with(
+                "schedule",
+                json!({"kind": "cron", "expr": "0 9 * * *", "tz": "Mars/Olympus"}),
+            ),
             "/schedule/tz",
         ),
         (
-            with("schedule", json!({"kind": "at", "at": (T0 - 1000).to_string()})),
+            with(
+                "schedule",
+                json!({"kind": "at", "at": (T0 - 1000).to_string()}),
+            ),
             "/schedule/at",
         ),
         (
@@ -483,13 +509,19 @@ async fn bad_inputs_get_invalid_request_naming_the_field() {
         assert!(msg.contains(field), "{field} not named in {msg:?}");
     }
     let r = raw
-        .call("cron.update", json!({"id": "nope", "patch": {"enabled": false}}))
+        .call(
+            "cron.update",
+            json!({"id": "nope", "patch": {"enabled": false}}),
+        )
         .await;
     assert_eq!(r["error"]["code"], "INVALID_REQUEST", "{r}");
     let r = raw.call("cron.runs", json!({"id": "../etc"})).await;
     assert_eq!(r["error"]["code"], "INVALID_REQUEST", "{r}");
     let r = raw.call("cron.run", json!({})).await;
-    assert!(r["error"]["message"].as_str().unwrap().contains("id"), "{r}");
+    assert!(
+        r["error"]["message"].as_str().unwrap().contains("id"),
+        "{r}"
+    );
     // Nothing was stored.
     assert_eq!(ok(&mut raw, "cron.status", json!({})).await["jobs"], 0);
 }
@@ -509,16 +541,35 @@ async fn the_cli_adds_lists_runs_and_removes_jobs() {
         out
     };
     let out = cli(&[
-        "cron", "add", "--name", "cap-job", "--every", "1h", "--session", "isolated",
-        "--message", "ping 4141", "--no-deliver", "--json",
+        "cron",
+        "add",
+        "--name",
+        "cap-job",
+        "--every",
+        "1h",
+        "--session",
+        "isolated",
+        "--message",
+        "ping 4141",
+        "--no-deliver",
+        "--json",
     ]);
     let added: Value = serde_json::from_str(&out).unwrap();
     // The reference's shape for the same command (its own extras aside).
     let reference: Value = serde_json::from_str(&fixture("cron_add_cli.json")).unwrap();
-    for key in ["name", "enabled", "sessionTarget", "wakeMode", "deliveryPreview"] {
+    for key in [
+        "name",
+        "enabled",
+        "sessionTarget",
+        "wakeMode",
+        "deliveryPreview",
+    ] {
         assert_eq!(added[key], reference[key], "{key}");
     }
-    assert_eq!(added["schedule"]["everyMs"], reference["schedule"]["everyMs"]);
+    assert_eq!(
+        added["schedule"]["everyMs"],
+        reference["schedule"]["everyMs"]
+    );
     assert_eq!(added["payload"]["message"], reference["payload"]["message"]);
     assert_eq!(added["delivery"]["mode"], "none");
     let id = added["id"].as_str().unwrap().to_string();
@@ -528,7 +579,15 @@ async fn the_cli_adds_lists_runs_and_removes_jobs() {
     let status: Value = serde_json::from_str(&cli(&["cron", "status", "--json"])).unwrap();
     assert_eq!(status["jobs"], 1);
     assert_eq!(status["nextWakeAtMs"], T0 + 3_600_000);
-    cli(&["cron", "edit", &id, "--system-event", "hi", "--session", "main"]);
+    cli(&[
+        "cron",
+        "edit",
+        &id,
+        "--system-event",
+        "hi",
+        "--session",
+        "main",
+    ]);
     let run: Value = serde_json::from_str(&cli(&["cron", "run", &id, "--json"])).unwrap();
     assert_eq!(run["enqueued"], true);
     let deadline = Instant::now() + Duration::from_secs(10);

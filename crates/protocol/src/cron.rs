@@ -59,7 +59,11 @@ pub enum CronPayload {
     SystemEvent {
         #[schemars(length(min = 1))]
         text: String,
-        #[serde(rename = "toolsAllow", default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            rename = "toolsAllow",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
         tools_allow: Option<Vec<String>>,
         #[serde(
             rename = "toolsAllowIsDefault",
@@ -87,7 +91,11 @@ pub enum CronPayload {
         )]
         #[schemars(range(min = 0))]
         timeout_seconds: Option<f64>,
-        #[serde(rename = "toolsAllow", default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            rename = "toolsAllow",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
         tools_allow: Option<Vec<String>>,
         #[serde(
             rename = "toolsAllowIsDefault",
@@ -95,7 +103,11 @@ pub enum CronPayload {
             skip_serializing_if = "Option::is_none"
         )]
         tools_allow_is_default: Option<bool>,
-        #[serde(rename = "lightContext", default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            rename = "lightContext",
+            default,
+            skip_serializing_if = "Option::is_none"
+        )]
         light_context: Option<bool>,
     },
 }

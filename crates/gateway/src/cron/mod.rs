@@ -23,11 +23,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use openclaw_protocol::ErrorShape;
 use openclaw_protocol::cron::{
     CronAddParams, CronDelivery, CronEvent, CronJob, CronJobPatch, CronJobState, CronPayload,
     CronSchedule, StoredPayload, StoredSchedule,
 };
-use openclaw_protocol::ErrorShape;
 use serde_json::{Map, Value, json};
 use tokio::sync::Notify;
 
@@ -65,7 +65,10 @@ pub fn invalid(method: &str, path: &str, message: &str) -> ErrorShape {
 }
 
 /// The jobs file in force: `cron.store`, else `<state>/cron/jobs.json`.
-pub fn store_path(paths: &openclaw_config::Paths, cfg: &openclaw_config::OpenClawConfig) -> PathBuf {
+pub fn store_path(
+    paths: &openclaw_config::Paths,
+    cfg: &openclaw_config::OpenClawConfig,
+) -> PathBuf {
     match cfg.cron.as_ref().and_then(|c| c.store.as_deref()) {
         Some(s) if !s.trim().is_empty() => {
             let s = s.trim();
@@ -144,7 +147,12 @@ impl Cron {
     }
 
     pub fn job(&self, id: &str) -> Option<CronJob> {
-        self.inner.locked().jobs.iter().find(|j| j.id == id).cloned()
+        self.inner
+            .locked()
+            .jobs
+            .iter()
+            .find(|j| j.id == id)
+            .cloned()
     }
 
     pub fn is_running(&self, id: &str) -> bool {
@@ -314,7 +322,12 @@ fn check_delivery(method: &str, base: &str, d: &CronDelivery) -> Result<(), Erro
     Ok(())
 }
 
-fn check_target(method: &str, base: &str, target: &str, payload: &CronPayload) -> Result<(), ErrorShape> {
+fn check_target(
+    method: &str,
+    base: &str,
+    target: &str,
+    payload: &CronPayload,
+) -> Result<(), ErrorShape> {
     match (target, payload) {
         ("main", CronPayload::AgentTurn { .. }) => Err(invalid(
             method,
@@ -330,7 +343,12 @@ fn check_target(method: &str, base: &str, target: &str, payload: &CronPayload) -
     }
 }
 
-fn check_agent(state: &AppState, method: &str, path: &str, agent: Option<&str>) -> Result<(), ErrorShape> {
+fn check_agent(
+    state: &AppState,
+    method: &str,
+    path: &str,
+    agent: Option<&str>,
+) -> Result<(), ErrorShape> {
     if let Some(a) = agent {
         let (ids, _) = crate::agents::agents(state);
         if !ids.iter().any(|i| i.eq_ignore_ascii_case(a)) {
@@ -381,7 +399,11 @@ pub fn add(state: &AppState, method: &str, p: CronAddParams) -> Result<CronJob, 
         created_at_ms: now,
         updated_at_ms: now,
         state: CronJobState {
-            next_run_at_ms: if enabled { schedule::first_run(&sched, now) } else { None },
+            next_run_at_ms: if enabled {
+                schedule::first_run(&sched, now)
+            } else {
+                None
+            },
             ..Default::default()
         },
         schedule: StoredSchedule::Known(sched),
@@ -428,7 +450,9 @@ pub fn update(
     let now = schedule::now_ms();
     let mut inner = state.cron.inner.locked();
     let Some(idx) = inner.jobs.iter().position(|j| j.id == id) else {
-        return Err(ErrorShape::invalid_request(format!("unknown cron job id: {id}")));
+        return Err(ErrorShape::invalid_request(format!(
+            "unknown cron job id: {id}"
+        )));
     };
     let old = inner.jobs[idx].clone();
     let mut job = old.clone();
@@ -554,7 +578,9 @@ pub fn run_now(state: &Arc<AppState>, id: &str, mode: &str) -> Result<Value, Err
     let (job, run_id, slot) = {
         let mut inner = state.cron.inner.locked();
         let Some(idx) = inner.jobs.iter().position(|j| j.id == id) else {
-            return Err(ErrorShape::invalid_request(format!("unknown cron job id: {id}")));
+            return Err(ErrorShape::invalid_request(format!(
+                "unknown cron job id: {id}"
+            )));
         };
         let job = &inner.jobs[idx];
         if inner.running.contains(id) {

@@ -88,8 +88,16 @@ pub async fn run_job(state: Arc<AppState>, job: CronJob, run_id: String, slot: O
                 .filter(|t| *t > 0.0)
                 .map(|t| crate::runs::run_timeout_ms((t * 1000.0) as u64))
                 .unwrap_or(DEFAULT_TIMEOUT);
-            agent_turn(&state, &job, &run_id, message, model.as_deref(), thinking.as_deref(), timeout)
-                .await
+            agent_turn(
+                &state,
+                &job,
+                &run_id,
+                message,
+                model.as_deref(),
+                thinking.as_deref(),
+                timeout,
+            )
+            .await
         }
         StoredPayload::Other(v) if v.get("kind").and_then(|k| k.as_str()) == Some("heartbeat") => {
             state.heartbeats.wake_now();
@@ -104,7 +112,15 @@ pub async fn run_job(state: Arc<AppState>, job: CronJob, run_id: String, slot: O
             ..Default::default()
         },
     };
-    finish(&state, &job, &run_id, slot, run_at, started.elapsed(), outcome);
+    finish(
+        &state,
+        &job,
+        &run_id,
+        slot,
+        run_at,
+        started.elapsed(),
+        outcome,
+    );
 }
 
 fn system_event(state: &AppState, job: &CronJob, text: &str) -> Outcome {
@@ -147,7 +163,10 @@ fn target(state: &AppState, job: &CronJob, agent: &str) -> Result<Option<Target>
         serde_json::Value::Number(n) => Some(n.to_string()),
         _ => None,
     });
-    let explicit = d.channel.as_deref().filter(|c| !c.eq_ignore_ascii_case("last"));
+    let explicit = d
+        .channel
+        .as_deref()
+        .filter(|c| !c.eq_ignore_ascii_case("last"));
     if let (Some(to), Some(channel)) = (d.to.as_deref(), explicit) {
         return Ok(Some(Target {
             channel: channel.to_ascii_lowercase(),
@@ -183,7 +202,13 @@ fn target(state: &AppState, job: &CronJob, agent: &str) -> Result<Option<Target>
 }
 
 /// Applies the job's model and thinking level to its session (the run reads them there).
-fn apply_overrides(state: &AppState, agent: &str, key: &str, model: Option<&str>, thinking: Option<&str>) {
+fn apply_overrides(
+    state: &AppState,
+    agent: &str,
+    key: &str,
+    model: Option<&str>,
+    thinking: Option<&str>,
+) {
     if model.is_none() && thinking.is_none() {
         return;
     }

@@ -108,7 +108,12 @@ pub fn parse_at(at: &str, now: u64) -> Result<u64, ScheduleError> {
             .map_err(|_| ScheduleError::new("at", format!("time before 1970: {at}")));
     }
     // A zone-less ISO time is UTC (as `Date.parse` of the reference's normalised form).
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(n) = chrono::NaiveDateTime::parse_from_str(t, fmt) {
             return u64::try_from(n.and_utc().timestamp_millis())
                 .map_err(|_| ScheduleError::new("at", format!("time before 1970: {at}")));

@@ -35,9 +35,11 @@ pub fn load(path: &Path) -> std::io::Result<Loaded> {
         .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
     let rows = match value {
         Value::Array(rows) => rows,
-        other => serde_json::from_value::<CronStoreFile>(other)
-            .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?
-            .jobs,
+        other => {
+            serde_json::from_value::<CronStoreFile>(other)
+                .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?
+                .jobs
+        }
     };
     let mut out = Loaded::default();
     for row in rows {
@@ -70,11 +72,7 @@ pub fn save(path: &Path, jobs: &[CronJob], unreadable: &[Value]) -> std::io::Res
 /// `cron/runs/<jobId>.jsonl` next to the jobs file; `None` for an id that is not a plain
 /// file name.
 pub fn run_log_path(jobs_path: &Path, job_id: &str) -> Option<PathBuf> {
-    if job_id.is_empty()
-        || job_id.contains(['/', '\\', '\0'])
-        || job_id == "."
-        || job_id == ".."
-    {
+    if job_id.is_empty() || job_id.contains(['/', '\\', '\0']) || job_id == "." || job_id == ".." {
         return None;
     }
     Some(

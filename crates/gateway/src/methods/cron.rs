@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
+use openclaw_protocol::ErrorShape;
 use openclaw_protocol::connect::scopes;
 use openclaw_protocol::cron::{
     CronAddParams, CronJob, CronJobRef, CronListParams, CronRunParams, CronRunsParams,
     CronRunsResult, CronStatusParams, CronStatusResult, CronUpdateParams, StoredSchedule, names,
 };
 use openclaw_protocol::schema::parse_params;
-use openclaw_protocol::ErrorShape;
 use serde_json::{Map, Value, json};
 
 use crate::cron::{self, store};
@@ -18,7 +18,11 @@ use crate::state::AppState;
 
 pub fn register(out: &mut Vec<MethodSpec>) {
     for (name, access, handler) in [
-        (names::CRON_STATUS, scopes::READ, status as crate::registry::Handler),
+        (
+            names::CRON_STATUS,
+            scopes::READ,
+            status as crate::registry::Handler,
+        ),
         (names::CRON_LIST, scopes::READ, list),
         (names::CRON_RUNS, scopes::READ, runs),
         (names::CRON_ADD, scopes::ADMIN, add),
@@ -35,7 +39,11 @@ pub fn register(out: &mut Vec<MethodSpec>) {
 }
 
 /// `id` or its alias `jobId`, required.
-pub fn job_id(method: &str, id: Option<String>, job_id: Option<String>) -> Result<String, ErrorShape> {
+pub fn job_id(
+    method: &str,
+    id: Option<String>,
+    job_id: Option<String>,
+) -> Result<String, ErrorShape> {
     id.or(job_id).ok_or_else(|| {
         ErrorShape::invalid_request(format!(
             "invalid {method} params: must have required property 'id'"
@@ -143,7 +151,10 @@ fn list<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> 
             })
             .filter(|j| {
                 p.agent_id.as_deref().is_none_or(|a| {
-                    j.agent_id.as_deref().unwrap_or(&default).eq_ignore_ascii_case(a)
+                    j.agent_id
+                        .as_deref()
+                        .unwrap_or(&default)
+                        .eq_ignore_ascii_case(a)
                 })
             })
             .filter(|j| {
@@ -160,7 +171,11 @@ fn list<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> 
                     let q = q.to_lowercase();
                     j.name.to_lowercase().contains(&q)
                         || j.id.to_lowercase().contains(&q)
-                        || j.description.as_deref().unwrap_or("").to_lowercase().contains(&q)
+                        || j.description
+                            .as_deref()
+                            .unwrap_or("")
+                            .to_lowercase()
+                            .contains(&q)
                 })
             })
             .collect();
@@ -168,7 +183,9 @@ fn list<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> 
         match p.sort_by.as_deref() {
             Some("name") => jobs.sort_by(|a, b| a.name.cmp(&b.name)),
             Some("updatedAtMs") => jobs.sort_by_key(|j| j.updated_at_ms),
-            _ => jobs.sort_by_key(|j| (j.state.next_run_at_ms.unwrap_or(u64::MAX), j.created_at_ms)),
+            _ => {
+                jobs.sort_by_key(|j| (j.state.next_run_at_ms.unwrap_or(u64::MAX), j.created_at_ms))
+            }
         }
         if desc {
             jobs.reverse();
@@ -255,14 +272,20 @@ fn run<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
 }
 
 /// `cron.runs` result for `p`.
-pub fn runs_result(state: &AppState, method: &str, p: CronRunsParams) -> Result<CronRunsResult, ErrorShape> {
+pub fn runs_result(
+    state: &AppState,
+    method: &str,
+    p: CronRunsParams,
+) -> Result<CronRunsResult, ErrorShape> {
     let path = state.cron.path().to_path_buf();
     let mut entries = if p.scope.as_deref() == Some("all") {
         store::read_all_runs(&path)
     } else {
         store::read_runs(&path, &job_id(method, p.id, p.job_id)?)
     };
-    let statuses: Option<Vec<String>> = p.statuses.or(p.status.filter(|s| s != "all").map(|s| vec![s]));
+    let statuses: Option<Vec<String>> = p
+        .statuses
+        .or(p.status.filter(|s| s != "all").map(|s| vec![s]));
     let delivery: Option<Vec<String>> = p.delivery_statuses.or(p.delivery_status.map(|s| vec![s]));
     entries.retain(|e| {
         statuses
@@ -271,10 +294,16 @@ pub fn runs_result(state: &AppState, method: &str, p: CronRunsParams) -> Result<
             && delivery
                 .as_ref()
                 .is_none_or(|s| e.delivery_status.as_ref().is_some_and(|x| s.contains(x)))
-            && p.run_id.as_ref().is_none_or(|r| e.run_id.as_ref() == Some(r))
+            && p.run_id
+                .as_ref()
+                .is_none_or(|r| e.run_id.as_ref() == Some(r))
             && p.query.as_ref().is_none_or(|q| {
                 let q = q.to_lowercase();
-                e.summary.as_deref().unwrap_or("").to_lowercase().contains(&q)
+                e.summary
+                    .as_deref()
+                    .unwrap_or("")
+                    .to_lowercase()
+                    .contains(&q)
                     || e.error.as_deref().unwrap_or("").to_lowercase().contains(&q)
             })
     });

@@ -59,7 +59,9 @@ fn call(rt: &Arc<RunTools>, call: ToolCall) -> Option<ToolFuture> {
 }
 
 fn str_arg<'a>(args: &'a Value, k: &str) -> Option<&'a str> {
-    args.get(k).and_then(Value::as_str).filter(|s| !s.is_empty())
+    args.get(k)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 fn job_id(args: &Value) -> Result<String, String> {
@@ -87,7 +89,10 @@ fn job_for_add(rt: &RunTools, job: &Value) -> Value {
             .and_then(|p| p.get("message").or_else(|| p.get("text")))
             .and_then(Value::as_str)
             .unwrap_or("reminder");
-        m.insert("name".into(), json!(text.chars().take(60).collect::<String>()));
+        m.insert(
+            "name".into(),
+            json!(text.chars().take(60).collect::<String>()),
+        );
     }
     if !m.contains_key("agentId") {
         m.insert("agentId".into(), json!(rt.agent_id));
@@ -112,7 +117,10 @@ fn act(rt: &Arc<RunTools>, args: &Value) -> Result<Value, String> {
     match action {
         "status" => serde_json::to_value(methods::status_result(state)).map_err(|e| e.to_string()),
         "list" => {
-            let all = args.get("includeDisabled").and_then(Value::as_bool).unwrap_or(false);
+            let all = args
+                .get("includeDisabled")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
             let jobs: Vec<Value> = state
                 .cron
                 .jobs()
