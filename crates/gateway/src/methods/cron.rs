@@ -205,6 +205,7 @@ fn list<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> 
         }
         Ok(Reply::Json(json!({
             "jobs": page.iter().map(|j| listed(&ctx.state, j)).collect::<Vec<_>>(),
+            "snapshotRevision": snapshot_revision(&ctx.state),
             "total": total,
             "offset": offset,
             "limit": limit,
@@ -213,6 +214,24 @@ fn list<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> 
             "deliveryPreviews": previews,
         })))
     })
+}
+
+/// A token for the current job definitions (ids and update times, not run state), so a client
+/// paging through `cron.list` can tell that the inventory changed under it (the reference CLI
+/// requires it).
+fn snapshot_revision(state: &AppState) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for j in state.cron.jobs() {
+        h.update(j.id.as_bytes());
+        h.update(j.updated_at_ms.to_le_bytes());
+        h.update([u8::from(j.enabled)]);
+    }
+    format!(
+        "sha256:{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(h.finalize())
+    )
 }
 
 /// A created job as `cron.add` answers it (the job plus its delivery preview).
