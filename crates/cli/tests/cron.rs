@@ -418,8 +418,15 @@ async fn a_reference_jobs_file_loads_and_lists_unchanged() {
     let gw = start(home, &clock);
     let (mut raw, _) = connected(&gw.url(), OP).await;
     let mut list = ok(&mut raw, "cron.list", json!({"includeDisabled": true})).await;
-    let revision = list.as_object_mut().unwrap().remove("snapshotRevision").unwrap();
-    assert!(revision.as_str().unwrap().starts_with("sha256:"), "{revision}");
+    let revision = list
+        .as_object_mut()
+        .unwrap()
+        .remove("snapshotRevision")
+        .unwrap();
+    assert!(
+        revision.as_str().unwrap().starts_with("sha256:"),
+        "{revision}"
+    );
     let mut reference: Value = serde_json::from_str(&fixture("cron.list.json")).unwrap();
     reference
         .as_object_mut()
