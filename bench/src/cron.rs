@@ -1,6 +1,6 @@
 //! The scheduler under load of numbers, not of runs: a gateway holding 10,000 scheduled jobs
 //! (none due during the phase) against one holding none — RSS growth, how often the one cron
-//! timer woke (`cron.status.timerWakeups`), and the whole process's voluntary context switches
+//! timer woke (`cron.status.timerWakeups`), and the voluntary context switches of all the process's threads
 //! and CPU time over the same idle window, as per-minute rates.
 
 use std::path::Path;
@@ -54,14 +54,17 @@ fn jobs_file(n: usize, now_ms: u64) -> Value {
     json!({"version": 1, "jobs": jobs})
 }
 
-/// (voluntary context switches, utime+stime clock ticks) of a process.
+/// (voluntary context switches of all its threads, utime+stime clock ticks) of a process.
 fn proc_counters(pid: u32) -> Result<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let switches = status
-        .lines()
-        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
-        .and_then(|v| v.trim().parse().ok())
-        .context("no voluntary_ctxt_switches")?;
+    let mut switches = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))?.flatten() {
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        switches += status
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+    }
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the `(comm)`: state is field 3, utime 14, stime 15.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
