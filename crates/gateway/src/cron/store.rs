@@ -22,35 +22,72 @@ pub struct Loaded {
     pub unreadable: Vec<Value>,
 }
 
+/// One row of the file: a job, or anything else (kept verbatim).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Row {
+    Job(Box<CronJob>),
+    Other(Value),
+}
+
+#[derive(serde::Deserialize)]
+struct RowsFile {
+    #[serde(default)]
+    jobs: Vec<Row>,
+}
+
 /// Reads the jobs file (missing = no jobs; unparsable = an error, so it is never overwritten).
+/// Rows are read straight into jobs (no whole-file JSON tree), so a large file leaves no large
+/// parse garbage behind.
 pub fn load(path: &Path) -> std::io::Result<Loaded> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Loaded::default()),
         Err(e) => return Err(e),
     };
-    // The reference also reads a bare array and JSON5.
-    let value: Value = serde_json::from_str(&text)
-        .or_else(|_| json5::from_str(&text))
-        .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
-    let rows = match value {
-        Value::Array(rows) => rows,
-        other => {
-            serde_json::from_value::<CronStoreFile>(other)
-                .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?
-                .jobs
+    let bare_array = text.trim_start().starts_with('[');
+    let parsed = if bare_array {
+        serde_json::from_str::<Vec<Row>>(&text)
+    } else {
+        serde_json::from_str::<RowsFile>(&text).map(|f| f.jobs)
+    };
+    // The reference also reads JSON5.
+    let rows = match parsed {
+        Ok(rows) => rows,
+        Err(_) => {
+            let value: Value = json5::from_str(&text)
+                .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?;
+            let rows = match value {
+                Value::Array(rows) => rows,
+                other => {
+                    serde_json::from_value::<CronStoreFile>(other)
+                        .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))?
+                        .jobs
+                }
+            };
+            rows.into_iter()
+                .map(|r| match serde_json::from_value::<CronJob>(r.clone()) {
+                    Ok(j) => Row::Job(Box::new(j)),
+                    Err(_) => Row::Other(r),
+                })
+                .collect()
         }
     };
-    let mut out = Loaded::default();
+    drop(text);
+    let mut out = Loaded {
+        jobs: Vec::with_capacity(rows.len()),
+        unreadable: Vec::new(),
+    };
     for row in rows {
-        match serde_json::from_value::<CronJob>(row.clone()) {
-            Ok(job) => out.jobs.push(job),
-            Err(e) => {
-                tracing::warn!(target: "cron", "cron job row kept but not scheduled: {e}");
-                out.unreadable.push(row);
+        match row {
+            Row::Job(job) => out.jobs.push(*job),
+            Row::Other(v) => {
+                tracing::warn!(target: "cron", "cron job row kept but not scheduled (not a job this gateway reads)");
+                out.unreadable.push(v);
             }
         }
     }
+    out.jobs.shrink_to_fit();
     Ok(out)
 }
 
