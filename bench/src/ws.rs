@@ -212,3 +212,27 @@ fn excerpt(text: &str) -> &str {
         None => text,
     }
 }
+
+/// Sends one request without params and returns its `payload` (events in between skipped).
+pub async fn request(ws: &mut Ws, id: &str, method: &str) -> Result<serde_json::Value> {
+    let frame = format!(r#"{{"type":"req","id":"{id}","method":"{method}"}}"#);
+    let exchange = async {
+        ws.send(Message::text(frame))
+            .await
+            .with_context(|| format!("sending {method}"))?;
+        loop {
+            let text = next_text(ws).await?;
+            let v: serde_json::Value = serde_json::from_str(&text).context("reply is not JSON")?;
+            if v["type"] != "res" || v["id"] != id {
+                continue;
+            }
+            if v["ok"] != true {
+                bail!("{method} failed: {}", excerpt(&text));
+            }
+            return Ok(v["payload"].clone());
+        }
+    };
+    tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        .await
+        .map_err(|_| anyhow!("no {method} reply within {REQUEST_TIMEOUT:?}"))?
+}

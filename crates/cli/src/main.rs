@@ -5,6 +5,7 @@ mod agent_cmd;
 mod agents_cmd;
 mod channels_cmd;
 mod config_cmd;
+mod cron_cmd;
 mod dashboard;
 mod deep;
 mod devices_cmd;
@@ -88,6 +89,8 @@ enum Command {
     Onboard(onboard::OnboardArgs),
     /// Re-run one part of onboarding (--section model|gateway|channels).
     Configure(onboard::ConfigureArgs),
+    /// Scheduled jobs and reminders: status, list, add, edit, rm, run, runs.
+    Cron(cron_cmd::CronCmd),
 }
 
 #[derive(Args, Debug)]
@@ -357,6 +360,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Doctor(args) => doctor::run(&paths, dev, args),
         Command::Status(args) => rt.block_on(status::status(&paths, dev, args)),
         Command::Devices(c) => rt.block_on(devices_cmd::run(&paths, dev, c)),
+        Command::Cron(c) => rt.block_on(cron_cmd::run(&paths, dev, c)),
         Command::Nodes(c) => rt.block_on(nodes_cmd::run(&paths, dev, c)),
         Command::Node(n) => rt.block_on(node_host::node(&paths, n)),
         Command::Dashboard(d) => dashboard::run(&paths, dev, d),

@@ -62,7 +62,7 @@ pub struct OpenClawConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approvals: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cron: Option<Value>,
+    pub cron: Option<CronConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<HooksConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

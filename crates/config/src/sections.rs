@@ -455,6 +455,22 @@ pub struct CommandsConfig {
     pub rest: Rest,
 }
 
+/// `cron`: the scheduler (`enabled` default true; `maxConcurrentRuns` default 1; `store` = the
+/// jobs file, default `<state>/cron/jobs.json`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CronConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub max_concurrent_runs: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    #[serde(flatten)]
+    pub rest: Rest,
+}
+
 /// `media`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -13,6 +13,7 @@ pub mod chat_commands;
 pub mod config_check;
 pub mod conn;
 pub mod control_ui;
+pub mod cron;
 pub mod device;
 pub mod error;
 pub mod force;

@@ -112,6 +112,7 @@ impl Registry {
         methods::commands::register(&mut methods);
         methods::sessions::register(&mut methods);
         methods::wizard::register(&mut methods);
+        methods::cron::register(&mut methods);
         Self { methods }
     }
 

@@ -168,6 +168,7 @@ impl Generation {
             let mut c = state.channels.locked();
             *c = Some(channels);
         }
+        crate::cron::spawn(&state);
         state.refresh_health();
         Self { state, servers }
     }

@@ -57,6 +57,8 @@ pub struct AppState {
     pub registry: Registry,
     pub runs: crate::runs::Runs,
     pub heartbeats: crate::heartbeat::Heartbeats,
+    /// The cron scheduler (jobs loaded when the generation starts).
+    pub cron: crate::cron::Cron,
     /// The channel runtime of this generation (set when it starts serving).
     pub channels: Mutex<Option<Arc<crate::channels::ChannelRuntime>>>,
     pub last_heartbeat: Mutex<Option<HeartbeatEvent>>,
@@ -117,6 +119,7 @@ impl AppState {
         let devices = DeviceStore::open(paths.devices_dir());
         let nodes = crate::nodes::Nodes::open(paths.state_dir.join("nodes"));
         let prefs = crate::prefs::PrefsStore::new(&paths.state_dir);
+        let cron = crate::cron::Cron::open(crate::cron::store_path(&paths, &config.config));
         let state = Arc::new(Self {
             prefs,
             web_logins: Default::default(),
@@ -142,6 +145,7 @@ impl AppState {
             registry: Registry::build(),
             runs: crate::runs::Runs::default(),
             heartbeats: crate::heartbeat::Heartbeats::default(),
+            cron,
             channels: Mutex::new(None),
             last_heartbeat: Mutex::new(None),
             system_events: Mutex::new(VecDeque::new()),

@@ -22,6 +22,8 @@ pub mod names {
     pub const CHAT: &str = "chat";
     /// Only to connections that called `sessions.subscribe`.
     pub const SESSIONS_CHANGED: &str = "sessions.changed";
+    /// Scheduler changes and runs (`cron.*`).
+    pub const CRON: &str = "cron";
 
     /// Every event this gateway can send: `hello-ok.features.events` is exactly this list, and
     /// the hub refuses (in debug builds) to send a name missing from it, so the two cannot drift.
@@ -41,6 +43,7 @@ pub mod names {
         AGENT,
         CHAT,
         SESSIONS_CHANGED,
+        CRON,
     ];
 }
 

@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod channels;
 pub mod connect;
+pub mod cron;
 pub mod error;
 pub mod events;
 pub mod frames;

@@ -116,6 +116,17 @@ fn register_all(g: &mut SchemaGenerator) {
     g.subschema_for::<wizard::WizardStatusParams>();
     g.subschema_for::<wizard::WizardNextResult>();
     g.subschema_for::<wizard::WizardStatusResult>();
+    g.subschema_for::<cron::CronStatusParams>();
+    g.subschema_for::<cron::CronStatusResult>();
+    g.subschema_for::<cron::CronListParams>();
+    g.subschema_for::<cron::CronAddParams>();
+    g.subschema_for::<cron::CronJobRef>();
+    g.subschema_for::<cron::CronUpdateParams>();
+    g.subschema_for::<cron::CronRunParams>();
+    g.subschema_for::<cron::CronRunsParams>();
+    g.subschema_for::<cron::CronRunsResult>();
+    g.subschema_for::<cron::CronJob>();
+    g.subschema_for::<cron::CronEvent>();
 }
 
 /// The whole protocol schema: `{"$schema", "title", "$defs": {TypeName: schema…}}`.

@@ -162,6 +162,42 @@ pub async fn deliver(
     to: &str,
     text: String,
 ) -> Result<Value, ErrorShape> {
+    deliver_to(state, channel, account, to, None, text).await
+}
+
+/// [`deliver`] at most once per `key` (a cron run id), even across restarts: the same durable
+/// record as `send`, so a run repeated after a crash does not message the chat twice.
+pub async fn deliver_once(
+    state: &Arc<AppState>,
+    key: &str,
+    channel: Option<&str>,
+    account: Option<&str>,
+    to: &str,
+    thread: Option<&str>,
+    text: String,
+) -> Result<Value, ErrorShape> {
+    let _guard = state.process.send_lock.lock().await;
+    let key = format!("deliver:{key}");
+    let mut dedupe = load_dedupe(state);
+    if let Some(done) = dedupe.get(&key) {
+        return Ok(done["result"].clone());
+    }
+    let result = deliver_to(state, channel, account, to, thread, text).await?;
+    dedupe.insert(key, json!({"ts": now_ms(), "result": result}));
+    if let Err(e) = save_dedupe(state, dedupe) {
+        tracing::error!(target: "channels", "cannot record delivery idempotency: {e}");
+    }
+    Ok(result)
+}
+
+async fn deliver_to(
+    state: &Arc<AppState>,
+    channel: Option<&str>,
+    account: Option<&str>,
+    to: &str,
+    thread: Option<&str>,
+    text: String,
+) -> Result<Value, ErrorShape> {
     let rt = runtime(state)?;
     let configured = rt.channels();
     let channel = match channel.map(str::to_ascii_lowercase) {
@@ -197,7 +233,7 @@ pub async fn deliver(
     let sent = driver
         .send(OutboundMessage {
             chat_id,
-            thread_id,
+            thread_id: thread.map(str::to_string).or(thread_id),
             text,
             media: vec![],
             reply_to: None,

@@ -6,6 +6,7 @@ pub mod canvas;
 pub mod channels;
 pub mod commands;
 pub mod config;
+pub mod cron;
 pub mod devices;
 pub mod logs;
 pub mod models;

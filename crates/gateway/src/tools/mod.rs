@@ -7,6 +7,7 @@
 //! Each tool family is a submodule exposing one [`Family`]; [`FAMILIES`] lists them. The tool
 //! policy (`openclaw_agent::ToolPolicy`) is applied by the callers, not here.
 
+mod cron;
 mod html;
 mod message;
 mod sessions;
@@ -27,7 +28,12 @@ pub(crate) struct Family {
 }
 
 /// Every family, in the order their tools are offered.
-const FAMILIES: &[&Family] = &[&web::FAMILY, &message::FAMILY, &sessions::FAMILY];
+const FAMILIES: &[&Family] = &[
+    &web::FAMILY,
+    &message::FAMILY,
+    &sessions::FAMILY,
+    &cron::FAMILY,
+];
 
 /// The host tools of one run (or one HTTP invocation).
 pub struct RunTools {
