@@ -140,6 +140,30 @@ async fn a_reference_home_carries_over_after_doctor() {
         "{keys:?}"
     );
 
+    // Both of the user's cron jobs, with their schedules (the reference's own heartbeat and
+    // plugin jobs are not carried over); the next run is ours to compute.
+    let cron = raw.req("c", "cron.list", Some(json!({}))).await;
+    let jobs = cron["payload"]["jobs"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{cron}"));
+    let by_name = |n: &str| {
+        jobs.iter()
+            .find(|j| j["name"] == n)
+            .cloned()
+            .unwrap_or_else(|| panic!("no job {n}: {cron}"))
+    };
+    assert_eq!(jobs.len(), 2, "{cron}");
+    let brief = by_name("morning brief");
+    assert_eq!(
+        brief["schedule"],
+        json!({"kind": "cron", "expr": "0 9 * * *", "tz": "Europe/Berlin"})
+    );
+    assert_eq!(brief["payload"]["message"], "Summarise my day");
+    let water = by_name("water reminder");
+    assert_eq!(water["schedule"]["kind"], "every");
+    assert_eq!(water["schedule"]["everyMs"], 7_200_000);
+    assert_eq!(water["payload"]["text"], "Drink water");
+
     // The paired operator device, from a remote address, with only its old device token.
     let key = ed25519_dalek::SigningKey::from_bytes(&[1u8; 32]);
     assert_eq!(
