@@ -35,6 +35,8 @@ const LOAD_WIDE: usize = 32;
 const TTFT_SAMPLES: usize = 100;
 /// `node.invoke` round trips measured (after 20 unmeasured ones).
 const NODE_INVOKE_SAMPLES: usize = 500;
+/// `exec true` runs measured (each one agent run with one tool call).
+const EXEC_SAMPLES: usize = 100;
 /// Hot config changes timed in the reload phase.
 const RELOADS: usize = 20;
 /// Upper bound on --reps, so a typo cannot run for hours.
@@ -218,6 +220,14 @@ async fn run(args: &Args) -> Result<()> {
         invoke.percentile(99.0)
     );
 
+    eprintln!("exec tool: {EXEC_SAMPLES} runs of `true` (tool start → tool result)");
+    let exec = phases::exec_latency(&args.bin, EXEC_SAMPLES).await?;
+    eprintln!(
+        "  p50 {:.3} ms, p99 {:.3} ms",
+        exec.median(),
+        exec.percentile(99.0)
+    );
+
     let line = json!({
         "version": host.version,
         "binary_bytes": host.binary_bytes,
@@ -257,6 +267,8 @@ async fn run(args: &Args) -> Result<()> {
         "ttft_overhead_p99_ms": round(overhead_p99, 3),
         "node_invoke_p50_ms": round(invoke.median(), 3),
         "node_invoke_p99_ms": round(invoke.percentile(99.0), 3),
+        "exec_true_p50_ms": round(exec.median(), 3),
+        "exec_true_p99_ms": round(exec.percentile(99.0), 3),
     });
     println!("{line}");
     Ok(())

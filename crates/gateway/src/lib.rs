@@ -15,6 +15,7 @@ pub mod conn;
 pub mod control_ui;
 pub mod device;
 pub mod error;
+pub mod exec_approvals;
 pub mod force;
 pub mod frame_guard;
 pub mod handshake;

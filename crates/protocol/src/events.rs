@@ -22,6 +22,9 @@ pub mod names {
     pub const CHAT: &str = "chat";
     /// Only to connections that called `sessions.subscribe`.
     pub const SESSIONS_CHANGED: &str = "sessions.changed";
+    /// Only to operators with `operator.approvals` or admin.
+    pub const EXEC_APPROVAL_REQUESTED: &str = "exec.approval.requested";
+    pub const EXEC_APPROVAL_RESOLVED: &str = "exec.approval.resolved";
 
     /// Every event this gateway can send: `hello-ok.features.events` is exactly this list, and
     /// the hub refuses (in debug builds) to send a name missing from it, so the two cannot drift.
@@ -41,6 +44,8 @@ pub mod names {
         AGENT,
         CHAT,
         SESSIONS_CHANGED,
+        EXEC_APPROVAL_REQUESTED,
+        EXEC_APPROVAL_RESOLVED,
     ];
 }
 

@@ -110,6 +110,10 @@ fn register_all(g: &mut SchemaGenerator) {
     g.subschema_for::<sessions::ChatInjectParams>();
     g.subschema_for::<sessions::ChatInjectResult>();
     g.subschema_for::<sessions::CommandsListParams>();
+    g.subschema_for::<approvals::ApprovalIdParams>();
+    g.subschema_for::<approvals::ExecApprovalResolveParams>();
+    g.subschema_for::<approvals::ApprovalResolveParams>();
+    g.subschema_for::<approvals::ExecApprovalsSetParams>();
 }
 
 /// The whole protocol schema: `{"$schema", "title", "$defs": {TypeName: schema…}}`.

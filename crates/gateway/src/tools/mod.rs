@@ -7,6 +7,10 @@
 //! Each tool family is a submodule exposing one [`Family`]; [`FAMILIES`] lists them. The tool
 //! policy (`openclaw_agent::ToolPolicy`) is applied by the callers, not here.
 
+pub(crate) mod exec;
+pub mod jobs;
+mod process;
+
 use std::sync::Arc;
 
 use openclaw_agent::{ToolCall, ToolFuture, ToolHost, ToolSpec};
@@ -22,7 +26,7 @@ pub(crate) struct Family {
 }
 
 /// Every family, in the order their tools are offered.
-const FAMILIES: &[&Family] = &[];
+const FAMILIES: &[&Family] = &[&exec::FAMILY, &process::FAMILY];
 
 /// The host tools of one run (or one HTTP invocation).
 pub struct RunTools {
