@@ -266,3 +266,19 @@ async fn bad_inputs_are_clear_tool_errors() {
     assert!(results[5].contains("inside the workspace"), "{}", results[5]);
     assert!(results[6].contains("LD_PRELOAD"), "{}", results[6]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pty_gives_the_command_a_terminal() {
+    let fake = FakeOpenAi::start().await;
+    let probe = "if [ -t 0 ] && [ -t 1 ]; then echo on-a-tty; else echo no-tty; fi";
+    fake.push(tool("p1", "exec", json!({"command": probe, "pty": true})));
+    fake.push(tool("p2", "exec", json!({"command": probe})));
+    fake.push(Script::text("checked"));
+    let gw = start(&fake).await;
+    let (mut raw, _) = connected(&gw.url(), OP).await;
+    run(&mut raw, "r1", "check the terminal").await;
+    let with = tool_result(&fake, 1);
+    let without = tool_result(&fake, 2);
+    assert!(with.contains("on-a-tty"), "{with}");
+    assert!(without.contains("no-tty"), "{without}");
+}

@@ -71,7 +71,7 @@ fn specs(_tools: &RunTools) -> Vec<ToolSpec> {
             "yieldMs": {"type": "integer", "minimum": 0, "description": "Return a session id if still running after this many ms"},
             "background": {"type": "boolean", "description": "Run in the background at once"},
             "timeout": {"type": "integer", "minimum": 1, "description": "Kill the command after this many seconds (default 1800)"},
-            "pty": {"type": "boolean", "description": "Run in a pseudo-terminal (not supported on this gateway: ignored)"},
+            "pty": {"type": "boolean", "description": "Run in a pseudo-terminal (for programs that need a TTY)"},
             "elevated": {"type": "boolean", "description": "Run on the host with full rights (only for allowed senders)"},
             "host": {"type": "string", "enum": ["gateway"], "description": "Where to run (only gateway)"},
             "security": {"type": "string", "enum": ["deny", "allowlist", "full"]},
@@ -101,6 +101,7 @@ struct Args {
     yield_ms: Option<u64>,
     background: bool,
     timeout: Duration,
+    pty: bool,
     elevated: bool,
     security: Option<Security>,
     ask: Option<Ask>,
@@ -183,6 +184,7 @@ fn parse_args(args: &Value, default_timeout: u64) -> Result<Args, String> {
         yield_ms: uint("yieldMs")?.map(|y| y.min(MAX_YIELD_MS)),
         background: flag("background")?,
         timeout: Duration::from_secs(timeout_secs),
+        pty: flag("pty")?,
         elevated: flag("elevated")?,
         security,
         ask,
@@ -363,6 +365,7 @@ async fn run(tools: &Arc<RunTools>, call: ToolCall) -> Result<ToolOutput, String
         env: args.env.clone(),
         timeout: args.timeout,
         agent_id: tools.agent_id.clone(),
+        pty: args.pty,
     })?;
     let guard = ForegroundGuard(job.clone());
     if args.background {

@@ -88,9 +88,10 @@ pub struct Job {
     exit: watch::Sender<Option<Exit>>,
     kill: Notify,
     kill_requested: AtomicBool,
-    stdin: tokio::sync::Mutex<Option<tokio::process::ChildStdin>>,
+    stdin: tokio::sync::Mutex<Option<Writer>>,
     /// Handed to the model as a session (`yieldMs`, `background`): it outlives its call.
     backgrounded: AtomicBool,
+    pty: bool,
 }
 
 impl std::fmt::Debug for Job {
@@ -109,6 +110,55 @@ pub struct SpawnSpec {
     pub env: Vec<(String, String)>,
     pub timeout: Duration,
     pub agent_id: String,
+    /// Run on a pseudo-terminal (stdin, stdout and stderr are its slave side).
+    pub pty: bool,
+}
+
+type Reader = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+type Writer = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
+
+/// A pseudo-terminal pair: the master (ours) and the slave (the child's terminal).
+#[cfg(unix)]
+struct Pty {
+    master: std::os::fd::OwnedFd,
+    slave: std::os::fd::OwnedFd,
+}
+
+#[cfg(unix)]
+fn open_pty() -> Result<Pty, String> {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (-1, -1);
+    let ws = libc::winsize {
+        ws_row: 24,
+        ws_col: 120,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: openpty(3) writes two fds into the given ints; name and termios are optional
+    // (null), and `ws` outlives the call.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &ws,
+        )
+    };
+    if rc != 0 || master < 0 || slave < 0 {
+        return Err(format!(
+            "exec: cannot open a pseudo-terminal: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: both fds were just opened by openpty and are owned by nobody else.
+    let (master, slave) = unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(master),
+            std::os::fd::OwnedFd::from_raw_fd(slave),
+        )
+    };
+    Ok(Pty { master, slave })
 }
 
 impl Job {
@@ -181,8 +231,16 @@ impl Job {
             .write_all(data)
             .await
             .map_err(|e| format!("cannot write to the process: {e}"))?;
+        if eof && self.pty {
+            // On a terminal, end of input is the EOF character (the master stays open for
+            // reading), not a closed descriptor.
+            stdin
+                .write_all(b"\x04")
+                .await
+                .map_err(|e| format!("cannot write to the process: {e}"))?;
+        }
         let _ = stdin.flush().await;
-        if eof {
+        if eof && !self.pty {
             *guard = None;
         }
         Ok(())
@@ -219,12 +277,43 @@ impl Jobs {
             .current_dir(&spec.cwd)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .env("OPENCLAW_SHELL", "exec")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
             .kill_on_drop(false);
         #[cfg(unix)]
-        cmd.process_group(0);
+        let pty = if spec.pty { Some(open_pty()?) } else { None };
+        #[cfg(unix)]
+        if let Some(p) = &pty {
+            let slave = |p: &Pty| {
+                p.slave
+                    .try_clone()
+                    .map(Stdio::from)
+                    .map_err(|e| format!("exec: cannot set up the pseudo-terminal: {e}"))
+            };
+            cmd.stdin(slave(p)?).stdout(slave(p)?).stderr(slave(p)?);
+            cmd.env("TERM", "xterm-256color");
+            // SAFETY: only async-signal-safe calls between fork and exec: a new session (so
+            // the child's pid is also its process group, as `process_group(0)` gives the
+            // piped case) with the pty as its controlling terminal.
+            unsafe {
+                cmd.pre_exec(|| {
+                    if libc::setsid() < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    if libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        } else {
+            cmd.stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .process_group(0);
+        }
+        #[cfg(not(unix))]
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(|e| {
             if !spec.cwd.is_dir() {
                 format!("exec: working directory does not exist: {}", spec.cwd.display())
@@ -232,6 +321,31 @@ impl Jobs {
                 format!("exec: cannot start the shell: {e}")
             }
         })?;
+        // Our side of the terminal (the child holds the slave now), or the pipes.
+        let (stdin, readers): (Option<Writer>, Vec<Reader>) = match pty {
+            #[cfg(unix)]
+            Some(p) => {
+                drop(p.slave);
+                let read = std::fs::File::from(p.master);
+                let write = read
+                    .try_clone()
+                    .map_err(|e| format!("exec: cannot set up the pseudo-terminal: {e}"))?;
+                (
+                    Some(Box::new(tokio::fs::File::from_std(write))),
+                    vec![Box::new(tokio::fs::File::from_std(read))],
+                )
+            }
+            _ => (
+                child.stdin.take().map(|s| Box::new(s) as Writer),
+                [
+                    child.stdout.take().map(|s| Box::new(s) as Reader),
+                    child.stderr.take().map(|s| Box::new(s) as Reader),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+            ),
+        };
         let (exit_tx, _) = watch::channel(None);
         let job = Arc::new(Job {
             id: uuid::Uuid::new_v4().to_string(),
@@ -245,17 +359,14 @@ impl Jobs {
             exit: exit_tx,
             kill: Notify::new(),
             kill_requested: AtomicBool::new(false),
-            stdin: tokio::sync::Mutex::new(child.stdin.take()),
+            stdin: tokio::sync::Mutex::new(stdin),
             backgrounded: AtomicBool::new(false),
+            pty: spec.pty,
         });
-        let readers: Vec<_> = [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Send + Unpin>),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|r| tokio::spawn(read_into(r, job.clone())))
-        .collect();
+        let readers: Vec<_> = readers
+            .into_iter()
+            .map(|r| tokio::spawn(read_into(r, job.clone())))
+            .collect();
         self.jobs.locked().insert(job.id.clone(), job.clone());
         tokio::spawn(supervise(child, job.clone(), spec.timeout, readers));
         Ok(job)
@@ -348,7 +459,7 @@ fn group_alive(pgid: u32) -> bool {
     false
 }
 
-async fn read_into(mut r: Box<dyn tokio::io::AsyncRead + Send + Unpin>, job: Arc<Job>) {
+async fn read_into(mut r: Reader, job: Arc<Job>) {
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
         match r.read(&mut chunk).await {
