@@ -468,8 +468,8 @@ pub async fn node_invoke(bin: &Path, count: usize) -> Result<Sorted> {
 /// `start` and `result` events a `tool-events` client sees in an agent run on the fake
 /// provider, `count` runs (after 5 warm-up runs).
 pub async fn exec_latency(bin: &Path, count: usize) -> Result<Sorted> {
-    use openclaw_testkit::gateway::{Raw, connect_frame};
     use openclaw_testkit::Script;
+    use openclaw_testkit::gateway::{Raw, connect_frame};
     use serde_json::json;
     let fake = openclaw_testkit::FakeOpenAi::start().await;
     let ws_dir = tempfile::tempdir()?;
@@ -505,7 +505,7 @@ pub async fn exec_latency(bin: &Path, count: usize) -> Result<Sorted> {
         op.send(&json!({"type": "req", "id": id, "method": "agent",
             "params": {"message": "run true", "idempotencyKey": id,
                        "sessionKey": format!("bench-exec-{i}")}}))
-        .await;
+            .await;
         let (mut started, mut took, mut finals) = (None, None, 0);
         while finals < 2 {
             let f = op.frame().await;

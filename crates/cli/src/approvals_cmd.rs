@@ -416,7 +416,9 @@ async fn allowlist(h: &Host<'_>, a: &AllowlistArgs, add: bool) -> Result<Outcome
         }
         return Ok(Outcome::Done);
     }
-    let obj = entry.as_object_mut().ok_or_else(|| fail("bad agent entry"))?;
+    let obj = entry
+        .as_object_mut()
+        .ok_or_else(|| fail("bad agent entry"))?;
     if list.is_empty() {
         obj.remove("allowlist");
     } else {

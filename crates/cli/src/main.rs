@@ -3,11 +3,11 @@
 
 mod agent_cmd;
 mod agents_cmd;
+mod approvals_cmd;
 mod channels_cmd;
 mod config_cmd;
 mod dashboard;
 mod deep;
-mod approvals_cmd;
 mod devices_cmd;
 mod doctor;
 mod error;

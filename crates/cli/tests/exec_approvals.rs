@@ -164,7 +164,10 @@ async fn watched_run_asks_and_honours_each_decision() {
     )
     .await;
     assert!(out.contains("user-denied"), "{out}");
-    assert!(!out.contains("denied-run\\n") && out.contains("Exec denied"), "{out}");
+    assert!(
+        !out.contains("denied-run\\n") && out.contains("Exec denied"),
+        "{out}"
+    );
 
     // Nobody answers: the timeout refuses (askFallback deny).
     let out = exec_with_answer(
@@ -194,9 +197,14 @@ async fn watched_run_asks_and_honours_each_decision() {
         )
         .await;
     assert_eq!(r["error"]["message"], "invalid decision", "{r}");
-    let r = watcher.call("exec.approval.resolve", json!({"id": "x"})).await;
+    let r = watcher
+        .call("exec.approval.resolve", json!({"id": "x"}))
+        .await;
     assert_eq!(r["error"]["code"], "INVALID_REQUEST");
-    assert!(r["error"]["message"].as_str().unwrap().contains("decision"), "{r}");
+    assert!(
+        r["error"]["message"].as_str().unwrap().contains("decision"),
+        "{r}"
+    );
 
     // allow-always runs it and adds it to the allowlist.
     let out = exec_with_answer(
@@ -211,7 +219,10 @@ async fn watched_run_asks_and_honours_each_decision() {
     assert!(out.contains("always-ok"), "{out}");
     let file = std::fs::read_to_string(gw.home.state_dir().join("exec-approvals.json")).unwrap();
     assert!(file.contains("allow-always"), "{file}");
-    assert_eq!(file_mode(gw.home.state_dir().join("exec-approvals.json")) & 0o777, 0o600);
+    assert_eq!(
+        file_mode(gw.home.state_dir().join("exec-approvals.json")) & 0o777,
+        0o600
+    );
 
     // After a restart the same command runs without asking (the watcher would see a request
     // and the run would end refused by the timeout otherwise).
@@ -229,7 +240,11 @@ async fn watched_run_asks_and_honours_each_decision() {
         "ok",
     ));
     let fin = runner
-        .req("again", "agent", Some(json!({"message": "again", "idempotencyKey": "again"})))
+        .req(
+            "again",
+            "agent",
+            Some(json!({"message": "again", "idempotencyKey": "again"})),
+        )
         .await;
     assert_eq!(fin["ok"], true);
     let mut done = false;
@@ -238,7 +253,10 @@ async fn watched_run_asks_and_honours_each_decision() {
         done = f["type"] == "res" && f["id"] == "again";
     }
     let out = tool_result(&fake, before + 1);
-    assert!(out.contains("always-ok") && !out.contains("denied"), "{out}");
+    assert!(
+        out.contains("always-ok") && !out.contains("denied"),
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -304,13 +322,23 @@ async fn headless_run_is_refused_at_once_then_runs_after_allowlist_add() {
     let (code, _, err) = run_cli(&gw.home, &["agent", "--message", "again"], &env);
     assert_eq!(code, 0, "{err}");
     let out = tool_result(&fake, 3);
-    assert!(out.contains("headless-ok") && !out.contains("denied"), "{out}");
+    assert!(
+        out.contains("headless-ok") && !out.contains("denied"),
+        "{out}"
+    );
 
     // `get --json` shows the reference's shape; `remove` takes it away again.
     let (code, stdout, _) = run_cli(&gw.home, &["approvals", "get", "--gateway", "--json"], &env);
     assert_eq!(code, 0);
     let v: Value = serde_json::from_str(&stdout).unwrap();
-    for key in ["path", "exists", "hash", "file", "resolvedDefaults", "effectivePolicy"] {
+    for key in [
+        "path",
+        "exists",
+        "hash",
+        "file",
+        "resolvedDefaults",
+        "effectivePolicy",
+    ] {
         assert!(v.get(key).is_some(), "{key} missing: {v}");
     }
     assert_eq!(v["resolvedDefaults"]["security"], "full");
@@ -333,7 +361,10 @@ async fn headless_run_is_refused_at_once_then_runs_after_allowlist_add() {
     assert!(v["file"]["agents"].get("main").is_none(), "{v}");
     let (code, stdout, _) = run_cli(&gw.home, &["approvals", "pending", "--json"], &env);
     assert_eq!(code, 0);
-    assert_eq!(serde_json::from_str::<Value>(&stdout).unwrap(), json!({"approvals": []}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout).unwrap(),
+        json!({"approvals": []})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -353,7 +384,11 @@ async fn restricted_agent_is_refused_without_asking() {
         "refused",
     ));
     let fin = watcher
-        .req("a", "agent", Some(json!({"message": "run", "idempotencyKey": "a"})))
+        .req(
+            "a",
+            "agent",
+            Some(json!({"message": "run", "idempotencyKey": "a"})),
+        )
         .await;
     assert_eq!(fin["ok"], true);
     // Every frame up to the final answer: no approval was requested.
@@ -384,25 +419,50 @@ async fn approvals_file_rpcs_compare_and_swap() {
         k
     };
     assert_eq!(keys(&got["payload"]), keys(&fixture));
-    assert_eq!(got["payload"]["resolvedDefaults"], fixture["resolvedDefaults"]);
+    assert_eq!(
+        got["payload"]["resolvedDefaults"],
+        fixture["resolvedDefaults"]
+    );
     assert_eq!(got["payload"]["exists"], false);
     let hash = got["payload"]["hash"].as_str().unwrap().to_string();
-    let file = json!({"version": 1, "agents": {"*": {"allowlist": [{"pattern": "/usr/bin/true"}]}}});
+    let file =
+        json!({"version": 1, "agents": {"*": {"allowlist": [{"pattern": "/usr/bin/true"}]}}});
     let set = raw
-        .call("exec.approvals.set", json!({"file": file, "baseHash": hash}))
+        .call(
+            "exec.approvals.set",
+            json!({"file": file, "baseHash": hash}),
+        )
         .await;
     assert_eq!(set["ok"], true, "{set}");
     // The old hash is stale now.
     let stale = raw
-        .call("exec.approvals.set", json!({"file": file, "baseHash": hash}))
+        .call(
+            "exec.approvals.set",
+            json!({"file": file, "baseHash": hash}),
+        )
         .await;
     assert_eq!(stale["ok"], false);
-    assert!(stale["error"]["message"].as_str().unwrap().contains("changed"), "{stale}");
+    assert!(
+        stale["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("changed"),
+        "{stale}"
+    );
     let bad = raw
-        .call("exec.approvals.set", json!({"file": {"version": 1, "defaults": {"security": "bogus"}}}))
+        .call(
+            "exec.approvals.set",
+            json!({"file": {"version": 1, "defaults": {"security": "bogus"}}}),
+        )
         .await;
     assert_eq!(bad["error"]["code"], "INVALID_REQUEST");
-    assert!(bad["error"]["message"].as_str().unwrap().contains("defaults.security"), "{bad}");
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("defaults.security"),
+        "{bad}"
+    );
     let missing = raw.call("exec.approvals.set", json!({})).await;
     assert_eq!(missing["error"]["code"], "INVALID_REQUEST");
     let wait = raw

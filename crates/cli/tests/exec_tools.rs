@@ -92,7 +92,10 @@ async fn exec_output_returns_to_the_model() {
     let gw = start(&fake).await;
     let (mut raw, _) = connected(&gw.url(), OP).await;
     let fin = run(&mut raw, "r1", "run it").await;
-    assert_eq!(fin["payload"]["result"]["payloads"][0]["text"], "done", "{fin}");
+    assert_eq!(
+        fin["payload"]["result"]["payloads"][0]["text"], "done",
+        "{fin}"
+    );
     let result = tool_result(&fake, 1);
     assert!(result.contains("hello-from-exec"), "{result}");
     // It ran in the agent workspace.
@@ -189,7 +192,10 @@ async fn no_child_survives_the_gateway_exit() {
     assert!(alive(child) && alive(grandchild));
     drop(raw);
     gw.signal(libc::SIGTERM);
-    assert!(gw.wait_exit(Duration::from_secs(15)).is_some(), "gateway did not exit");
+    assert!(
+        gw.wait_exit(Duration::from_secs(15)).is_some(),
+        "gateway did not exit"
+    );
     wait_for("no child after the gateway's exit", || {
         !alive(child) && !alive(grandchild)
     })
@@ -226,7 +232,10 @@ async fn stop_mid_command_kills_the_process_group() {
         )
         .await;
     assert_eq!(stop["payload"]["aborted"], true, "{stop}");
-    wait_for("the command's group to be killed", || !alive(c) && !alive(g)).await;
+    wait_for("the command's group to be killed", || {
+        !alive(c) && !alive(g)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,7 +248,11 @@ async fn bad_inputs_are_clear_tool_errors() {
         json!({"command": "head -c 300000 /dev/zero | tr '\\0' a"}),
     ));
     fake.push(tool("c3", "exec", json!({"command": "printf 'a\\0b'"})));
-    fake.push(tool("c4", "exec", json!({"command": "printf 'ok\\377\\376'"})));
+    fake.push(tool(
+        "c4",
+        "exec",
+        json!({"command": "printf 'ok\\377\\376'"}),
+    ));
     fake.push(tool("c5", "exec", json!({"command": "exit 3"})));
     fake.push(tool(
         "c6",
@@ -255,7 +268,10 @@ async fn bad_inputs_are_clear_tool_errors() {
     let gw = start(&fake).await;
     let (mut raw, _) = connected(&gw.url(), OP).await;
     let fin = run(&mut raw, "r1", "try things").await;
-    assert_eq!(fin["payload"]["result"]["payloads"][0]["text"], "all done", "{fin}");
+    assert_eq!(
+        fin["payload"]["result"]["payloads"][0]["text"], "all done",
+        "{fin}"
+    );
     let results: Vec<String> = (1..=7).map(|n| tool_result(&fake, n)).collect();
     assert!(results[0].contains("command is required"), "{}", results[0]);
     assert!(results[1].contains("[output truncated"), "{}", results[1]);
@@ -263,7 +279,11 @@ async fn bad_inputs_are_clear_tool_errors() {
     assert!(results[2].contains("binary output"), "{}", results[2]);
     assert!(results[3].contains("not valid UTF-8"), "{}", results[3]);
     assert!(results[4].contains("exited with code 3"), "{}", results[4]);
-    assert!(results[5].contains("inside the workspace"), "{}", results[5]);
+    assert!(
+        results[5].contains("inside the workspace"),
+        "{}",
+        results[5]
+    );
     assert!(results[6].contains("LD_PRELOAD"), "{}", results[6]);
 }
 

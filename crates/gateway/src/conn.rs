@@ -287,13 +287,14 @@ pub async fn serve(
         .tool_events
         .store(wants_tools, std::sync::atomic::Ordering::Relaxed);
     use openclaw_protocol::ClientId;
-    let approver = params.caps.as_ref().is_some_and(|c| {
-        c.iter()
-            .any(|x| x == "approvals" || x == "exec-approvals")
-    }) || matches!(
-        params.client.id,
-        ClientId::ControlUi | ClientId::Macos | ClientId::Ios | ClientId::Android
-    );
+    let approver = params
+        .caps
+        .as_ref()
+        .is_some_and(|c| c.iter().any(|x| x == "approvals" || x == "exec-approvals"))
+        || matches!(
+            params.client.id,
+            ClientId::ControlUi | ClientId::Macos | ClientId::Ios | ClientId::Android
+        );
     handle
         .approval_client
         .store(approver, std::sync::atomic::Ordering::Relaxed);

@@ -254,9 +254,9 @@ impl Hub {
     /// Whether any connected client can answer an exec approval now (else a run is
     /// headless and `askFallback` applies at once).
     pub fn has_approvers(&self) -> bool {
-        self.snapshot().iter().any(|c| {
-            c.approval_client.load(Ordering::Relaxed) && c.sees(Audience::Approvals)
-        })
+        self.snapshot()
+            .iter()
+            .any(|c| c.approval_client.load(Ordering::Relaxed) && c.sees(Audience::Approvals))
     }
 
     /// The live connection `conn_id`, if still registered.

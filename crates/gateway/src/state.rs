@@ -120,9 +120,7 @@ impl AppState {
         let nodes = crate::nodes::Nodes::open(paths.state_dir.join("nodes"));
         let prefs = crate::prefs::PrefsStore::new(&paths.state_dir);
         let exec_approvals = crate::exec_approvals::file::Approvals::new(
-            paths
-                .state_dir
-                .join(crate::exec_approvals::file::FILE_NAME),
+            paths.state_dir.join(crate::exec_approvals::file::FILE_NAME),
         );
         let state = Arc::new(Self {
             exec_approvals,

@@ -222,7 +222,11 @@ impl ApprovalsFile {
                 .unwrap_or(fb)
         };
         let security = pick(|a| a.security, self.defaults.security, host.security);
-        let ask_fallback = pick(|a| a.ask_fallback, self.defaults.ask_fallback, host.ask_fallback);
+        let ask_fallback = pick(
+            |a| a.ask_fallback,
+            self.defaults.ask_fallback,
+            host.ask_fallback,
+        );
         let ask = agent
             .and_then(|a| a.ask)
             .or_else(|| wildcard.and_then(|a| a.ask))

@@ -44,7 +44,9 @@ pub enum Check {
     /// Refused without asking; the text is the tool error.
     Refuse(String),
     /// An operator must approve; `satisfied` = the allowlist covers it (for `ask: always`).
-    Ask { satisfied: bool },
+    Ask {
+        satisfied: bool,
+    },
 }
 
 /// Whether every program `command` starts is on the allowlist. A command whose programs
@@ -54,9 +56,7 @@ pub fn allowlist_satisfied(policy: &Resolved, command: &str, cwd: &Path, path_en
         return false;
     };
     segments.iter().all(|argv| {
-        let exe = argv
-            .first()
-            .and_then(|p| which::resolve(p, cwd, path_env));
+        let exe = argv.first().and_then(|p| which::resolve(p, cwd, path_env));
         policy.matches(argv, exe.as_ref())
     })
 }
@@ -67,8 +67,8 @@ pub fn gateway_check(eff: &Effective, command: &str, cwd: &Path, path_env: &str)
     if eff.security == Security::Deny {
         return Check::Refuse("exec denied: host=gateway security=deny".to_string());
     }
-    let satisfied = eff.security == Security::Full
-        || allowlist_satisfied(&eff.file, command, cwd, path_env);
+    let satisfied =
+        eff.security == Security::Full || allowlist_satisfied(&eff.file, command, cwd, path_env);
     let requires_ask = match eff.ask {
         Ask::Always => true,
         Ask::OnMiss => eff.security == Security::Allowlist && !satisfied,
@@ -123,7 +123,11 @@ mod tests {
 
     fn eff(file: serde_json::Value, sec: Security, ask: Ask) -> Effective {
         let f = ApprovalsFile::from_value(file).unwrap();
-        Effective::new(sec, ask, f.resolve_with(Some("main"), HostDefaults::GATEWAY))
+        Effective::new(
+            sec,
+            ask,
+            f.resolve_with(Some("main"), HostDefaults::GATEWAY),
+        )
     }
 
     #[test]

@@ -196,17 +196,13 @@ impl PendingApprovals {
     /// A pending or recently settled approval.
     pub fn get(&self, id: &str) -> Option<Record> {
         let inner = self.inner.locked();
-        inner
-            .pending
-            .get(id)
-            .map(|e| e.record.clone())
-            .or_else(|| {
-                inner
-                    .settled
-                    .iter()
-                    .find(|(r, _)| r.id == id)
-                    .map(|(r, _)| r.clone())
-            })
+        inner.pending.get(id).map(|e| e.record.clone()).or_else(|| {
+            inner
+                .settled
+                .iter()
+                .find(|(r, _)| r.id == id)
+                .map(|(r, _)| r.clone())
+        })
     }
 
     /// A receiver of `id`'s outcome (already settled ones answer at once).
@@ -233,7 +229,9 @@ impl PendingApprovals {
         let settled = {
             let mut inner = self.inner.locked();
             match inner.pending.remove(id) {
-                Some(entry) => Self::settle(&mut inner, entry, Outcome::Decided(decision), resolved_by),
+                Some(entry) => {
+                    Self::settle(&mut inner, entry, Outcome::Decided(decision), resolved_by)
+                }
                 None => {
                     let Some((r, _)) = inner.settled.iter().find(|(r, _)| r.id == id) else {
                         return Err(PendingError::NotFound);
@@ -290,10 +288,7 @@ impl PendingApprovals {
 }
 
 /// Waits for `rx`'s outcome until `expires_at_ms` (then `Expired`).
-pub async fn wait_outcome(
-    mut rx: watch::Receiver<Option<Outcome>>,
-    expires_at_ms: u64,
-) -> Outcome {
+pub async fn wait_outcome(mut rx: watch::Receiver<Option<Outcome>>, expires_at_ms: u64) -> Outcome {
     let left = expires_at_ms.saturating_sub(now_ms());
     let wait = async {
         loop {

@@ -23,7 +23,11 @@ pub fn register(out: &mut Vec<MethodSpec>) {
     let specs: [(&'static str, &'static str, crate::registry::Handler); 8] = [
         (ui_names::EXEC_APPROVAL_LIST, scopes::APPROVALS, list),
         (names::EXEC_APPROVAL_GET, scopes::APPROVALS, get),
-        (names::EXEC_APPROVAL_WAIT_DECISION, scopes::APPROVALS, wait_decision),
+        (
+            names::EXEC_APPROVAL_WAIT_DECISION,
+            scopes::APPROVALS,
+            wait_decision,
+        ),
         (names::EXEC_APPROVAL_RESOLVE, scopes::APPROVALS, resolve),
         (names::APPROVAL_GET, scopes::APPROVALS, approval_get),
         (names::APPROVAL_RESOLVE, scopes::APPROVALS, approval_resolve),
@@ -50,9 +54,17 @@ fn store_error(e: StoreError) -> ErrorShape {
 
 /// Who answered, as the reference labels it (device id, else client id).
 fn resolver(ctx: &MethodCtx) -> (String, Option<String>) {
-    match ctx.state.hub.get(&ctx.conn_id).and_then(|h| h.device_id.clone()) {
+    match ctx
+        .state
+        .hub
+        .get(&ctx.conn_id)
+        .and_then(|h| h.device_id.clone())
+    {
         Some(d) => ("device".into(), Some(d)),
-        None => ("runtime".into(), Some(ctx.connect.client.id.as_str().to_string())),
+        None => (
+            "runtime".into(),
+            Some(ctx.connect.client.id.as_str().to_string()),
+        ),
     }
 }
 
@@ -72,7 +84,11 @@ fn list<'a>(ctx: &'a MethodCtx, _params: Option<&'a Value>) -> HandlerFuture<'a>
 fn get<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
     Box::pin(async move {
         let p = parse_params::<ApprovalIdParams>(names::EXEC_APPROVAL_GET, params)?;
-        let r = ctx.state.exec_pending.get(&p.id).filter(|r| r.outcome.is_none());
+        let r = ctx
+            .state
+            .exec_pending
+            .get(&p.id)
+            .filter(|r| r.outcome.is_none());
         let Some(r) = r else {
             return Err(not_found());
         };
@@ -134,10 +150,10 @@ fn decide(ctx: &MethodCtx, id: &str, decision: &str) -> Result<(bool, Record), E
     {
         Ok(done) => Ok(done),
         Err(PendingError::NotFound) => Err(not_found()),
-        Err(PendingError::AlreadyResolved(_)) => Err(ErrorShape::invalid_request(
-            "approval already resolved",
-        )
-        .with_details(json!({"reason": "APPROVAL_ALREADY_RESOLVED"}))),
+        Err(PendingError::AlreadyResolved(_)) => {
+            Err(ErrorShape::invalid_request("approval already resolved")
+                .with_details(json!({"reason": "APPROVAL_ALREADY_RESOLVED"})))
+        }
         Err(PendingError::Full) => Err(ErrorShape::unavailable("approvals queue full")),
     }
 }
@@ -202,7 +218,9 @@ fn approval_get<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFut
             return Err(ErrorShape::invalid_request("approval not found")
                 .with_details(json!({"reason": "APPROVAL_NOT_FOUND"})));
         };
-        Ok(Reply::Json(json!({"approval": snapshot(&r, &base_path(ctx))})))
+        Ok(Reply::Json(
+            json!({"approval": snapshot(&r, &base_path(ctx))}),
+        ))
     })
 }
 

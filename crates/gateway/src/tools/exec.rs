@@ -202,7 +202,9 @@ fn check_env_key(k: &str) -> Result<(), String> {
     }
     let upper = k.to_ascii_uppercase();
     if upper == "PATH" {
-        return Err("Security Violation: Custom 'PATH' variable is forbidden during host execution.".into());
+        return Err(
+            "Security Violation: Custom 'PATH' variable is forbidden during host execution.".into(),
+        );
     }
     if BLOCKED_ENV.contains(&upper.as_str())
         || BLOCKED_ENV_PREFIXES.iter().any(|p| upper.starts_with(p))
@@ -354,7 +356,16 @@ async fn run(tools: &Arc<RunTools>, call: ToolCall) -> Result<ToolOutput, String
             Check::Run => {}
             Check::Refuse(why) => return Err(why),
             Check::Ask { satisfied } => {
-                approve(tools, &call, &eff, &args.command, &cwd, &path_env, satisfied).await?;
+                approve(
+                    tools,
+                    &call,
+                    &eff,
+                    &args.command,
+                    &cwd,
+                    &path_env,
+                    satisfied,
+                )
+                .await?;
             }
         }
     }
@@ -679,16 +690,28 @@ mod tests {
 
     #[test]
     fn args_are_checked() {
-        assert!(parse_args(&json!({}), 1800).unwrap_err().contains("command is required"));
+        assert!(
+            parse_args(&json!({}), 1800)
+                .unwrap_err()
+                .contains("command is required")
+        );
         assert!(parse_args(&json!({"command": "  "}), 1800).is_err());
         assert!(parse_args(&json!({"command": 3}), 1800).is_err());
-        assert!(parse_args(&json!({"command": "x", "env": {"LD_PRELOAD": "a"}}), 1800)
-            .unwrap_err()
-            .contains("LD_PRELOAD"));
-        assert!(parse_args(&json!({"command": "x", "env": {"PATH": "/tmp"}}), 1800)
-            .unwrap_err()
-            .contains("PATH"));
-        let a = parse_args(&json!({"command": "x", "env": {"FOO": "1"}, "timeout": 5}), 1800).unwrap();
+        assert!(
+            parse_args(&json!({"command": "x", "env": {"LD_PRELOAD": "a"}}), 1800)
+                .unwrap_err()
+                .contains("LD_PRELOAD")
+        );
+        assert!(
+            parse_args(&json!({"command": "x", "env": {"PATH": "/tmp"}}), 1800)
+                .unwrap_err()
+                .contains("PATH")
+        );
+        let a = parse_args(
+            &json!({"command": "x", "env": {"FOO": "1"}, "timeout": 5}),
+            1800,
+        )
+        .unwrap();
         assert_eq!(a.timeout, Duration::from_secs(5));
         assert_eq!(a.env, vec![("FOO".to_string(), "1".to_string())]);
         assert!(parse_args(&json!({"command": "x", "host": "node"}), 1800).is_err());

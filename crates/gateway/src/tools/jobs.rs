@@ -316,7 +316,10 @@ impl Jobs {
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(|e| {
             if !spec.cwd.is_dir() {
-                format!("exec: working directory does not exist: {}", spec.cwd.display())
+                format!(
+                    "exec: working directory does not exist: {}",
+                    spec.cwd.display()
+                )
             } else {
                 format!("exec: cannot start the shell: {e}")
             }

@@ -85,7 +85,10 @@ async fn run(tools: &Arc<RunTools>, args: &Value) -> Result<ToolOutput, String> 
                 .collect::<Vec<_>>()
                 .join("\n")
         };
-        return Ok(ok(text, json!({"status": "completed", "sessions": sessions})));
+        return Ok(ok(
+            text,
+            json!({"status": "completed", "sessions": sessions}),
+        ));
     }
     let id = args
         .get("sessionId")
@@ -128,7 +131,9 @@ async fn run(tools: &Arc<RunTools>, args: &Value) -> Result<ToolOutput, String> 
             let limit = args
                 .get("limit")
                 .and_then(Value::as_u64)
-                .map_or(DEFAULT_LOG_LINES, |l| usize::try_from(l).unwrap_or(usize::MAX));
+                .map_or(DEFAULT_LOG_LINES, |l| {
+                    usize::try_from(l).unwrap_or(usize::MAX)
+                });
             let offset = match args.get("offset").and_then(Value::as_u64) {
                 Some(o) => usize::try_from(o).unwrap_or(usize::MAX),
                 None => lines.len().saturating_sub(limit),
@@ -140,7 +145,11 @@ async fn run(tools: &Arc<RunTools>, args: &Value) -> Result<ToolOutput, String> 
                 shown.join("\n")
             };
             Ok(ok(
-                if body.is_empty() { "(no output)".into() } else { body },
+                if body.is_empty() {
+                    "(no output)".into()
+                } else {
+                    body
+                },
                 json!({"status": status_of(&job), "sessionId": job.id,
                     "totalLines": lines.len(), "offset": offset}),
             ))
@@ -164,7 +173,10 @@ async fn run(tools: &Arc<RunTools>, args: &Value) -> Result<ToolOutput, String> 
             let exit = job.wait().await;
             let mut out = finished_output(&job, exit);
             out.is_error = false;
-            out.content = format!("Killed session {id}.\n{}", tail_text(out.content.as_bytes(), 2000));
+            out.content = format!(
+                "Killed session {id}.\n{}",
+                tail_text(out.content.as_bytes(), 2000)
+            );
             Ok(out)
         }
         "clear" | "remove" => {
