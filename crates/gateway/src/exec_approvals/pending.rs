@@ -189,7 +189,7 @@ impl PendingApprovals {
             .values()
             .map(|e| e.record.clone())
             .collect();
-        v.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms));
+        v.sort_by_key(|r| std::cmp::Reverse(r.created_at_ms));
         v
     }
 

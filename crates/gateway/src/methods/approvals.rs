@@ -133,14 +133,15 @@ fn decide(ctx: &MethodCtx, id: &str, decision: &str) -> Result<(bool, Record), E
         return Err(ErrorShape::invalid_request("invalid decision"));
     };
     let state = &ctx.state;
-    if let Some(r) = state.exec_pending.get(id) {
-        if r.outcome.is_none() && !r.request.allowed.contains(&decision.as_str()) {
-            return Err(ErrorShape::invalid_request(format!(
-                "decision {} is not allowed for this approval; allowed: {}",
-                decision.as_str(),
-                r.request.allowed.join(", ")
-            )));
-        }
+    if let Some(r) = state.exec_pending.get(id)
+        && r.outcome.is_none()
+        && !r.request.allowed.contains(&decision.as_str())
+    {
+        return Err(ErrorShape::invalid_request(format!(
+            "decision {} is not allowed for this approval; allowed: {}",
+            decision.as_str(),
+            r.request.allowed.join(", ")
+        )));
     }
     let (kind, who) = resolver(ctx);
     let label = who.unwrap_or(kind);

@@ -94,6 +94,7 @@ fn call(tools: &Arc<RunTools>, call: ToolCall) -> Option<ToolFuture> {
 }
 
 /// The call's arguments, checked.
+#[derive(Debug)]
 struct Args {
     command: String,
     workdir: Option<String>,
@@ -162,12 +163,13 @@ fn parse_args(args: &Value, default_timeout: u64) -> Result<Args, String> {
         .filter(|t| *t > 0)
         .unwrap_or(default_timeout)
         .min(7 * 24 * 3600);
-    if let Some(host) = args.get("host").and_then(Value::as_str) {
-        if host != "gateway" && host != "auto" {
-            return Err(format!(
-                "exec: host={host} is not available on this gateway (only host=gateway)"
-            ));
-        }
+    if let Some(host) = args.get("host").and_then(Value::as_str)
+        && host != "gateway"
+        && host != "auto"
+    {
+        return Err(format!(
+            "exec: host={host} is not available on this gateway (only host=gateway)"
+        ));
     }
     let security = match args.get("security").and_then(Value::as_str) {
         None => None,

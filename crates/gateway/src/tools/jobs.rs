@@ -250,13 +250,13 @@ impl Job {
 /// Signals the process group `pgid` (our child's pid: `process_group(0)`).
 fn signal_group(pgid: u32, sig: i32) {
     #[cfg(unix)]
-    if let Ok(pid) = i32::try_from(pgid) {
-        if pid > 0 {
-            // SAFETY: kill(2) with a negative pid signals the group we created for this child;
-            // it touches no memory.
-            unsafe {
-                libc::kill(-pid, sig);
-            }
+    if let Ok(pid) = i32::try_from(pgid)
+        && pid > 0
+    {
+        // SAFETY: kill(2) with a negative pid signals the group we created for this child;
+        // it touches no memory.
+        unsafe {
+            libc::kill(-pid, sig);
         }
     }
 }
@@ -503,10 +503,11 @@ async fn supervise(
         }
     };
     // A grandchild may still hold the pipes; its group is ours, so end it too.
-    if let Some(p) = pgid {
-        if group_alive(p) && (killed || timed_out) {
-            signal_group(p, libc::SIGKILL);
-        }
+    if let Some(p) = pgid
+        && (killed || timed_out)
+        && group_alive(p)
+    {
+        signal_group(p, libc::SIGKILL);
     }
     for r in readers {
         let abort = r.abort_handle();
