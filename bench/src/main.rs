@@ -36,6 +36,8 @@ const LOAD_WIDE: usize = 32;
 const TTFT_SAMPLES: usize = 100;
 /// `node.invoke` round trips measured (after 20 unmeasured ones).
 const NODE_INVOKE_SAMPLES: usize = 500;
+/// `exec true` runs measured (each one agent run with one tool call).
+const EXEC_SAMPLES: usize = 100;
 /// Hot config changes timed in the reload phase.
 const RELOADS: usize = 20;
 /// Scheduled jobs in the cron phase.
@@ -240,6 +242,14 @@ async fn run(args: &Args) -> Result<()> {
         cron_full.cpu_pct
     );
 
+    eprintln!("exec tool: {EXEC_SAMPLES} runs of `true` (tool start → tool result)");
+    let exec = phases::exec_latency(&args.bin, EXEC_SAMPLES).await?;
+    eprintln!(
+        "  p50 {:.3} ms, p99 {:.3} ms",
+        exec.median(),
+        exec.percentile(99.0)
+    );
+
     let mut line = json!({
         "version": host.version,
         "binary_bytes": host.binary_bytes,
@@ -279,6 +289,8 @@ async fn run(args: &Args) -> Result<()> {
         "ttft_overhead_p99_ms": round(overhead_p99, 3),
         "node_invoke_p50_ms": round(invoke.median(), 3),
         "node_invoke_p99_ms": round(invoke.percentile(99.0), 3),
+        "exec_true_p50_ms": round(exec.median(), 3),
+        "exec_true_p99_ms": round(exec.percentile(99.0), 3),
     });
     // A second object: one `json!` this long exceeds the macro recursion limit.
     let cron_line = json!({

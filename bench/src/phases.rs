@@ -463,3 +463,72 @@ pub async fn node_invoke(bin: &Path, count: usize) -> Result<Sorted> {
     drop(s);
     Ok(Sorted::from_durations(&out))
 }
+
+/// The model's `exec {"command":"true"}` → its tool result: the gap between the `tool`
+/// `start` and `result` events a `tool-events` client sees in an agent run on the fake
+/// provider, `count` runs (after 5 warm-up runs).
+pub async fn exec_latency(bin: &Path, count: usize) -> Result<Sorted> {
+    use openclaw_testkit::Script;
+    use openclaw_testkit::gateway::{Raw, connect_frame};
+    use serde_json::json;
+    let fake = openclaw_testkit::FakeOpenAi::start().await;
+    let ws_dir = tempfile::tempdir()?;
+    let extra = json!({
+        "models": {"providers": {"fake": {"baseUrl": fake.url(), "api": "openai-completions",
+                                          "apiKey": "bench", "models": [{"id": "m"}]}}},
+        "agents": {"defaults": {"model": {"primary": "fake/m"}, "workspace": ws_dir.path()}},
+    });
+    let s = start_with(bin, extra).await?;
+    let url = format!("ws://127.0.0.1:{}", s.port);
+    let (mut op, _) = Raw::open(&url).await;
+    op.send(&connect_frame(
+        "c",
+        json!({"minProtocol": 3, "maxProtocol": 4,
+               "client": {"id": "cli", "version": "bench", "platform": "linux", "mode": "cli",
+                          "instanceId": "bench-exec"},
+               "role": "operator", "scopes": ["operator.admin"], "caps": ["tool-events"],
+               "auth": {"token": crate::gateway::TOKEN}}),
+    ))
+    .await;
+    if op.res("c").await["ok"] != true {
+        bail!("operator connect refused");
+    }
+    let mut out = Vec::with_capacity(count);
+    for i in 0..count + 5 {
+        fake.push(Script::tool_call(
+            format!("x{i}"),
+            "exec",
+            json!({"command": "true"}),
+            "ok",
+        ));
+        let id = format!("e{i}");
+        op.send(&json!({"type": "req", "id": id, "method": "agent",
+            "params": {"message": "run true", "idempotencyKey": id,
+                       "sessionKey": format!("bench-exec-{i}")}}))
+            .await;
+        let (mut started, mut took, mut finals) = (None, None, 0);
+        while finals < 2 {
+            let f = op.frame().await;
+            if f["type"] == "res" && f["id"] == id.as_str() {
+                if f["ok"] != true {
+                    bail!("agent run failed: {f}");
+                }
+                finals += 1;
+            } else if f["event"] == "agent" && f["payload"]["stream"] == "tool" {
+                match f["payload"]["data"]["phase"].as_str() {
+                    Some("start") => started = Some(Instant::now()),
+                    Some("result") => took = started.map(|t| t.elapsed()),
+                    _ => {}
+                }
+            }
+        }
+        let Some(dt) = took else {
+            bail!("no tool start/result events for run {id}");
+        };
+        if i >= 5 {
+            out.push(dt);
+        }
+    }
+    drop(s);
+    Ok(Sorted::from_durations(&out))
+}

@@ -3,6 +3,7 @@
 
 mod agent_cmd;
 mod agents_cmd;
+mod approvals_cmd;
 mod channels_cmd;
 mod config_cmd;
 mod cron_cmd;
@@ -71,6 +72,9 @@ enum Command {
     Status(status::StatusArgs),
     /// Device pairing and device tokens.
     Devices(devices_cmd::DevicesCmd),
+    /// Exec approvals: policy (local, gateway or node) and pending requests.
+    #[command(alias = "exec-approvals")]
+    Approvals(approvals_cmd::ApprovalsCmd),
     /// Nodes: pairing, status, describe and invoke.
     Nodes(nodes_cmd::NodesCmd),
     /// Headless node host: run this machine as a node of a gateway, or show its status.
@@ -361,6 +365,7 @@ fn run(cli: Cli) -> Outcome {
         Command::Status(args) => rt.block_on(status::status(&paths, dev, args)),
         Command::Devices(c) => rt.block_on(devices_cmd::run(&paths, dev, c)),
         Command::Cron(c) => rt.block_on(cron_cmd::run(&paths, dev, c)),
+        Command::Approvals(c) => rt.block_on(approvals_cmd::run(&paths, dev, c)),
         Command::Nodes(c) => rt.block_on(nodes_cmd::run(&paths, dev, c)),
         Command::Node(n) => rt.block_on(node_host::node(&paths, n)),
         Command::Dashboard(d) => dashboard::run(&paths, dev, d),

@@ -128,6 +128,10 @@ pub struct ToolsConfig {
     /// `tools.agentToAgent` (`sessions_send` across agents).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_to_agent: Option<AgentToAgentConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecToolConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elevated: Option<ElevatedConfig>,
     #[serde(flatten)]
     pub rest: Rest,
 }
@@ -140,6 +144,21 @@ pub struct WebToolsConfig {
     pub search: Option<WebSearchConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fetch: Option<WebFetchConfig>,
+/// `tools.exec` and `agents.list[].tools.exec` (agent.md §7.2). `security`/`ask` stay
+/// strings here: the gateway reads an unknown value as the strictest one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecToolConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ask: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_sec: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background_ms: Option<u64>,
     #[serde(flatten)]
     pub rest: Rest,
 }
@@ -204,6 +223,15 @@ pub struct AgentToAgentConfig {
     /// Agent ids (globs with `*`) that may talk to each other.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow: Option<Vec<String>>,
+/// `tools.elevated` and `agents.list[].tools.elevated`: who may run `exec` with
+/// `elevated: true` (`allowFrom: {<channel>: [sender ids]}`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ElevatedConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_from: Option<BTreeMap<String, Vec<Value>>>,
     #[serde(flatten)]
     pub rest: Rest,
 }

@@ -286,6 +286,18 @@ pub async fn serve(
     handle
         .tool_events
         .store(wants_tools, std::sync::atomic::Ordering::Relaxed);
+    use openclaw_protocol::ClientId;
+    let approver = params
+        .caps
+        .as_ref()
+        .is_some_and(|c| c.iter().any(|x| x == "approvals" || x == "exec-approvals"))
+        || matches!(
+            params.client.id,
+            ClientId::ControlUi | ClientId::Macos | ClientId::Ios | ClientId::Android
+        );
+    handle
+        .approval_client
+        .store(approver, std::sync::atomic::Ordering::Relaxed);
     let mut registration = Registration {
         state: state.clone(),
         conn_id: conn_id.clone(),

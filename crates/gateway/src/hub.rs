@@ -32,6 +32,8 @@ pub enum Audience {
     /// `sessions.changed`: connections that called `sessions.subscribe` (and not
     /// `sessions.unsubscribe` since); the subscription ends with the connection.
     SessionSubscribers,
+    /// Exec approval events: operators with `operator.approvals` or admin.
+    Approvals,
 }
 
 /// The hub's view of one authenticated connection.
@@ -50,6 +52,9 @@ pub struct ConnHandle {
     pub session_events: AtomicBool,
     /// The verified device identity of the client, if it proved one.
     pub device_id: Option<String>,
+    /// The client can answer exec approvals (the reference's `canDeliverApprovals`: the
+    /// Control UI, the native apps, or the `approvals`/`exec-approvals` cap).
+    pub approval_client: AtomicBool,
 }
 
 impl ConnHandle {
@@ -73,6 +78,7 @@ impl ConnHandle {
             tool_events: AtomicBool::new(false),
             session_events: AtomicBool::new(false),
             device_id: None,
+            approval_client: AtomicBool::new(false),
         }
     }
 
@@ -96,6 +102,13 @@ impl ConnHandle {
                         .scopes
                         .iter()
                         .any(|s| s == scopes::ADMIN || s == scopes::READ || s == scopes::WRITE)
+            }
+            Audience::Approvals => {
+                self.role == "operator"
+                    && self
+                        .scopes
+                        .iter()
+                        .any(|s| s == scopes::ADMIN || s == scopes::APPROVALS)
             }
             Audience::Pairing => {
                 self.role == "operator"
@@ -236,6 +249,14 @@ impl Hub {
                 c.send_event(event, payload_json, state_version, drop_if_slow);
             }
         }
+    }
+
+    /// Whether any connected client can answer an exec approval now (else a run is
+    /// headless and `askFallback` applies at once).
+    pub fn has_approvers(&self) -> bool {
+        self.snapshot()
+            .iter()
+            .any(|c| c.approval_client.load(Ordering::Relaxed) && c.sees(Audience::Approvals))
     }
 
     /// The live connection `conn_id`, if still registered.

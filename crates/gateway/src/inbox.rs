@@ -30,6 +30,9 @@ pub struct Pending {
     /// The channel's message id (dedupe of re-deliveries).
     #[serde(default)]
     pub message_id: String,
+    /// Who sent it (`tools.elevated.allowFrom` is matched against it).
+    #[serde(default)]
+    pub sender_id: String,
     /// Unix ms; replay order.
     pub received_at: u64,
     /// Attachments still to download (after acknowledgement, before the run is queued).
@@ -207,6 +210,7 @@ mod tests {
             chat_id: "1".into(),
             thread_id: None,
             message_id: String::new(),
+            sender_id: String::new(),
             received_at: at,
             attachments: Vec::new(),
         }

@@ -16,6 +16,7 @@ pub mod control_ui;
 pub mod cron;
 pub mod device;
 pub mod error;
+pub mod exec_approvals;
 pub mod force;
 pub mod frame_guard;
 pub mod handshake;

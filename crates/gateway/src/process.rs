@@ -16,6 +16,8 @@ pub struct Process {
     pub config_write_lock: tokio::sync::Mutex<()>,
     /// `gateway.reload.debounceMs` in force.
     pub debounce_ms: AtomicU64,
+    /// Commands `exec` started (background sessions survive a restart; the exit kills them).
+    pub jobs: crate::tools::jobs::Jobs,
 }
 
 impl Process {
@@ -25,6 +27,7 @@ impl Process {
             send_lock: tokio::sync::Mutex::new(()),
             config_write_lock: tokio::sync::Mutex::new(()),
             debounce_ms: AtomicU64::new(debounce_ms),
+            jobs: Default::default(),
         })
     }
 }

@@ -107,6 +107,7 @@ impl Registry {
         methods::tools::register(&mut methods);
         methods::session_events::register(&mut methods);
         methods::ui::register(&mut methods);
+        methods::approvals::register(&mut methods);
         methods::web::register(&mut methods);
         methods::models::register(&mut methods);
         methods::commands::register(&mut methods);

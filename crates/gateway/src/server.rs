@@ -305,6 +305,8 @@ impl Supervisor {
                         })
                         .await;
                     crate::runtime_token::remove(&self.paths);
+                    // No command `exec` started outlives the gateway.
+                    self.process.jobs.kill_all_blocking();
                     tracing::info!(target: "gateway", "gateway stopped");
                     return Ok(());
                 }

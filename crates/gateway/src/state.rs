@@ -77,6 +77,10 @@ pub struct AppState {
     pub web_logins: crate::web_login::WebLogins,
     /// The one onboarding wizard over RPC (`wizard.*`).
     pub wizards: crate::wizard::WizardSessions,
+    /// `<state>/exec-approvals.json`, the gateway host's exec policy.
+    exec_approvals: crate::exec_approvals::file::Approvals,
+    /// Exec approvals waiting for an operator.
+    pub exec_pending: crate::exec_approvals::pending::PendingApprovals,
 }
 
 /// Max queued system-event texts kept for the main session.
@@ -120,7 +124,12 @@ impl AppState {
         let nodes = crate::nodes::Nodes::open(paths.state_dir.join("nodes"));
         let prefs = crate::prefs::PrefsStore::new(&paths.state_dir);
         let cron = crate::cron::Cron::open(crate::cron::store_path(&paths, &config.config));
+        let exec_approvals = crate::exec_approvals::file::Approvals::new(
+            paths.state_dir.join(crate::exec_approvals::file::FILE_NAME),
+        );
         let state = Arc::new(Self {
+            exec_approvals,
+            exec_pending: Default::default(),
             prefs,
             web_logins: Default::default(),
             wizards: Default::default(),
@@ -156,6 +165,11 @@ impl AppState {
         });
         state.refresh_health();
         state
+    }
+
+    /// The gateway host's exec approvals file.
+    pub fn exec_approvals(&self) -> &crate::exec_approvals::file::Approvals {
+        &self.exec_approvals
     }
 
     pub fn set_control(&self, tx: tokio::sync::mpsc::Sender<crate::server::Control>) {

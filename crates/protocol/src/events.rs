@@ -24,6 +24,9 @@ pub mod names {
     pub const SESSIONS_CHANGED: &str = "sessions.changed";
     /// Scheduler changes and runs (`cron.*`).
     pub const CRON: &str = "cron";
+    /// Only to operators with `operator.approvals` or admin.
+    pub const EXEC_APPROVAL_REQUESTED: &str = "exec.approval.requested";
+    pub const EXEC_APPROVAL_RESOLVED: &str = "exec.approval.resolved";
 
     /// Every event this gateway can send: `hello-ok.features.events` is exactly this list, and
     /// the hub refuses (in debug builds) to send a name missing from it, so the two cannot drift.
@@ -44,6 +47,8 @@ pub mod names {
         CHAT,
         SESSIONS_CHANGED,
         CRON,
+        EXEC_APPROVAL_REQUESTED,
+        EXEC_APPROVAL_RESOLVED,
     ];
 }
 

@@ -7,6 +7,7 @@
 //! ([`schema::parse_request`]) before the gateway dispatches it.
 
 pub mod agent;
+pub mod approvals;
 pub mod channels;
 pub mod connect;
 pub mod cron;

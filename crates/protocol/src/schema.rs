@@ -127,6 +127,10 @@ fn register_all(g: &mut SchemaGenerator) {
     g.subschema_for::<cron::CronRunsResult>();
     g.subschema_for::<cron::CronJob>();
     g.subschema_for::<cron::CronEvent>();
+    g.subschema_for::<approvals::ApprovalIdParams>();
+    g.subschema_for::<approvals::ExecApprovalResolveParams>();
+    g.subschema_for::<approvals::ApprovalResolveParams>();
+    g.subschema_for::<approvals::ExecApprovalsSetParams>();
 }
 
 /// The whole protocol schema: `{"$schema", "title", "$defs": {TypeName: schema…}}`.

@@ -6,12 +6,13 @@
 //! The files: `invoke` (one request → one result), `which`, `run` (`system.run`), `approvals`
 //! (the exec approvals file), `state` (device token, `node.json`, pid file), `status`.
 
-mod approvals;
 mod invoke;
 mod run;
 mod state;
 mod status;
-mod which;
+
+// The exec-approvals file model and program lookup are the gateway's too (its own `exec`).
+use openclaw_gateway::exec_approvals::{file as approvals, which};
 
 use std::future::Future;
 use std::pin::Pin;

@@ -180,6 +180,7 @@ pub(super) async fn route(
             chat_id: message.chat_id.clone(),
             thread_id: message.thread_id.clone(),
             message_id: message.message_id.clone(),
+            sender_id: message.sender_id.clone(),
             received_at: crate::state::now_ms(),
             attachments: std::mem::take(&mut message.media),
         };
@@ -260,6 +261,7 @@ pub(crate) fn submit(
             account_id: p.account_id.clone(),
             to: p.chat_id.clone(),
             thread_id: p.thread_id.clone(),
+            sender_id: Some(p.sender_id.clone()).filter(|s| !s.is_empty()),
         }),
     };
     let submitted = match arrival {

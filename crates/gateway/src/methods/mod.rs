@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod agents;
+pub mod approvals;
 pub mod canvas;
 pub mod channels;
 pub mod commands;

@@ -1,7 +1,8 @@
 //! The rest of what a Control UI asks for on load, each answered with what this gateway really
 //! has: `update.status` (no update checker: nothing known to be available), `users.prefs.*`
-//! (per proven device, `crate::prefs`), the approval and question queues (this gateway raises
-//! no exec/plugin/system-agent approvals and no agent questions, so they are empty),
+//! (per proven device, `crate::prefs`), the plugin/system-agent approval and question queues
+//! (this gateway raises none of those, so they are empty; exec approvals are
+//! `methods::approvals`),
 //! `openclaw.setup.detect` (the configured model, if any) and the plugin surfaces (no plugins;
 //! the canvas host is the one surface).
 
@@ -21,15 +22,10 @@ use crate::registry::{Access, HandlerFuture, MethodCtx, MethodSpec, Reply};
 use crate::state::now_ms;
 
 pub fn register(out: &mut Vec<MethodSpec>) {
-    let specs: [(&'static str, &'static str, crate::registry::Handler); 10] = [
+    let specs: [(&'static str, &'static str, crate::registry::Handler); 9] = [
         (names::UPDATE_STATUS, scopes::ADMIN, update_status),
         (names::USERS_PREFS_GET, scopes::READ, prefs_get),
         (names::USERS_PREFS_SET, scopes::WRITE, prefs_set),
-        (
-            names::EXEC_APPROVAL_LIST,
-            scopes::APPROVALS,
-            approvals_empty,
-        ),
         (
             names::PLUGIN_APPROVAL_LIST,
             scopes::APPROVALS,
@@ -127,7 +123,7 @@ fn prefs_set<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture
     })
 }
 
-/// The pending approvals of one kind: none are ever raised by this gateway (the reference
+/// The pending plugin/system-agent approvals: none are ever raised by this gateway (the reference
 /// ignores this method's params, so do we).
 fn approvals_empty<'a>(_ctx: &'a MethodCtx, _params: Option<&'a Value>) -> HandlerFuture<'a> {
     Box::pin(async move { Ok(Reply::Json(json!([]))) })

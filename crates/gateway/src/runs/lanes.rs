@@ -145,7 +145,7 @@ pub(super) enum Next {
     /// Nothing waits (or another path already started the next run).
     Idle,
     /// Start this run now (it is the session's active run already).
-    Start(Arc<Run>, RunSpec),
+    Start(Arc<Run>, Box<RunSpec>),
     /// Look again after the quiet window.
     Wait(Duration),
 }
@@ -513,7 +513,7 @@ impl Runs {
             batch,
             steered: Vec::new(),
         });
-        Next::Start(run, spec)
+        Next::Start(run, Box::new(spec))
     }
 
     /// Cancels the queued and active runs of a session (or only `run_id`); queued ones end
@@ -639,7 +639,7 @@ fn announce_aborted(state: &AppState, run: &Run) {
 fn drive(state: Arc<AppState>, session_key: String, next: Next) {
     match next {
         Next::Idle => {}
-        Next::Start(run, spec) => spawn_run(state, run, spec),
+        Next::Start(run, spec) => spawn_run(state, run, *spec),
         Next::Wait(d) => {
             tokio::spawn(async move {
                 tokio::time::sleep(d).await;
@@ -699,7 +699,7 @@ mod tests {
 
     fn started(next: Next) -> (Arc<Run>, RunSpec) {
         match next {
-            Next::Start(r, s) => (r, s),
+            Next::Start(r, s) => (r, *s),
             Next::Idle => panic!("expected a start, got idle"),
             Next::Wait(_) => panic!("expected a start, got a wait"),
         }

@@ -150,6 +150,8 @@ pub struct RunOrigin {
     /// The chat id replies go to.
     pub to: String,
     pub thread_id: Option<String>,
+    /// The sender of the message the run answers (for `tools.elevated.allowFrom`).
+    pub sender_id: Option<String>,
 }
 
 /// All runs of one gateway generation.

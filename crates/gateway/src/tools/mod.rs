@@ -12,6 +12,9 @@ mod html;
 mod message;
 mod sessions;
 mod web;
+pub(crate) mod exec;
+pub mod jobs;
+mod process;
 
 use std::sync::Arc;
 
@@ -29,6 +32,8 @@ pub(crate) struct Family {
 
 /// Every family, in the order their tools are offered.
 const FAMILIES: &[&Family] = &[
+    &exec::FAMILY,
+    &process::FAMILY,
     &web::FAMILY,
     &message::FAMILY,
     &sessions::FAMILY,

@@ -1,12 +1,12 @@
-//! The node's exec approvals file (`<state>/exec-approvals.json`, spec §2.7): what `system.run`
-//! may start on this machine. The file is the owner's; the gateway can read it and replace it
-//! (`system.execApprovals.get/set`, compare-and-swap on its hash) but never widen a decision
-//! here by itself.
+//! The exec approvals file (`<state>/exec-approvals.json`, nodes.md §2.7, agent.md §7.4): what
+//! a host may start. The same model serves the node host (`system.run`, its file replaced only
+//! through `system.execApprovals.set`, compare-and-swap on its hash) and the gateway's own
+//! `exec` tool (`exec.approvals.get/set`, `allow-always`).
 //!
-//! Safe by default: a missing file means security `allowlist` with an empty allowlist, so
-//! nothing runs until the owner allowlists it; a file that does not parse means `deny` for
-//! everything (and is left alone for the owner to repair). The reference's built-in default is
-//! `full`; ours is deliberately stricter.
+//! A file that does not parse means `deny` for everything (and is left alone for the owner to
+//! repair). What a missing field means is the host's choice ([`HostDefaults`]): the node host
+//! is deliberately stricter than the reference (allowlist, so nothing runs until the owner
+//! allowlists it); the gateway keeps the reference's `full`/`off`/`deny`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,7 +26,7 @@ const DEFAULT_AGENT: &str = "default";
 /// Entries under this agent key apply to every agent.
 const WILDCARD_AGENT: &str = "*";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Security {
     Deny,
@@ -34,7 +34,7 @@ pub enum Security {
     Full,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Ask {
     #[serde(rename = "off")]
     Off,
@@ -200,10 +200,15 @@ impl ApprovalsFile {
         Ok(file)
     }
 
-    /// The policy that applies to `agent_id`: the agent's own fields, then the `*` agent's,
-    /// then `defaults`, then ours (allowlist, ask off). The allowlist is the
-    /// `*` agent's entries followed by the agent's.
+    /// The node host's resolution (missing fields: allowlist, ask off, fallback deny).
     pub fn resolve(&self, agent_id: Option<&str>) -> Resolved {
+        self.resolve_with(agent_id, HostDefaults::NODE)
+    }
+
+    /// The policy that applies to `agent_id`: the agent's own fields, then the `*` agent's,
+    /// then `defaults`, then `host`'s. The allowlist is the `*` agent's entries followed by
+    /// the agent's.
+    pub fn resolve_with(&self, agent_id: Option<&str>, host: HostDefaults) -> Resolved {
         let key = agent_id
             .filter(|a| !a.trim().is_empty())
             .unwrap_or(DEFAULT_AGENT);
@@ -216,12 +221,17 @@ impl ApprovalsFile {
                 .or(d)
                 .unwrap_or(fb)
         };
-        let security = pick(|a| a.security, self.defaults.security, Security::Allowlist);
+        let security = pick(|a| a.security, self.defaults.security, host.security);
+        let ask_fallback = pick(
+            |a| a.ask_fallback,
+            self.defaults.ask_fallback,
+            host.ask_fallback,
+        );
         let ask = agent
             .and_then(|a| a.ask)
             .or_else(|| wildcard.and_then(|a| a.ask))
             .or(self.defaults.ask)
-            .unwrap_or(Ask::Off);
+            .unwrap_or(host.ask);
         let mut allowlist = Vec::new();
         if key != WILDCARD_AGENT {
             allowlist.extend(
@@ -234,11 +244,31 @@ impl ApprovalsFile {
         Resolved {
             security,
             ask,
+            ask_fallback,
             allowlist,
         }
     }
 
-    /// The file as `get` shows it: the socket token never leaves the node.
+    /// Appends `entry` to `agent_id`'s allowlist unless an entry with the same pattern and
+    /// argument rule is already there (`allow-always`, `approvals allowlist add`).
+    pub fn add_entry(&mut self, agent_id: &str, entry: AllowEntry) -> bool {
+        let list = self
+            .agents
+            .entry(agent_id.to_string())
+            .or_default()
+            .allowlist
+            .get_or_insert_with(Vec::new);
+        if list
+            .iter()
+            .any(|e| e.pattern == entry.pattern && e.arg_pattern == entry.arg_pattern)
+        {
+            return false;
+        }
+        list.push(entry);
+        true
+    }
+
+    /// The file as `get` shows it: the socket token never leaves the host.
     fn redacted(&self) -> Self {
         let mut f = self.clone();
         f.socket = f
@@ -252,12 +282,37 @@ impl ApprovalsFile {
     }
 }
 
+/// What a host assumes for the fields a file leaves out.
+#[derive(Debug, Clone, Copy)]
+pub struct HostDefaults {
+    pub security: Security,
+    pub ask: Ask,
+    pub ask_fallback: Security,
+}
+
+impl HostDefaults {
+    /// The node host: nothing runs until its owner allowlists it.
+    pub const NODE: HostDefaults = HostDefaults {
+        security: Security::Allowlist,
+        ask: Ask::Off,
+        ask_fallback: Security::Deny,
+    };
+    /// The gateway host: the reference's `resolvedDefaults` (`full`, `off`, `deny`).
+    pub const GATEWAY: HostDefaults = HostDefaults {
+        security: Security::Full,
+        ask: Ask::Off,
+        ask_fallback: Security::Deny,
+    };
+}
+
 /// The effective policy for one run. (`askFallback` is the gateway's business: it applies
-/// when an approval it asked for times out; the node only sees approved or not.)
+/// when an approval it asked for times out or no one can answer; the node only sees approved
+/// or not.)
 #[derive(Debug, Clone)]
 pub struct Resolved {
     pub security: Security,
     pub ask: Ask,
+    pub ask_fallback: Security,
     pub allowlist: Vec<AllowEntry>,
 }
 
@@ -337,7 +392,7 @@ impl Resolved {
     /// over the executable's real path; a bare name pattern is a glob over the executable's
     /// name, and only when the command did not name a path itself. `argPattern` (a regex over
     /// the arguments joined by spaces) narrows an entry; `allow-always` entries need one.
-    fn matches(&self, argv: &[String], exe: Option<&Executable>) -> bool {
+    pub fn matches(&self, argv: &[String], exe: Option<&Executable>) -> bool {
         let bare_wild = self.allowlist.iter().any(|e| {
             e.pattern.trim() == "*"
                 && e.arg_pattern.is_none()
@@ -457,6 +512,7 @@ struct OnDisk {
     exists: bool,
     hash: String,
     file: ApprovalsFile,
+    malformed: bool,
 }
 
 impl Approvals {
@@ -510,6 +566,31 @@ impl Approvals {
                 "exec approvals changed; reload and retry",
             ));
         }
+        self.write(file, &current)
+    }
+
+    /// Changes the file in place (`allow-always`): `change` returns whether it changed
+    /// anything. A malformed file is the owner's to repair and is never overwritten.
+    pub async fn update(
+        &self,
+        change: impl FnOnce(&mut ApprovalsFile) -> bool,
+    ) -> Result<Snapshot, StoreError> {
+        let _guard = self.write_lock.lock().await;
+        let current = self.read()?;
+        if current.malformed {
+            return Err(StoreError::unavailable(format!(
+                "{} is malformed; fix it before changing it",
+                self.path.display()
+            )));
+        }
+        let mut next = current.file.clone();
+        if !change(&mut next) {
+            return Ok(self.snapshot_of(current));
+        }
+        self.write(next, &current)
+    }
+
+    fn write(&self, file: ApprovalsFile, current: &OnDisk) -> Result<Snapshot, StoreError> {
         let mut next = file;
         let kept_token = current.file.socket.as_ref().and_then(|s| s.token.clone());
         if let Some(token) = kept_token {
@@ -528,6 +609,7 @@ impl Approvals {
             exists: true,
             hash: sha256_hex(text.as_bytes()),
             file: next,
+            malformed: false,
         }))
     }
 
@@ -549,6 +631,7 @@ impl Approvals {
                     exists: false,
                     hash: sha256_hex(b""),
                     file: ApprovalsFile::empty(),
+                    malformed: false,
                 });
             }
             Err(e) => {
@@ -573,15 +656,16 @@ impl Approvals {
                 .and_then(|v| ApprovalsFile::from_value(v).ok())
         };
         if parsed.is_none() {
-            // The node host's log is its stderr; the owner must learn why nothing runs.
+            // The owner must learn why nothing runs (the node host's log is its stderr).
             eprintln!(
-                "node host: {} is malformed; every system.run is denied until it is fixed",
+                "exec approvals: {} is malformed; every command is denied until it is fixed",
                 self.path.display()
             );
         }
         Ok(OnDisk {
             exists: true,
             hash,
+            malformed: parsed.is_none(),
             file: parsed.unwrap_or_else(ApprovalsFile::fail_closed),
         })
     }
