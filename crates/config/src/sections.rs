@@ -144,6 +144,10 @@ pub struct WebToolsConfig {
     pub search: Option<WebSearchConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fetch: Option<WebFetchConfig>,
+    #[serde(flatten)]
+    pub rest: Rest,
+}
+
 /// `tools.exec` and `agents.list[].tools.exec` (agent.md §7.2). `security`/`ask` stay
 /// strings here: the gateway reads an unknown value as the strictest one.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -223,6 +227,10 @@ pub struct AgentToAgentConfig {
     /// Agent ids (globs with `*`) that may talk to each other.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub rest: Rest,
+}
+
 /// `tools.elevated` and `agents.list[].tools.elevated`: who may run `exec` with
 /// `elevated: true` (`allowFrom: {<channel>: [sender ids]}`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -251,6 +251,8 @@ async fn agent_turn(
             account_id: t.account.clone().unwrap_or_else(|| "default".into()),
             to: t.to.clone(),
             thread_id: t.thread.clone(),
+            // A scheduled run has no sender: nothing elevated is allowed on its behalf.
+            sender_id: None,
         }),
         _ => None,
     };

@@ -138,9 +138,6 @@ pub(super) enum Stopped {
 }
 
 /// What a session does next.
-// `Start` carries the run's spec by value: one per run start, moved straight into the task
-// that runs it, so boxing it would only add an allocation.
-#[allow(clippy::large_enum_variant)]
 pub(super) enum Next {
     /// Nothing waits (or another path already started the next run).
     Idle,

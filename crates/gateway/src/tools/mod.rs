@@ -8,13 +8,13 @@
 //! policy (`openclaw_agent::ToolPolicy`) is applied by the callers, not here.
 
 mod cron;
+pub(crate) mod exec;
 mod html;
+pub mod jobs;
 mod message;
+mod process;
 mod sessions;
 mod web;
-pub(crate) mod exec;
-pub mod jobs;
-mod process;
 
 use std::sync::Arc;
 
