@@ -164,6 +164,14 @@ async fn a_reference_home_carries_over_after_doctor() {
     assert_eq!(water["schedule"]["everyMs"], 7_200_000);
     assert_eq!(water["payload"]["text"], "Drink water");
 
+    // The exec allowlist entry is the gateway's exec policy now.
+    let (mut admin, _) = connected(&gw.url(), &["operator.admin"]).await;
+    let ap = admin.req("x", "exec.approvals.get", Some(json!({}))).await;
+    assert_eq!(
+        ap["payload"]["file"]["agents"]["main"]["allowlist"][0]["pattern"], "/usr/bin/echo",
+        "{ap}"
+    );
+
     // The paired operator device, from a remote address, with only its old device token.
     let key = ed25519_dalek::SigningKey::from_bytes(&[1u8; 32]);
     assert_eq!(
