@@ -230,7 +230,13 @@ pub async fn run_turn(
                 name: name.clone(),
                 args: args.clone(),
             });
-            let offered = tools.iter().any(|t| t.name == name) && policy.allows(&name);
+            // A model may call a tool by its alias (`bash` for `exec`): the offered name runs.
+            let run_as = if tools.iter().any(|t| t.name == name) {
+                name.clone()
+            } else {
+                crate::tools::canonical_tool_name(&name)
+            };
+            let offered = tools.iter().any(|t| t.name == run_as) && policy.allows(&run_as);
             // A steering message skips the calls that have not started; each still gets a
             // result, so the transcript pairs every call.
             let output = if steered() {
@@ -239,7 +245,7 @@ pub async fn run_turn(
                 let (updates, mut partials) = ToolUpdates::channel();
                 let call = ToolCall {
                     id: id.clone(),
-                    name: name.clone(),
+                    name: run_as.clone(),
                     args: args.clone(),
                     cancel: cancel.child_token(),
                     updates,

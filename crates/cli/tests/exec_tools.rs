@@ -103,6 +103,27 @@ async fn exec_output_returns_to_the_model() {
     assert!(result.contains(&ws.display().to_string()), "{result}");
 }
 
+/// `bash` is `exec`'s alias: a model calling it by that name runs the command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bash_alias_runs_exec() {
+    let fake = FakeOpenAi::start().await;
+    fake.push(Script::tool_call(
+        "b1",
+        "bash",
+        json!({"command": "echo via-bash-alias"}),
+        "done",
+    ));
+    let gw = start(&fake).await;
+    let (mut raw, _) = connected(&gw.url(), OP).await;
+    let fin = run(&mut raw, "rb", "run it").await;
+    assert_eq!(
+        fin["payload"]["result"]["payloads"][0]["text"], "done",
+        "{fin}"
+    );
+    let result = tool_result(&fake, 1);
+    assert!(result.contains("via-bash-alias"), "{result}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn yield_ms_gives_a_session_that_process_polls_and_kills() {
     let fake = FakeOpenAi::start().await;
