@@ -202,20 +202,7 @@ async fn deliver_to(
     let configured = rt.channels();
     let channel = match channel.map(str::to_ascii_lowercase) {
         Some(c) if c != "last" => c,
-        _ => match configured.as_slice() {
-            [only] => only.clone(),
-            [] => {
-                return Err(ErrorShape::new(
-                    codes::NOT_LINKED,
-                    "no channel is configured for delivery",
-                ));
-            }
-            _ => {
-                return Err(ErrorShape::invalid_request(
-                    "several channels are configured; pass `channel` for delivery",
-                ));
-            }
-        },
+        _ => the_only_channel(&configured)?,
     };
     let account = account
         .map(str::to_string)
@@ -283,21 +270,7 @@ pub(crate) async fn send_message(
             )));
         }
         Some(c) => c,
-        None => match configured.as_slice() {
-            [only] => only.clone(),
-            [] => {
-                return Err(ErrorShape::new(
-                    codes::NOT_LINKED,
-                    "no channel is configured",
-                ));
-            }
-            _ => {
-                return Err(ErrorShape::invalid_request(format!(
-                    "several channels are configured ({}); pass `channel`",
-                    configured.join(", ")
-                )));
-            }
-        },
+        None => the_only_channel(&configured)?,
     };
     let account = match p
         .account_id
@@ -413,4 +386,20 @@ fn logout<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a
             json!({"channel": channel, "accountId": account, "cleared": cleared}),
         ))
     })
+}
+
+/// The channel a caller that names none means: the one configured channel; none or several is
+/// a clear error (delivery never guesses).
+fn the_only_channel(configured: &[String]) -> Result<String, ErrorShape> {
+    match configured {
+        [only] => Ok(only.clone()),
+        [] => Err(ErrorShape::new(
+            codes::NOT_LINKED,
+            "no channel is configured",
+        )),
+        _ => Err(ErrorShape::invalid_request(format!(
+            "several channels are configured ({}); pass `channel`",
+            configured.join(", ")
+        ))),
+    }
 }
