@@ -176,22 +176,59 @@ fn validator(def: &str) -> Option<&'static Validator> {
     let (schema, map) = validators();
     map.get(def)?
         .get_or_init(|| {
+            // Only the definitions `def` can reach: a copy of all of them in every validator
+            // made memory grow with the square of the protocol's size.
             let root = json!({
                 "$schema": "https://json-schema.org/draft/2020-12/schema",
                 "$ref": format!("#/$defs/{def}"),
-                "$defs": schema["$defs"].clone(),
+                "$defs": reachable_defs(&schema["$defs"], def),
             });
             jsonschema::validator_for(&root).ok()
         })
         .as_ref()
 }
 
-/// Compiles every validator now, so the first client does not pay for it.
-pub fn warm_up() {
-    let (_, map) = validators();
-    for k in map.keys() {
-        let _ = validator(k);
+/// The `$defs` entries `start` refers to, directly or through others (itself included).
+fn reachable_defs(defs: &Value, start: &str) -> Value {
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => {
+                if let Some(name) = o
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.strip_prefix("#/$defs/"))
+                {
+                    out.push(name.to_string());
+                }
+                o.values().for_each(|x| refs(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
     }
+    let mut picked = serde_json::Map::new();
+    let mut todo = vec![start.to_string()];
+    while let Some(name) = todo.pop() {
+        if picked.contains_key(&name) {
+            continue;
+        }
+        let Some(d) = defs.get(&name) else {
+            continue;
+        };
+        refs(d, &mut todo);
+        picked.insert(name, d.clone());
+    }
+    Value::Object(picked)
+}
+
+/// Compiles every validator now, so the first client does not pay for it.
+/// Returns the definitions that failed to compile (none, or it is a bug of this crate).
+pub fn warm_up() -> Vec<String> {
+    let (_, map) = validators();
+    map.keys()
+        .filter(|k| validator(k).is_none())
+        .cloned()
+        .collect()
 }
 
 /// The `$defs` name schemars gives `T`.

@@ -146,3 +146,11 @@ fn method_params() {
     .unwrap();
     assert_eq!(ok.host.as_deref(), Some("box"));
 }
+
+/// Every definition compiles on its own (each validator carries only the definitions it can
+/// reach, so a missed reference would show here).
+#[test]
+fn every_definition_compiles_with_only_what_it_reaches() {
+    let failed = openclaw_protocol::schema::warm_up();
+    assert!(failed.is_empty(), "{failed:?}");
+}
