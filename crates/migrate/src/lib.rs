@@ -266,6 +266,7 @@ fn plan_sessions(
 ) -> Result<(), Error> {
     let rows = snap.rows(
         "SELECT session_key, current_session_id, entry_json, label, archived_at FROM session_nodes ORDER BY session_key",
+        [],
         |r| {
             Ok(SessionRow {
                 key: r.get(0)?,
@@ -284,10 +285,8 @@ fn plan_sessions(
         let transcript = dir.join(format!("{}.jsonl", safe_file(&row.session_id)));
         // Every window of the key (earlier ones after a reset too), current one last.
         let mut windows = snap.rows(
-            &format!(
-                "SELECT session_id FROM session_windows WHERE session_key = '{}' ORDER BY created_at",
-                row.key.replace('\'', "''")
-            ),
+            "SELECT session_id FROM session_windows WHERE session_key = ?1 ORDER BY created_at",
+            [&row.key],
             |r| r.get::<_, String>(0),
         )?;
         windows.retain(|w| *w != row.session_id);
@@ -368,10 +367,8 @@ fn safe_file(id: &str) -> String {
 /// the same entries our transcripts hold). `Err` = not importable.
 fn transcript_lines(snap: &Snapshot, session_id: &str) -> Result<Result<Vec<u8>, String>, Error> {
     let events = snap.rows(
-        &format!(
-            "SELECT seq, event_json, event_zstd IS NOT NULL FROM transcript_events WHERE session_id = '{}' ORDER BY seq",
-            session_id.replace('\'', "''")
-        ),
+        "SELECT seq, event_json, event_zstd IS NOT NULL FROM transcript_events WHERE session_id = ?1 ORDER BY seq",
+       [session_id],
         |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, bool>(2)?)),
     )?;
     let mut out = Vec::new();
@@ -410,6 +407,7 @@ fn plan_devices(state_dir: &Path, snap: &Snapshot, plan: &mut Plan) -> Result<()
     if snap.has_table("device_pairing_paired") {
         let rows = snap.rows(
             "SELECT device_id, public_key, display_name, operator_label, platform, device_family, client_id, client_mode, role, roles_json, scopes_json, approved_scopes_json, remote_ip, tokens_json, node_surface_json, created_at_ms, approved_at_ms FROM device_pairing_paired ORDER BY approved_at_ms, device_id",
+            [],
             |r| {
                 let mut d = Map::new();
                 let id: String = r.get(0)?;
@@ -515,6 +513,7 @@ fn plan_devices(state_dir: &Path, snap: &Snapshot, plan: &mut Plan) -> Result<()
     if snap.has_table("device_pairing_pending") {
         let rows = snap.rows(
             "SELECT request_id, device_id, public_key, display_name, platform, client_id, client_mode, role, roles_json, scopes_json, remote_ip, silent, is_repair, ts FROM device_pairing_pending ORDER BY ts",
+            [],
             |r| {
                 let mut d = Map::new();
                 let id: String = r.get(0)?;
@@ -585,6 +584,7 @@ fn plan_channels(state_dir: &Path, snap: &Snapshot, plan: &mut Plan) -> Result<(
     if snap.has_table("channel_pairing_allow_entries") {
         let rows = snap.rows(
             "SELECT channel_key, account_id, entry FROM channel_pairing_allow_entries ORDER BY channel_key, account_id, sort_order, entry",
+            [],
             |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
         )?;
         let mut by_file: BTreeMap<PathBuf, Vec<(String, String, String)>> = BTreeMap::new();
@@ -626,6 +626,7 @@ fn plan_channels(state_dir: &Path, snap: &Snapshot, plan: &mut Plan) -> Result<(
     if snap.has_table("channel_pairing_requests") {
         let rows = snap.rows(
             "SELECT channel_key, account_id, request_id, code, created_at, last_seen_at, meta_json FROM channel_pairing_requests ORDER BY channel_key, created_at",
+            [],
             |r| {
                 Ok((
                     r.get::<_, String>(0)?,
@@ -689,6 +690,7 @@ fn plan_exec_approvals(state_dir: &Path, snap: &Snapshot, plan: &mut Plan) -> Re
     }
     let rows = snap.rows(
         "SELECT raw_json FROM exec_approvals_config WHERE config_key = 'current'",
+        [],
         |r| r.get::<_, String>(0),
     )?;
     let Some(raw) = rows.into_iter().next() else {
@@ -725,6 +727,7 @@ fn plan_cron(state_dir: &Path, snap: &Snapshot, plan: &mut Plan) -> Result<(), E
     // machinery, recreated by whoever runs; only the user's jobs carry over.
     let rows = snap.rows(
         "SELECT job_id, job_json, state_json FROM cron_jobs WHERE declaration_key IS NULL ORDER BY sort_order, updated_at, job_id",
+        [],
         |r| Ok((r.get::<_, String>(0)?, parse_obj(r.get(1)?), parse_obj(r.get(2)?))),
     )?;
     if rows.is_empty() {

@@ -190,10 +190,11 @@ pub fn open(path: &Path, role: Role) -> Result<Snapshot, Error> {
 }
 
 impl Snapshot {
-    /// Runs `sql` and maps each row; errors name the original file.
+    /// Runs `sql` with `params` and maps each row; errors name the original file.
     pub fn rows<T>(
         &self,
         sql: &str,
+        params: impl rusqlite::Params,
         map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>, Error> {
         let mut stmt = self
@@ -201,7 +202,7 @@ impl Snapshot {
             .prepare(sql)
             .map_err(|e| sqlite_err(&self.path, e))?;
         let rows = stmt
-            .query_map([], map)
+            .query_map(params, map)
             .map_err(|e| sqlite_err(&self.path, e))?;
         rows.collect::<rusqlite::Result<Vec<T>>>()
             .map_err(|e| sqlite_err(&self.path, e))
