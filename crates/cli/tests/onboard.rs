@@ -96,14 +96,13 @@ fn custom_args<'a>(url: &'a str, key: &'a str) -> Vec<&'a str> {
 
 /// Runs `openclaw agent --message <msg>` against a gateway started from the home's config.
 fn agent_through_gateway(home: Home, dev: bool, msg: &str) -> (Home, i32, String, String) {
-    let hold = reserve_port();
-    let port = hold.port().to_string();
-    drop(hold);
-    let mut gw_args = vec!["gateway"];
+    // Port 0, read back from the listening line: no reserved port to lose in between.
+    let mut gw_args = vec!["gateway", "--port", "0"];
     if dev {
         gw_args.insert(0, "--dev");
     }
-    let gw = Gateway::start_in(home, &gw_args, &[("OPENCLAW_GATEWAY_PORT", &port)]);
+    let gw = Gateway::start_in(home, &gw_args, &[]);
+    let port = gw.port.to_string();
     let mut agent_args = vec!["agent", "--message", msg];
     if dev {
         agent_args.insert(0, "--dev");
