@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use super::approvals::{ApprovalsFile, Decision};
 use super::which::{self, Executable};
+use openclaw_gateway::tools::jobs::signal_group;
 
 /// Per stream; the reference keeps 200 000 bytes of output too.
 pub const OUTPUT_CAP_BYTES: usize = 200_000;
@@ -445,13 +446,9 @@ fn spawn_error(e: &std::io::Error, program: &Path, cwd: &Path) -> String {
 }
 
 fn kill_group(child: &mut tokio::process::Child) {
-    #[cfg(unix)]
-    if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
-        // SAFETY: kill(2) with a negative pid signals the process group we created for this
-        // child (process_group(0) made its pid the group id); no memory is involved.
-        unsafe {
-            libc::kill(-pid, libc::SIGKILL);
-        }
+    // process_group(0) made the child's pid its group id.
+    if let Some(pid) = child.id() {
+        signal_group(pid, libc::SIGKILL);
     }
     let _ = child.start_kill();
 }
@@ -460,14 +457,12 @@ fn kill_group(child: &mut tokio::process::Child) {
 /// (the invoke task is aborted because the gateway connection closed): `kill_on_drop` alone
 /// would only reach the direct child.
 struct GroupGuard {
-    pgid: Option<i32>,
+    pgid: Option<u32>,
 }
 
 impl GroupGuard {
     fn new(child: &tokio::process::Child) -> Self {
-        GroupGuard {
-            pgid: child.id().and_then(|p| i32::try_from(p).ok()),
-        }
+        GroupGuard { pgid: child.id() }
     }
 
     fn disarm(&mut self) {
@@ -477,12 +472,9 @@ impl GroupGuard {
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
-        #[cfg(unix)]
+        // The group of a child we have not reaped yet (see `execute`).
         if let Some(pgid) = self.pgid.take() {
-            // SAFETY: kill(2) on the group of a child we have not reaped yet (see `execute`).
-            unsafe {
-                libc::kill(-pgid, libc::SIGKILL);
-            }
+            signal_group(pgid, libc::SIGKILL);
         }
     }
 }

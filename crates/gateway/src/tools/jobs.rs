@@ -247,8 +247,9 @@ impl Job {
     }
 }
 
-/// Signals the process group `pgid` (our child's pid: `process_group(0)`).
-fn signal_group(pgid: u32, sig: i32) {
+/// Signals the process group `pgid` (our child's pid: `process_group(0)`). The one place
+/// that signals a group: `exec` jobs here and the node host's `system.run` use it.
+pub fn signal_group(pgid: u32, sig: i32) {
     #[cfg(unix)]
     if let Ok(pid) = i32::try_from(pgid)
         && pid > 0
