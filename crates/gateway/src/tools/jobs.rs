@@ -524,7 +524,9 @@ async fn supervise(
     };
     #[cfg(not(unix))]
     let signal = None;
-    let _ = job.exit.send(Some(Exit {
+    // `send_replace`, not `send`: `send` leaves the value unchanged when nobody is subscribed
+    // yet, and a command that ends before the exec tool subscribes must still be seen ended.
+    job.exit.send_replace(Some(Exit {
         code: status.and_then(|s| s.code()),
         signal,
         timed_out,
