@@ -259,6 +259,7 @@ impl Supervisor {
         mut control_rx: mpsc::Receiver<Control>,
     ) -> Result<(), StartError> {
         spawn_signals(self.control_tx.clone());
+        crate::memory::spawn_reclaimer();
         crate::reload::spawn_watcher(
             &self.paths.config_path,
             self.control_tx.clone(),
