@@ -59,6 +59,11 @@ fn recent_key(channel: &str, account: &str, chat: &str, message_id: &str) -> Str
 }
 
 impl InboxBook {
+    /// Entries a live run of this process owns now (`gateway.runtimeStats`).
+    pub fn in_flight_count(&self) -> usize {
+        self.in_flight().len()
+    }
+
     /// Records a message key; `false` when it was already seen recently. Empty ids are never
     /// considered duplicates.
     pub fn first_sighting(

@@ -156,6 +156,11 @@ impl Cron {
             .cloned()
     }
 
+    /// Jobs running now (`gateway.runtimeStats`).
+    pub fn running_count(&self) -> usize {
+        self.inner.locked().running.len()
+    }
+
     pub fn is_running(&self, id: &str) -> bool {
         self.inner.locked().running.contains(id)
     }
