@@ -662,6 +662,7 @@ mod tests {
             stream_tx: None,
             ephemeral: true,
             persisted: None,
+            resume: false,
             origin: None,
         }
     }
