@@ -258,9 +258,8 @@ pub(crate) fn submit(
         stream_tx: None,
         ephemeral: false,
         persisted: Some(persisted.clone()),
-        // A replayed entry's turn may be in the transcript already (the mark is written just
-        // after the turn): the run checks the transcript's last message before writing it.
-        resume: p.turn_written || arrival == Arrival::Replayed,
+        // A replayed entry whose turn is the transcript's last message: not written twice.
+        resume: p.turn_written,
         origin: Some(crate::runs::RunOrigin {
             channel: p.channel.clone(),
             account_id: p.account_id.clone(),
@@ -291,7 +290,7 @@ pub(crate) fn submit(
 /// An entry whose session lane is full is kept and retried, never dropped.
 fn replay(state: &Arc<AppState>, rt: &Arc<ChannelRuntime>, inbox: &Arc<Inbox>) {
     let mut waiting = Vec::new();
-    for p in inbox.pending() {
+    for mut p in inbox.pending() {
         if !inbox.claim(&p.run_id) {
             continue;
         }
@@ -320,13 +319,15 @@ fn replay(state: &Arc<AppState>, rt: &Arc<ChannelRuntime>, inbox: &Arc<Inbox>) {
         if p.replying {
             tracing::warn!(target: "channels", "reply to {} message {} (run {}) may already have been delivered before the restart; sending it again", p.channel, p.message_id, p.run_id);
         }
-        if p.turn_written
-            && let Some(text) = answered_before(state, &p)
-        {
-            // The run finished before the crash; only its reply is missing.
-            let driver = rt.driver(&p.channel, &p.account_id);
-            tokio::spawn(send_answer(inbox.clone(), p, driver, text));
-            continue;
+        match turn_state(state, &p) {
+            Turn::Answered(text) => {
+                // The run finished before the crash; only its reply is missing.
+                let driver = rt.driver(&p.channel, &p.account_id);
+                tokio::spawn(send_answer(inbox.clone(), p, driver, text));
+                continue;
+            }
+            Turn::Unanswered => p.turn_written = true,
+            Turn::NotWritten => p.turn_written = false,
         }
         waiting.push(p);
     }
@@ -341,30 +342,51 @@ fn replay(state: &Arc<AppState>, rt: &Arc<ChannelRuntime>, inbox: &Arc<Inbox>) {
     }
 }
 
-/// The reply of a turn that was answered before a crash whose reply never went out: in the
-/// session transcript, the messages after this entry's user turn end with the assistant's final
-/// answer (the reply's lines are written only once the turn is over, so a run cut short leaves
-/// nothing after its user turn).
-fn answered_before(state: &AppState, p: &Pending) -> Option<String> {
+/// Where a replayed entry's user turn stands in its session transcript.
+enum Turn {
+    /// Not written: the run starts from the beginning.
+    NotWritten,
+    /// Written and nothing after it: the run answers it without writing it again.
+    Unanswered,
+    /// Answered (the final assistant text), only the reply is missing.
+    Answered(String),
+}
+
+/// Finds the entry's user turn in the transcript: the last user message with its text written
+/// at or after it was received (the reply's lines are written only once the turn is over, so a
+/// run cut short leaves nothing after its turn). Read from the transcript itself, because the
+/// inbox entry's own mark is written just after the turn and a kill may fall in between.
+fn turn_state(state: &AppState, p: &Pending) -> Turn {
     use openclaw_agent::AgentMessage;
     let store = openclaw_agent::SessionStore::open(&state.paths.state_dir, &p.agent_id);
-    let entry = store.get(&p.session_key)?;
+    let Some(entry) = store.get(&p.session_key) else {
+        return Turn::NotWritten;
+    };
     let path = store.transcript_path(&entry);
-    let messages = openclaw_agent::Transcript::load_messages(&path).ok()?;
-    let turn = messages
-        .iter()
-        .rposition(|m| matches!(m, AgentMessage::User { .. }) && m.text() == p.message)?;
-    let answer = messages[turn + 1..]
+    let Ok(messages) = openclaw_agent::Transcript::load_messages(&path) else {
+        return Turn::NotWritten;
+    };
+    let Some(turn) = messages.iter().rposition(|m| {
+        matches!(m, AgentMessage::User { timestamp, .. } if *timestamp >= p.received_at)
+            && m.text() == p.message
+    }) else {
+        return Turn::NotWritten;
+    };
+    match messages[turn + 1..]
         .iter()
         .take_while(|m| !matches!(m, AgentMessage::User { .. }))
-        .last()?;
-    match answer {
-        AgentMessage::Assistant { .. } if answer.tool_calls().is_empty() => Some(answer.text()),
-        _ => None,
+        .last()
+    {
+        None => Turn::Unanswered,
+        Some(m @ AgentMessage::Assistant { .. }) if m.tool_calls().is_empty() => {
+            Turn::Answered(m.text())
+        }
+        // Cut inside its tool loop: only the error path writes partial turns; run it again.
+        Some(_) => Turn::Unanswered,
     }
 }
 
-/// Sends the reply [`answered_before`] found, then clears the entry (kept for the next start if
+/// Sends the reply [`turn_state`] found, then clears the entry (kept for the next start if
 /// the channel refuses it).
 async fn send_answer(
     inbox: Arc<Inbox>,
