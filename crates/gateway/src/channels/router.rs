@@ -410,6 +410,9 @@ async fn send_answer(
         reply_to: None,
         local_roots: Vec::new(),
     };
+    if let Err(e) = inbox.replying(&p) {
+        tracing::warn!(target: "channels", "cannot mark inbox entry {}: {e}", p.run_id);
+    }
     match driver.send(out).await {
         Ok(_) => inbox.done(&p.run_id),
         Err(e) => {
