@@ -800,13 +800,18 @@ async fn run_world(id: u64, points: usize) {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     let l = ledger(&w.ledger);
+    let doubled = l
+        .inbound
+        .iter()
+        .filter(|(t, _)| w.tg.replies_to(OWNER, &format!("echo: {t}")) == 2)
+        .count();
     let unknown = l
         .sends
         .values()
         .filter(|s| **s == SendState::Unknown)
         .count();
     eprintln!(
-        "chaos world {id}: {} kills, {} inbound ({unsure} replies possibly doubled, logged), {} sends ({unknown} outcome unknown), {} devices, {} cron jobs, {} slots, in {:?}",
+        "chaos world {id}: {} kills, {} inbound ({unsure} replies logged as possibly doubled, {doubled} were), {} sends ({unknown} outcome unknown), {} devices, {} cron jobs, {} slots, in {:?}",
         w.kills,
         l.inbound.len(),
         l.sends.len(),
