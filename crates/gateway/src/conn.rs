@@ -607,7 +607,14 @@ async fn dispatch(ctx: &MethodCtx, handle: &Arc<ConnHandle>, frame: RequestFrame
             res_text(&ResponseFrame::ok(&frame.id, ack))
         }
         Ok(Reply::Deferred(_)) => return,
-        Err(e) => res_text(&ResponseFrame::err(&frame.id, e)),
+        Err(e) => {
+            // The gateway's own failures (a full disk, a channel down) belong in the log too,
+            // not only in the caller's answer.
+            if e.code == openclaw_protocol::codes::UNAVAILABLE {
+                tracing::warn!(target: "ws", "{} failed: {}", frame.method, e.message);
+            }
+            res_text(&ResponseFrame::err(&frame.id, e))
+        }
     };
     tracing::debug!(
         target: "ws",

@@ -674,6 +674,7 @@ mod tests {
             stream_tx: None,
             ephemeral: true,
             persisted: None,
+            resume: false,
             origin: None,
         }
     }
