@@ -45,3 +45,46 @@ async fn mixed_traffic_leaves_memory_flat_and_no_fd_or_task_behind() {
     assert_eq!(l["end_stats"]["connections"], 1, "{l}");
     assert!(report.pass, "soak failed: {:?}", report.reasons);
 }
+
+/// The soak's instrument: `gateway.runtimeStats` is admin-only, takes no params, and counts
+/// what it claims (this connection, tasks, empty queues on an idle gateway).
+#[tokio::test]
+async fn runtime_stats_counts_connections_and_is_admin_only() {
+    use openclaw_testkit::gateway::{Gateway, connected};
+    use serde_json::json;
+    let gw = Gateway::start();
+    let (mut admin, hello) = connected(&gw.url(), &["operator.admin"]).await;
+    assert!(
+        openclaw_testkit::gateway::strings(&hello["features"]["methods"])
+            .contains(&"gateway.runtimeStats")
+    );
+    let (_other, _) = connected(&gw.url(), &["operator.read"]).await;
+    let r = admin.call("gateway.runtimeStats", json!({})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    let p = &r["payload"];
+    assert_eq!(p["connections"], 2, "{p}");
+    assert!(p["tasks"].as_u64().is_some_and(|t| t > 0), "{p}");
+    for k in [
+        "queuedBytes",
+        "runsActive",
+        "runsQueued",
+        "runsTracked",
+        "inboxPending",
+        "cronRunning",
+        "jobs",
+    ] {
+        assert_eq!(p[k], 0, "{k} in {p}");
+    }
+    let r = admin.call("gateway.runtimeStats", json!({"x": 1})).await;
+    assert_eq!(r["error"]["code"], "INVALID_REQUEST", "{r}");
+    assert_eq!(
+        r["error"]["message"],
+        "invalid gateway.runtimeStats params: at root: unexpected property 'x'"
+    );
+    let (mut reader, _) = connected(&gw.url(), &["operator.read"]).await;
+    let r = reader.call("gateway.runtimeStats", json!({})).await;
+    assert_eq!(
+        r["error"]["message"], "missing scope: operator.admin",
+        "{r}"
+    );
+}
