@@ -333,7 +333,14 @@ pub async fn telegram(ctx: Arc<Ctx>, tg: Arc<FakeTelegram>) {
 /// Pushes one DM and waits for one more `sendMessage`.
 pub async fn telegram_once(tg: &FakeTelegram, n: u64) -> Result<()> {
     let before = tg.count("sendMessage");
-    tg.push_dm(TG_OWNER, &format!("soak dm {n}"));
+    // Every so often the DM starts a new session first (`/new <text>` still runs the text), so
+    // the DM session's transcript stays bounded like the `chat.send` ones.
+    let text = if n > 0 && n.is_multiple_of(TURNS_PER_SESSION) {
+        format!("/new soak dm {n}")
+    } else {
+        format!("soak dm {n}")
+    };
+    tg.push_dm(TG_OWNER, &text);
     let deadline = Instant::now() + CALL_TIMEOUT;
     while tg.count("sendMessage") <= before {
         if Instant::now() >= deadline {

@@ -111,6 +111,52 @@ async fn job(raw: &mut Raw, id: &str) -> Option<Value> {
         .and_then(|a| a.iter().find(|j| j["id"] == id).cloned())
 }
 
+/// Regression (found by the soak, issue 19): every run of an isolated job starts on a fresh
+/// transcript. Before, each firing appended to one transcript, so the prompt of run N carried
+/// all N-1 earlier turns and grew without bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn isolated_runs_each_start_on_a_fresh_transcript() {
+    let llm = FakeOpenAi::start().await;
+    let home = Home::new();
+    home.write_config(&fake_model_config(&home, &llm.url()));
+    let clock = Clock::new(&home, T0);
+    let gw = start(home, &clock);
+    let (mut raw, _) = connected(&gw.url(), OP).await;
+    let added = ok(
+        &mut raw,
+        "cron.add",
+        json!({"name": "fresh", "schedule": {"kind": "every", "everyMs": 60_000},
+               "sessionTarget": "isolated", "wakeMode": "now",
+               "payload": {"kind": "agentTurn", "message": "tick 4242"},
+               "delivery": {"mode": "none"}}),
+    )
+    .await;
+    let id = added["id"].as_str().unwrap().to_string();
+    for (n, at) in [(1, T0 + 60_000), (2, T0 + 120_000), (3, T0 + 180_000)] {
+        clock.set(at);
+        let runs = wait_runs(&mut raw, &id, n).await;
+        assert!(runs.iter().all(|r| r["status"] == "ok"), "{runs:?}");
+    }
+    let requests = llm.requests();
+    assert_eq!(requests.len(), 3, "{requests:?}");
+    for r in &requests {
+        let mentions = r["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m.to_string().contains("tick 4242"))
+            .count();
+        assert_eq!(mentions, 1, "an isolated run saw earlier runs: {r}");
+    }
+    // The session key stays the job's; only the transcript behind it is new each run.
+    let runs = runs_of(&mut raw, &id).await;
+    assert!(
+        runs.iter()
+            .all(|r| r["sessionKey"] == format!("agent:main:cron:{id}")),
+        "{runs:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_job_fires_on_schedule_and_its_reply_is_delivered_once() {
     let tg = FakeTelegram::start().await;

@@ -1,6 +1,6 @@
 //! One cron run: a `main` job queues its system event for the main session and wakes the
-//! heartbeat; an `isolated` job runs an agent turn in `agent:<agentId>:cron:<jobId>` (with the
-//! job's model and thinking level) and announces the reply to its channel chat through the
+//! heartbeat; an `isolated` job runs an agent turn in `agent:<agentId>:cron:<jobId>` on a fresh
+//! transcript each run (with the job's model and thinking level) and announces the reply to its channel chat through the
 //! idempotent send path (keyed by run id, so a run repeated after a crash is delivered once).
 //! The end of every run is recorded in the job's state, its run log and a `cron` event.
 
@@ -243,6 +243,13 @@ async fn agent_turn(
         .filter(|a| ids.contains(a))
         .unwrap_or(default);
     let session_key = format!("agent:{agent}:cron:{}", job.id);
+    // Each isolated run starts on a fresh transcript (new session id; the old one is kept as
+    // `.reset.<ts>`), as the reference's isolated runs do. Without this every firing re-sent the
+    // history of all earlier ones, so prompts, memory and provider cost grew without bound
+    // (found by the soak, issue 19).
+    if let Err(e) = SessionStore::open(&state.paths.state_dir, &agent).reset(&session_key) {
+        tracing::warn!(target: "cron", "cannot start a fresh session for {session_key}: {e}");
+    }
     apply_overrides(state, &agent, &session_key, model, thinking);
     let target = target(state, job, &agent);
     let origin = match &target {
