@@ -15,8 +15,9 @@ use openclaw_testkit::{FakeOpenAi, Script};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-/// A small `maxBufferedBytes`, so a test overflows it in well under a second of events.
-const TEST_MAX_BUFFERED: &str = "65536";
+/// A small `maxBufferedBytes` (larger than any one event of the test, so only a client that
+/// stops reading overflows it), so a test overflows it in well under a second of events.
+const TEST_MAX_BUFFERED: &str = "262144";
 
 fn tracked_params(instance: &str) -> Value {
     let mut p = connect_params(Some(TOKEN), &["operator.read"]);
@@ -39,9 +40,10 @@ async fn presence_of(raw: &mut Raw, instance: &str) -> Option<Value> {
 async fn a_client_that_never_reads_is_dropped_as_a_slow_consumer_and_freed() {
     let fake = FakeOpenAi::start().await;
     // Every `agent` assistant event carries the text so far: ~20 MB offered to each operator,
-    // more than the kernel's socket buffers and far more than the 64 KiB queue cap.
-    let text = "a long streamed answer ".repeat(8_000);
-    fake.push(Script::text_in(text, 200));
+    // more than the kernel's socket buffers and far more than the 256 KiB queue cap; no single
+    // event is larger than ~100 KB.
+    let text = "a long streamed answer ".repeat(4_400);
+    fake.push(Script::text_in(text, 400));
     let home = Home::new();
     home.write_config(&fake_model_config(&home, &fake.url()));
     let gw = Gateway::start_in(
@@ -69,7 +71,7 @@ async fn a_client_that_never_reads_is_dropped_as_a_slow_consumer_and_freed() {
         .await;
     let hello = slow.res("c").await;
     assert_eq!(hello["ok"], true, "{hello}");
-    assert_eq!(hello["payload"]["policy"]["maxBufferedBytes"], 65536);
+    assert_eq!(hello["payload"]["policy"]["maxBufferedBytes"], 262144);
 
     let (mut op, _) = connected(&gw.url(), &["operator.admin"]).await;
     assert_eq!(
@@ -83,6 +85,17 @@ async fn a_client_that_never_reads_is_dropped_as_a_slow_consumer_and_freed() {
         )
         .await;
     assert_eq!(r["ok"], true, "{r}");
+    // The operator keeps reading until the run is over.
+    loop {
+        let f = op.frame().await;
+        if f["event"] == "chat"
+            && f["payload"]["runId"] == "slow-run"
+            && f["payload"]["state"] != "delta"
+        {
+            assert_eq!(f["payload"]["state"], "final", "{f}");
+            break;
+        }
+    }
 
     // Without reading a byte, the slow client's connection ends: its registration is gone
     // (presence says so), so its queue was released.

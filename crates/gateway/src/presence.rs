@@ -71,6 +71,12 @@ impl Fanout {
         }
     }
 
+    /// A broadcast goes out at `now` outside the coalescing (an explicit `system-event`, whose
+    /// caller expects the event before the reply); later changes are gapped from it.
+    pub fn immediate(&mut self, now: Instant) {
+        self.last = Some(now);
+    }
+
     /// The scheduled broadcast goes out at `now`.
     pub fn fire(&mut self, now: Instant) {
         self.pending = false;

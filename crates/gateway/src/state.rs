@@ -288,6 +288,13 @@ impl AppState {
         }
     }
 
+    /// Broadcasts the current presence list now, before anything else is queued (an explicit
+    /// `system-event`: its caller gets the event before the reply, as from the reference).
+    pub fn broadcast_presence_now(&self) {
+        self.presence.locked().fanout.immediate(Instant::now());
+        self.send_presence();
+    }
+
     fn send_presence(&self) {
         let list = self.presence.locked().list(now_ms());
         let payload = serde_json::json!({ "presence": list }).to_string();
