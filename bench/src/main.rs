@@ -355,6 +355,20 @@ async fn run_scale(args: &Args, nofile: u64) -> Result<serde_json::Value> {
     } else {
         SCALE_IDLE
     };
+    eprintln!("scale: {} untracked (cli) idle connections", sizes[1]);
+    let plain = scale::idle_untracked(&args.bin, sizes[1]).await?;
+    let plain_per_conn =
+        (plain.rss_held_kb as i64 - plain.rss_before_kb as i64) * 1024 / plain.opened as i64;
+    let plain_rate = plain.opened as f64 / plain.open_time.as_secs_f64().max(1e-9);
+    eprintln!(
+        "  opened {} in {:.1} s ({plain_rate:.0} handshakes/s, {} retries), {} alive; VmRSS {} -> {} KiB ({plain_per_conn} B per connection)",
+        plain.opened,
+        plain.open_time.as_secs_f64(),
+        plain.retries,
+        plain.alive,
+        plain.rss_before_kb,
+        plain.rss_held_kb
+    );
     eprintln!(
         "scale: {} tracked idle connections (bench open-files limit {nofile}); one presence change measured at {} and {}",
         sizes[1], sizes[0], sizes[1]
@@ -403,6 +417,13 @@ async fn run_scale(args: &Args, nofile: u64) -> Result<serde_json::Value> {
         burst.rss_peak_kb
     );
     let mut out = json!({
+        "scale_cli_conns": plain.opened,
+        "scale_cli_alive": plain.alive,
+        "scale_cli_rss_before_kb": plain.rss_before_kb,
+        "scale_cli_rss_held_kb": plain.rss_held_kb,
+        "scale_cli_rss_per_conn_bytes": plain_per_conn,
+        "scale_cli_open_s": round(plain.open_time.as_secs_f64(), 2),
+        "scale_cli_handshakes_per_s": round(plain_rate, 1),
         "scale_idle_conns": idle.clients,
         "scale_idle_alive": idle.alive,
         "scale_idle_rss_before_kb": idle.rss_before_kb,

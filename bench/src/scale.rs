@@ -224,6 +224,17 @@ pub async fn idle(bin: &Path, probe_at: &[usize]) -> Result<Idle> {
     })
 }
 
+/// `n` untracked (`cli`) idle connections on a fresh gateway: what a connection itself costs,
+/// without the presence traffic a tracked client receives (comparable with the 1000-connection
+/// phase and the reference's figure).
+pub async fn idle_untracked(bin: &Path, n: usize) -> Result<phases::Held> {
+    let cap = (n + 256).to_string();
+    let s = phases::start_env(bin, Value::Null, &[("OPENCLAW_MAX_CONNECTIONS", &cap)]).await?;
+    let mut gateway = s.gateway;
+    tokio::time::sleep_until((s.hello_ok_at + Duration::from_secs(1)).into()).await;
+    phases::hold_idle(&mut gateway, s.port, n, Duration::from_secs(2)).await
+}
+
 /// One `system-event` (a presence change) and the time until every holder has its frame.
 async fn presence_change(
     gateway: &Gateway,
