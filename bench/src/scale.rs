@@ -292,7 +292,12 @@ pub struct Slow {
 pub async fn slow_consumers(bin: &Path, clients: usize) -> Result<Slow> {
     let fake = openclaw_testkit::FakeOpenAi::start().await;
     let text: String = "slow consumer bench ".repeat(SLOW_REPLY_BYTES / 20);
-    fake.push(openclaw_testkit::Script::text_in(text, SLOW_REPLY_CHUNKS));
+    // Paced, so the producer (an operator too, and reading) keeps up with ~30 MB/s of events.
+    fake.push(openclaw_testkit::Script::slow(
+        text,
+        SLOW_REPLY_CHUNKS,
+        Duration::from_millis(6),
+    ));
     let cap = (clients + 256).to_string();
     let s = phases::start_env(
         bin,
@@ -492,7 +497,7 @@ async fn wait_finals(ws: &mut Ws, runs: &[String], limit: Duration) -> Result<us
     let mut left: std::collections::HashSet<&str> = runs.iter().map(String::as_str).collect();
     let deadline = Instant::now() + limit;
     while !left.is_empty() {
-        let v = match next_json(ws, deadline).await {
+        let v = match next_json_skipping_agent(ws, deadline).await {
             Ok(v) => v,
             Err(e) if Instant::now() >= deadline => {
                 eprintln!("  {} runs did not end: {e:#}", left.len());
@@ -505,6 +510,26 @@ async fn wait_finals(ws: &mut Ws, runs: &[String], limit: Duration) -> Result<us
         }
     }
     Ok(runs.len() - left.len())
+}
+
+/// Like [`next_json`], but `agent` events (one per streamed chunk, each carrying the text so
+/// far) are skipped unparsed: a producer that parses 100 MB of them falls behind and is itself
+/// closed as a slow consumer.
+async fn next_json_skipping_agent(ws: &mut Ws, deadline: Instant) -> Result<Value> {
+    const AGENT: &str = r#"{"type":"event","event":"agent""#;
+    loop {
+        let msg = tokio::time::timeout_at(deadline.into(), ws.next())
+            .await
+            .context("deadline passed")?;
+        match msg {
+            Some(Ok(Message::Text(t))) if t.starts_with(AGENT) => {}
+            Some(Ok(Message::Text(t))) => return serde_json::from_str(&t).context("not JSON"),
+            Some(Ok(Message::Close(c))) => bail!("closed by the gateway: {c:?}"),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => bail!("read failed: {e}"),
+            None => bail!("closed by the gateway"),
+        }
+    }
 }
 
 async fn next_json(ws: &mut Ws, deadline: Instant) -> Result<Value> {
