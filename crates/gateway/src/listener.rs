@@ -131,7 +131,7 @@ pub fn raise_nofile_limit() -> Option<u64> {
             }
         }
     }
-    let soft = lim.rlim_cur as u64;
+    let soft = lim.rlim_cur;
     let wanted = max_connections() as u64 + 64;
     if soft < wanted {
         tracing::warn!(

@@ -195,11 +195,20 @@ mod tests {
             );
         }
         f.fire(at);
-        // 10,000 recipients of a 40 KB list: the gap grows with the bytes, up to the cap.
-        f.sent(10_000 * 40_000);
+        // 10,000 recipients of a 40 KB list: the gap grows with the bytes (~3 s)…
+        let bytes = 10_000 * 40_000;
+        f.sent(bytes);
+        let gap = Duration::from_secs_f64(bytes as f64 / FANOUT_BYTES_PER_SEC as f64);
         assert_eq!(
             f.request(at + Duration::from_secs(1)),
-            FanoutSlot::At(at + FANOUT_MAX_GAP)
+            FanoutSlot::At(at + gap)
+        );
+        f.fire(at + gap);
+        // …up to the cap.
+        f.sent(1 << 40);
+        assert_eq!(
+            f.request(at + gap),
+            FanoutSlot::At(at + gap + FANOUT_MAX_GAP)
         );
         // Quiet for longer than the gap: the next change goes out at once again.
         let mut g = Fanout::default();
