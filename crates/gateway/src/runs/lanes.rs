@@ -828,7 +828,6 @@ mod tests {
                 debounce: Duration::ZERO,
                 cap,
                 drop: QueueDrop::New,
-                ..Settings::default()
             },
             channel: None,
         };
