@@ -1,32 +1,33 @@
 //! `openclaw-bench`: starts the release gateway on loopback, measures startup, memory,
 //! connect latency and `health` throughput the way `../shared/spec/observed-reference.md`
 //! measured the reference, and prints exactly one JSON line on stdout (progress on stderr).
-
-mod cron;
-mod gateway;
-mod host;
-mod phases;
-mod scale;
-mod stats;
-mod ws;
+//! `openclaw-bench soak` runs the soak instead (`openclaw_bench::soak`).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use openclaw_bench::host::Host;
+use openclaw_bench::stats::{Sorted, round};
+use openclaw_bench::{cron, phases, scale, soak};
 use serde_json::json;
 
-use crate::host::Host;
-use crate::stats::{Sorted, round};
-
 const USAGE: &str = "usage: openclaw-bench [--bin PATH] [--quick] [--reps N] [--scale-only]
+       openclaw-bench soak [--minutes N] [--bin PATH] [--out DIR]
 
-  --bin PATH     gateway binary (default: <workspace>/target/release/openclaw)
-  --quick        smoke run: 3 startup reps, 2 s load phases, small scale phases
-  --reps N       startup reps (default 10, 3 with --quick)
-  --scale-only   only the scale phases (idle connections, slow consumers, chat.send burst)
+  --bin PATH   gateway binary (default: <workspace>/target/release/openclaw)
+  --quick      smoke run: 3 startup reps, 2 s load phases
+  --reps N     startup reps (default 10, 3 with --quick)
+  --scale-only only the scale phases (idle connections, slow consumers, chat.send burst);
+               with --quick, small ones
+  soak         mixed traffic for --minutes (default 2, may be fractional) against one
+               gateway; writes soak-<timestamp>.json and .svg to --out (default
+               <workspace>/target/soak) and exits 1 when a pass criterion failed
 
 Prints one JSON line on stdout; progress goes to stderr.";
+
+/// Upper bound on `soak --minutes`: a day.
+const MAX_SOAK_MINUTES: f64 = 24.0 * 60.0;
 
 /// Idle connections held in the memory phase.
 const HELD_CONNECTIONS: usize = 1000;
@@ -61,6 +62,8 @@ struct Args {
     quick: bool,
     reps: usize,
     scale_only: bool,
+    /// `Some` for `openclaw-bench soak`.
+    soak: Option<soak::Options>,
 }
 
 impl Args {
@@ -75,10 +78,30 @@ fn parse_args() -> Result<Option<Args>> {
     let mut quick = false;
     let mut reps = None;
     let mut scale_only = false;
-    let mut it = std::env::args().skip(1);
+    let mut soak_cmd = false;
+    let mut minutes = 2.0f64;
+    let mut out = None;
+    let mut it = std::env::args().skip(1).peekable();
+    if it.peek().map(String::as_str) == Some("soak") {
+        it.next();
+        soak_cmd = true;
+    }
     while let Some(a) = it.next() {
         match a.as_str() {
             "--bin" => bin = Some(PathBuf::from(it.next().context("--bin needs a path")?)),
+            "--minutes" if soak_cmd => {
+                minutes = it
+                    .next()
+                    .context("--minutes needs a number")?
+                    .parse()
+                    .context("--minutes needs a number")?;
+                if !(minutes > 0.0 && minutes <= MAX_SOAK_MINUTES) {
+                    bail!("--minutes must be above 0 and at most {MAX_SOAK_MINUTES}");
+                }
+            }
+            "--out" if soak_cmd => {
+                out = Some(PathBuf::from(it.next().context("--out needs a dir")?))
+            }
             "--quick" => quick = true,
             "--scale-only" => scale_only = true,
             "--reps" => {
@@ -111,20 +134,63 @@ fn parse_args() -> Result<Option<Args>> {
     }
     let bin = bin.canonicalize().unwrap_or(bin);
     let reps = reps.unwrap_or(if quick { 3 } else { 10 });
+    let soak = soak_cmd.then(|| {
+        let mut o = soak::Options::new(bin.clone(), minutes);
+        if let Some(dir) = out {
+            o.out = dir;
+        }
+        o
+    });
     Ok(Some(Args {
         bin,
         quick,
         reps,
         scale_only,
+        soak,
     }))
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
     let Some(args) = parse_args()? else {
         return Ok(());
     };
+    // The main bench measures latency from one thread; the soak's clients and fakes share
+    // two, so the bench side does not become the bottleneck of hundreds of connections.
+    let rt = if args.soak.is_some() {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    };
+    rt.block_on(async_main(args))
+}
+
+async fn async_main(args: Args) -> Result<()> {
     // Returning (rather than dying on the signal) drops every `Gateway`, which kills it.
+    if let Some(opts) = &args.soak {
+        let report = tokio::select! {
+            r = soak::run(opts) => r?,
+            _ = tokio::signal::ctrl_c() => bail!("interrupted"),
+        };
+        eprintln!(
+            "soak: {} ({}, {})",
+            if report.pass { "pass" } else { "FAIL" },
+            report.json_path.display(),
+            report.svg_path.display()
+        );
+        for r in &report.reasons {
+            eprintln!("  - {r}");
+        }
+        println!("{}", report.line);
+        if !report.pass {
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
     tokio::select! {
         r = run(&args) => r,
         _ = tokio::signal::ctrl_c() => bail!("interrupted"),

@@ -1,6 +1,7 @@
 //! Channels through the real binary against a fake Telegram Bot API and a fake model, both on
 //! loopback: a DM reaches the agent and the reply is delivered; strangers are ignored; kill -9
-//! neither loses nor duplicates a message; a 409 loop leaves the gateway serving with the error
+//! neither loses nor duplicates a message, also when it cuts a run, a reply on the wire or a
+//! `send` (cases the chaos harness found); a 409 loop leaves the gateway serving with the error
 //! in `channels.status`; `send` is delivered once per idempotency key across a restart; bad
 //! inputs get clear errors.
 
@@ -9,8 +10,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use openclaw_testkit::FakeOpenAi;
 use openclaw_testkit::telegram::{FAKE_TOKEN, FakeReply, FakeTelegram};
+use openclaw_testkit::{FakeOpenAi, Script};
 use serde_json::{Value, json};
 
 const OP: &[&str] = &["operator.admin", "operator.read", "operator.write"];
@@ -161,19 +162,31 @@ async fn dm_reaches_the_agent_and_strangers_are_ignored() {
     assert!(acct["lastInboundAt"].as_u64().is_some(), "{acct}");
 }
 
+/// Found by the chaos harness (`tests/chaos.rs`): a message whose run was cut by kill -9 after
+/// its user turn was written lost its reply for good (the inbox entry was cleared with the turn).
+/// Now the entry stays until the reply is out, and the restart answers the turn it finds at the
+/// end of the transcript without writing it twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_neither_loses_nor_duplicates() {
     let (tg, llm, gw) = started().await;
+    // Still streaming when the gateway dies.
+    llm.push(Script::slow(
+        "never finished",
+        50,
+        Duration::from_millis(200),
+    ));
     tg.push_dm(OWNER, "first message");
     wait_for("the model call", || runs_for(&llm, "first message") == 1).await;
     let home = kill_9(gw);
     tg.push_dm(OWNER, "while down");
     let gw = gateway(home, &[]);
     replied_once(&tg, OWNER, "echo: while down").await;
+    replied_once(&tg, OWNER, "echo: first message").await;
+    assert_eq!(tg.replies_to(OWNER, "never finished"), 0);
     assert_eq!(
         runs_for(&llm, "first message"),
-        1,
-        "not processed twice after the restart"
+        2,
+        "asked again once: its answer never came"
     );
     let (mut raw, _) = connected(&gw.url(), OP).await;
     let users = user_turns(&mut raw, "main").await;
@@ -187,6 +200,85 @@ async fn kill_9_neither_loses_nor_duplicates() {
         1,
         "{users:?}"
     );
+    assert_eq!(inbox_files(&gw.home.state_dir()), 0);
+}
+
+/// Found by the chaos harness: a kill while the reply was on its way to Telegram. The turn is
+/// answered in the transcript, so the restart sends that answer without asking the model again;
+/// whether the first copy arrived cannot be known (the Bot API has no idempotency key), so it
+/// is sent again and the log says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_while_the_reply_is_sent_resends_the_answer_without_a_new_run() {
+    let (tg, llm, gw) = started().await;
+    tg.inject("sendMessage", FakeReply::Stall);
+    tg.push_dm(OWNER, "answer me");
+    wait_for("the reply on the wire", || {
+        tg.replies_to(OWNER, "echo: answer me") == 1
+    })
+    .await;
+    let home = kill_9(gw);
+    let mut gw = gateway(home, &[]);
+    wait_for("the answer sent again", || {
+        tg.replies_to(OWNER, "echo: answer me") == 2
+    })
+    .await;
+    gw.expect_line("may already have been delivered before the restart");
+    assert_eq!(
+        runs_for(&llm, "answer me"),
+        1,
+        "the model is not asked again"
+    );
+    let (mut raw, _) = connected(&gw.url(), OP).await;
+    let users = user_turns(&mut raw, "main").await;
+    assert_eq!(users.iter().filter(|u| u.contains("answer me")).count(), 1);
+    wait_for("the inbox entry cleared", || {
+        inbox_files(&gw.home.state_dir()) == 0
+    })
+    .await;
+}
+
+/// Found by the chaos harness: kill -9 between Telegram taking a `send` and the idempotency
+/// record being written made the client's retry deliver it twice. The record is now written
+/// (`sending`) before the channel is called; a retry that finds it unfinished is told the
+/// outcome is unknown and nothing is sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_cut_by_a_crash_is_never_sent_twice() {
+    let (tg, _llm, home) = configured(|_| {}).await;
+    // What a process killed while sending leaves behind.
+    let dedupe = home.state_dir().join("channels").join("send-dedupe.json");
+    std::fs::create_dir_all(dedupe.parent().unwrap()).unwrap();
+    std::fs::write(
+        &dedupe,
+        json!({"send:cut-1": {"ts": now_ms(), "sending": true}}).to_string(),
+    )
+    .unwrap();
+    let gw = gateway(home, &[]);
+    let (mut raw, _) = connected(&gw.url(), OP).await;
+    let params = |key: &str, text: &str| json!({"channel": "telegram", "to": "111", "message": text, "idempotencyKey": key});
+    let r = raw
+        .req("s1", "send", Some(params("cut-1", "maybe sent")))
+        .await;
+    assert_eq!(r["ok"], false, "{r}");
+    assert_eq!(r["error"]["code"], "UNAVAILABLE", "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("delivery outcome unknown")),
+        "{r}"
+    );
+    assert_eq!(tg.replies_to(111, "maybe sent"), 0);
+    // Other keys are unaffected, and a finished key answers from its record.
+    let r = raw
+        .req("s2", "send", Some(params("fresh-1", "fresh")))
+        .await;
+    assert_eq!(r["ok"], true, "{r}");
+    let again = raw
+        .req("s3", "send", Some(params("fresh-1", "fresh")))
+        .await;
+    assert_eq!(again["payload"], r["payload"]);
+    assert_eq!(tg.replies_to(111, "fresh"), 1);
+    let record: Value = serde_json::from_slice(&std::fs::read(&dedupe).unwrap()).unwrap();
+    assert!(record["send:fresh-1"]["result"].is_object(), "{record}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -383,7 +475,8 @@ fn inbox_files(state_dir: &std::path::Path) -> usize {
 }
 
 /// A gateway (with `knobs`) whose main session is busy with a slow first run, and `text` sent
-/// behind it: acknowledged to Telegram (the offset moved past it) and held in the inbox.
+/// behind it: acknowledged to Telegram (the offset moved past it) and held in the inbox (as is
+/// the busy run's message until its reply is out).
 async fn queued_behind_a_busy_run(
     text: &str,
     knobs: &[(&str, &str)],
@@ -405,8 +498,8 @@ async fn queued_behind_a_busy_run(
     .await;
     assert_eq!(
         inbox_files(&gw.home.state_dir()),
-        1,
-        "recorded in the inbox"
+        2,
+        "recorded in the inbox, beside the busy run's own entry (kept until its reply is out)"
     );
     (tg, llm, gw)
 }
@@ -421,16 +514,20 @@ async fn a_message_queued_behind_a_busy_session_is_acked_and_survives_kill_9() {
     let gw = gateway(kill_9(gw), &[]);
     replied_once(&tg, OWNER, "echo: queued").await;
     assert_eq!(runs_for(&llm, "queued"), 1, "replayed exactly once");
-    assert_eq!(
-        runs_for(&llm, "first"),
-        1,
-        "the persisted turn is not re-run"
-    );
+    // The cut run is answered after the restart: the model is asked once more, the turn is
+    // not written twice.
+    replied_once(&tg, OWNER, "echo: first").await;
+    assert_eq!(runs_for(&llm, "first"), 2);
     wait_for("the inbox to drain", || inbox_files(&home_dir) == 0).await;
     let (mut raw, _) = connected(&gw.url(), OP).await;
     let users = user_turns(&mut raw, "main").await;
     assert_eq!(
         users.iter().filter(|u| u.contains("queued")).count(),
+        1,
+        "{users:?}"
+    );
+    assert_eq!(
+        users.iter().filter(|u| u.contains("first")).count(),
         1,
         "{users:?}"
     );
@@ -452,9 +549,14 @@ async fn a_queued_inbox_entry_survives_kill_9_after_the_run_wait() {
         0,
         "still waiting for the lane"
     );
+    // The busy run's entry went with its "did not answer in time" reply; the queued one stays.
+    wait_for("the busy run's entry cleared", || {
+        inbox_files(&home_dir) == 1
+    })
+    .await;
     assert_eq!(
-        inbox_files(&home_dir),
-        1,
+        runs_for(&llm, "long-queued"),
+        0,
         "a queued entry stays past the run wait"
     );
     let _gw = gateway(kill_9(gw), &knob);

@@ -307,3 +307,81 @@ async fn cli_agent_timeout_is_the_run_timeout_in_seconds() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), "echo: quick");
 }
+
+/// Reads one WebSocket frame the server wrote (never masked): (fin, opcode, payload).
+async fn read_server_frame(s: &mut tokio::net::TcpStream) -> (bool, u8, Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+    let mut head = [0u8; 2];
+    s.read_exact(&mut head).await.unwrap();
+    assert_eq!(head[1] & 0x80, 0, "server frames are never masked");
+    let len = match head[1] & 0x7f {
+        126 => s.read_u16().await.unwrap() as usize,
+        127 => s.read_u64().await.unwrap() as usize,
+        n => n as usize,
+    };
+    let mut payload = vec![0u8; len];
+    s.read_exact(&mut payload).await.unwrap();
+    (head[0] & 0x80 != 0, head[0] & 0x0f, payload)
+}
+
+/// A long answer (the hello-ok is one) goes out as a text frame plus continuation frames of at
+/// most 2 KiB each, which every client reassembles: the socket's write buffer keeps the size of
+/// the largest frame it ever held, so an idle connection stays small after a big answer.
+#[tokio::test]
+async fn long_messages_are_sent_as_small_fragments_of_one_text_message() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = Gateway::start();
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", gw.port))
+        .await
+        .unwrap();
+    s.write_all(
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(s.read_u8().await.unwrap());
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    let (fin, op, _) = read_server_frame(&mut s).await;
+    assert!(fin && op == 1, "connect.challenge is one text frame");
+
+    let connect = connect_frame("c1", connect_params(Some(TOKEN), ADMIN)).to_string();
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x81, 0x80 | 126];
+    frame.extend_from_slice(&(connect.len() as u16).to_be_bytes());
+    frame.extend_from_slice(&mask);
+    frame.extend(connect.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    s.write_all(&frame).await.unwrap();
+
+    let mut message = Vec::new();
+    let mut frames = 0;
+    loop {
+        let (fin, op, payload) = read_server_frame(&mut s).await;
+        assert_eq!(
+            op,
+            if frames == 0 { 1 } else { 0 },
+            "text, then continuations"
+        );
+        assert!(payload.len() <= 2048, "a frame of {} bytes", payload.len());
+        message.extend_from_slice(&payload);
+        frames += 1;
+        if fin {
+            break;
+        }
+    }
+    let hello: Value = serde_json::from_slice(&message).unwrap();
+    assert_eq!(hello["ok"], true, "{hello}");
+    assert_eq!(hello["payload"]["type"], "hello-ok");
+    assert!(
+        frames > 1,
+        "the hello-ok ({} bytes) is longer than one frame",
+        message.len()
+    );
+}

@@ -20,6 +20,58 @@ pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
     b.create(dir)
 }
 
+/// Removes the temp files [`write_atomic`] leaves when its process is killed between creating
+/// and renaming one (`.<name>.<pid>.<n>.tmp` whose process is gone), in `dir` and its
+/// subdirectories down to `depth` levels. Never touches a live process's temp file, nor
+/// anything else. Returns how many were removed.
+pub fn sweep_stale_temps(dir: &Path, depth: usize) -> usize {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in rd.flatten() {
+        let path = e.path();
+        let Ok(kind) = e.file_type() else { continue };
+        if kind.is_dir() {
+            if depth > 0 {
+                removed += sweep_stale_temps(&path, depth - 1);
+            }
+            continue;
+        }
+        if !kind.is_file() {
+            continue;
+        }
+        let name = e.file_name().to_string_lossy().into_owned();
+        if stale_temp_pid(&name).is_some_and(|pid| !process_alive(pid))
+            && std::fs::remove_file(&path).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// The writer's pid of a [`write_atomic`] temp file name (`.<name>.<pid>.<n>.tmp`).
+fn stale_temp_pid(name: &str) -> Option<u32> {
+    let inner = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let mut parts = inner.rsplitn(3, '.');
+    let n = parts.next()?;
+    let pid = parts.next()?;
+    parts.next().filter(|rest| !rest.is_empty())?;
+    n.parse::<u32>().ok()?;
+    pid.parse().ok()
+}
+
+/// Whether process `pid` exists (`/proc` where there is one; elsewhere assumed alive, so
+/// nothing is removed).
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    let proc = Path::new("/proc");
+    !proc.join("self").exists() || proc.join(pid.to_string()).exists()
+}
+
 /// Atomically replaces `path` with `data` (mode 0600). A crash leaves either the old or the new
 /// content, never a torn file.
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
@@ -164,6 +216,28 @@ pub fn read_json_or_set_aside<T: serde::de::DeserializeOwned + Default>(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn stale_temps_of_dead_writers_are_swept_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("a");
+        std::fs::create_dir_all(&sub).unwrap();
+        // pid 0 is never a process's; our own pid is alive.
+        let dead = sub.join(".jobs.json.0.123.tmp");
+        let live = sub.join(format!(".jobs.json.{}.9.tmp", std::process::id()));
+        let other = [
+            sub.join("jobs.json"),
+            sub.join("x.tmp"),
+            sub.join(".x.y.tmp"),
+        ];
+        for p in [&dead, &live].into_iter().chain(other.iter()) {
+            std::fs::write(p, b"{").unwrap();
+        }
+        assert_eq!(super::sweep_stale_temps(dir.path(), 2), 1);
+        assert!(!dead.exists());
+        assert!(live.exists());
+        assert!(other.iter().all(|p| p.exists()));
+    }
+
     use super::*;
 
     #[test]

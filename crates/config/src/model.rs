@@ -272,6 +272,9 @@ pub struct AgentDefaults {
     pub models: Option<BTreeMap<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compaction: Option<CompactionConfig>,
+    /// Run timeout when the caller names none (seconds; reference default 600; 0 = the cap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_seconds: Option<u64>,
     #[serde(flatten)]
     pub rest: BTreeMap<String, Value>,
 }

@@ -132,6 +132,38 @@ async fn refuse_first_request(socket: &mut Socket, id: &str, err: ErrorShape) {
     close(socket, 1008, &err.message).await;
 }
 
+/// Largest frame we write. A longer message goes out as continuation frames (RFC 6455 §5.4;
+/// every client library reassembles them): the socket's write buffer keeps the capacity of the
+/// largest frame it ever held, so without this one big answer (a `chat.history`, a hello-ok)
+/// would stay allocated for the connection's whole life.
+const MAX_FRAME_BYTES: usize = 2048;
+
+/// Sends one text message, fragmented above [`MAX_FRAME_BYTES`].
+async fn send_text(
+    socket: &mut Socket,
+    text: String,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    if text.len() <= MAX_FRAME_BYTES {
+        return socket.send(Message::Text(text.into())).await;
+    }
+    let bytes = tokio_tungstenite::tungstenite::Bytes::from(text);
+    let mut at = 0;
+    while at < bytes.len() {
+        let end = (at + MAX_FRAME_BYTES).min(bytes.len());
+        let opcode = if at == 0 {
+            OpCode::Data(Data::Text)
+        } else {
+            OpCode::Data(Data::Continue)
+        };
+        let frame = Frame::message(bytes.slice(at..end), opcode, end == bytes.len());
+        socket.feed(Message::Frame(frame)).await?;
+        at = end;
+    }
+    socket.flush().await
+}
+
 fn res_text(frame: &ResponseFrame) -> String {
     serde_json::to_string(frame).unwrap_or_default()
 }
@@ -158,13 +190,41 @@ pub struct Upgrade {
 }
 
 /// Drives one socket to completion.
+///
+/// The handshake runs in its own boxed future: its state (challenge, the connect frame, the
+/// hello-ok being built) is large and short-lived, and an idle connection should only keep
+/// what the request loop needs.
 pub async fn serve(
+    state: Arc<AppState>,
+    socket: Socket,
+    up: Upgrade,
+    slot: PreauthSlot,
+    limit: Arc<Limit>,
+) {
+    if let Some(session) = Box::pin(open(state, socket, up, slot, &limit)).await {
+        session.run(&limit).await;
+    }
+}
+
+/// An authenticated connection: what its request loop needs, and nothing of the handshake.
+struct Session {
+    socket: Socket,
+    rx: mpsc::UnboundedReceiver<Outbound>,
+    queued: Arc<AtomicUsize>,
+    handle: Arc<ConnHandle>,
+    ctx: MethodCtx,
+    /// Dropped last: undoes the hub/presence/node registration.
+    registration: Registration,
+}
+
+/// Challenge → connect → hello-ok. `None` when the socket was closed or refused.
+async fn open(
     state: Arc<AppState>,
     mut socket: Socket,
     up: Upgrade,
     mut slot: PreauthSlot,
-    limit: Arc<Limit>,
-) {
+    limit: &Limit,
+) -> Option<Session> {
     let conn_id = uuid::Uuid::new_v4().to_string();
     let nonce = uuid::Uuid::new_v4().to_string();
     let challenge = ConnectChallenge {
@@ -179,7 +239,7 @@ pub async fn serve(
         None,
     );
     if socket.send(Message::Text(text.into())).await.is_err() {
-        return;
+        return None;
     }
     let peer = Peer {
         ip: up.peer.ip(),
@@ -200,43 +260,47 @@ pub async fn serve(
             _ = &mut deadline => {
                 tracing::debug!(target: "ws", "handshake timeout conn={conn_id}");
                 close(&mut socket, 1000, "").await;
-                return;
+                return None;
             }
             _ = shutdown.changed() => {
                 close(&mut socket, 1001, "gateway shutting down").await;
-                return;
+                return None;
             }
         };
-        let data = match incoming(&mut socket, msg, &limit, &conn_id).await {
+        let data = match incoming(&mut socket, msg, limit, &conn_id).await {
             Incoming::Data(d) => d,
             Incoming::Skip => continue,
-            Incoming::Ended => return,
+            Incoming::Ended => return None,
         };
         if data.len() > MAX_PREAUTH_PAYLOAD_BYTES {
             close(&mut socket, 1009, "").await;
-            return;
+            return None;
         }
         let frame = match parse_request(&data) {
             Ok(f) => f,
             Err(FrameError::Json(e)) => {
                 tracing::debug!(target: "ws", "parse-error before connect conn={conn_id}: {e}");
                 close(&mut socket, 1000, "").await;
-                return;
+                return None;
             }
             Err(e @ FrameError::Invalid { .. }) => {
                 tracing::debug!(target: "ws", "{e} conn={conn_id}");
                 close(&mut socket, 1008, "invalid request frame").await;
-                return;
+                return None;
             }
         };
         if frame.method != "connect" {
             let err =
                 ErrorShape::invalid_request("invalid handshake: first request must be connect");
-            return refuse_first_request(&mut socket, &frame.id, err).await;
+            refuse_first_request(&mut socket, &frame.id, err).await;
+            return None;
         }
         match parse_params::<ConnectParams>("connect", frame.params.as_ref()) {
             Ok(p) => break (frame, p),
-            Err(err) => return refuse_first_request(&mut socket, &frame.id, err).await,
+            Err(err) => {
+                refuse_first_request(&mut socket, &frame.id, err).await;
+                return None;
+            }
         }
     };
 
@@ -259,14 +323,14 @@ pub async fn serve(
                 ))
                 .await;
             close(&mut socket, refusal.close_code, &refusal.close_reason).await;
-            return;
+            return None;
         }
     };
     slot.release();
     limit.lift();
 
     let params = Arc::new(params);
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::unbounded_channel();
     let queued = Arc::new(AtomicUsize::new(0));
     let handle = Arc::new(
         ConnHandle::new(
@@ -316,8 +380,8 @@ pub async fn serve(
     }
     let hello_json = serde_json::to_value(&accepted.hello).unwrap_or_default();
     let hello_text = res_text(&ResponseFrame::ok(&connect_req.id, hello_json));
-    if socket.send(Message::Text(hello_text.into())).await.is_err() {
-        return;
+    if send_text(&mut socket, hello_text).await.is_err() {
+        return None;
     }
     state.hub.register(handle.clone());
     tracing::info!(
@@ -371,68 +435,92 @@ pub async fn serve(
         connect: params.clone(),
     };
 
-    loop {
-        tokio::select! {
-            biased;
-            _ = handle.slow_consumer() => {
-                end_slow_consumer(&mut socket, &mut rx, &queued).await;
-                break;
-            }
-            out = rx.recv() => match out {
-                Some(Outbound::Close(code, reason)) => {
-                    close(&mut socket, code, &reason).await;
+    Some(Session {
+        socket,
+        rx,
+        queued,
+        handle,
+        ctx,
+        registration,
+    })
+}
+
+impl Session {
+    async fn run(self, limit: &Limit) {
+        let Session {
+            mut socket,
+            mut rx,
+            queued,
+            handle,
+            ctx,
+            registration,
+        } = self;
+        let conn_id = ctx.conn_id.clone();
+        loop {
+            tokio::select! {
+                biased;
+                _ = handle.slow_consumer() => {
+                    end_slow_consumer(&mut socket, &mut rx, &queued).await;
                     break;
                 }
-                Some(out) => {
-                    let len = out.accounted_len();
-                    let text = out.into_text().unwrap_or_default();
-                    // A client that stops reading blocks this write; being closed as a slow
-                    // consumer must still end it.
-                    tokio::select! {
-                        biased;
-                        sent = socket.send(Message::Text(text.into())) => {
-                            queued.fetch_sub(len, Ordering::Relaxed);
-                            if sent.is_err() { break; }
-                        }
-                        _ = handle.slow_consumer() => {
-                            queued.fetch_sub(len, Ordering::Relaxed);
-                            end_slow_consumer(&mut socket, &mut rx, &queued).await;
-                            break;
+                out = rx.recv() => match out {
+                    Some(Outbound::Close(code, reason)) => {
+                        close(&mut socket, code, &reason).await;
+                        break;
+                    }
+                    Some(out) => {
+                        let len = out.accounted_len();
+                        let text = out.into_text().unwrap_or_default();
+                        // A client that stops reading blocks this write; being closed as a
+                        // slow consumer must still end it.
+                        tokio::select! {
+                            biased;
+                            sent = send_text(&mut socket, text) => {
+                                queued.fetch_sub(len, Ordering::Relaxed);
+                                if sent.is_err() { break; }
+                            }
+                            _ = handle.slow_consumer() => {
+                                queued.fetch_sub(len, Ordering::Relaxed);
+                                end_slow_consumer(&mut socket, &mut rx, &queued).await;
+                                break;
+                            }
                         }
                     }
-                }
-                None => break,
-            },
-            msg = socket.next() => {
-                let data = match incoming(&mut socket, msg, &limit, &conn_id).await {
-                    Incoming::Data(d) => d,
-                    Incoming::Skip => continue,
-                    Incoming::Ended => break,
-                };
-                match parse_request(&data) {
-                    Ok(frame) => dispatch(&ctx, &handle, frame).await,
-                    Err(FrameError::Json(e)) => {
-                        if let Some(id) = non_utf8_request_id(&data) {
-                            // A request we can identify but not read: answer it, never leave
-                            // the caller waiting.
-                            let err = ErrorShape::invalid_request(
-                                "invalid request frame: text is not valid UTF-8",
-                            );
-                            handle.send_text(res_text(&ResponseFrame::err(id, err)));
-                        } else {
-                            tracing::debug!(target: "ws", "parse-error conn={conn_id}: {e}");
+                    None => break,
+                },
+                msg = socket.next() => {
+                    let data = match incoming(&mut socket, msg, limit, &conn_id).await {
+                        Incoming::Data(d) => d,
+                        Incoming::Skip => continue,
+                        Incoming::Ended => break,
+                    };
+                    match parse_request(&data) {
+                        // Boxed: a handler's future is only as big as it needs to be while it
+                        // runs, instead of sizing every idle connection's task for the largest.
+                        Ok(frame) => Box::pin(dispatch(&ctx, &handle, frame)).await,
+                        Err(FrameError::Json(e)) => {
+                            if let Some(id) = non_utf8_request_id(&data) {
+                                // A request we can identify but not read: answer it, never leave
+                                // the caller waiting.
+                                let err = ErrorShape::invalid_request(
+                                    "invalid request frame: text is not valid UTF-8",
+                                );
+                                handle.send_text(res_text(&ResponseFrame::err(id, err)));
+                            } else {
+                                tracing::debug!(target: "ws", "parse-error conn={conn_id}: {e}");
+                            }
                         }
-                    }
-                    Err(e) => {
-                        let err = ErrorShape::invalid_request(e.to_string());
-                        handle.send_text(res_text(&ResponseFrame::err(e.reply_id(), err)));
+                        Err(e) => {
+                            let err = ErrorShape::invalid_request(e.to_string());
+                            handle.send_text(res_text(&ResponseFrame::err(e.reply_id(), err)));
+                        }
                     }
                 }
             }
         }
+        drop(registration);
+        tracing::debug!(target: "ws", "closed conn={conn_id}");
     }
-    drop(registration);
-    tracing::debug!(target: "ws", "closed conn={conn_id}");
 }
 
 /// How long a slow consumer has to take the rest of the frame in flight and our close frame
@@ -562,7 +650,14 @@ async fn dispatch(ctx: &MethodCtx, handle: &Arc<ConnHandle>, frame: RequestFrame
             res_text(&ResponseFrame::ok(&frame.id, ack))
         }
         Ok(Reply::Deferred(_)) => return,
-        Err(e) => res_text(&ResponseFrame::err(&frame.id, e)),
+        Err(e) => {
+            // The gateway's own failures (a full disk, a channel down) belong in the log too,
+            // not only in the caller's answer.
+            if e.code == openclaw_protocol::codes::UNAVAILABLE {
+                tracing::warn!(target: "ws", "{} failed: {}", frame.method, e.message);
+            }
+            res_text(&ResponseFrame::err(&frame.id, e))
+        }
     };
     tracing::debug!(
         target: "ws",

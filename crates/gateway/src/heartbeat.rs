@@ -168,6 +168,7 @@ pub async fn beat(state: &Arc<AppState>) {
         stream_tx: None,
         ephemeral: false,
         persisted: None,
+        resume: false,
         origin: None,
     };
     let run = match Runs::submit(state, spec) {

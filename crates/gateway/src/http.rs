@@ -228,8 +228,10 @@ fn upgrade(state: Arc<AppState>, peer: SocketAddr, req: Request) -> Response<Bod
                 let config = WebSocketConfig::default()
                     .max_message_size(Some(MAX_PAYLOAD_BYTES))
                     .max_frame_size(Some(MAX_PAYLOAD_BYTES))
-                    // Small buffers: the default ~130 KiB per connection dominates idle memory.
-                    .read_buffer_size(4 * 1024)
+                    // Small buffers: the default ~130 KiB per connection dominates idle memory. A frame
+                    // longer than the read buffer gets its exact size reserved once its header is
+                    // read, so only idle connections see the difference.
+                    .read_buffer_size(1024)
                     .write_buffer_size(0)
                     .max_write_buffer_size(MAX_PAYLOAD_BYTES * 2);
                 let ws = tokio_tungstenite::WebSocketStream::from_raw_socket(
@@ -240,6 +242,7 @@ fn upgrade(state: Arc<AppState>, peer: SocketAddr, req: Request) -> Response<Bod
                 .await;
                 conn::serve(state, ws, up, slot, limit).await;
                 drop(conn_slot);
+                crate::memory::socket_closed();
             }
             Err(e) => tracing::debug!(target: "ws", "upgrade failed: {e}"),
         }

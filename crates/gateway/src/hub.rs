@@ -335,6 +335,14 @@ impl Hub {
         self.conns.read().map(|m| m.len()).unwrap_or(0)
     }
 
+    /// Bytes queued for sending over all connections (`gateway.runtimeStats`).
+    pub fn queued_bytes(&self) -> usize {
+        self.conns
+            .read()
+            .map(|m| m.values().map(|c| c.queued.load(Ordering::Relaxed)).sum())
+            .unwrap_or(0)
+    }
+
     fn snapshot(&self) -> Vec<Arc<ConnHandle>> {
         self.conns
             .read()

@@ -1,8 +1,8 @@
 //! The durable hand-over between channel drivers and session lanes. An accepted inbound message
 //! is written here (one 0600 file per message, write-then-rename + fsync) **before** the driver
-//! is acknowledged, and removed only once its user turn is in the session transcript (or its
-//! run ended without one and the error was reported), never because it waited long or its
-//! lane was full. So a driver's cursor (the Telegram offset) can advance at once even while the
+//! is acknowledged, marked once its user turn is in the session transcript, and removed only
+//! once it is answered (or its run ended without one and the error was reported), never
+//! because it waited long or its lane was full. So a driver's cursor (the Telegram offset) can advance at once even while the
 //! session lane is busy, and a crash or kill -9 in between loses nothing: the next generation
 //! replays what is left.
 
@@ -38,6 +38,14 @@ pub struct Pending {
     /// Attachments still to download (after acknowledgement, before the run is queued).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<openclaw_channels::PendingMedia>,
+    /// The user turn is in the transcript and the reply is not sent yet: a replay answers the
+    /// turn without writing it again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub turn_written: bool,
+    /// The reply was being sent when the process stopped: whether the chat got it is unknown
+    /// (the Bot API has no idempotency key), so a replay sends it again and says so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replying: bool,
 }
 
 /// Recently accepted `(channel, account, chat, message id)` keys, bounded: a message delivered
@@ -59,6 +67,11 @@ fn recent_key(channel: &str, account: &str, chat: &str, message_id: &str) -> Str
 }
 
 impl InboxBook {
+    /// Entries a live run of this process owns now (`gateway.runtimeStats`).
+    pub fn in_flight_count(&self) -> usize {
+        self.in_flight().len()
+    }
+
     /// Records a message key; `false` when it was already seen recently. Empty ids are never
     /// considered duplicates.
     pub fn first_sighting(
@@ -149,7 +162,31 @@ impl Inbox {
         self.book.in_flight().remove(run_id);
     }
 
-    /// The message's user turn is persisted (or it will never run): forget it.
+    /// The user turn of `p` is in the transcript: the entry stays (so a crash before the reply
+    /// is sent answers it on the next start) but a replay must not write the turn again.
+    pub fn turn_written(&self, p: &Pending) -> std::io::Result<()> {
+        self.rewrite(&Pending {
+            turn_written: true,
+            ..p.clone()
+        })
+    }
+
+    /// The reply of `p` is about to be sent: a crash from here on leaves it unknown whether the
+    /// chat got it.
+    pub fn replying(&self, p: &Pending) -> std::io::Result<()> {
+        self.rewrite(&Pending {
+            turn_written: true,
+            replying: true,
+            ..p.clone()
+        })
+    }
+
+    fn rewrite(&self, p: &Pending) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec(p).map_err(std::io::Error::other)?;
+        openclaw_config::fsutil::write_atomic(&self.path(&p.run_id), &bytes)
+    }
+
+    /// The message is answered (or it will never run): forget it.
     pub fn done(&self, run_id: &str) {
         self.book.in_flight().remove(run_id);
         match std::fs::remove_file(self.path(run_id)) {
@@ -213,6 +250,8 @@ mod tests {
             sender_id: String::new(),
             received_at: at,
             attachments: Vec::new(),
+            turn_written: false,
+            replying: false,
         }
     }
 

@@ -29,6 +29,7 @@ pub mod inbound_media;
 pub mod inbox;
 pub mod listener;
 pub mod logging;
+pub mod memory;
 pub mod methods;
 pub mod nodes;
 pub mod pair_files;

@@ -262,6 +262,7 @@ impl Supervisor {
         if let Some(n) = crate::listener::raise_nofile_limit() {
             tracing::debug!(target: "gateway", "open-files limit {n}");
         }
+        crate::memory::spawn_reclaimer();
         crate::reload::spawn_watcher(
             &self.paths.config_path,
             self.control_tx.clone(),
@@ -293,6 +294,14 @@ impl Supervisor {
                 "found the reference gateway's 2026.9 state (state/openclaw.sqlite, agents/*/agent/openclaw-agent.sqlite) not imported yet: run `openclaw doctor` to see what carries over and `openclaw doctor --non-interactive` to import it (read-only on the reference's files)"
             );
         }
+        // Temp files of atomic writes a killed process never renamed: litter, never state.
+        let state_dir = self.paths.state_dir.clone();
+        tokio::task::spawn_blocking(move || {
+            let n = openclaw_config::fsutil::sweep_stale_temps(&state_dir, 4);
+            if n > 0 {
+                tracing::info!(target: "gateway", "removed {n} temp files left by an earlier process");
+            }
+        });
         let mut current = Generation::start(state, &listeners);
         tracing::info!(target: "gateway", "ready");
         // Compile the protocol validators now, off the accept path.

@@ -41,8 +41,8 @@ pub use hello::*;
 pub use methods::{
     AgentHealth, ConfigGetResult, ConfigIssue, ConfigWriteParams, ConfigWriteResult, EmptyParams,
     HealthParams, HealthSummary, HeartbeatSummary, LogsTailParams, LogsTailResult, OkResult,
-    ProcessMemory, SessionsSummary, StatusHeartbeat, StatusHeartbeatAgent, StatusSessions,
-    StatusSummary, SystemEventParams, SystemPresenceResult,
+    ProcessMemory, RuntimeStats, SessionsSummary, StatusHeartbeat, StatusHeartbeatAgent,
+    StatusSessions, StatusSummary, SystemEventParams, SystemPresenceResult,
 };
 
 /// Highest protocol version this implementation speaks.

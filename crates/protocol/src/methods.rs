@@ -15,6 +15,8 @@ pub mod names {
     pub const SYSTEM_PRESENCE: &str = "system-presence";
     pub const SYSTEM_EVENT: &str = "system-event";
     pub const LAST_HEARTBEAT: &str = "last-heartbeat";
+    /// Our own extension (not in the reference): live task and queue counts for the soak.
+    pub const GATEWAY_RUNTIME_STATS: &str = "gateway.runtimeStats";
 }
 
 /// `health` params. The reference ignores whatever it is sent, so this is documentation only.
@@ -63,6 +65,32 @@ pub struct SystemEventParams {
     pub scopes: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
+}
+
+/// `gateway.runtimeStats` result (our extension, admin only): counts the soak harness samples
+/// every second to see leaks that RSS alone hides. Each is read from an existing structure;
+/// nothing is counted on the request path for it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RuntimeStats {
+    /// Tokio tasks alive in the gateway's runtime.
+    pub tasks: u64,
+    /// Authenticated WebSocket connections in the hub.
+    pub connections: u64,
+    /// Bytes queued for sending, summed over all hub connections.
+    pub queued_bytes: u64,
+    /// Sessions with an active agent run.
+    pub runs_active: u64,
+    /// Runs waiting behind an active run.
+    pub runs_queued: u64,
+    /// Runs remembered for idempotency (bounded by the dedupe TTL and cap).
+    pub runs_tracked: u64,
+    /// Channel inbox entries owned by a live run of this process.
+    pub inbox_pending: u64,
+    /// Cron jobs running now.
+    pub cron_running: u64,
+    /// `exec` jobs in the registry (foreground and background).
+    pub jobs: u64,
 }
 
 /// `{ok:true}`.

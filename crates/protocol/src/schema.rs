@@ -33,6 +33,7 @@ fn register_all(g: &mut SchemaGenerator) {
     g.subschema_for::<SystemEventParams>();
     g.subschema_for::<OkResult>();
     g.subschema_for::<HealthSummary>();
+    g.subschema_for::<RuntimeStats>();
     g.subschema_for::<StatusSummary>();
     g.subschema_for::<PresenceEntry>();
     g.subschema_for::<LogsTailParams>();

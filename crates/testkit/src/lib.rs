@@ -65,6 +65,9 @@ pub enum Script {
         chunks: usize,
         delay: Duration,
     },
+    /// Streams `text` in `chunks` chunks, then keeps the connection open without another byte
+    /// (a provider that hangs mid-stream: only a timeout ends it).
+    Hang { text: String, chunks: usize },
     /// Starts a stream, then reports an in-stream error (`event: error` for Anthropic,
     /// `data: {"error":…}` for OpenAI). `kind` is the API's error type, e.g.
     /// `overloaded_error` or `server_error`.
@@ -149,6 +152,14 @@ impl Script {
         }
     }
 
+    /// Two chunks of `text`, then silence on an open connection.
+    pub fn hang(text: impl Into<String>) -> Script {
+        Script::Hang {
+            text: text.into(),
+            chunks: 2,
+        }
+    }
+
     /// Two chunks of `text`, then the connection drops.
     pub fn disconnect(text: impl Into<String>) -> Script {
         Script::Disconnect {
@@ -200,16 +211,24 @@ model_fake!(
 
 impl Script {
     /// How a text-like script streams: `Slow` waits before each chunk, `Disconnect` drops the
-    /// connection after its chunks; everything else streams at once and ends cleanly.
+    /// connection after its chunks, `Hang` goes silent after them; everything else streams at
+    /// once and ends cleanly.
     pub(crate) fn pacing(&self) -> Pacing {
         match self {
             Script::Slow { delay, .. } | Script::SlowToolCall { delay, .. } => Pacing {
                 delay: *delay,
                 disconnect: false,
+                hang: false,
             },
             Script::Disconnect { .. } => Pacing {
                 delay: Duration::ZERO,
                 disconnect: true,
+                hang: false,
+            },
+            Script::Hang { .. } => Pacing {
+                delay: Duration::ZERO,
+                disconnect: false,
+                hang: true,
             },
             _ => Pacing::default(),
         }

@@ -57,11 +57,12 @@ pub(crate) enum Reply {
 }
 
 /// How a streamed reply is paced: a wait before each frame, and whether the connection drops
-/// after the last one (no terminator).
+/// after the last one (no terminator) or stays open and silent (`hang`).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Pacing {
     pub delay: Duration,
     pub disconnect: bool,
+    pub hang: bool,
 }
 
 impl Reply {
@@ -122,13 +123,15 @@ fn render(api: &impl Api, script: &Script, streaming: bool) -> Reply {
     match script {
         Script::Text { text, chunks }
         | Script::Slow { text, chunks, .. }
-        | Script::Disconnect { text, chunks } => {
+        | Script::Disconnect { text, chunks }
+        | Script::Hang { text, chunks } => {
             let pacing = script.pacing();
-            if !streaming && !pacing.disconnect {
+            let cut = pacing.disconnect || pacing.hang;
+            if !streaming && !cut {
                 return api.text_message(text);
             }
             Reply::Sse {
-                frames: api.text_frames(text, *chunks, !pacing.disconnect),
+                frames: api.text_frames(text, *chunks, !cut),
                 pacing,
             }
         }
@@ -389,11 +392,15 @@ fn respond(reply: Reply) -> Response {
                 .unwrap_or_else(|_| Response::new(Body::empty()))
         }
         Reply::Sse { frames, pacing } => {
-            let Pacing { delay, disconnect } = pacing;
+            let Pacing {
+                delay,
+                disconnect,
+                hang,
+            } = pacing;
             let state = (frames.into_iter(), delay, disconnect, false);
             let stream = futures_util::stream::unfold(
                 state,
-                |(mut frames, delay, disconnect, done)| async move {
+                move |(mut frames, delay, disconnect, done)| async move {
                     if done {
                         return None;
                     }
@@ -414,6 +421,7 @@ fn respond(reply: Reply) -> Response {
                                 (frames, delay, disconnect, true),
                             ))
                         }
+                        None if hang => std::future::pending().await,
                         None => None,
                     }
                 },

@@ -2,7 +2,8 @@
 //! JSON, long-poll `getUpdates` honouring `offset`, `sendMessage`/`sendChatAction`/uploads,
 //! `getFile` + file download (streamed without a length, recorded as `download`, can be held
 //! back to simulate a slow download), and injectable failures (409, 429 `retry_after`, 5xx,
-//! 401, 400, dropped connections). Every request is recorded.
+//! 401, 400, dropped connections, bodies that are not the Bot API's: non-JSON, wrong shapes,
+//! huge). Every request is recorded.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -36,6 +37,11 @@ pub enum FakeReply {
     Stall,
     /// Any Bot API error, e.g. `400 "Bad Request: can't parse entities: …"`.
     Error { code: u16, description: String },
+    /// A body that is not the Bot API's: `status` with `body` as is (not JSON, JSON of the
+    /// wrong shape, an HTML error page …).
+    Garbage { status: u16, body: String },
+    /// `200` with a body of `bytes` bytes that never becomes JSON (streamed, no length).
+    Huge { bytes: usize },
 }
 
 /// One recorded request.
@@ -249,6 +255,22 @@ fn api_error(code: u16, description: &str, extra: Option<Value>) -> Response {
 
 fn render(reply: FakeReply) -> Response {
     match reply {
+        FakeReply::Garbage { status, body } => Response::builder()
+            .status(StatusCode::from_u16(status).unwrap_or(StatusCode::OK))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+        FakeReply::Huge { bytes } => {
+            let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+            let chunks = bytes.div_ceil(chunk.len());
+            let stream = futures_util::stream::iter(
+                (0..chunks).map(move |_| Ok::<Bytes, std::io::Error>(chunk.clone())),
+            );
+            Response::builder()
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from_stream(stream))
+                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
         FakeReply::Conflict409 => api_error(
             409,
             "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running",

@@ -1,6 +1,6 @@
 //! Minimal Telegram Bot API client over reqwest: `POST {apiRoot}/bot{token}/{method}` with JSON or
 //! multipart, file downloads with a size cap, and one mapping of Bot API failures to
-//! `ChannelError` (401, 409, 429 `retry_after`, 4xx, 5xx, network, non-JSON bodies).
+//! `ChannelError` (401, 409, 429 `retry_after`, 4xx, 5xx, network, non-JSON or oversized bodies).
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,6 +11,9 @@ use std::io::Write;
 
 use crate::CappedFile;
 use crate::types::ChannelError;
+
+/// The largest Bot API answer read (a full `getUpdates` batch of 100 updates is far below it).
+const MAX_API_BODY: usize = 16 * 1024 * 1024;
 
 /// A Bot API endpoint for one token. The token never appears in errors or logs.
 #[derive(Clone)]
@@ -78,9 +81,29 @@ impl BotApi {
         ChannelError::Network(format!("{method}: {msg}"))
     }
 
+    /// The body of an API answer, refused past [`MAX_API_BODY`]: a broken or hostile endpoint
+    /// sending an endless body must not grow the gateway's memory without bound.
+    async fn body_capped(
+        &self,
+        method: &str,
+        mut resp: reqwest::Response,
+    ) -> Result<Vec<u8>, ChannelError> {
+        let mut bytes = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.net_err(method, e))? {
+            if bytes.len() + chunk.len() > MAX_API_BODY {
+                return Err(ChannelError::Api(format!(
+                    "{method}: Bot API answer larger than {} MiB; ignored",
+                    MAX_API_BODY / (1024 * 1024)
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+
     async fn finish(&self, method: &str, resp: reqwest::Response) -> Result<Value, ChannelError> {
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| self.net_err(method, e))?;
+        let bytes = self.body_capped(method, resp).await?;
         let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
         let Some(v) = parsed.filter(Value::is_object) else {
             if status.is_server_error() {

@@ -183,6 +183,8 @@ pub(super) async fn route(
             sender_id: message.sender_id.clone(),
             received_at: crate::state::now_ms(),
             attachments: std::mem::take(&mut message.media),
+            turn_written: false,
+            replying: false,
         };
         // Durable before the driver is acknowledged; not acknowledged ⇒ redelivered later.
         let forget = || {
@@ -252,10 +254,12 @@ pub(crate) fn submit(
         session_key: p.session_key.clone(),
         message: p.message.clone(),
         extra_system_prompt: None,
-        timeout: Duration::from_secs(600),
+        timeout: crate::runs::default_run_timeout(state),
         stream_tx: None,
         ephemeral: false,
         persisted: Some(persisted.clone()),
+        // A replayed entry whose turn is the transcript's last message: not written twice.
+        resume: p.turn_written,
         origin: Some(crate::runs::RunOrigin {
             channel: p.channel.clone(),
             account_id: p.account_id.clone(),
@@ -286,7 +290,7 @@ pub(crate) fn submit(
 /// An entry whose session lane is full is kept and retried, never dropped.
 fn replay(state: &Arc<AppState>, rt: &Arc<ChannelRuntime>, inbox: &Arc<Inbox>) {
     let mut waiting = Vec::new();
-    for p in inbox.pending() {
+    for mut p in inbox.pending() {
         if !inbox.claim(&p.run_id) {
             continue;
         }
@@ -312,6 +316,19 @@ fn replay(state: &Arc<AppState>, rt: &Arc<ChannelRuntime>, inbox: &Arc<Inbox>) {
             );
             continue;
         }
+        if p.replying {
+            tracing::warn!(target: "channels", "reply to {} message {} (run {}) may already have been delivered before the restart; sending it again", p.channel, p.message_id, p.run_id);
+        }
+        match turn_state(state, &p) {
+            Turn::Answered(text) => {
+                // The run finished before the crash; only its reply is missing.
+                let driver = rt.driver(&p.channel, &p.account_id);
+                tokio::spawn(send_answer(inbox.clone(), p, driver, text));
+                continue;
+            }
+            Turn::Unanswered => p.turn_written = true,
+            Turn::NotWritten => p.turn_written = false,
+        }
         waiting.push(p);
     }
     let waiting = submit_in_order(state, rt, inbox, waiting);
@@ -322,6 +339,86 @@ fn replay(state: &Arc<AppState>, rt: &Arc<ChannelRuntime>, inbox: &Arc<Inbox>) {
             inbox.clone(),
             waiting,
         ));
+    }
+}
+
+/// Where a replayed entry's user turn stands in its session transcript.
+enum Turn {
+    /// Not written: the run starts from the beginning.
+    NotWritten,
+    /// Written and nothing after it: the run answers it without writing it again.
+    Unanswered,
+    /// Answered (the final assistant text), only the reply is missing.
+    Answered(String),
+}
+
+/// Finds the entry's user turn in the transcript: the last user message with its text written
+/// at or after it was received (the reply's lines are written only once the turn is over, so a
+/// run cut short leaves nothing after its turn). Read from the transcript itself, because the
+/// inbox entry's own mark is written just after the turn and a kill may fall in between.
+fn turn_state(state: &AppState, p: &Pending) -> Turn {
+    use openclaw_agent::AgentMessage;
+    let store = openclaw_agent::SessionStore::open(&state.paths.state_dir, &p.agent_id);
+    let Some(entry) = store.get(&p.session_key) else {
+        return Turn::NotWritten;
+    };
+    let path = store.transcript_path(&entry);
+    let Ok(messages) = openclaw_agent::Transcript::load_messages(&path) else {
+        return Turn::NotWritten;
+    };
+    let Some(turn) = messages.iter().rposition(|m| {
+        matches!(m, AgentMessage::User { timestamp, .. } if *timestamp >= p.received_at)
+            && m.text() == p.message
+    }) else {
+        return Turn::NotWritten;
+    };
+    match messages[turn + 1..]
+        .iter()
+        .take_while(|m| !matches!(m, AgentMessage::User { .. }))
+        .last()
+    {
+        None => Turn::Unanswered,
+        Some(m @ AgentMessage::Assistant { .. }) if m.tool_calls().is_empty() => {
+            Turn::Answered(m.text())
+        }
+        // Cut inside its tool loop: only the error path writes partial turns; run it again.
+        Some(_) => Turn::Unanswered,
+    }
+}
+
+/// Sends the reply [`turn_state`] found, then clears the entry (kept for the next start if
+/// the channel refuses it).
+async fn send_answer(
+    inbox: Arc<Inbox>,
+    p: Pending,
+    driver: Option<Arc<dyn ChannelDriver>>,
+    text: String,
+) {
+    if is_silent(&text) {
+        inbox.done(&p.run_id);
+        return;
+    }
+    let Some(driver) = driver else {
+        inbox.release(&p.run_id);
+        return;
+    };
+    let out = OutboundMessage {
+        chat_id: p.chat_id.clone(),
+        thread_id: p.thread_id.clone(),
+        text,
+        media: vec![],
+        reply_to: None,
+        local_roots: Vec::new(),
+    };
+    if let Err(e) = inbox.replying(&p) {
+        tracing::warn!(target: "channels", "cannot mark inbox entry {}: {e}", p.run_id);
+    }
+    match driver.send(out).await {
+        Ok(_) => inbox.done(&p.run_id),
+        Err(e) => {
+            tracing::warn!(target: "channels", "reply to replayed message {} failed: {e}", p.run_id);
+            inbox.release(&p.run_id);
+        }
     }
 }
 
@@ -412,7 +509,10 @@ async fn deliver(
         _ = run.done() => false,
     };
     if turn_written {
-        inbox.done(&p.run_id);
+        // Kept until the reply is out: a crash in between answers the turn on the next start.
+        if let Err(e) = inbox.turn_written(&p) {
+            tracing::warn!(target: "channels", "cannot mark inbox entry {}: {e}", p.run_id);
+        }
     } else if run
         .result()
         .is_some_and(|r| r.aborted || r.folded_into.is_some())
@@ -423,28 +523,34 @@ async fn deliver(
         inbox.done(&p.run_id);
         return;
     }
+    let run_id = p.run_id.clone();
     let keep_for_retry = |why: &str| {
-        tracing::warn!(target: "channels", "inbound message {} was not answered ({why}); kept for the next start", p.run_id);
-        inbox.release(&p.run_id);
+        tracing::warn!(target: "channels", "inbound message {run_id} was not answered ({why}); kept for the next start");
+        inbox.release(&run_id);
     };
     let Some(driver) = driver else {
-        if !turn_written {
+        if turn_written {
+            inbox.done(&run_id);
+        } else {
             keep_for_retry("no channel account to report the error to");
         }
         return;
     };
-    let (chat_id, thread_id) = (p.chat_id, p.thread_id);
+    let (chat_id, thread_id) = (p.chat_id.clone(), p.thread_id.clone());
     let result = run.wait(run_wait()).await;
     drop(typing);
     let reply = match result {
-        Some(r) if r.folded_into.is_some() => return,
+        Some(r) if r.folded_into.is_some() || r.aborted => {
+            inbox.done(&run_id);
+            return;
+        }
         Some(r) if r.ok => {
             if is_silent(&r.final_text) {
+                inbox.done(&run_id);
                 return;
             }
             r.final_text
         }
-        Some(r) if r.aborted => return,
         Some(r) => format!(
             "⚠️ {}",
             r.error
@@ -461,11 +567,16 @@ async fn deliver(
         reply_to: None,
         local_roots: Vec::new(),
     };
+    if turn_written && let Err(e) = inbox.replying(&p) {
+        tracing::warn!(target: "channels", "cannot mark inbox entry {run_id}: {e}");
+    }
     match driver.send(out).await {
-        Ok(_) if !turn_written => inbox.done(&p.run_id),
-        Ok(_) => {}
+        Ok(_) => inbox.done(&run_id),
         Err(e) if !turn_written => keep_for_retry(&format!("the error reply failed: {e}")),
-        Err(e) => tracing::warn!(target: "channels", "reply delivery failed: {e}"),
+        Err(e) => {
+            tracing::warn!(target: "channels", "reply delivery failed: {e}");
+            inbox.done(&run_id);
+        }
     }
 }
 

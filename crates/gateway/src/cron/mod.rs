@@ -115,7 +115,7 @@ impl Cron {
                 job.state.next_run_at_ms = schedule::first_run(s, now);
             }
         }
-        release_parse_memory();
+        crate::memory::trim();
         Cron {
             path,
             inner: std::sync::Mutex::new(inner),
@@ -156,6 +156,11 @@ impl Cron {
             .cloned()
     }
 
+    /// Jobs running now (`gateway.runtimeStats`).
+    pub fn running_count(&self) -> usize {
+        self.inner.locked().running.len()
+    }
+
     pub fn is_running(&self, id: &str) -> bool {
         self.inner.locked().running.contains(id)
     }
@@ -173,16 +178,6 @@ impl Cron {
             .filter(|j| j.enabled && scheduled(j).is_some())
             .filter_map(|j| j.state.next_run_at_ms)
             .min()
-    }
-}
-
-/// Hands the memory of a large jobs file's parse tree back to the OS: glibc keeps freed heap
-/// pages otherwise, and a 10,000-job file would leave tens of MiB resident for good.
-fn release_parse_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free heap memory; it has no preconditions.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 

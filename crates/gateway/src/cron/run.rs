@@ -266,6 +266,7 @@ async fn agent_turn(
         stream_tx: None,
         ephemeral: false,
         persisted: None,
+        resume: false,
         origin,
     };
     let run = match Runs::submit(state, spec) {

@@ -147,6 +147,7 @@ fn run_hook(state: &Arc<AppState>, name: &str, body: &[u8]) -> Result<Response, 
                 stream_tx: None,
                 ephemeral: false,
                 persisted: None,
+                resume: false,
                 origin: None,
             };
             match Runs::submit(state, spec) {

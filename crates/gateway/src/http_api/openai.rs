@@ -162,10 +162,11 @@ pub(super) fn start_http_run(
         session_key,
         message,
         extra_system_prompt: (!extra.is_empty()).then(|| extra.join("\n\n")),
-        timeout: Duration::from_secs(600),
+        timeout: crate::runs::default_run_timeout(state),
         stream_tx: req.stream.then_some(tx),
         ephemeral,
         persisted: None,
+        resume: false,
         origin: None,
     };
     match Runs::submit(state, spec) {

@@ -42,9 +42,6 @@ pub fn register(out: &mut Vec<MethodSpec>) {
     }
 }
 
-/// Default agent runtime timeout (`agents.defaults.timeoutSeconds`).
-const DEFAULT_TIMEOUT_SECS: u64 = 600;
-
 fn final_frame(payload: &AgentFinal) -> Value {
     serde_json::to_value(payload).unwrap_or_default()
 }
@@ -129,7 +126,10 @@ fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
             let text = crate::chat_commands::run(state, &agent_id, &key, &cmd);
             return Ok(command_reply(&p.idempotency_key, text));
         }
-        let timeout = run_timeout_secs(p.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS));
+        let timeout = run_timeout_secs(
+            p.timeout
+                .unwrap_or_else(|| crate::runs::default_run_timeout_secs(state)),
+        );
         let spec = RunSpec {
             run_id: p.idempotency_key.clone(),
             agent_id,
@@ -140,6 +140,7 @@ fn agent<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a>
             stream_tx: None,
             ephemeral: false,
             persisted: None,
+            resume: false,
             origin: None,
         };
         // A busy session applies `messages.queue` (byChannel by the caller's `channel`).
@@ -296,7 +297,10 @@ fn chat_send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture
                 "invalid chat.send params: message is empty",
             ));
         }
-        let timeout = run_timeout_ms(p.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_SECS * 1000));
+        let timeout = match p.timeout_ms {
+            Some(ms) => run_timeout_ms(ms),
+            None => crate::runs::default_run_timeout(state),
+        };
         let spec = RunSpec {
             run_id: p.idempotency_key.clone(),
             agent_id,
@@ -307,6 +311,7 @@ fn chat_send<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture
             stream_tx: None,
             ephemeral: false,
             persisted: None,
+            resume: false,
             origin: None,
         };
         let origin = crate::runs::queue::Origin::channel("webchat");

@@ -177,17 +177,59 @@ pub async fn deliver_once(
     text: String,
 ) -> Result<Value, ErrorShape> {
     let _guard = state.process.send_lock.lock().await;
-    let key = format!("deliver:{key}");
+    at_most_once(
+        state,
+        format!("deliver:{key}"),
+        deliver_to(state, channel, account, to, thread, text),
+    )
+    .await
+}
+
+/// Runs `send` at most once per dedupe `key`, even across a kill -9: a `sending` record is on
+/// disk before the channel is called and is replaced by the result after. A record still
+/// `sending` when the key comes back means an earlier process stopped in between, when
+/// whether the channel took the message cannot be known (the Bot API has no idempotency key),
+/// so it is not sent again and the caller is told. The caller holds `send_lock`.
+async fn at_most_once(
+    state: &AppState,
+    key: String,
+    send: impl std::future::Future<Output = Result<Value, ErrorShape>>,
+) -> Result<Value, ErrorShape> {
     let mut dedupe = load_dedupe(state);
-    if let Some(done) = dedupe.get(&key) {
-        return Ok(done["result"].clone());
+    match dedupe.get(&key) {
+        Some(done) if done.get("result").is_some() => return Ok(done["result"].clone()),
+        Some(_) => {
+            tracing::warn!(target: "channels", "{key}: the gateway stopped while sending it; not sent again");
+            return Err(ErrorShape::new(
+                codes::UNAVAILABLE,
+                format!(
+                    "{key}: delivery outcome unknown (the gateway stopped while sending it); not sent again"
+                ),
+            ));
+        }
+        None => {}
     }
-    let result = deliver_to(state, channel, account, to, thread, text).await?;
-    dedupe.insert(key, json!({"ts": now_ms(), "result": result}));
+    dedupe.insert(key.clone(), json!({"ts": now_ms(), "sending": true}));
+    if let Err(e) = save_dedupe(state, dedupe.clone()) {
+        return Err(ErrorShape::new(
+            codes::UNAVAILABLE,
+            format!("cannot record the delivery of {key}: {e}"),
+        ));
+    }
+    let outcome = send.await;
+    match &outcome {
+        Ok(result) => {
+            dedupe.insert(key, json!({"ts": now_ms(), "result": result}));
+        }
+        // The channel refused it: not delivered, so a retry may send it.
+        Err(_) => {
+            dedupe.remove(&key);
+        }
+    }
     if let Err(e) = save_dedupe(state, dedupe) {
         tracing::error!(target: "channels", "cannot record delivery idempotency: {e}");
     }
-    Ok(result)
+    outcome
 }
 
 async fn deliver_to(
@@ -300,10 +342,6 @@ pub(crate) async fn send_message(
     );
     let _guard = state.process.send_lock.lock().await;
     let key = format!("send:{}", p.idempotency_key);
-    let mut dedupe = load_dedupe(state);
-    if let Some(done) = dedupe.get(&key) {
-        return Ok(done["result"].clone());
-    }
     let out = OutboundMessage {
         chat_id: chat_id.clone(),
         thread_id: p.thread_id.clone().or(thread),
@@ -315,18 +353,16 @@ pub(crate) async fn send_message(
         reply_to: None,
         local_roots,
     };
-    let sent = driver.send(out).await.map_err(channel_error)?;
-    let result = json!({
-        "runId": p.idempotency_key,
-        "messageId": sent.message_ids.last().cloned().unwrap_or_default(),
-        "channel": channel,
-        "chatId": sent.chat_id,
-    });
-    dedupe.insert(key, json!({"ts": now_ms(), "result": result}));
-    if let Err(e) = save_dedupe(state, dedupe) {
-        tracing::error!(target: "channels", "cannot record send idempotency: {e}");
-    }
-    Ok(result)
+    at_most_once(state, key, async {
+        let sent = driver.send(out).await.map_err(channel_error)?;
+        Ok(json!({
+            "runId": p.idempotency_key,
+            "messageId": sent.message_ids.last().cloned().unwrap_or_default(),
+            "channel": channel,
+            "chatId": sent.chat_id,
+        }))
+    })
+    .await
 }
 
 /// The agent a `send` acts for (its workspace is where local media may come from):

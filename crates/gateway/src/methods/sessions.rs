@@ -739,6 +739,7 @@ fn sessions_create<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> Handler
                 stream_tx: None,
                 ephemeral: false,
                 persisted: None,
+                resume: false,
                 origin: None,
             };
             let run = match Runs::submit(state, spec)? {

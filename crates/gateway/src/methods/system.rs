@@ -1,4 +1,5 @@
-//! System family: `health`, `status`, `system-presence`, `system-event`, `last-heartbeat`.
+//! System family: `health`, `status`, `system-presence`, `system-event`, `last-heartbeat`, and
+//! our `gateway.runtimeStats` extension (task and queue counts for the soak harness).
 
 use crate::sync::LockExt;
 use std::collections::BTreeMap;
@@ -8,8 +9,8 @@ use openclaw_protocol::methods::names;
 use openclaw_protocol::schema::parse_params;
 use openclaw_protocol::{
     AgentHealth, EmptyParams, HealthSummary, HeartbeatSummary, OkResult, PresenceEntry,
-    ProcessMemory, SessionsSummary, StatusHeartbeat, StatusHeartbeatAgent, StatusSessions,
-    StatusSummary, SystemEventParams,
+    ProcessMemory, RuntimeStats, SessionsSummary, StatusHeartbeat, StatusHeartbeatAgent,
+    StatusSessions, StatusSummary, SystemEventParams,
 };
 use serde_json::Value;
 
@@ -42,6 +43,39 @@ pub fn register(out: &mut Vec<MethodSpec>) {
         access: Access::Scope(scopes::READ),
         handler: last_heartbeat,
     });
+    out.push(MethodSpec {
+        name: names::GATEWAY_RUNTIME_STATS,
+        access: Access::Scope(scopes::ADMIN),
+        handler: runtime_stats,
+    });
+}
+
+/// Counts read from structures that exist anyway; nothing is tallied per request for this.
+pub fn runtime_stats_now(state: &AppState) -> RuntimeStats {
+    let tasks = tokio::runtime::Handle::try_current()
+        .map(|h| h.metrics().num_alive_tasks())
+        .unwrap_or(0);
+    let (runs_active, runs_queued, runs_tracked) = state.runs.counts();
+    RuntimeStats {
+        tasks: tasks as u64,
+        connections: state.hub.count() as u64,
+        queued_bytes: state.hub.queued_bytes() as u64,
+        runs_active: runs_active as u64,
+        runs_queued: runs_queued as u64,
+        runs_tracked: runs_tracked as u64,
+        inbox_pending: state.process.inbox.in_flight_count() as u64,
+        cron_running: state.cron.running_count() as u64,
+        jobs: state.process.jobs.count() as u64,
+    }
+}
+
+fn runtime_stats<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFuture<'a> {
+    Box::pin(async move {
+        parse_params::<EmptyParams>(names::GATEWAY_RUNTIME_STATS, params)?;
+        Ok(Reply::Json(
+            serde_json::to_value(runtime_stats_now(&ctx.state)).unwrap_or(Value::Null),
+        ))
+    })
 }
 
 const HEARTBEAT_EVERY: &str = "30m";

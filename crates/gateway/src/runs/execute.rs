@@ -141,6 +141,7 @@ fn is_silent(text: &str) -> bool {
 
 /// A run that failed before or while calling the model: lifecycle error, chat error, result.
 fn fail(ev: &mut RunEvents, run: &Run, started_at: u64, msg: String, kind: &str) -> RunResult {
+    tracing::warn!(target: "agent", run_id = %run.run_id, "run failed: {msg}");
     let ended_at = now_ms();
     ev.agent(lifecycle_error(started_at, ended_at, &msg));
     ev.chat_error(&msg, kind);
@@ -381,9 +382,26 @@ async fn execute(
                     );
                 }
             };
+        // A resumed turn is already the transcript's last message: the model sees it once, as
+        // this turn's user message, and it is not written twice.
+        let resumed = spec.resume
+            && context.entries.last().is_some_and(|e| {
+                matches!(e.message, AgentMessage::User { .. }) && e.message.text() == spec.message
+            });
+        if resumed {
+            context.entries.pop();
+        }
         // Written before the model is called (it survives a crash of this process); the fsync
         // comes with the reply's lines, so the model call is not delayed by a disk flush.
-        match transcript.append_message_unsynced(&user) {
+        let appended = if resumed {
+            Ok(String::new())
+        } else {
+            transcript.append_message_unsynced(&user)
+        };
+        match appended {
+            Ok(id) if resumed => {
+                let _ = id;
+            }
             Ok(id) => context
                 .entries
                 .push(compaction::context_entry(id, user.clone())),

@@ -207,6 +207,18 @@ impl Runs {
         out
     }
 
+    /// (sessions with an active run, runs waiting, runs remembered for idempotency), for
+    /// `gateway.runtimeStats`.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let (active, waiting) = {
+            let lanes = self.lanes.locked();
+            lanes.0.values().fold((0, 0), |(a, w), l| {
+                (a + usize::from(l.active.is_some()), w + l.waiting())
+            })
+        };
+        (active, waiting, self.by_key.locked().len())
+    }
+
     fn register(&self, spec: &RunSpec) -> Result<Arc<Run>, Arc<Run>> {
         let mut map = self.by_key.locked();
         prune(&mut map);
@@ -666,6 +678,7 @@ mod tests {
             stream_tx: None,
             ephemeral: true,
             persisted: None,
+            resume: false,
             origin: None,
         }
     }

@@ -14,6 +14,7 @@ mod execute;
 mod lanes;
 pub mod queue;
 
+use crate::state::AppState;
 use crate::sync::LockExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -120,6 +121,27 @@ pub fn run_timeout_secs(secs: u64) -> Duration {
     run_timeout_ms(secs.saturating_mul(1000))
 }
 
+/// `agents.defaults.timeoutSeconds` (reference default 600 s): the timeout of a run whose
+/// caller named none, so a provider that hangs mid-stream is cut off when the owner said.
+pub fn default_run_timeout_secs(state: &AppState) -> u64 {
+    state
+        .config()
+        .config
+        .agents
+        .as_ref()
+        .and_then(|a| a.defaults.as_ref())
+        .and_then(|d| d.timeout_seconds)
+        .unwrap_or(DEFAULT_RUN_TIMEOUT_SECS)
+}
+
+/// [`default_run_timeout_secs`] as a clamped duration.
+pub fn default_run_timeout(state: &AppState) -> Duration {
+    run_timeout_secs(default_run_timeout_secs(state))
+}
+
+/// The reference's `agents.defaults.timeoutSeconds` when the config has none.
+pub const DEFAULT_RUN_TIMEOUT_SECS: u64 = 600;
+
 /// What a new run needs.
 #[derive(Debug, Clone)]
 pub struct RunSpec {
@@ -137,6 +159,10 @@ pub struct RunSpec {
     /// Notified once the user turn is in the transcript (channels acknowledge inbound
     /// updates only then, so a crash neither loses nor duplicates a message).
     pub persisted: Option<Arc<tokio::sync::Notify>>,
+    /// The user turn may already be the last message of the transcript (an inbox entry replayed
+    /// after a crash between writing the turn and sending the reply): when the transcript ends
+    /// with this very message, answer it without writing it again.
+    pub resume: bool,
     /// The channel chat the message came from (`None` for WS, HTTP, heartbeat): tools that act
     /// "here" (`message` without a target, a reminder set from a chat) answer there.
     pub origin: Option<RunOrigin>,

@@ -399,6 +399,11 @@ impl Jobs {
         Ok(())
     }
 
+    /// Jobs in the registry (`gateway.runtimeStats`).
+    pub fn count(&self) -> usize {
+        self.jobs.locked().len()
+    }
+
     pub fn get(&self, id: &str) -> Option<Arc<Job>> {
         self.jobs.locked().get(id).cloned()
     }

@@ -592,6 +592,7 @@ fn start_run(
         stream_tx: None,
         ephemeral: false,
         persisted: None,
+        resume: false,
         origin: None,
     };
     match Runs::submit(state, spec) {
