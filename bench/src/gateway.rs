@@ -38,7 +38,8 @@ pub struct Gateway {
 impl Gateway {
     /// Starts `bin gateway run --port 0` with a config file in a fresh temp dir; `extra`
     /// top-level sections are merged over the base config.
-    pub fn spawn_with(bin: &Path, extra: serde_json::Value) -> Result<Self> {
+    /// `env`: extra `OPENCLAW_*` environment variables.
+    pub fn spawn_env(bin: &Path, extra: serde_json::Value, env: &[(&str, &str)]) -> Result<Self> {
         let home = tempfile::Builder::new()
             .prefix("openclaw-bench-")
             .tempdir()
@@ -73,6 +74,7 @@ impl Gateway {
         cmd.env("HOME", home.path())
             .env("OPENCLAW_STATE_DIR", home.path().join("state"))
             .env("OPENCLAW_CONFIG_PATH", &config_path)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -134,6 +136,37 @@ impl Gateway {
         while self.lines_rx.try_recv().is_ok() {}
     }
 
+    /// Counts the stdout lines read so far that contain `pat` (and drops them all).
+    pub fn count_lines(&self, pat: &str) -> usize {
+        let mut n = 0;
+        while let Ok(l) = self.lines_rx.try_recv() {
+            if l.contains(pat) {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// CPU time the gateway has used so far (user + system), from `/proc/<pid>/stat`.
+    pub fn cpu_time(&self) -> Result<std::time::Duration> {
+        let path = format!("/proc/{}/stat", self.pid());
+        let stat = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+        let rest = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r)
+            .with_context(|| format!("unexpected {path}"))?;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = f
+            .get(11)
+            .zip(f.get(12))
+            .and_then(|(u, s)| Some(u.parse::<u64>().ok()? + s.parse::<u64>().ok()?))
+            .with_context(|| format!("no utime/stime in {path}"))?;
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        Ok(std::time::Duration::from_secs_f64(ticks as f64 / hz))
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -159,13 +192,22 @@ impl Gateway {
 
     /// Resident set size of the gateway process (VmRSS), in KiB.
     pub fn rss_kb(&self) -> Result<u64> {
+        self.status_kb("VmRSS:")
+    }
+
+    /// The highest resident set size the gateway process has had (VmHWM), in KiB.
+    pub fn rss_peak_kb(&self) -> Result<u64> {
+        self.status_kb("VmHWM:")
+    }
+
+    fn status_kb(&self, field: &str) -> Result<u64> {
         let path = format!("/proc/{}/status", self.pid());
         let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .with_context(|| format!("no VmRSS in {path}"))
+            .with_context(|| format!("no {field} in {path}"))
     }
 
     pub fn output_tail(&self) -> String {

@@ -5,6 +5,7 @@ pub mod cron;
 pub mod gateway;
 pub mod host;
 pub mod phases;
+pub mod scale;
 pub mod soak;
 pub mod stats;
 pub mod ws;

@@ -9,15 +9,17 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use openclaw_bench::host::Host;
 use openclaw_bench::stats::{Sorted, round};
-use openclaw_bench::{cron, phases, soak};
+use openclaw_bench::{cron, phases, scale, soak};
 use serde_json::json;
 
-const USAGE: &str = "usage: openclaw-bench [--bin PATH] [--quick] [--reps N]
+const USAGE: &str = "usage: openclaw-bench [--bin PATH] [--quick] [--reps N] [--scale-only]
        openclaw-bench soak [--minutes N] [--bin PATH] [--out DIR]
 
   --bin PATH   gateway binary (default: <workspace>/target/release/openclaw)
   --quick      smoke run: 3 startup reps, 2 s load phases
   --reps N     startup reps (default 10, 3 with --quick)
+  --scale-only only the scale phases (idle connections, slow consumers, chat.send burst);
+               with --quick, small ones
   soak         mixed traffic for --minutes (default 2, may be fractional) against one
                gateway; writes soak-<timestamp>.json and .svg to --out (default
                <workspace>/target/soak) and exits 1 when a pass criterion failed
@@ -45,11 +47,21 @@ const RELOADS: usize = 20;
 const CRON_JOBS: usize = 10_000;
 /// Upper bound on --reps, so a typo cannot run for hours.
 const MAX_REPS: usize = 1000;
+/// Tracked idle connections: a presence change is measured at each size (full, `--quick`).
+const SCALE_IDLE: [usize; 2] = [1000, 10_000];
+const SCALE_IDLE_QUICK: [usize; 2] = [100, 1000];
+/// Clients that never read (full, `--quick`).
+const SLOW_CONSUMERS: usize = 1000;
+const SLOW_CONSUMERS_QUICK: usize = 50;
+/// The `chat.send` burst: requests, sessions, per-session queue cap (full, `--quick`).
+const BURST: (usize, usize, usize) = (1000, 100, 5);
+const BURST_QUICK: (usize, usize, usize) = (100, 10, 5);
 
 struct Args {
     bin: PathBuf,
     quick: bool,
     reps: usize,
+    scale_only: bool,
     /// `Some` for `openclaw-bench soak`.
     soak: Option<soak::Options>,
 }
@@ -65,6 +77,7 @@ fn parse_args() -> Result<Option<Args>> {
     let mut bin = None;
     let mut quick = false;
     let mut reps = None;
+    let mut scale_only = false;
     let mut soak_cmd = false;
     let mut minutes = 2.0f64;
     let mut out = None;
@@ -90,6 +103,7 @@ fn parse_args() -> Result<Option<Args>> {
                 out = Some(PathBuf::from(it.next().context("--out needs a dir")?))
             }
             "--quick" => quick = true,
+            "--scale-only" => scale_only = true,
             "--reps" => {
                 let n: usize = it
                     .next()
@@ -131,6 +145,7 @@ fn parse_args() -> Result<Option<Args>> {
         bin,
         quick,
         reps,
+        scale_only,
         soak,
     }))
 }
@@ -183,6 +198,7 @@ async fn async_main(args: Args) -> Result<()> {
 }
 
 async fn run(args: &Args) -> Result<()> {
+    let nofile = scale::raise_nofile();
     let host = Host::probe(&args.bin)?;
     eprintln!(
         "openclaw-bench: {} ({}, {} bytes) on {} ({} cores)",
@@ -192,6 +208,20 @@ async fn run(args: &Args) -> Result<()> {
         host.cpu,
         host.cores
     );
+    if args.scale_only {
+        let mut line = json!({
+            "version": host.version,
+            "cpu": host.cpu,
+            "cores": host.cores,
+            "quick": args.quick,
+        });
+        let scale_line = run_scale(args, nofile).await?;
+        if let (Some(l), Some(c)) = (line.as_object_mut(), scale_line.as_object()) {
+            l.extend(c.clone());
+        }
+        println!("{line}");
+        return Ok(());
+    }
 
     eprintln!(
         "startup: {} reps (spawn -> first hello-ok, VmRSS 1 s later)",
@@ -374,9 +404,140 @@ async fn run(args: &Args) -> Result<()> {
         "cron_10k_ctx_switches_per_min": round(cron_full.ctx_switches_per_min, 1),
         "cron_10k_idle_cpu_pct": round(cron_full.cpu_pct, 3),
     });
-    if let (Some(l), Some(c)) = (line.as_object_mut(), cron_line.as_object()) {
-        l.extend(c.clone());
+    let scale_line = run_scale(args, nofile).await?;
+    for extra in [cron_line, scale_line] {
+        if let (Some(l), Some(c)) = (line.as_object_mut(), extra.as_object()) {
+            l.extend(c.clone());
+        }
     }
     println!("{line}");
     Ok(())
+}
+
+/// The scale phases (issue 19 part 3) and their fields of the JSON line.
+async fn run_scale(args: &Args, nofile: u64) -> Result<serde_json::Value> {
+    let sizes = if args.quick {
+        SCALE_IDLE_QUICK
+    } else {
+        SCALE_IDLE
+    };
+    eprintln!("scale: {} untracked (cli) idle connections", sizes[1]);
+    let plain = scale::idle_untracked(&args.bin, sizes[1]).await?;
+    let plain_per_conn =
+        (plain.rss_held_kb as i64 - plain.rss_before_kb as i64) * 1024 / plain.opened as i64;
+    let plain_rate = plain.opened as f64 / plain.open_time.as_secs_f64().max(1e-9);
+    eprintln!(
+        "  opened {} in {:.1} s ({plain_rate:.0} handshakes/s, {} retries), {} alive; VmRSS {} -> {} KiB ({plain_per_conn} B per connection)",
+        plain.opened,
+        plain.open_time.as_secs_f64(),
+        plain.retries,
+        plain.alive,
+        plain.rss_before_kb,
+        plain.rss_held_kb
+    );
+    eprintln!(
+        "scale: {} tracked idle connections (bench open-files limit {nofile}); one presence change measured at {} and {}",
+        sizes[1], sizes[0], sizes[1]
+    );
+    let idle = scale::idle(&args.bin, &sizes).await?;
+    eprintln!(
+        "  {} open in {:.1} s ({:.0} handshakes/s, {} retries), {} alive; VmRSS {} -> {} KiB ({} B per connection)",
+        idle.clients,
+        idle.open_time.as_secs_f64(),
+        idle.handshakes_per_sec(),
+        idle.retries,
+        idle.alive,
+        idle.rss_before_kb,
+        idle.rss_held_kb,
+        idle.rss_per_conn_bytes()
+    );
+    let slow_n = if args.quick {
+        SLOW_CONSUMERS_QUICK
+    } else {
+        SLOW_CONSUMERS
+    };
+    eprintln!("scale: {slow_n} clients that never read while a run streams a large reply");
+    let slow = scale::slow_consumers(&args.bin, slow_n).await?;
+    eprintln!(
+        "  produced in {:.1} s; gateway closed {} as slow consumers; clients: {} saw 1008, {} ended; VmRSS {} KiB, peak {} KiB, after {} KiB",
+        slow.produce_time.as_secs_f64(),
+        slow.closed_by_gateway,
+        slow.saw_1008,
+        slow.ended,
+        slow.rss_before_kb,
+        slow.rss_peak_kb,
+        slow.rss_after_kb
+    );
+    let (count, sessions, cap) = if args.quick { BURST_QUICK } else { BURST };
+    eprintln!(
+        "scale: {count} chat.send on {sessions} sessions at once (slow provider, followup, cap {cap}, drop new)"
+    );
+    let burst = scale::chat_burst(&args.bin, count, sessions, cap).await?;
+    eprintln!(
+        "  accepted {}, refused {} (UNAVAILABLE + retryAfterMs), other errors {}, completed {} in {:.1} s; peak VmRSS {} KiB",
+        burst.accepted,
+        burst.refused,
+        burst.other_errors,
+        burst.completed,
+        burst.elapsed.as_secs_f64(),
+        burst.rss_peak_kb
+    );
+    let mut out = json!({
+        "scale_cli_conns": plain.opened,
+        "scale_cli_alive": plain.alive,
+        "scale_cli_rss_before_kb": plain.rss_before_kb,
+        "scale_cli_rss_held_kb": plain.rss_held_kb,
+        "scale_cli_rss_per_conn_bytes": plain_per_conn,
+        "scale_cli_open_s": round(plain.open_time.as_secs_f64(), 2),
+        "scale_cli_handshakes_per_s": round(plain_rate, 1),
+        "scale_idle_conns": idle.clients,
+        "scale_idle_alive": idle.alive,
+        "scale_idle_rss_before_kb": idle.rss_before_kb,
+        "scale_idle_rss_held_kb": idle.rss_held_kb,
+        "scale_idle_rss_per_conn_bytes": idle.rss_per_conn_bytes(),
+        "scale_idle_open_s": round(idle.open_time.as_secs_f64(), 2),
+        "scale_idle_handshakes_per_s": round(idle.handshakes_per_sec(), 1),
+        "scale_idle_open_retries": idle.retries,
+        "scale_slow_clients": slow.clients,
+        "scale_slow_closed_by_gateway": slow.closed_by_gateway,
+        "scale_slow_saw_1008": slow.saw_1008,
+        "scale_slow_ended": slow.ended,
+        "scale_slow_rss_before_kb": slow.rss_before_kb,
+        "scale_slow_rss_peak_kb": slow.rss_peak_kb,
+        "scale_slow_rss_after_kb": slow.rss_after_kb,
+        "scale_slow_bound_kb": (openclaw_bench_max_buffered() * slow.clients as u64) / 1024,
+        "scale_burst_sent": burst.sent,
+        "scale_burst_sessions": burst.sessions,
+        "scale_burst_cap": burst.cap,
+        "scale_burst_accepted": burst.accepted,
+        "scale_burst_refused_retry_after": burst.refused,
+        "scale_burst_other_errors": burst.other_errors,
+        "scale_burst_completed": burst.completed,
+        "scale_burst_s": round(burst.elapsed.as_secs_f64(), 2),
+        "scale_burst_rss_peak_kb": burst.rss_peak_kb,
+    });
+    if let Some(o) = out.as_object_mut() {
+        for f in &idle.fanout {
+            let n = f.clients;
+            o.insert(
+                format!("scale_presence_{n}_frame_bytes"),
+                json!(f.frame_bytes),
+            );
+            o.insert(format!("scale_presence_{n}_delivered"), json!(f.delivered));
+            o.insert(
+                format!("scale_presence_{n}_deliver_ms"),
+                json!(round(f.deliver.as_secs_f64() * 1e3, 1)),
+            );
+            o.insert(
+                format!("scale_presence_{n}_gateway_cpu_ms"),
+                json!(round(f.gateway_cpu.as_secs_f64() * 1e3, 1)),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// `maxBufferedBytes` (the protocol's 50 MiB; the bench never sets the override).
+fn openclaw_bench_max_buffered() -> u64 {
+    52_428_800
 }

@@ -38,7 +38,16 @@ pub async fn start(bin: &Path) -> Result<Startup> {
 
 /// `start` with extra config sections.
 pub async fn start_with(bin: &Path, extra: serde_json::Value) -> Result<Startup> {
-    let mut gateway = Gateway::spawn_with(bin, extra)?;
+    start_env(bin, extra, &[]).await
+}
+
+/// `start_with` with extra `OPENCLAW_*` environment variables for the gateway.
+pub async fn start_env(
+    bin: &Path,
+    extra: serde_json::Value,
+    env: &[(&str, &str)],
+) -> Result<Startup> {
+    let mut gateway = Gateway::spawn_env(bin, extra, env)?;
     let t0 = gateway.spawned_at;
     let deadline = t0 + STARTUP_LIMIT;
     let mut attempts = 0u64;
@@ -87,10 +96,15 @@ pub async fn startup_rep(bin: &Path) -> Result<(Duration, u64)> {
 /// Opens one authenticated connection, retrying 503 / refused / starting.
 /// Returns the socket and how many attempts had to be retried.
 pub async fn open_retrying(port: u16) -> Result<(Ws, u64)> {
+    open_retrying_as(port, ws::Hello::CLI).await
+}
+
+/// [`open_retrying`] as `hello`.
+pub async fn open_retrying_as(port: u16, hello: ws::Hello) -> Result<(Ws, u64)> {
     let deadline = Instant::now() + OPEN_RETRY_LIMIT;
     let mut retries = 0u64;
     loop {
-        match ws::open(port).await {
+        match ws::open_as(port, &hello).await {
             Ok(conn) => return Ok((conn, retries)),
             Err(e) if e.is_retryable() && Instant::now() < deadline => {
                 retries += 1;

@@ -9,8 +9,9 @@ use anyhow::{Context, Result, anyhow, bail};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
-use tokio_tungstenite::{WebSocketStream, client_async};
+use tokio_tungstenite::{WebSocketStream, client_async_with_config};
 
 use crate::gateway::TOKEN;
 
@@ -75,7 +76,30 @@ struct ErrorHead {
     message: String,
 }
 
-fn connect_frame() -> String {
+/// Who a bench connection says it is.
+#[derive(Clone, Copy)]
+pub struct Hello {
+    /// `client.id` and `client.mode`: `cli` is not tracked in presence, `gateway-client` +
+    /// `backend` is.
+    pub client: &'static str,
+    pub mode: &'static str,
+    pub scopes: &'static [&'static str],
+    /// `SO_RCVBUF` for the socket (a small one makes a client that stops reading show up at
+    /// the gateway sooner); `None` keeps the system default.
+    pub recv_buffer: Option<u32>,
+}
+
+impl Hello {
+    /// The default: an untracked `cli` operator with read scope.
+    pub const CLI: Hello = Hello {
+        client: "cli",
+        mode: "cli",
+        scopes: &["operator.read"],
+        recv_buffer: None,
+    };
+}
+
+fn connect_frame(hello: &Hello) -> String {
     serde_json::json!({
         "type": "req",
         "id": "c1",
@@ -83,9 +107,9 @@ fn connect_frame() -> String {
         "params": {
             "minProtocol": 3,
             "maxProtocol": 4,
-            "client": {"id": "cli", "version": "bench", "platform": "linux", "mode": "cli"},
+            "client": {"id": hello.client, "version": "bench", "platform": "linux", "mode": hello.mode},
             "role": "operator",
-            "scopes": ["operator.read"],
+            "scopes": hello.scopes,
             "auth": {"token": TOKEN},
         },
     })
@@ -94,7 +118,13 @@ fn connect_frame() -> String {
 
 /// Opens `ws://127.0.0.1:port/` and completes the handshake up to hello-ok.
 pub async fn open(port: u16) -> Result<Ws, OpenError> {
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(port)).await {
+    open_as(port, &Hello::CLI).await
+}
+
+/// [`open`] as `hello`, with small client-side buffers (the bench holds up to 10,000 sockets on
+/// one thread).
+pub async fn open_as(port: u16, hello: &Hello) -> Result<Ws, OpenError> {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(port, hello)).await {
         Ok(r) => r,
         Err(_) => Err(OpenError::Failed(anyhow!(
             "handshake took longer than {HANDSHAKE_TIMEOUT:?}"
@@ -102,8 +132,18 @@ pub async fn open(port: u16) -> Result<Ws, OpenError> {
     }
 }
 
-async fn handshake(port: u16) -> Result<Ws, OpenError> {
-    let tcp = match TcpStream::connect(("127.0.0.1", port)).await {
+async fn tcp_connect(port: u16, recv_buffer: Option<u32>) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    if let Some(n) = recv_buffer {
+        socket.set_recv_buffer_size(n)?;
+    }
+    socket
+        .connect(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
+}
+
+async fn handshake(port: u16, hello: &Hello) -> Result<Ws, OpenError> {
+    let tcp = match tcp_connect(port, hello.recv_buffer).await {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             return Err(OpenError::Refused);
@@ -112,7 +152,16 @@ async fn handshake(port: u16) -> Result<Ws, OpenError> {
     };
     tcp.set_nodelay(true)
         .map_err(|e| OpenError::Failed(e.into()))?;
-    let mut ws = match client_async(format!("ws://127.0.0.1:{port}/"), tcp).await {
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
+    let mut ws = match client_async_with_config(
+        format!("ws://127.0.0.1:{port}/"),
+        tcp,
+        Some(config),
+    )
+    .await
+    {
         Ok((ws, _)) => ws,
         Err(WsError::Http(res)) if res.status().as_u16() == 503 => return Err(OpenError::Busy),
         Err(e) => return Err(OpenError::Failed(anyhow!(e).context("WebSocket upgrade"))),
@@ -127,7 +176,7 @@ async fn handshake(port: u16) -> Result<Ws, OpenError> {
         )));
     }
 
-    ws.send(Message::text(connect_frame()))
+    ws.send(Message::text(connect_frame(hello)))
         .await
         .map_err(|e| OpenError::Failed(anyhow!(e).context("sending connect")))?;
     // Bounded by HANDSHAKE_TIMEOUT in `open`.
@@ -216,6 +265,22 @@ fn excerpt(text: &str) -> &str {
 /// Sends one request without params and returns its `payload` (events in between skipped).
 pub async fn request(ws: &mut Ws, id: &str, method: &str) -> Result<serde_json::Value> {
     let frame = format!(r#"{{"type":"req","id":"{id}","method":"{method}"}}"#);
+    exchange(ws, id, method, frame).await
+}
+
+/// [`request`] with `params`.
+pub async fn request_with(
+    ws: &mut Ws,
+    id: &str,
+    method: &str,
+    params: serde_json::Value,
+) -> Result<serde_json::Value> {
+    let frame = serde_json::json!({"type": "req", "id": id, "method": method, "params": params})
+        .to_string();
+    exchange(ws, id, method, frame).await
+}
+
+async fn exchange(ws: &mut Ws, id: &str, method: &str, frame: String) -> Result<serde_json::Value> {
     let exchange = async {
         ws.send(Message::text(frame))
             .await

@@ -12,8 +12,8 @@ use futures_util::{SinkExt, StreamExt};
 use openclaw_protocol::events::names as ev;
 use openclaw_protocol::schema::{FrameError, parse_params, parse_request};
 use openclaw_protocol::{
-    ClientMode, ConnectChallenge, ConnectParams, ErrorShape, MAX_BUFFERED_BYTES,
-    MAX_PREAUTH_PAYLOAD_BYTES, PresenceEntry, RequestFrame, ResponseFrame,
+    ClientMode, ConnectChallenge, ConnectParams, ErrorShape, MAX_PREAUTH_PAYLOAD_BYTES,
+    PresenceEntry, RequestFrame, ResponseFrame,
 };
 use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
@@ -339,7 +339,7 @@ async fn open(
             accepted.scopes.clone(),
             tx,
             queued.clone(),
-            MAX_BUFFERED_BYTES,
+            crate::hub::max_buffered_bytes(),
         )
         .with_device(accepted.device_id.clone()),
     );
@@ -459,16 +459,32 @@ impl Session {
         loop {
             tokio::select! {
                 biased;
+                _ = handle.slow_consumer() => {
+                    end_slow_consumer(&mut socket, &mut rx, &queued).await;
+                    break;
+                }
                 out = rx.recv() => match out {
-                    Some(Outbound::Text(t)) => {
-                        let len = t.len();
-                        let sent = send_text(&mut socket, t).await;
-                        queued.fetch_sub(len, Ordering::Relaxed);
-                        if sent.is_err() { break; }
-                    }
                     Some(Outbound::Close(code, reason)) => {
                         close(&mut socket, code, &reason).await;
                         break;
+                    }
+                    Some(out) => {
+                        let len = out.accounted_len();
+                        let text = out.into_text().unwrap_or_default();
+                        // A client that stops reading blocks this write; being closed as a
+                        // slow consumer must still end it.
+                        tokio::select! {
+                            biased;
+                            sent = send_text(&mut socket, text) => {
+                                queued.fetch_sub(len, Ordering::Relaxed);
+                                if sent.is_err() { break; }
+                            }
+                            _ = handle.slow_consumer() => {
+                                queued.fetch_sub(len, Ordering::Relaxed);
+                                end_slow_consumer(&mut socket, &mut rx, &queued).await;
+                                break;
+                            }
+                        }
                     }
                     None => break,
                 },
@@ -504,6 +520,33 @@ impl Session {
         }
         drop(registration);
         tracing::debug!(target: "ws", "closed conn={conn_id}");
+    }
+}
+
+/// How long a slow consumer has to take the rest of the frame in flight and our close frame
+/// before its TCP connection is dropped (the reference's `WEBSOCKET_CLOSE_GRACE_MS` is 1 s;
+/// ours adds the usual wait for the client's closing frame).
+const SLOW_CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Frees what a slow consumer had queued at once, then closes with 1008 "slow consumer" as far
+/// as the client takes it within [`SLOW_CLOSE_GRACE`] (a client that never reads gets its TCP
+/// connection dropped instead).
+async fn end_slow_consumer(
+    socket: &mut Socket,
+    rx: &mut mpsc::UnboundedReceiver<Outbound>,
+    queued: &AtomicUsize,
+) {
+    rx.close();
+    while let Ok(out) = rx.try_recv() {
+        queued.fetch_sub(out.accounted_len(), Ordering::Relaxed);
+    }
+    let frame = CloseFrame {
+        code: CloseCode::from(1008),
+        reason: "slow consumer".into(),
+    };
+    let closed = tokio::time::timeout(SLOW_CLOSE_GRACE, socket.close(Some(frame))).await;
+    if matches!(closed, Ok(Ok(()))) {
+        drain(socket).await;
     }
 }
 
@@ -548,7 +591,7 @@ impl Drop for Registration {
 }
 
 fn upsert_presence(
-    state: &AppState,
+    state: &Arc<AppState>,
     key: &str,
     p: &ConnectParams,
     role: &str,

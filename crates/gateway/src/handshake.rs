@@ -12,8 +12,8 @@ use openclaw_protocol::connect::{roles, scopes};
 use openclaw_protocol::events::names as ev;
 use openclaw_protocol::{
     ClientMode, ConnectParams, ErrorShape, Features, HelloAuth, HelloOk, HelloOkTag,
-    MAX_BUFFERED_BYTES, MAX_PAYLOAD_BYTES, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, Policy,
-    ServerInfo, SessionDefaults, Snapshot, codes, detail_codes,
+    MAX_PAYLOAD_BYTES, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, Policy, ServerInfo, SessionDefaults,
+    Snapshot, codes, detail_codes,
 };
 use serde_json::json;
 
@@ -431,7 +431,7 @@ fn build_hello(
         auth,
         policy: Policy {
             max_payload: MAX_PAYLOAD_BYTES as u64,
-            max_buffered_bytes: MAX_BUFFERED_BYTES as u64,
+            max_buffered_bytes: crate::hub::max_buffered_bytes() as u64,
             tick_interval_ms: state.settings().tick_interval_ms,
         },
     }

@@ -2,6 +2,13 @@
 //! bytes are accounted: above `maxBufferedBytes` a `dropIfSlow` event is skipped for that
 //! client and any other event closes it with 1008 "slow consumer" (§9), so a slow client can
 //! never grow our memory without bound. `seq` is per connection and gap-free.
+//!
+//! A broadcast is rendered once into a [`SharedEvent`] that every recipient's queue points at;
+//! only the `seq` is per connection, spliced in when the connection task writes the frame. So a
+//! presence change to 10,000 clients costs one copy of the payload plus 10,000 queue entries,
+//! not 10,000 copies (bytes are still accounted per connection, as the reference's
+//! `bufferedAmount` is). A connection closed as a slow consumer is woken at once (even while it
+//! waits on a write the client never reads) and drops its queue then.
 
 use crate::sync::LockExt;
 use std::collections::HashMap;
@@ -10,13 +17,97 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use openclaw_protocol::StateVersion;
 use openclaw_protocol::connect::scopes;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 /// What the connection task writes to its socket.
 #[derive(Debug)]
 pub enum Outbound {
     Text(String),
+    /// A broadcast event shared by every recipient, with this connection's `seq`.
+    Event(Arc<SharedEvent>, u64),
     Close(u16, String),
+}
+
+impl Outbound {
+    /// The frame text of a `Text` or `Event` (what the queue accounted for it).
+    pub fn into_text(self) -> Option<String> {
+        match self {
+            Outbound::Text(t) => Some(t),
+            Outbound::Event(e, seq) => Some(e.render(seq)),
+            Outbound::Close(..) => None,
+        }
+    }
+
+    /// Bytes this entry was accounted with in the connection's queue.
+    pub fn accounted_len(&self) -> usize {
+        match self {
+            Outbound::Text(t) => t.len(),
+            Outbound::Event(e, seq) => e.len_with(*seq),
+            Outbound::Close(..) => 0,
+        }
+    }
+}
+
+/// `maxBufferedBytes`: the protocol's 50 MiB, or `OPENCLAW_MAX_BUFFERED_BYTES` (a test and
+/// tuning knob; the production default is the reference's value).
+pub fn max_buffered_bytes() -> usize {
+    openclaw_config::env::var("MAX_BUFFERED_BYTES")
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(openclaw_protocol::MAX_BUFFERED_BYTES)
+}
+
+/// One event frame rendered once for all its recipients, except the per-connection `seq`:
+/// `head` + `,"seq":N` + `tail` is the frame (the same text [`event_text`] makes).
+#[derive(Debug)]
+pub struct SharedEvent {
+    /// `{"type":"event","event":…,"payload":…`
+    head: String,
+    /// `,"stateVersion":{…}}` or `}`.
+    tail: String,
+}
+
+impl SharedEvent {
+    pub fn new(event: &str, payload_json: &str, state_version: Option<StateVersion>) -> Self {
+        let mut head = String::with_capacity(payload_json.len() + 48);
+        head.push_str(r#"{"type":"event","event":"#);
+        head.push_str(&serde_json::to_string(event).unwrap_or_else(|_| "\"\"".into()));
+        head.push_str(r#","payload":"#);
+        head.push_str(payload_json);
+        let mut tail = String::new();
+        if let Some(sv) = state_version {
+            tail.push_str(&format!(
+                ",\"stateVersion\":{{\"presence\":{},\"health\":{}}}",
+                sv.presence, sv.health
+            ));
+        }
+        tail.push('}');
+        Self { head, tail }
+    }
+
+    /// Length of the frame with `seq`, without rendering it.
+    pub fn len_with(&self, seq: u64) -> usize {
+        self.head.len() + r#","seq":"#.len() + decimal_len(seq) + self.tail.len()
+    }
+
+    /// The frame text with `seq`.
+    pub fn render(&self, seq: u64) -> String {
+        let mut s = String::with_capacity(self.len_with(seq));
+        s.push_str(&self.head);
+        s.push_str(r#","seq":"#);
+        s.push_str(&seq.to_string());
+        s.push_str(&self.tail);
+        s
+    }
+}
+
+fn decimal_len(mut n: u64) -> usize {
+    let mut len = 1;
+    while n >= 10 {
+        n /= 10;
+        len += 1;
+    }
+    len
 }
 
 /// Which clients may see an event.
@@ -45,6 +136,8 @@ pub struct ConnHandle {
     queued: Arc<AtomicUsize>,
     seq: Mutex<u64>,
     closing: AtomicBool,
+    /// Woken when the connection is closed as a slow consumer.
+    slow: Notify,
     max_buffered: usize,
     /// The client declared the `tool-events` cap.
     pub tool_events: AtomicBool,
@@ -74,6 +167,7 @@ impl ConnHandle {
             queued,
             seq: Mutex::new(0),
             closing: AtomicBool::new(false),
+            slow: Notify::new(),
             max_buffered,
             tool_events: AtomicBool::new(false),
             session_events: AtomicBool::new(false),
@@ -134,13 +228,19 @@ impl ConnHandle {
         self.tx.send(Outbound::Text(text)).is_ok()
     }
 
+    /// Marks the connection closing and wakes its task, which drops the queue at once and
+    /// closes with 1008 "slow consumer" (not queued behind the bytes the client is not reading).
     fn close_slow(&self) {
         if !self.closing.swap(true, Ordering::Relaxed) {
             tracing::warn!(target: "ws", "closing slow consumer conn={}", self.conn_id);
-            let _ = self
-                .tx
-                .send(Outbound::Close(1008, "slow consumer".to_string()));
+            // A stored permit: the task sees it even if it is not waiting yet.
+            self.slow.notify_one();
         }
+    }
+
+    /// Resolves once this connection has been closed as a slow consumer.
+    pub async fn slow_consumer(&self) {
+        self.slow.notified().await;
     }
 
     /// Sends an event with the next `seq` of this connection.
@@ -151,6 +251,15 @@ impl ConnHandle {
         state_version: Option<StateVersion>,
         drop_if_slow: bool,
     ) {
+        self.send_shared(
+            event,
+            &Arc::new(SharedEvent::new(event, payload_json, state_version)),
+            drop_if_slow,
+        );
+    }
+
+    /// Queues a shared event frame with the next `seq` of this connection.
+    fn send_shared(&self, event: &str, frame: &Arc<SharedEvent>, drop_if_slow: bool) {
         debug_assert!(
             openclaw_protocol::events::names::ALL.contains(&event),
             "event {event:?} is sent but not advertised in hello-ok.features.events"
@@ -159,18 +268,16 @@ impl ConnHandle {
             return;
         }
         let mut seq = self.seq.locked();
-        let over =
-            self.queued.load(Ordering::Relaxed) + payload_json.len() + 96 > self.max_buffered;
-        if over {
+        let len = frame.len_with(*seq + 1);
+        if self.queued.load(Ordering::Relaxed) + len > self.max_buffered {
             if !drop_if_slow {
                 self.close_slow();
             }
             return;
         }
         *seq += 1;
-        let text = event_text(event, payload_json, Some(*seq), state_version);
-        self.queued.fetch_add(text.len(), Ordering::Relaxed);
-        let _ = self.tx.send(Outbound::Text(text));
+        self.queued.fetch_add(len, Ordering::Relaxed);
+        let _ = self.tx.send(Outbound::Event(frame.clone(), *seq));
     }
 
     pub fn close(&self, code: u16, reason: &str) {
@@ -243,7 +350,8 @@ impl Hub {
             .unwrap_or_default()
     }
 
-    /// Sends `event` to every connection in `audience`; the payload is serialized once.
+    /// Sends `event` to every connection in `audience`; the frame is rendered once and shared
+    /// by every queue. Returns how many connections it was queued for.
     pub fn broadcast(
         &self,
         event: &str,
@@ -251,12 +359,16 @@ impl Hub {
         state_version: Option<StateVersion>,
         drop_if_slow: bool,
         audience: Audience,
-    ) {
+    ) -> usize {
+        let frame = Arc::new(SharedEvent::new(event, payload_json, state_version));
+        let mut recipients = 0;
         for c in self.snapshot() {
             if c.sees(audience) {
-                c.send_event(event, payload_json, state_version, drop_if_slow);
+                c.send_shared(event, &frame, drop_if_slow);
+                recipients += 1;
             }
         }
+        recipients
     }
 
     /// Whether any connected client can answer an exec approval now (else a run is
@@ -327,12 +439,8 @@ mod tests {
             }),
             true,
         );
-        let Outbound::Text(a) = rx.try_recv().unwrap() else {
-            panic!()
-        };
-        let Outbound::Text(b) = rx.try_recv().unwrap() else {
-            panic!()
-        };
+        let a = rx.try_recv().unwrap().into_text().unwrap();
+        let b = rx.try_recv().unwrap().into_text().unwrap();
         assert_eq!(
             a,
             r#"{"type":"event","event":"tick","payload":{"ts":1},"seq":1}"#
@@ -348,9 +456,40 @@ mod tests {
         let big = format!("\"{}\"", "x".repeat(250));
         h.send_event("tick", &big, None, true); // fits
         h.send_event("tick", &big, None, true); // over: dropped, connection kept
-        assert!(matches!(rx.try_recv(), Ok(Outbound::Text(_))));
+        assert!(matches!(rx.try_recv(), Ok(Outbound::Event(..))));
         assert!(rx.try_recv().is_err());
         h.send_event("shutdown", &big, None, false); // over and not droppable: closed
-        assert!(matches!(rx.try_recv(), Ok(Outbound::Close(1008, r)) if r == "slow consumer"));
+        // Not queued behind what the client is not reading: the task is woken at once.
+        assert!(rx.try_recv().is_err());
+        let woken = futures_util::FutureExt::now_or_never(h.slow_consumer());
+        assert!(woken.is_some(), "the connection task is told at once");
+        h.send_event("tick", r#"{"ts":1}"#, None, true);
+        assert!(rx.try_recv().is_err(), "nothing is queued once closing");
+    }
+
+    #[test]
+    fn a_broadcast_frame_is_shared_and_renders_like_event_text() {
+        let (a, mut ra) = handle(1 << 20);
+        let (b, mut rb) = handle(1 << 20);
+        b.send_event("tick", r#"{"ts":0}"#, None, true);
+        let sv = Some(StateVersion {
+            presence: 3,
+            health: 4,
+        });
+        let frame = Arc::new(SharedEvent::new("presence", r#"{"presence":[]}"#, sv));
+        a.send_shared("presence", &frame, true);
+        b.send_shared("presence", &frame, true);
+        assert_eq!(Arc::strong_count(&frame), 3, "one copy, two queue entries");
+        let _ = rb.try_recv();
+        for (rx, seq) in [(&mut ra, 1), (&mut rb, 2)] {
+            let out = rx.try_recv().unwrap();
+            let len = out.accounted_len();
+            let text = out.into_text().unwrap();
+            assert_eq!(text.len(), len, "accounted = written");
+            assert_eq!(
+                text,
+                event_text("presence", r#"{"presence":[]}"#, Some(seq), sv)
+            );
+        }
     }
 }

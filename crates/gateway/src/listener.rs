@@ -107,3 +107,38 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Router, state: Arc<Ap
 pub fn connection_cap() -> Arc<Semaphore> {
     Arc::new(Semaphore::new(max_connections()))
 }
+
+/// Raises this process's soft open-files limit to its hard limit: every connection is a file
+/// descriptor, and the usual soft default (1024) would make `accept` fail (EMFILE) long before
+/// [`max_connections`]. Returns the soft limit now in force (`None` if it cannot be read).
+pub fn raise_nofile_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return None;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim.rlim_cur = lim.rlim_max;
+            }
+        }
+    }
+    let soft = lim.rlim_cur;
+    let wanted = max_connections() as u64 + 64;
+    if soft < wanted {
+        tracing::warn!(
+            target: "gateway",
+            "open-files limit {soft} is below the connection cap {} (+64 for files): raise `ulimit -n` or lower OPENCLAW_MAX_CONNECTIONS",
+            max_connections()
+        );
+    }
+    Some(soft)
+}

@@ -1,17 +1,101 @@
 //! Presence (§11): who is connected, keyed by device id / instance id / connection id, with a
 //! 5-minute TTL, at most 200 entries, and a "self" entry for the gateway host.
+//!
+//! Every connect and disconnect changes presence, and every change goes to every client: a burst
+//! of N connects would cost N broadcasts to up to N clients, each carrying the whole list (up to
+//! 200 entries, ~40 KB) — quadratic (the reference sends one per change, serialized per
+//! recipient). [`Fanout`] coalesces them: the first change after a quiet gap goes out at once,
+//! the changes within the gap become one broadcast of the then-current list at its end, and the
+//! gap grows with what the last broadcast cost, so presence traffic stays under
+//! [`FANOUT_BYTES_PER_SEC`] however many clients are connected.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use openclaw_protocol::PresenceEntry;
 
 const TTL_MS: u64 = 5 * 60 * 1000;
 const MAX_ENTRIES: usize = 200;
 
+/// The shortest gap between two presence broadcasts.
+const FANOUT_MIN_GAP: Duration = Duration::from_millis(250);
+/// The longest: a client's presence view is never staler than this.
+const FANOUT_MAX_GAP: Duration = Duration::from_secs(5);
+/// Presence bytes (payload × recipients) the gateway sends per second at most, on average.
+pub const FANOUT_BYTES_PER_SEC: u64 = 128 * 1024 * 1024;
+
+/// When the next presence broadcast may go out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FanoutSlot {
+    /// Now: the gap since the last one has passed.
+    Now,
+    /// At this instant: schedule one broadcast then (the list is read when it is sent).
+    At(Instant),
+    /// A broadcast is already scheduled; it will carry this change too.
+    Scheduled,
+}
+
+/// The coalescing state of presence broadcasts (no I/O; the caller sends and schedules).
+#[derive(Debug)]
+pub struct Fanout {
+    last: Option<Instant>,
+    gap: Duration,
+    pending: bool,
+}
+
+impl Default for Fanout {
+    fn default() -> Self {
+        Self {
+            last: None,
+            gap: FANOUT_MIN_GAP,
+            pending: false,
+        }
+    }
+}
+
+impl Fanout {
+    /// A change happened at `now`: when should it be broadcast?
+    pub fn request(&mut self, now: Instant) -> FanoutSlot {
+        if self.pending {
+            return FanoutSlot::Scheduled;
+        }
+        match self.last {
+            Some(t) if now < t + self.gap => {
+                self.pending = true;
+                FanoutSlot::At(t + self.gap)
+            }
+            _ => {
+                self.last = Some(now);
+                FanoutSlot::Now
+            }
+        }
+    }
+
+    /// A broadcast goes out at `now` outside the coalescing (an explicit `system-event`, whose
+    /// caller expects the event before the reply); later changes are gapped from it.
+    pub fn immediate(&mut self, now: Instant) {
+        self.last = Some(now);
+    }
+
+    /// The scheduled broadcast goes out at `now`.
+    pub fn fire(&mut self, now: Instant) {
+        self.pending = false;
+        self.last = Some(now);
+    }
+
+    /// A broadcast queued `bytes` in all (payload × recipients): the next gap is as long as
+    /// sending that takes at [`FANOUT_BYTES_PER_SEC`].
+    pub fn sent(&mut self, bytes: u64) {
+        let secs = bytes as f64 / FANOUT_BYTES_PER_SEC as f64;
+        self.gap = Duration::from_secs_f64(secs).clamp(FANOUT_MIN_GAP, FANOUT_MAX_GAP);
+    }
+}
+
 pub struct Presence {
     entries: HashMap<String, PresenceEntry>,
     self_entry: PresenceEntry,
     version: u64,
+    pub fanout: Fanout,
 }
 
 impl Presence {
@@ -20,6 +104,7 @@ impl Presence {
             entries: HashMap::new(),
             self_entry,
             version: 1,
+            fanout: Fanout::default(),
         }
     }
 
@@ -93,5 +178,41 @@ mod tests {
         assert_eq!(p.version(), v0 + 1);
         assert_eq!(p.list(2_000).len(), 2);
         assert_eq!(p.list(1_000 + TTL_MS + 1).len(), 1, "expired entry pruned");
+    }
+
+    #[test]
+    fn fanout_sends_the_first_change_at_once_and_coalesces_the_rest() {
+        let mut f = Fanout::default();
+        let t0 = Instant::now();
+        assert_eq!(f.request(t0), FanoutSlot::Now);
+        f.sent(1_000);
+        let at = t0 + FANOUT_MIN_GAP;
+        assert_eq!(f.request(t0 + Duration::from_millis(1)), FanoutSlot::At(at));
+        for ms in 2..100 {
+            assert_eq!(
+                f.request(t0 + Duration::from_millis(ms)),
+                FanoutSlot::Scheduled
+            );
+        }
+        f.fire(at);
+        // 10,000 recipients of a 40 KB list: the gap grows with the bytes (~3 s)…
+        let bytes = 10_000 * 40_000;
+        f.sent(bytes);
+        let gap = Duration::from_secs_f64(bytes as f64 / FANOUT_BYTES_PER_SEC as f64);
+        assert_eq!(
+            f.request(at + Duration::from_secs(1)),
+            FanoutSlot::At(at + gap)
+        );
+        f.fire(at + gap);
+        // …up to the cap.
+        f.sent(1 << 40);
+        assert_eq!(
+            f.request(at + gap),
+            FanoutSlot::At(at + gap + FANOUT_MAX_GAP)
+        );
+        // Quiet for longer than the gap: the next change goes out at once again.
+        let mut g = Fanout::default();
+        assert_eq!(g.request(t0), FanoutSlot::Now);
+        assert_eq!(g.request(t0 + FANOUT_MIN_GAP), FanoutSlot::Now);
     }
 }

@@ -259,6 +259,9 @@ impl Supervisor {
         mut control_rx: mpsc::Receiver<Control>,
     ) -> Result<(), StartError> {
         spawn_signals(self.control_tx.clone());
+        if let Some(n) = crate::listener::raise_nofile_limit() {
+            tracing::debug!(target: "gateway", "open-files limit {n}");
+        }
         crate::memory::spawn_reclaimer();
         crate::reload::spawn_watcher(
             &self.paths.config_path,

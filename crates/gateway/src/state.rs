@@ -263,17 +263,52 @@ impl AppState {
         })
     }
 
-    /// Broadcasts the current presence list.
-    pub fn broadcast_presence(&self) {
+    /// Broadcasts the current presence list after a change: at once, or coalesced with the
+    /// changes that follow within the gap (`presence::Fanout`).
+    pub fn broadcast_presence(self: &Arc<Self>) {
+        use crate::presence::FanoutSlot;
+        let slot = self.presence.locked().fanout.request(Instant::now());
+        match slot {
+            FanoutSlot::Now => self.send_presence(),
+            FanoutSlot::Scheduled => {}
+            FanoutSlot::At(at) => match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    let state = self.clone();
+                    rt.spawn(async move {
+                        tokio::time::sleep_until(at.into()).await;
+                        state.presence.locked().fanout.fire(Instant::now());
+                        state.send_presence();
+                    });
+                }
+                Err(_) => {
+                    self.presence.locked().fanout.fire(Instant::now());
+                    self.send_presence();
+                }
+            },
+        }
+    }
+
+    /// Broadcasts the current presence list now, before anything else is queued (an explicit
+    /// `system-event`: its caller gets the event before the reply, as from the reference).
+    pub fn broadcast_presence_now(&self) {
+        self.presence.locked().fanout.immediate(Instant::now());
+        self.send_presence();
+    }
+
+    fn send_presence(&self) {
         let list = self.presence.locked().list(now_ms());
         let payload = serde_json::json!({ "presence": list }).to_string();
-        self.hub.broadcast(
+        let recipients = self.hub.broadcast(
             openclaw_protocol::events::names::PRESENCE,
             &payload,
             Some(self.state_version()),
             true,
             crate::hub::Audience::Everyone,
         );
+        self.presence
+            .locked()
+            .fanout
+            .sent((payload.len() * recipients) as u64);
     }
 }
 

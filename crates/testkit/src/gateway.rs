@@ -348,6 +348,16 @@ impl Raw {
         (raw, challenge)
     }
 
+    /// A session over a socket the test opened itself (e.g. with small socket buffers); the
+    /// challenge is not read yet.
+    pub fn from_ws(ws: Ws) -> Self {
+        Raw {
+            ws,
+            skipped: Default::default(),
+            calls: 0,
+        }
+    }
+
     pub async fn send(&mut self, v: &Value) {
         self.ws
             .send(Message::Text(v.to_string().into()))

@@ -254,7 +254,7 @@ fn system_event<'a>(ctx: &'a MethodCtx, params: Option<&'a Value>) -> HandlerFut
             }
             q.push_back(p.text.clone());
         }
-        ctx.state.broadcast_presence();
+        ctx.state.broadcast_presence_now();
         Ok(Reply::Json(
             serde_json::to_value(OkResult { ok: true }).unwrap_or(Value::Null),
         ))

@@ -308,8 +308,12 @@ impl Runs {
         lane.debounce = settings.debounce;
         let kind = match settings.mode {
             Mode::Steer => {
+                // Steering is bounded like the queue: past `cap` messages not yet taken in,
+                // the next one is a followup, which the cap and `drop` policy below govern (a
+                // burst on one busy session must not grow the inbox without limit).
                 if let Some(active) = lane.active.as_mut()
                     && active.channel == channel
+                    && active.run.steering.pending() < settings.cap
                     && active.run.steering.push(spec.message.clone()).is_ok()
                 {
                     mark_running(&run, now_ms());
@@ -825,6 +829,49 @@ mod tests {
         assert!(matches!(
             enqueue(&runs, &spec("m", "t"), msg(Mode::Steer)),
             Enqueued::Queued(_)
+        ));
+    }
+
+    #[test]
+    fn steering_past_the_cap_becomes_followups_bounded_by_the_cap() {
+        let runs = Runs::default();
+        let steer = |cap: usize| Admit::Message {
+            settings: Settings {
+                mode: Mode::Steer,
+                debounce: Duration::ZERO,
+                cap,
+                drop: QueueDrop::New,
+            },
+            channel: None,
+        };
+        let Enqueued::Start(host) = enqueue(&runs, &spec("h", "s"), steer(2)) else {
+            panic!("starts");
+        };
+        for id in ["s1", "s2"] {
+            assert!(matches!(
+                enqueue(&runs, &spec(id, "s"), steer(2)),
+                Enqueued::Steered(_)
+            ));
+        }
+        // The inbox holds `cap` untaken messages: the next ones queue as followups…
+        for id in ["f1", "f2"] {
+            assert!(matches!(
+                enqueue(&runs, &spec(id, "s"), steer(2)),
+                Enqueued::Queued(_)
+            ));
+        }
+        // …until the followup queue is full too.
+        let Err(full) = runs.enqueue(&spec("f3", "s"), steer(2)) else {
+            panic!("past both caps the message is refused");
+        };
+        assert_eq!(full.code, openclaw_protocol::codes::UNAVAILABLE);
+        assert_eq!(full.retry_after_ms, Some(1000));
+        assert_eq!(host.steering.pending(), 2);
+        // Once the runner takes them in, steering accepts again.
+        assert_eq!(host.steering.take().len(), 2);
+        assert!(matches!(
+            enqueue(&runs, &spec("s3", "s"), steer(2)),
+            Enqueued::Steered(_)
         ));
     }
 
