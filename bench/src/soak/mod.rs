@@ -292,6 +292,7 @@ async fn sample_now(pid: u32, upstream: &[u16], monitor: &mut Conn, t_ms: i64) -
     Sample {
         t_ms,
         rss_kb: probe::rss_kb(pid).unwrap_or(0),
+        anon_kb: probe::anon_kb(pid).unwrap_or(0),
         fds,
         fds_upstream,
         stats,
@@ -403,7 +404,12 @@ fn judge(j: JudgeIn<'_>) -> Result<Report> {
     let rss_base = rss_post.first().copied().unwrap_or(0.0);
     let rss_last = rss_post.last().copied().unwrap_or(0.0);
     let band = rss_max - rss_min;
-    let slope = slope_mib_per_hour(&post);
+    let slope = slope_mib_per_hour(&post, |s| s.rss_kb);
+    // Reported, not judged: how much of the RSS change is allocated memory.
+    let anon_post: Vec<f64> = post.iter().map(|s| mib(s.anon_kb)).collect();
+    let anon_band = anon_post.iter().copied().fold(f64::NEG_INFINITY, f64::max)
+        - anon_post.iter().copied().fold(f64::INFINITY, f64::min);
+    let anon_slope = slope_mib_per_hour(&post, |s| s.anon_kb);
     let span = Duration::from_millis((j.traffic_ms - warmup_ms).max(0) as u64);
     let fds_peak = j.samples.iter().map(|s| s.fds).max().unwrap_or(0);
     let max_queued = j
@@ -518,6 +524,10 @@ fn judge(j: JudgeIn<'_>) -> Result<Report> {
         "rss_band_mib": round(finite(band), 2),
         "rss_slope_mib_h": round(slope, 2),
         "rss_slope_judged": slope_judged,
+        "anon_start_kb": j.base.anon_kb,
+        "anon_end_kb": j.end.anon_kb,
+        "anon_band_mib": round(finite(anon_band), 2),
+        "anon_slope_mib_h": round(anon_slope, 2),
         "fds_start": j.base.fds,
         "fds_peak": fds_peak,
         "fds_end": j.end.fds,
@@ -566,8 +576,8 @@ fn finite(v: f64) -> f64 {
     if v.is_finite() { v } else { 0.0 }
 }
 
-/// Least-squares slope of RSS over time, in MiB per hour.
-fn slope_mib_per_hour(samples: &[&Sample]) -> f64 {
+/// Least-squares slope of `kb` (RSS, or its anonymous part) over time, in MiB per hour.
+fn slope_mib_per_hour(samples: &[&Sample], kb: impl Fn(&Sample) -> u64) -> f64 {
     let n = samples.len() as f64;
     if n < 2.0 {
         return 0.0;
@@ -576,7 +586,7 @@ fn slope_mib_per_hour(samples: &[&Sample]) -> f64 {
         .iter()
         .map(|s| s.t_ms as f64 / 3_600_000.0)
         .collect();
-    let ys: Vec<f64> = samples.iter().map(|s| s.rss_kb as f64 / 1024.0).collect();
+    let ys: Vec<f64> = samples.iter().map(|s| kb(s) as f64 / 1024.0).collect();
     let mx = xs.iter().sum::<f64>() / n;
     let my = ys.iter().sum::<f64>() / n;
     let sxy: f64 = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum();
@@ -617,6 +627,7 @@ mod tests {
         Sample {
             t_ms,
             rss_kb,
+            anon_kb: 0,
             fds: 0,
             fds_upstream: 0,
             stats: Value::Null,
@@ -630,10 +641,10 @@ mod tests {
             .map(|i| s(i * 60_000, 10_240 + i as u64 * 1024))
             .collect();
         let r: Vec<&Sample> = v.iter().collect();
-        assert!((slope_mib_per_hour(&r) - 60.0).abs() < 1e-6);
+        assert!((slope_mib_per_hour(&r, |s| s.rss_kb) - 60.0).abs() < 1e-6);
         let flat: Vec<Sample> = (0..10).map(|i| s(i * 1000, 5000)).collect();
         let r: Vec<&Sample> = flat.iter().collect();
-        assert_eq!(slope_mib_per_hour(&r), 0.0);
+        assert_eq!(slope_mib_per_hour(&r, |s| s.rss_kb), 0.0);
     }
 
     #[test]

@@ -133,6 +133,7 @@ mod tests {
             .map(|i| Sample {
                 t_ms: i * 1000,
                 rss_kb: 20_000 + i as u64 * 10,
+                anon_kb: 8_000,
                 fds: 30 + i as u64 % 3,
                 fds_upstream: 0,
                 stats: serde_json::Value::Null,

@@ -13,6 +13,9 @@ pub struct Sample {
     /// Milliseconds since the traffic started (negative before it).
     pub t_ms: i64,
     pub rss_kb: u64,
+    /// Of `rss_kb`: anonymous memory (heap, stacks). The rest is file pages, mostly the
+    /// binary's code, which grows as traffic reaches code paths for the first time.
+    pub anon_kb: u64,
     pub fds: u64,
     /// Of `fds`: TCP sockets whose peer is one of the fake upstream servers.
     pub fds_upstream: u64,
@@ -33,10 +36,19 @@ impl Sample {
 
 /// VmRSS of `pid` in KiB.
 pub fn rss_kb(pid: u32) -> Option<u64> {
+    status_kb(pid, "VmRSS:")
+}
+
+/// RssAnon of `pid` in KiB.
+pub fn anon_kb(pid: u32) -> Option<u64> {
+    status_kb(pid, "RssAnon:")
+}
+
+fn status_kb(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
