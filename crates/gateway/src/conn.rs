@@ -52,7 +52,10 @@ async fn close(socket: &mut Socket, code: u16, reason: &str) {
         code: CloseCode::from(code),
         reason: truncate_reason(reason).into(),
     };
-    if socket.close(Some(frame)).await.is_ok() {
+    // Bounded: a client that reads nothing must not hold its task (and, across an in-process
+    // restart, the old generation's state) forever while our close frame waits to be written.
+    let sent = tokio::time::timeout(CLOSE_DRAIN, socket.close(Some(frame))).await;
+    if matches!(sent, Ok(Ok(()))) {
         drain(socket).await;
     }
 }
