@@ -294,23 +294,11 @@ pub fn event_text(
     seq: Option<u64>,
     state_version: Option<StateVersion>,
 ) -> String {
-    let mut s = String::with_capacity(payload_json.len() + 96);
-    s.push_str(r#"{"type":"event","event":"#);
-    s.push_str(&serde_json::to_string(event).unwrap_or_else(|_| "\"\"".into()));
-    s.push_str(r#","payload":"#);
-    s.push_str(payload_json);
-    if let Some(seq) = seq {
-        s.push_str(",\"seq\":");
-        s.push_str(&seq.to_string());
+    let frame = SharedEvent::new(event, payload_json, state_version);
+    match seq {
+        Some(seq) => frame.render(seq),
+        None => frame.head + &frame.tail,
     }
-    if let Some(sv) = state_version {
-        s.push_str(&format!(
-            ",\"stateVersion\":{{\"presence\":{},\"health\":{}}}",
-            sv.presence, sv.health
-        ));
-    }
-    s.push('}');
-    s
 }
 
 #[derive(Default)]
@@ -468,7 +456,7 @@ mod tests {
     }
 
     #[test]
-    fn a_broadcast_frame_is_shared_and_renders_like_event_text() {
+    fn a_broadcast_frame_is_shared_and_renders_the_event_frame() {
         let (a, mut ra) = handle(1 << 20);
         let (b, mut rb) = handle(1 << 20);
         b.send_event("tick", r#"{"ts":0}"#, None, true);
@@ -488,7 +476,9 @@ mod tests {
             assert_eq!(text.len(), len, "accounted = written");
             assert_eq!(
                 text,
-                event_text("presence", r#"{"presence":[]}"#, Some(seq), sv)
+                format!(
+                    r#"{{"type":"event","event":"presence","payload":{{"presence":[]}},"seq":{seq},"stateVersion":{{"presence":3,"health":4}}}}"#
+                )
             );
         }
     }
