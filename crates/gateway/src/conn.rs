@@ -526,14 +526,9 @@ impl Session {
     }
 }
 
-/// How long a slow consumer has to take the rest of the frame in flight and our close frame
-/// before its TCP connection is dropped (the reference's `WEBSOCKET_CLOSE_GRACE_MS` is 1 s;
-/// ours adds the usual wait for the client's closing frame).
-const SLOW_CLOSE_GRACE: Duration = Duration::from_secs(1);
-
 /// Frees what a slow consumer had queued at once, then closes with 1008 "slow consumer" as far
-/// as the client takes it within [`SLOW_CLOSE_GRACE`] (a client that never reads gets its TCP
-/// connection dropped instead).
+/// as the client takes it within [`CLOSE_DRAIN`] (1 s, the reference's
+/// `WEBSOCKET_CLOSE_GRACE_MS`); a client that never reads gets its TCP connection dropped.
 async fn end_slow_consumer(
     socket: &mut Socket,
     rx: &mut mpsc::UnboundedReceiver<Outbound>,
@@ -543,14 +538,7 @@ async fn end_slow_consumer(
     while let Ok(out) = rx.try_recv() {
         queued.fetch_sub(out.accounted_len(), Ordering::Relaxed);
     }
-    let frame = CloseFrame {
-        code: CloseCode::from(1008),
-        reason: "slow consumer".into(),
-    };
-    let closed = tokio::time::timeout(SLOW_CLOSE_GRACE, socket.close(Some(frame))).await;
-    if matches!(closed, Ok(Ok(()))) {
-        drain(socket).await;
-    }
+    close(socket, 1008, "slow consumer").await;
 }
 
 /// Undoes a connection's registration however its task ends — normally, or by a panic in a
